@@ -1,1 +1,182 @@
-fn main() {}
+//! The `kestra-mcp` command: with no subcommand, the MCP server on stdio (what AI clients
+//! start); `tools ...` helps tool authors. stdout belongs to the protocol: everything else goes
+//! to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kestra_mcp::config::Config;
+use kestra_mcp::engine::Engine;
+use kestra_mcp::filter::apply_disabled;
+use kestra_mcp::serve::KestraMcp;
+use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
+use rmcp::ServiceExt;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "kestra-mcp",
+    version,
+    about = "MCP server for the Kestra workflow orchestrator"
+)]
+struct Cli {
+    /// Directory of tool specs that add to or replace the built-in ones.
+    #[arg(long, env = "KESTRA_MCP_TOOLS_DIR", global = true)]
+    tools_dir: Option<PathBuf>,
+    /// Skip broken spec files with a warning instead of refusing to start.
+    #[arg(long, env = "KESTRA_MCP_SKIP_INVALID_SPECS", global = true)]
+    skip_invalid_specs: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect the tool specs.
+    Tools {
+        #[command(subcommand)]
+        action: ToolsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// List the tools: name, group, method and path of each request, enabled or why not.
+    List,
+    /// Load and check the specs (built-in plus --tools-dir); non-zero exit on any problem.
+    Validate,
+    /// Print the JSON Schema of the spec format, for editors.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is reported once logging is up.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match run(cli, dotenv.err()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kestra-mcp: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCode> {
+    let options = LoadOptions {
+        tools_dir: cli.tools_dir.clone(),
+        skip_invalid: cli.skip_invalid_specs,
+        no_builtin: false,
+    };
+    match cli.command {
+        Some(Command::Tools {
+            action: ToolsCommand::Schema,
+        }) => {
+            println!("{}", serde_json::to_string_pretty(&spec_json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Tools { action }) => tools_command(action, &options),
+        None => {
+            let config = Config::from_env().context("invalid configuration")?;
+            init_logging(&config.log_level);
+            if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
+                tracing::error!(target: "startup", "cannot read .env: {e}");
+            }
+            let Some(catalog) = load_or_report(&options) else {
+                return Ok(ExitCode::from(1));
+            };
+            serve_stdio(catalog, &config)
+        }
+    }
+}
+
+fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
+    match load_catalog(options) {
+        Ok(catalog) => {
+            for warning in &catalog.warnings {
+                tracing::warn!(target: "startup", "{warning}");
+            }
+            Some(catalog)
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("kestra-mcp: {e}");
+            }
+            eprintln!(
+                "kestra-mcp: {} tool spec problem(s); fix them or start with --skip-invalid-specs",
+                errors.len()
+            );
+            None
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve_stdio(catalog: Catalog, config: &Config) -> anyhow::Result<ExitCode> {
+    let filtered = apply_disabled(catalog.tools, &config.disabled);
+    for warning in &filtered.warnings {
+        tracing::warn!(target: "startup", "{warning}");
+    }
+    for (tool, reason) in &filtered.skipped {
+        tracing::info!(target: "startup", "skipping tool '{tool}': {reason}");
+    }
+    tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
+    let engine = Arc::new(Engine::new(filtered, catalog.templates, config)?);
+    let service = KestraMcp::new(engine)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP handshake failed")?;
+    service.waiting().await.context("MCP session ended abnormally")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let Some(catalog) = load_or_report(options) else {
+        return Ok(ExitCode::from(1));
+    };
+    if let ToolsCommand::List = action {
+        let disabled = Config::from_env().map(|c| c.disabled).unwrap_or_default();
+        let filtered = apply_disabled(catalog.tools, &disabled);
+        for tool in &filtered.kept {
+            for (variant, action) in tool.actions() {
+                let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
+                println!(
+                    "{}{variant}\t{}\t{}\t{}\tenabled",
+                    tool.tool.name,
+                    tool.group,
+                    action.request.method.as_str(),
+                    action.request.path_source
+                );
+            }
+        }
+        for (name, reason) in &filtered.skipped {
+            println!("{name}\t-\t-\t-\tdisabled: {reason}");
+        }
+    } else {
+        println!("{} tool specs are valid", catalog.tools.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs go to stderr only. Start-up warnings are always shown; the rest follows
+/// `KESTRA_MCP_LOG_LEVEL`. Other crates stay at ERROR so that no HTTP internals are logged.
+fn init_logging(level: &str) {
+    let level = match level.to_ascii_uppercase().as_str() {
+        "TRACE" => "trace",
+        "DEBUG" => "debug",
+        "INFO" => "info",
+        "WARN" | "WARNING" => "warn",
+        _ => "error",
+    };
+    let startup = if matches!(level, "error") { "warn" } else { level };
+    let filter = EnvFilter::new(format!("error,kestra_mcp={level},rmcp={level},startup={startup}"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,255 @@
+//! Configuration from the environment (after `.env` is loaded), read the way the Python server
+//! reads it, plus kestra-mcp's own knobs (timeouts, response bound). Secrets are kept out of
+//! `Debug` output.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// Default `KESTRA_BASE_URL`, as in the Python server.
+pub const DEFAULT_BASE_URL: &str = "http://localhost:8080/api/v1";
+/// Default tenant (Kestra OSS has exactly this one).
+pub const DEFAULT_TENANT: &str = "main";
+
+/// How requests authenticate to Kestra.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => write!(f, "none"),
+            Auth::Basic { username, .. } => write!(f, "basic({username}, password=***)"),
+            Auth::Bearer(_) => write!(f, "bearer(***)"),
+        }
+    }
+}
+
+/// Everything the engine needs to reach Kestra.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `KESTRA_BASE_URL`, without a trailing slash.
+    pub base_url: Url,
+    /// `KESTRA_TENANT_ID` (default `main`).
+    pub tenant: String,
+    /// Whether the tenant was set explicitly (then `X-Kestra-Tenant` is sent, as the Python
+    /// server does).
+    pub tenant_explicit: bool,
+    pub auth: Auth,
+    /// `KESTRA_MCP_DISABLED_TOOLS`, split and trimmed.
+    pub disabled: Vec<String>,
+    /// `KESTRA_MCP_LOG_LEVEL` (default `ERROR`).
+    pub log_level: String,
+    /// `KESTRA_MCP_TIMEOUT` seconds for a whole request (default 30).
+    pub timeout: Duration,
+    /// `KESTRA_MCP_CONNECT_TIMEOUT` seconds (default 5).
+    pub connect_timeout: Duration,
+    /// `KESTRA_MCP_MAX_RESPONSE_BYTES`: larger answers are cut off (default 8 MiB).
+    pub max_response_bytes: usize,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration through `get` (the process environment in `main`, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let base_url =
+            parse_base_url(&non_empty("KESTRA_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into()))?;
+        let tenant_explicit = non_empty("KESTRA_TENANT_ID").is_some();
+        let tenant = non_empty("KESTRA_TENANT_ID").unwrap_or_else(|| DEFAULT_TENANT.into());
+        if tenant.contains(['/', '\\', '?', '#', '%']) || tenant == "." || tenant == ".." {
+            return Err(ConfigError {
+                name: "KESTRA_TENANT_ID",
+                message: format!("'{tenant}' is not a tenant id (letters, digits, '-' and '_')"),
+            });
+        }
+        // Basic auth wins when both are configured, as in the Python server.
+        let auth = match (
+            non_empty("KESTRA_USERNAME"),
+            get("KESTRA_PASSWORD").filter(|p| !p.is_empty()),
+            non_empty("KESTRA_API_TOKEN"),
+        ) {
+            (Some(username), Some(password), _) => Auth::Basic { username, password },
+            (_, _, Some(token)) => Auth::Bearer(token),
+            _ => Auth::None,
+        };
+        let disabled = non_empty("KESTRA_MCP_DISABLED_TOOLS")
+            .map(|list| {
+                list.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Config {
+            base_url,
+            tenant,
+            tenant_explicit,
+            auth,
+            disabled,
+            log_level: non_empty("KESTRA_MCP_LOG_LEVEL").unwrap_or_else(|| "ERROR".into()),
+            timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
+            connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,
+            max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+        })
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The secrets to scrub from any text that may reach a client or a log.
+    pub fn secrets(&self) -> Vec<String> {
+        match &self.auth {
+            Auth::None => vec![],
+            Auth::Basic { password, .. } => vec![password.clone()],
+            Auth::Bearer(token) => vec![token.clone()],
+        }
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let fail = |message: String| ConfigError {
+        name: "KESTRA_BASE_URL",
+        message,
+    };
+    let mut url = Url::parse(raw.trim_end_matches('/'))
+        .map_err(|e| fail(format!("'{raw}' is not a URL: {e} (e.g. {DEFAULT_BASE_URL})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(fail(format!(
+            "'{raw}' must be an http:// or https:// URL with a host"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail(
+            "must not contain credentials: use KESTRA_USERNAME/KESTRA_PASSWORD or KESTRA_API_TOKEN".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(fail(format!("'{raw}' must not have a query or fragment")));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(Duration::from_secs_f64(default));
+    };
+    match raw.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        _ => Err(ConfigError {
+            name,
+            message: format!("'{raw}' is not a positive number of seconds"),
+        }),
+    }
+}
+
+fn bytes(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if n >= 1024 => Ok(n),
+            _ => Err(ConfigError {
+                name,
+                message: format!("'{raw}' is not a byte count of at least 1024"),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_python_server() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.base_url.as_str(), "http://localhost:8080/api/v1");
+        assert_eq!(c.tenant, "main");
+        assert!(!c.tenant_explicit);
+        assert_eq!(c.auth, Auth::None);
+        assert!(c.disabled.is_empty());
+        assert_eq!(c.log_level, "ERROR");
+        assert_eq!(c.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn basic_auth_wins_over_a_token() {
+        let c = config(&[
+            ("KESTRA_USERNAME", "a@b.c"),
+            ("KESTRA_PASSWORD", "pw"),
+            ("KESTRA_API_TOKEN", "tok"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.auth,
+            Auth::Basic {
+                username: "a@b.c".into(),
+                password: "pw".into()
+            }
+        );
+        let c = config(&[("KESTRA_USERNAME", "a@b.c"), ("KESTRA_API_TOKEN", "tok")]).unwrap();
+        assert_eq!(c.auth, Auth::Bearer("tok".into()));
+        assert_eq!(format!("{:?}", c.auth), "bearer(***)");
+    }
+
+    #[test]
+    fn disabled_list_is_split_and_trimmed() {
+        let c = config(&[("KESTRA_MCP_DISABLED_TOOLS", " ee, logs ,,search_flows ")]).unwrap();
+        assert_eq!(c.disabled, vec!["ee", "logs", "search_flows"]);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            (("KESTRA_BASE_URL", "localhost:8080"), "KESTRA_BASE_URL"),
+            (("KESTRA_BASE_URL", "ftp://x/api/v1"), "KESTRA_BASE_URL"),
+            (("KESTRA_BASE_URL", "http://u:p@x/api/v1"), "KESTRA_BASE_URL"),
+            (("KESTRA_TENANT_ID", "../other"), "KESTRA_TENANT_ID"),
+            (("KESTRA_MCP_TIMEOUT", "soon"), "KESTRA_MCP_TIMEOUT"),
+            (
+                ("KESTRA_MCP_MAX_RESPONSE_BYTES", "-1"),
+                "KESTRA_MCP_MAX_RESPONSE_BYTES",
+            ),
+        ];
+        for ((name, value), want) in cases {
+            assert_eq!(config(&[(name, value)]).unwrap_err().name, want, "{name}={value}");
+        }
+        let err = config(&[("KESTRA_BASE_URL", "http://u:secret@x/api/v1")]).unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn trailing_slashes_are_removed() {
+        let c = config(&[("KESTRA_BASE_URL", "https://kestra.example.com/api/v1/")]).unwrap();
+        assert_eq!(c.base_url.as_str(), "https://kestra.example.com/api/v1");
+    }
+}

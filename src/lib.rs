@@ -1,0 +1,16 @@
+//! kestra-mcp: an MCP server for Kestra whose tools are YAML specs.
+//!
+//! The pipeline, one module per stage: [`config`] (environment) → [`spec`] (load and compile
+//! `tools.d/`) → [`filter`] (disabled tools) → [`engine`] (a call: validate, [`request`] and
+//! [`render`] templates, [`http`], [`project`]) → [`serve`] (rmcp over stdio).
+
+pub mod config;
+pub mod engine;
+pub mod filter;
+pub mod filters;
+pub mod http;
+pub mod project;
+pub mod render;
+pub mod request;
+pub mod serve;
+pub mod spec;

@@ -1,0 +1,90 @@
+//! The MCP adapter: rmcp's `ServerHandler` over the [`Engine`]. Thin on purpose: tool failures
+//! become `isError` results, only an unknown tool is a JSON-RPC error, and a call cancelled by
+//! the client (`notifications/cancelled`) drops its HTTP request.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::engine::{CallError, Engine};
+
+/// What the server tells clients about itself, as the Python server does.
+const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, executions, logs, \
+KV store, namespace files and Enterprise administration. Select the single most relevant tool for \
+the user's request and invoke only that one tool.";
+
+/// The rmcp handler.
+#[derive(Clone)]
+pub struct KestraMcp {
+    engine: Arc<Engine>,
+}
+
+impl KestraMcp {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        KestraMcp { engine }
+    }
+}
+
+/// Converts an engine outcome into an MCP result (or a protocol error for an unknown tool).
+pub fn to_call_result(
+    outcome: Result<serde_json::Map<String, Value>, CallError>,
+) -> Result<CallToolResult, ErrorData> {
+    match outcome {
+        Ok(result) => {
+            let text = serde_json::to_string(&result).unwrap_or_default();
+            let mut out = CallToolResult::success(vec![ContentBlock::text(text)]);
+            out.structured_content = Some(Value::Object(result));
+            Ok(out)
+        }
+        Err(e) if e.is_protocol_error() => Err(ErrorData::invalid_params(e.to_string(), None)),
+        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())])),
+    }
+}
+
+impl ServerHandler for KestraMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(
+            self.engine.tools().map(|t| t.tool.clone()).collect(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.engine.tool(name).map(|t| t.tool.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        let call = self.engine.call(&name, request.arguments);
+        let outcome = tokio::select! {
+            outcome = call => outcome,
+            _ = context.ct.cancelled() => {
+                tracing::info!(tool = %name, "call cancelled by the client");
+                return Err(ErrorData::internal_error("request cancelled", None));
+            }
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(tool = %name, error = %e, "tool call failed");
+        }
+        to_call_result(outcome).map(CallToolResponse::from)
+    }
+}

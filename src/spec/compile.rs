@@ -1,0 +1,382 @@
+//! From a raw [`ToolSpec`] to a [`CompiledTool`]: every template compiled, the JSONPath parsed,
+//! the input schema compiled into a validator, and every cross-field rule checked. A spec that
+//! passes here cannot fail on its first call for a reason the spec could have told.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::{Map, Value};
+
+use super::SpecError;
+use super::raw::{AnnotationsSpec, Method, ResponseSpec, StatusOutcome, ToolSpec};
+use crate::project::{Projection, Selection};
+use crate::render::{JsonTemplate, RESERVED_NAMES, TemplateId, Templates};
+use crate::request::{FieldError, RequestTemplate};
+
+/// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these.
+pub const KNOWN_GROUPS: &[&str] = &[
+    "backfill",
+    "ee",
+    "execution",
+    "files",
+    "flow",
+    "kv",
+    "logs",
+    "namespace",
+    "replay",
+    "restart",
+    "resume",
+];
+
+/// A tool ready to serve.
+#[derive(Debug)]
+pub struct CompiledTool {
+    /// What `tools/list` shows.
+    pub tool: Tool,
+    pub group: String,
+    /// Where the spec came from (`builtin:search_flows.yaml` or a file path).
+    pub origin: String,
+    pub validator: Arc<jsonschema::Validator>,
+    /// Declared argument names with their defaults (`null` when the schema gives none).
+    pub defaults: Map<String, Value>,
+    pub dispatch: Dispatch,
+}
+
+impl AsRef<Tool> for CompiledTool {
+    fn as_ref(&self) -> &Tool {
+        &self.tool
+    }
+}
+
+/// How a call picks its action.
+#[derive(Debug)]
+pub enum Dispatch {
+    Single(Box<Action>),
+    ByArgument {
+        argument: String,
+        actions: BTreeMap<String, Action>,
+    },
+}
+
+/// One request and how its answer becomes a result.
+#[derive(Debug)]
+pub struct Action {
+    pub requires: Vec<String>,
+    pub request: RequestTemplate,
+    pub response: ResponseTemplate,
+}
+
+/// A compiled `response`.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseTemplate {
+    pub projection: Projection,
+    pub on_status: BTreeMap<u16, Outcome>,
+}
+
+/// A fixed outcome for an HTTP status.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Result(JsonTemplate),
+    Error(TemplateId),
+}
+
+impl CompiledTool {
+    /// The actions of this tool, with their variant names (`None` for a single request).
+    pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
+        match &self.dispatch {
+            Dispatch::Single(a) => vec![(None, a.as_ref())],
+            Dispatch::ByArgument { actions, .. } => {
+                actions.iter().map(|(k, a)| (Some(k.as_str()), a)).collect()
+            }
+        }
+    }
+
+    /// Compiles `spec`, read from `origin`, adding its templates to `templates`.
+    pub fn from_spec(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
+        let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
+        check_name(&spec.name, origin).map_err(|m| err("name", m))?;
+        if !KNOWN_GROUPS.contains(&spec.group.as_str()) {
+            return Err(err(
+                "group",
+                format!(
+                    "unknown group '{}' (expected one of {})",
+                    spec.group,
+                    KNOWN_GROUPS.join(", ")
+                ),
+            ));
+        }
+        if spec.description.trim().is_empty() {
+            return Err(err("description", "must not be empty".into()));
+        }
+        let input = input_schema(spec.input.clone()).map_err(|m| err("input", m))?;
+        let validator = jsonschema::validator_for(&Value::Object(input.clone()))
+            .map_err(|e| err("input", format!("not a valid JSON Schema: {e}")))?;
+        let defaults = defaults_of(&input);
+        let mut allowed: BTreeSet<String> = defaults.keys().cloned().collect();
+        allowed.insert("kestra".into());
+
+        let shared_response = spec.response.clone().unwrap_or_default();
+        let dispatch = match (&spec.request, &spec.variants) {
+            (Some(request), None) => {
+                if spec.dispatch.is_some() {
+                    return Err(err("dispatch", "`dispatch` needs `variants`".into()));
+                }
+                let request = RequestTemplate::compile(request, templates, &allowed)
+                    .map_err(|e| err(&format!("request.{}", e.field), e.message))?;
+                let response = compile_response(&shared_response, templates, &allowed)
+                    .map_err(|e| err(&format!("response.{}", e.field), e.message))?;
+                Dispatch::Single(Box::new(Action {
+                    requires: vec![],
+                    request,
+                    response,
+                }))
+            }
+            (None, Some(variants)) => {
+                let argument = spec.dispatch.clone().unwrap_or_else(|| "action".into());
+                check_dispatch_enum(&input, &argument, variants.keys()).map_err(|m| err("dispatch", m))?;
+                let mut actions = BTreeMap::new();
+                for (key, variant) in variants {
+                    let at = |f: &str| format!("variants.{key}.{f}");
+                    for required in &variant.requires {
+                        if !defaults.contains_key(required) {
+                            return Err(err(
+                                &at("requires"),
+                                format!("'{required}' is not a declared input property"),
+                            ));
+                        }
+                    }
+                    let request = RequestTemplate::compile(&variant.request, templates, &allowed)
+                        .map_err(|e| err(&at(&format!("request.{}", e.field)), e.message))?;
+                    let response_spec = variant.response.as_ref().unwrap_or(&shared_response);
+                    let response = compile_response(response_spec, templates, &allowed)
+                        .map_err(|e| err(&at(&format!("response.{}", e.field)), e.message))?;
+                    actions.insert(
+                        key.clone(),
+                        Action {
+                            requires: variant.requires.clone(),
+                            request,
+                            response,
+                        },
+                    );
+                }
+                Dispatch::ByArgument { argument, actions }
+            }
+            _ => {
+                return Err(err(
+                    "request",
+                    "give exactly one of `request` and `variants`".into(),
+                ));
+            }
+        };
+
+        let output_schema = match &shared_response.output_schema {
+            Some(schema) => Some(output_schema(schema).map_err(|m| err("response.output_schema", m))?),
+            None => None,
+        };
+        let methods: Vec<Method> = match &dispatch {
+            Dispatch::Single(a) => vec![a.request.method],
+            Dispatch::ByArgument { actions, .. } => actions.values().map(|a| a.request.method).collect(),
+        };
+        let mut tool =
+            Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(input)).with_annotations(
+                annotations(spec.annotations.as_ref(), &methods, spec.title.clone()),
+            );
+        if let Some(title) = spec.title {
+            tool = tool.with_title(title);
+        }
+        if let Some(schema) = output_schema {
+            tool = tool.with_raw_output_schema(Arc::new(schema));
+        }
+        Ok(CompiledTool {
+            tool,
+            group: spec.group,
+            origin: origin.to_owned(),
+            validator: Arc::new(validator),
+            defaults,
+            dispatch,
+        })
+    }
+}
+
+/// MCP's tool-name rule, narrowed to the snake_case the Python server uses, and the file stem.
+fn check_name(name: &str, origin: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(format!(
+            "'{name}' is not a valid tool name (expected snake_case, e.g. search_flows)"
+        ));
+    }
+    let stem = std::path::Path::new(origin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(name);
+    if stem != name {
+        return Err(format!(
+            "'{name}' must match the file name '{stem}' (rename one of them)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the input schema's shape and closes it to unknown arguments unless it says otherwise.
+fn input_schema(input: Value) -> Result<Map<String, Value>, String> {
+    let Value::Object(mut schema) = input else {
+        return Err("must be a JSON Schema object".into());
+    };
+    if schema.get("type") != Some(&Value::String("object".into())) {
+        return Err("must have `type: object` (tool arguments are an object)".into());
+    }
+    let properties = match schema
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(p) => p.clone(),
+        _ => return Err("`properties` must be a mapping".into()),
+    };
+    for name in properties.keys() {
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(format!("property '{name}' is reserved by the engine (rename it)"));
+        }
+    }
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for r in required {
+            let r = r.as_str().unwrap_or_default();
+            if !properties.contains_key(r) {
+                return Err(format!("required property '{r}' is not declared in `properties`"));
+            }
+        }
+    }
+    schema.entry("additionalProperties").or_insert(Value::Bool(false));
+    Ok(schema)
+}
+
+fn defaults_of(input: &Map<String, Value>) -> Map<String, Value> {
+    let Some(Value::Object(properties)) = input.get("properties") else {
+        return Map::new();
+    };
+    properties
+        .iter()
+        .map(|(name, prop)| (name.clone(), prop.get("default").cloned().unwrap_or(Value::Null)))
+        .collect()
+}
+
+fn check_dispatch_enum<'a>(
+    input: &Map<String, Value>,
+    argument: &str,
+    variants: impl Iterator<Item = &'a String>,
+) -> Result<(), String> {
+    let variants: BTreeSet<&str> = variants.map(String::as_str).collect();
+    let declared = input
+        .get("properties")
+        .and_then(|p| p.get(argument))
+        .ok_or_else(|| format!("the dispatch argument '{argument}' is not a declared input property"))?;
+    let values: Option<BTreeSet<&str>> = declared
+        .get("enum")
+        .and_then(Value::as_array)
+        .map(|e| e.iter().filter_map(Value::as_str).collect());
+    match values {
+        Some(values) if values == variants => Ok(()),
+        Some(values) => Err(format!(
+            "the enum of '{argument}' ({}) must list exactly the variants ({})",
+            values.into_iter().collect::<Vec<_>>().join(", "),
+            variants.into_iter().collect::<Vec<_>>().join(", ")
+        )),
+        None => Err(format!(
+            "input property '{argument}' must be a string enum of the variant names"
+        )),
+    }
+}
+
+fn compile_response(
+    spec: &ResponseSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<ResponseTemplate, FieldError> {
+    let fail = |field: &str, message: String| FieldError {
+        field: field.into(),
+        message,
+    };
+    let select = match &spec.select {
+        Some(path) => Some(Selection::parse(path).map_err(|m| fail("select", m))?),
+        None => None,
+    };
+    let mut with_result = allowed.clone();
+    with_result.insert("result".into());
+    let template = match &spec.template {
+        Some(source) => Some(
+            templates
+                .text(source, &with_result)
+                .map_err(|e| fail("template", e.0))?,
+        ),
+        None => None,
+    };
+    let mut with_status = allowed.clone();
+    with_status.insert("status".into());
+    let mut on_status = BTreeMap::new();
+    for (status, outcome) in &spec.on_status {
+        let field = format!("on_status.{status}");
+        if !(100..=599).contains(status) {
+            return Err(fail(&field, format!("{status} is not an HTTP status")));
+        }
+        on_status.insert(
+            *status,
+            compile_outcome(outcome, templates, &with_status).map_err(|m| fail(&field, m))?,
+        );
+    }
+    Ok(ResponseTemplate {
+        projection: Projection {
+            select,
+            fields: spec.fields.clone(),
+            template,
+            wrap: spec.wrap.clone(),
+        },
+        on_status,
+    })
+}
+
+fn compile_outcome(
+    outcome: &StatusOutcome,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Outcome, String> {
+    match (&outcome.result, &outcome.error) {
+        (Some(result), None) => Ok(Outcome::Result(templates.json(result, allowed).map_err(|e| e.0)?)),
+        (None, Some(error)) => Ok(Outcome::Error(templates.text(error, allowed).map_err(|e| e.0)?)),
+        _ => Err("give exactly one of `result` and `error`".into()),
+    }
+}
+
+fn output_schema(schema: &Value) -> Result<Map<String, Value>, String> {
+    jsonschema::validator_for(schema).map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+    match schema {
+        Value::Object(map) if map.get("type") == Some(&Value::String("object".into())) => Ok(map.clone()),
+        _ => Err("must be an object schema with `type: object` (results are objects)".into()),
+    }
+}
+
+/// Spec hints win; otherwise: read-only when every request is a GET, destructive when any is a
+/// DELETE or PUT, idempotent when none is a POST.
+fn annotations(spec: Option<&AnnotationsSpec>, methods: &[Method], title: Option<String>) -> ToolAnnotations {
+    let spec = spec.cloned().unwrap_or_default();
+    let read_only = methods.iter().all(|m| *m == Method::Get);
+    let destructive = methods.iter().any(|m| matches!(m, Method::Delete | Method::Put));
+    let idempotent = !methods.iter().any(|m| matches!(m, Method::Post | Method::Patch));
+    let mut a = match title {
+        Some(t) => ToolAnnotations::with_title(t),
+        None => ToolAnnotations::new(),
+    };
+    a = a
+        .read_only(spec.read_only_hint.unwrap_or(read_only))
+        .idempotent(spec.idempotent_hint.unwrap_or(idempotent))
+        .open_world(spec.open_world_hint.unwrap_or(false));
+    if !spec.read_only_hint.unwrap_or(read_only) {
+        a = a.destructive(spec.destructive_hint.unwrap_or(destructive));
+    }
+    a
+}

@@ -1,0 +1,355 @@
+//! Reading specs: the built-in `tools.d/` embedded in the binary, then an optional directory
+//! whose files add tools or replace built-in ones of the same name. Parsing is strict (unknown
+//! keys are errors) and every problem is collected before reporting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+
+use super::SpecError;
+use super::compile::CompiledTool;
+use super::raw::ToolSpec;
+use crate::render::Templates;
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
+
+/// The text of one spec and where it came from.
+#[derive(Debug, Clone)]
+pub struct SpecSource {
+    pub origin: String,
+    pub text: String,
+}
+
+/// Where to load specs from.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Directory whose specs add to or replace the built-in ones.
+    pub tools_dir: Option<PathBuf>,
+    /// Skip broken specs with a warning instead of refusing to start.
+    pub skip_invalid: bool,
+    /// Leave the built-in specs out (only `tools_dir` is loaded).
+    pub no_builtin: bool,
+}
+
+/// The loaded, compiled tools and the templates they share.
+#[derive(Debug)]
+pub struct Catalog {
+    pub tools: Vec<CompiledTool>,
+    pub templates: Templates,
+    /// Problems that did not stop loading (skipped files, overrides).
+    pub warnings: Vec<String>,
+}
+
+/// The built-in specs.
+pub fn builtin_sources() -> Vec<SpecSource> {
+    let mut sources: Vec<SpecSource> = BUILTIN
+        .files()
+        .filter(|f| is_spec_file(f.path()))
+        .filter_map(|f| {
+            Some(SpecSource {
+                origin: format!("builtin:tools.d/{}", f.path().display()),
+                text: f.contents_utf8()?.to_owned(),
+            })
+        })
+        .collect();
+    sources.sort_by(|a, b| a.origin.cmp(&b.origin));
+    sources
+}
+
+/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive).
+pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    let origin = dir.display().to_string();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| SpecError::new(&origin, None, format!("cannot read tools directory: {e}")))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && is_spec_file(p))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| SpecError::new(&origin, None, format!("cannot read file: {e}")))?;
+            Ok(SpecSource { origin, text })
+        })
+        .collect()
+}
+
+fn is_spec_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// Parses one spec strictly; errors carry the line and column when the parser knows them.
+pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
+    yaml_serde::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        let message = e.to_string();
+        // yaml_serde appends " at line L column C"; the line is already in the prefix.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_owned(),
+            None => message,
+        };
+        SpecError {
+            origin: origin.to_owned(),
+            line,
+            field: None,
+            message,
+        }
+    })
+}
+
+/// Loads, merges and compiles the specs. On failure, returns every problem found.
+pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut chosen: BTreeMap<String, (SpecSource, ToolSpec)> = BTreeMap::new();
+    let builtin = if options.no_builtin {
+        vec![]
+    } else {
+        builtin_sources()
+    };
+    let mut layers = vec![builtin];
+    if let Some(dir) = &options.tools_dir {
+        match dir_sources(dir) {
+            Ok(sources) if sources.is_empty() => warnings.push(format!(
+                "{}: no *.yaml or *.yml files in the tools directory",
+                dir.display()
+            )),
+            Ok(sources) => layers.push(sources),
+            Err(e) => errors.push(e),
+        }
+    }
+    for (layer_index, layer) in layers.into_iter().enumerate() {
+        let mut seen_in_layer: BTreeMap<String, String> = BTreeMap::new();
+        for source in layer {
+            let spec = match parse_spec(&source.text, &source.origin) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Some(first) = seen_in_layer.insert(spec.name.clone(), source.origin.clone()) {
+                errors.push(SpecError::new(
+                    &source.origin,
+                    Some("name"),
+                    format!(
+                        "tool '{}' is also defined in {first} (each name once per directory)",
+                        spec.name
+                    ),
+                ));
+                continue;
+            }
+            if let Some((replaced, _)) = chosen.get(&spec.name)
+                && layer_index > 0
+            {
+                warnings.push(format!(
+                    "{}: replaces {} (same tool name '{}')",
+                    source.origin, replaced.origin, spec.name
+                ));
+            }
+            chosen.insert(spec.name.clone(), (source, spec));
+        }
+    }
+    let mut templates = Templates::new();
+    let mut tools = Vec::new();
+    for (_, (source, spec)) in chosen {
+        match CompiledTool::from_spec(spec, &source.origin, &mut templates) {
+            Ok(tool) => tools.push(tool),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() && !options.skip_invalid {
+        return Err(errors);
+    }
+    warnings.extend(errors.iter().map(|e| format!("skipped: {e}")));
+    Ok(Catalog {
+        tools,
+        templates,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "name: list_things
+group: flow
+description: Lists things.
+input:
+  type: object
+  properties:
+    namespace: {type: string}
+  required: [namespace]
+request:
+  method: GET
+  path: /flows/{{ namespace }}
+";
+
+    fn compile(text: &str, origin: &str) -> Result<CompiledTool, SpecError> {
+        let spec = parse_spec(text, origin)?;
+        CompiledTool::from_spec(spec, origin, &mut Templates::new())
+    }
+
+    #[test]
+    fn a_good_spec_compiles_with_derived_annotations() {
+        let tool = compile(GOOD, "x/list_things.yaml").unwrap();
+        let a = tool.tool.annotations.clone().unwrap();
+        assert_eq!(a.read_only_hint, Some(true));
+        assert_eq!(a.idempotent_hint, Some(true));
+        assert_eq!(
+            tool.tool.input_schema.get("additionalProperties"),
+            Some(&serde_json::json!(false))
+        );
+    }
+
+    #[test]
+    fn bad_specs_name_file_line_field_and_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: GET\n  path: /x\n  bogus: 1\n",
+                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `method`, `path`, `scope`, `query`, `headers`, `body`",
+            ),
+            (
+                "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: FETCH\n  path: /x\n",
+                "x/list_things.yaml:5: request.method: unknown variant `FETCH`, expected one of `GET`, `POST`, `PUT`, `PATCH`, `DELETE`",
+            ),
+            (
+                &GOOD.replace("group: flow", "group: flows"),
+                "x/list_things.yaml: group: unknown group 'flows' (expected one of backfill, ee, execution, files, flow, kv, logs, namespace, replay, restart, resume)",
+            ),
+            (
+                &GOOD.replace("{{ namespace }}", "{{ namspace }}"),
+                "x/list_things.yaml: request.path: unknown variable 'namspace' (declare it in `input.properties`; known: kestra, namespace)",
+            ),
+            (
+                &GOOD.replace("name: list_things", "name: other_name"),
+                "x/list_things.yaml: name: 'other_name' must match the file name 'list_things' (rename one of them)",
+            ),
+            (
+                &GOOD.replace("/flows/{{ namespace }}", "http://evil.example/{{ namespace }}"),
+                "x/list_things.yaml: request.path: path 'http://evil.example/{{ namespace }}' must start with '/' (it is relative to the tenant or instance root)",
+            ),
+            (
+                &GOOD.replace("required: [namespace]", "required: [ns]"),
+                "x/list_things.yaml: input: required property 'ns' is not declared in `properties`",
+            ),
+            (
+                &format!("{GOOD}response:\n  select: '$.['\n"),
+                "x/list_things.yaml: response.select: invalid JSONPath '$.[': ",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = compile(text, "x/list_things.yaml").unwrap_err().to_string();
+            assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+        }
+    }
+
+    #[test]
+    fn variants_must_match_the_dispatch_enum() {
+        let text = "name: manage_things
+group: kv
+description: d
+input:
+  type: object
+  properties:
+    action: {type: string, enum: [get, set]}
+    key: {type: [string, 'null'], default: null}
+  required: [action]
+variants:
+  get:
+    requires: [key]
+    request: {method: GET, path: '/kv/{{ key }}'}
+";
+        let got = compile(text, "manage_things.yaml").unwrap_err().to_string();
+        assert_eq!(
+            got,
+            "manage_things.yaml: dispatch: the enum of 'action' (get, set) must list exactly the variants (get)"
+        );
+        let fixed = text.replace("enum: [get, set]", "enum: [get]");
+        let tool = compile(&fixed, "manage_things.yaml").unwrap();
+        assert!(matches!(tool.dispatch, super::super::Dispatch::ByArgument { .. }));
+        let bad_requires = fixed.replace("requires: [key]", "requires: [kee]");
+        let got = compile(&bad_requires, "manage_things.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            got,
+            "manage_things.yaml: variants.get.requires: 'kee' is not a declared input property"
+        );
+    }
+
+    #[test]
+    fn every_builtin_spec_compiles() {
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        assert_eq!(catalog.tools.len(), builtin_sources().len());
+        assert!(catalog.warnings.is_empty(), "{:?}", catalog.warnings);
+    }
+
+    #[test]
+    fn a_directory_adds_and_replaces_tools_and_bad_files_are_all_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let replaced = builtin_sources().into_iter().next().unwrap();
+        let name = replaced.origin.rsplit('/').next().unwrap().to_owned();
+        let new_text = replaced
+            .text
+            .replacen("description:", "description: REPLACED.", 1);
+        std::fs::write(dir.path().join(&name), new_text).unwrap();
+        std::fs::write(dir.path().join("list_things.yaml"), GOOD).unwrap();
+        let catalog = load_catalog(&LoadOptions {
+            tools_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(catalog.tools.len(), builtin_sources().len() + 1);
+        let stem = name.trim_end_matches(".yaml");
+        let tool = catalog.tools.iter().find(|t| t.tool.name == stem).unwrap();
+        assert!(tool.tool.description.as_deref().unwrap().starts_with("REPLACED."));
+        assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+
+        std::fs::write(dir.path().join("broken.yaml"), "name: [").unwrap();
+        std::fs::write(
+            dir.path().join("bad_group.yaml"),
+            GOOD.replace("list_things", "bad_group")
+                .replace("flow\n", "nope\n"),
+        )
+        .unwrap();
+        let errors = load_catalog(&LoadOptions {
+            tools_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.origin.ends_with("broken.yaml") && e.line == Some(1))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.origin.ends_with("bad_group.yaml") && e.field.as_deref() == Some("group"))
+        );
+
+        let skipped = load_catalog(&LoadOptions {
+            tools_dir: Some(dir.path().into()),
+            skip_invalid: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(skipped.tools.len(), builtin_sources().len() + 1);
+        assert_eq!(
+            skipped
+                .warnings
+                .iter()
+                .filter(|w| w.starts_with("skipped: "))
+                .count(),
+            2
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! Tool specs: the raw format ([`raw`]), loading from the built-in set and a tools directory
+//! ([`load`]), and compilation into servable tools ([`compile`]).
+//!
+//! Load errors name the file, the line when the YAML parser knows it, the field and the reason:
+//! `tools.d/search_flows.yaml:12: request.path: ...`. All problems are collected and reported
+//! together.
+
+pub mod compile;
+pub mod load;
+pub mod raw;
+
+pub use compile::{Action, CompiledTool, Dispatch, KNOWN_GROUPS, Outcome, ResponseTemplate};
+pub use load::{Catalog, LoadOptions, SpecSource, load_catalog, parse_spec};
+
+/// A problem with one spec file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SpecError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl SpecError {
+    pub fn new(origin: &str, field: Option<&str>, message: impl Into<String>) -> Self {
+        SpecError {
+            origin: origin.to_owned(),
+            line: None,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

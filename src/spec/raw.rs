@@ -1,0 +1,231 @@
+//! The raw tool spec: exactly what a `tools.d/*.yaml` file says, decoded strictly and not yet
+//! checked. `compile.rs` turns it into a [`crate::spec::CompiledTool`]; nothing here does I/O.
+//!
+//! The JSON Schema of this format (for editors) is generated from these types with schemars:
+//! `kestra-mcp tools schema`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One MCP tool, as written in a `tools.d/*.yaml` file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSpec {
+    /// Tool name shown to MCP clients: snake_case, unique, and equal to the file name's stem.
+    pub name: String,
+    /// Group the tool belongs to; `KESTRA_MCP_DISABLED_TOOLS` can disable a whole group.
+    pub group: String,
+    /// What the tool does, written for the model that picks tools.
+    pub description: String,
+    /// Optional human-readable title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// MCP behaviour hints; when omitted they are derived from the HTTP methods the tool uses.
+    #[serde(default)]
+    pub annotations: Option<AnnotationsSpec>,
+    /// JSON Schema (an object schema) of the tool's arguments. `default` values are applied
+    /// before rendering; declared properties that are absent render as `none`.
+    #[serde(default = "empty_object_schema")]
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub input: Value,
+    /// The single request of a one-request tool. Exactly one of `request` and `variants`.
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// How the answer becomes the tool result (shared by all variants unless one overrides it).
+    #[serde(default)]
+    pub response: Option<ResponseSpec>,
+    /// Argument whose value picks the variant (default `action`). Its input schema must be a
+    /// string enum listing exactly the variant names.
+    #[serde(default)]
+    pub dispatch: Option<String>,
+    /// Request variants keyed by the value of the `dispatch` argument (the `manage_*` tools).
+    #[serde(default)]
+    pub variants: Option<BTreeMap<String, VariantSpec>>,
+}
+
+/// MCP tool annotations (hints for clients).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnnotationsSpec {
+    /// The tool does not modify anything.
+    #[serde(default)]
+    pub read_only_hint: Option<bool>,
+    /// The tool may delete or overwrite data.
+    #[serde(default)]
+    pub destructive_hint: Option<bool>,
+    /// Calling it twice with the same arguments has no further effect.
+    #[serde(default)]
+    pub idempotent_hint: Option<bool>,
+    /// The tool talks to an open world (Kestra is a closed one; default false).
+    #[serde(default)]
+    pub open_world_hint: Option<bool>,
+}
+
+/// One variant of a multi-action tool.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// Arguments this variant needs although the schema marks them optional; a call without
+    /// them gets a clear error before any request is sent.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// The request this variant sends.
+    pub request: RequestSpec,
+    /// Replaces the tool-level `response` for this variant.
+    #[serde(default)]
+    pub response: Option<ResponseSpec>,
+}
+
+/// HTTP methods a spec may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Which root a request path is relative to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `{KESTRA_BASE_URL}/{tenant}`: flows, executions, logs, kv, namespaces, files...
+    #[default]
+    Tenant,
+    /// `{KESTRA_BASE_URL}` itself: banners, configs, license-info, users, `/me`.
+    Instance,
+}
+
+/// An HTTP request template.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template starting with `/`, relative to the scope's root. Every `{{ ... }}` in it is
+    /// one path segment: its value is percent-encoded, and `/`, `.`, `..` or an empty value is
+    /// refused, so arguments can never change the endpoint.
+    pub path: String,
+    /// Root the path is relative to (default `tenant`).
+    #[serde(default)]
+    pub scope: Scope,
+    /// Query parameters. Each value is a template; an entry that renders empty (or `none`) is
+    /// dropped, and a value that is a single `{{ expression }}` giving a list repeats the parameter.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Extra headers (templates; empty ones are dropped). Authorization is set by the engine.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<BodySpec>,
+}
+
+/// A request body: exactly one of `json`, `text` or `multipart`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BodySpec {
+    /// A JSON document; every string in it is a template, and a string that is a single
+    /// `{{ expression }}` is replaced by the expression's typed value (list, object, number...).
+    #[serde(default)]
+    pub json: Option<Value>,
+    /// A text template sent as is (YAML flows, KV values...), with `content_type`.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Content type of a `text` body (default `text/plain`).
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// multipart/form-data parts.
+    #[serde(default)]
+    pub multipart: Option<Vec<PartSpec>>,
+}
+
+/// One multipart part, or (`each`) one text part per entry of an object.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartSpec {
+    /// Field name (template).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Field value (template); a part whose value is `none` is left out.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// File name, which makes the part a file upload (template).
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Content type of the part.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// A single `{{ expression }}` giving an object: one text part per key; non-string values
+    /// are sent as JSON text. `none` gives no parts.
+    #[serde(default)]
+    pub each: Option<String>,
+}
+
+/// How Kestra's answer becomes the tool result.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    /// JSONPath (RFC 9535) applied to the JSON body. A singular path (names and indexes only)
+    /// gives one value or `null`; any other path gives the list of matches.
+    #[serde(default)]
+    pub select: Option<String>,
+    /// Keep only these keys of the selected object, or of each object in the selected list.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Text template rendered with `result` (the selected value) and the arguments; its output
+    /// becomes the result.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Key under which the result is wrapped: `results` gives `{"results": ...}`. A result that
+    /// is not an object is always wrapped, under `result` unless this says otherwise.
+    #[serde(default)]
+    pub wrap: Option<String>,
+    /// Fixed outcomes by HTTP status, checked before the body is read: `result` makes a normal
+    /// result (its strings are templates), `error` an error result with that message.
+    #[serde(default)]
+    pub on_status: BTreeMap<u16, StatusOutcome>,
+    /// JSON Schema of the result, advertised as the tool's `outputSchema`.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub output_schema: Option<Value>,
+}
+
+/// What a given HTTP status turns into: exactly one of `result` or `error`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusOutcome {
+    /// A normal result (JSON; strings are templates with the arguments and `status`).
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// An error result with this message (template).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {}})
+}
+
+/// The JSON Schema of the spec format, for editors validating `tools.d/*.yaml`.
+pub fn spec_json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(ToolSpec)).unwrap_or(Value::Null)
+}
