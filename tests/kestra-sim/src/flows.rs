@@ -1,0 +1,865 @@
+//! Flows: created from YAML, revisions, enable/disable, delete, search, dependencies.
+//! Modelled on webserver/.../controllers/api/FlowController.java and the recorded 0.23 pairs
+//! in flows.json / errors.json.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use crate::http::{Req, climbing, empty, json_response, ok_json, paged, paginate};
+use crate::state::Tenant;
+
+#[derive(Debug, Clone)]
+pub struct FlowRev {
+    pub revision: u32,
+    pub source: String,
+    /// The YAML parsed to JSON (what Kestra's `GenericFlow` holds).
+    pub def: Map<String, Value>,
+    pub disabled: bool,
+    pub deleted: bool,
+    /// Created through the deprecated JSON route: rendered without `source`.
+    pub from_json: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FlowEntry {
+    pub revisions: Vec<FlowRev>,
+}
+
+impl FlowEntry {
+    pub fn latest(&self) -> Option<&FlowRev> {
+        self.revisions.last()
+    }
+    /// The current, non-deleted revision.
+    pub fn live(&self) -> Option<&FlowRev> {
+        self.latest().filter(|r| !r.deleted)
+    }
+    pub fn next_revision(&self) -> u32 {
+        self.latest().map(|r| r.revision + 1).unwrap_or(1)
+    }
+}
+
+/// Task types under `io.kestra.plugin.core.` that the simulator knows; any other core type is
+/// refused like an unknown plugin (recorded pair errors/flow-create-unknown-task-type). Types
+/// outside the core namespace are accepted as installed plugins. GUESS: a real server knows
+/// exactly the plugins installed; this list is the core subset plus common ones.
+const CORE_TYPES: &[&str] = &[
+    "log.Log",
+    "log.Fetch",
+    "log.PurgeLogs",
+    "debug.Return",
+    "debug.Echo",
+    "output.OutputValues",
+    "flow.Pause",
+    "flow.Sleep",
+    "flow.Subflow",
+    "flow.Parallel",
+    "flow.Sequential",
+    "flow.If",
+    "flow.Switch",
+    "flow.ForEach",
+    "flow.ForEachItem",
+    "flow.EachSequential",
+    "flow.EachParallel",
+    "flow.AllowFailure",
+    "flow.Dag",
+    "flow.WorkingDirectory",
+    "flow.Template",
+    "flow.LoopUntil",
+    "execution.Fail",
+    "execution.Exit",
+    "execution.Labels",
+    "execution.Count",
+    "execution.PurgeExecutions",
+    "execution.Resume",
+    "execution.SetVariables",
+    "http.Request",
+    "http.Download",
+    "kv.Set",
+    "kv.Get",
+    "kv.Delete",
+    "kv.GetKeys",
+    "namespace.UploadFiles",
+    "namespace.DownloadFiles",
+    "namespace.DeleteFiles",
+    "storage.Write",
+    "storage.Delete",
+    "storage.Concat",
+    "storage.Split",
+    "storage.Size",
+    "storage.LocalFiles",
+    "storage.PurgeCurrentExecutionFiles",
+    "templating.TemplatedTask",
+    "trigger.Schedule",
+    "trigger.Flow",
+    "trigger.Webhook",
+    "trigger.Toggle",
+    "trigger.ScheduleOnDates",
+    "condition.ExecutionStatus",
+    "condition.ExecutionFlow",
+    "condition.ExecutionNamespace",
+    "condition.Expression",
+    "runner.Process",
+];
+
+fn known_type(t: &str) -> bool {
+    match t.strip_prefix("io.kestra.plugin.core.") {
+        Some(rest) => CORE_TYPES.contains(&rest),
+        None => !t.is_empty(),
+    }
+}
+
+fn id_ok(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Parses and validates a flow source; `Err` is the 422 a real server answers.
+pub fn parse_flow(req: &Req, source: &str) -> Result<Map<String, Value>, Response> {
+    let def: Value = match yaml_serde::from_str::<Value>(source) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(req.validation_error_raw(&format!("Illegal genericflow source: {e}"), "flow"));
+        }
+    };
+    let Value::Object(def) = def else {
+        return Err(req.validation_error_raw("Illegal genericflow source: not a mapping", "flow"));
+    };
+    validate_def(req, def)
+}
+
+pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Value>, Response> {
+    let pattern = "must match \"^[a-zA-Z0-9][a-zA-Z0-9._-]*\"";
+    match def.get("id").and_then(Value::as_str) {
+        None => return Err(req.validation_error("id", "must not be null")),
+        Some(id) if !id_ok(id) => return Err(req.validation_error("id", pattern)),
+        _ => {}
+    }
+    match def.get("namespace").and_then(Value::as_str) {
+        None => return Err(req.validation_error("namespace", "must not be null")),
+        Some(ns) if !id_ok(ns) => return Err(req.validation_error("namespace", pattern)),
+        _ => {}
+    }
+    let tasks = def
+        .get("tasks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if tasks.is_empty() {
+        return Err(req.validation_error("tasks", "must not be empty"));
+    }
+    for list in ["tasks", "triggers", "errors", "finally"] {
+        for t in def.get(list).and_then(Value::as_array).into_iter().flatten() {
+            let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
+            if t.get("id").and_then(Value::as_str).is_none() {
+                return Err(req.validation_error(&format!("{list}[].id"), "must not be null"));
+            }
+            if !known_type(ty) {
+                return Err(req.validation_error_raw(&format!("Invalid type: {ty}"), "tasks"));
+            }
+        }
+    }
+    Ok(def)
+}
+
+/// Labels from YAML (a map or a list of {key,value}) as Kestra's list of labels.
+pub fn labels_of(def: &Map<String, Value>) -> Vec<Value> {
+    match def.get("labels") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": scalar_string(v)}))
+            .collect(),
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Renders a revision as Kestra's `Flow`/`FlowWithSource` JSON.
+pub fn render(rev: &FlowRev, with_source: bool) -> Value {
+    let d = &rev.def;
+    let mut m = Map::new();
+    m.insert("id".into(), d.get("id").cloned().unwrap_or(Value::Null));
+    m.insert(
+        "namespace".into(),
+        d.get("namespace").cloned().unwrap_or(Value::Null),
+    );
+    m.insert("revision".into(), json!(rev.revision));
+    if let Some(desc) = d.get("description") {
+        m.insert("description".into(), desc.clone());
+    }
+    if let Some(Value::Array(inputs)) = d.get("inputs") {
+        let inputs: Vec<Value> = inputs
+            .iter()
+            .map(|i| {
+                let mut i = i.as_object().cloned().unwrap_or_default();
+                i.entry("required").or_insert(json!(true));
+                Value::Object(i)
+            })
+            .collect();
+        m.insert("inputs".into(), Value::Array(inputs));
+    }
+    m.insert("disabled".into(), json!(rev.disabled));
+    m.insert("deleted".into(), json!(rev.deleted));
+    let labels = labels_of(d);
+    if !labels.is_empty() {
+        m.insert("labels".into(), Value::Array(labels));
+    }
+    for k in [
+        "variables",
+        "tasks",
+        "errors",
+        "finally",
+        "afterExecution",
+        "listeners",
+    ] {
+        if let Some(v) = d.get(k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    m.insert("triggers".into(), d.get("triggers").cloned().unwrap_or(json!([])));
+    for (k, v) in d {
+        if !m.contains_key(k)
+            && !matches!(
+                k.as_str(),
+                "labels" | "inputs" | "disabled" | "deleted" | "revision"
+            )
+        {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    if with_source && !rev.from_json {
+        m.insert("source".into(), json!(rev.source));
+    }
+    Value::Object(m)
+}
+
+fn key(ns: &str, id: &str) -> (String, String) {
+    (ns.to_string(), id.to_string())
+}
+
+/// The namespace filter Kestra applies in searches: the namespace itself or a child of it.
+pub fn ns_matches(filter: &str, ns: &str) -> bool {
+    ns == filter || ns.starts_with(&format!("{filter}."))
+}
+
+fn guard(req: &Req, values: &[&str]) -> Option<Response> {
+    for v in values {
+        if climbing(v) {
+            return Some(req.error(
+                StatusCode::BAD_REQUEST,
+                &format!("Bad Request: '{v}' contains '/' or '..' (refused by the simulator)"),
+            ));
+        }
+    }
+    None
+}
+
+pub fn create(req: &Req, t: &mut Tenant) -> Response {
+    if req.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return req.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid route params: Required Body [flow] not specified",
+        );
+    }
+    let from_json = req.content_type().as_deref() == Some("application/json");
+    let source = req.body_str();
+    let def = if from_json {
+        // The deprecated JSON route: a Flow object, answered without `source`.
+        match serde_json::from_str::<Value>(&source) {
+            Ok(Value::Object(m)) => match validate_def(req, m) {
+                Ok(d) => d,
+                Err(r) => return r,
+            },
+            Ok(_) | Err(_) => {
+                return req.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error: Unrecognized token: was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
+                );
+            }
+        }
+    } else {
+        match parse_flow(req, &source) {
+            Ok(d) => d,
+            Err(r) => return r,
+        }
+    };
+    let ns = def
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let id = def.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+    let entry = t.flows.entry(key(&ns, &id)).or_default();
+    if entry.live().is_some() {
+        // Real Kestra answers 422, not 409 (recorded pair errors/flow-create-existing).
+        return req.validation_error("flow.id", "Flow id already exists");
+    }
+    let rev = FlowRev {
+        revision: entry.next_revision(),
+        source: if from_json {
+            yaml_serde::to_string(&def).unwrap_or_default()
+        } else {
+            source
+        },
+        disabled: def.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+        def,
+        deleted: false,
+        from_json,
+    };
+    let out = render(&rev, true);
+    entry.revisions.push(rev.clone());
+    crate::triggers::sync_flow(req, t, &rev);
+    ok_json(&out)
+}
+
+pub fn update(req: &Req, t: &mut Tenant) -> Response {
+    let (ns, id) = (req.param("namespace").to_string(), req.param("id").to_string());
+    if let Some(r) = guard(req, &[&ns, &id]) {
+        return r;
+    }
+    if req.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return req.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid route params: Required Body [flow] not specified",
+        );
+    }
+    let source = req.body_str();
+    let Some(entry) = t.flows.get_mut(&key(&ns, &id)) else {
+        return req.not_found();
+    };
+    let Some(current) = entry.live().cloned() else {
+        return req.not_found();
+    };
+    let def = match parse_flow(req, &source) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if def.get("id").and_then(Value::as_str) != Some(id.as_str())
+        || def.get("namespace").and_then(Value::as_str) != Some(ns.as_str())
+    {
+        return req.validation_error("flow.id", "Illegal flow id update");
+    }
+    if current.source == source {
+        // An unchanged source keeps the revision (recorded pair flows/update-hello-put-same-source).
+        return ok_json(&render(&current, true));
+    }
+    let rev = FlowRev {
+        revision: entry.next_revision(),
+        disabled: def.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+        source,
+        def,
+        deleted: false,
+        from_json: false,
+    };
+    let out = render(&rev, true);
+    entry.revisions.push(rev.clone());
+    crate::triggers::sync_flow(req, t, &rev);
+    ok_json(&out)
+}
+
+pub fn get(req: &Req, t: &Tenant) -> Response {
+    let (ns, id) = (req.param("namespace"), req.param("id"));
+    if let Some(r) = guard(req, &[ns, id]) {
+        return r;
+    }
+    let revision = match req.q_int("revision") {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let with_source = req.q_bool("source").unwrap_or(false);
+    let allow_deleted = req.q_bool("allowDeleted").unwrap_or(false);
+    let Some(entry) = t.flows.get(&key(ns, id)) else {
+        return req.not_found();
+    };
+    let rev = match revision {
+        Some(n) => entry.revisions.iter().find(|r| i64::from(r.revision) == n),
+        None => entry.latest(),
+    };
+    match rev {
+        Some(r) if !r.deleted || allow_deleted => ok_json(&render(r, with_source)),
+        _ => req.not_found(),
+    }
+}
+
+pub fn revisions(req: &Req, t: &Tenant) -> Response {
+    let (ns, id) = (req.param("namespace"), req.param("id"));
+    if let Some(r) = guard(req, &[ns, id]) {
+        return r;
+    }
+    // Unknown flow → 200 [] (recorded pair errors/flow-not-found-revisions).
+    let revs: Vec<Value> = t
+        .flows
+        .get(&key(ns, id))
+        .map(|e| e.revisions.iter().map(|r| render(r, true)).collect())
+        .unwrap_or_default();
+    ok_json(&Value::Array(revs))
+}
+
+pub fn delete(req: &Req, t: &mut Tenant) -> Response {
+    let (ns, id) = (req.param("namespace").to_string(), req.param("id").to_string());
+    if let Some(r) = guard(req, &[&ns, &id]) {
+        return r;
+    }
+    if !delete_flow(t, &ns, &id) {
+        return req.not_found();
+    }
+    empty(StatusCode::NO_CONTENT)
+}
+
+/// Deleting adds a `deleted: true` revision (recorded pairs flows/get-deleted-allowDeleted).
+fn delete_flow(t: &mut Tenant, ns: &str, id: &str) -> bool {
+    let Some(entry) = t.flows.get_mut(&key(ns, id)) else {
+        return false;
+    };
+    let Some(cur) = entry.live().cloned() else {
+        return false;
+    };
+    let mut rev = cur;
+    rev.revision = entry.next_revision();
+    rev.deleted = true;
+    entry.revisions.push(rev);
+    t.triggers.retain(|(n, f, _), _| !(n == ns && f == id));
+    true
+}
+
+pub fn delete_by_ids(req: &Req, t: &mut Tenant) -> Response {
+    let body = match req.json_body("ids") {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut count = 0;
+    for item in body.as_array().into_iter().flatten() {
+        let ns = item.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+        if delete_flow(t, ns, id) {
+            count += 1;
+        }
+    }
+    ok_json(&json!({"count": count}))
+}
+
+fn toggled_source(source: &str, disabled: bool) -> String {
+    let mut lines: Vec<String> = source
+        .lines()
+        .filter(|l| !l.starts_with("disabled:"))
+        .map(String::from)
+        .collect();
+    if disabled {
+        lines.push("disabled: true".into());
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+/// enable/disable by ids: each changed flow gets a new revision; already-in-state flows are
+/// not counted; an unknown id → 404 `No value present` (recorded pairs flows/*-by-ids).
+pub fn set_disabled_by_ids(req: &Req, t: &mut Tenant, disabled: bool) -> Response {
+    let body = match req.json_body("ids") {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut keys = Vec::new();
+    for item in body.as_array().into_iter().flatten() {
+        let ns = item.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+        if t.flows.get(&key(ns, id)).and_then(FlowEntry::live).is_none() {
+            return req.error(StatusCode::NOT_FOUND, "Not Found: No value present");
+        }
+        keys.push(key(ns, id));
+    }
+    let mut count = 0;
+    for k in keys {
+        let Some(entry) = t.flows.get_mut(&k) else {
+            continue;
+        };
+        let Some(cur) = entry.live().cloned() else {
+            continue;
+        };
+        if cur.disabled == disabled {
+            continue;
+        }
+        let mut rev = cur;
+        rev.revision = entry.next_revision();
+        rev.disabled = disabled;
+        rev.source = toggled_source(&rev.source, disabled);
+        if disabled {
+            rev.def.insert("disabled".into(), json!(true));
+        } else {
+            rev.def.remove("disabled");
+        }
+        entry.revisions.push(rev);
+        count += 1;
+    }
+    ok_json(&json!({"count": count}))
+}
+
+pub fn live_flows(t: &Tenant) -> impl Iterator<Item = &FlowRev> {
+    t.flows.values().filter_map(FlowEntry::live)
+}
+
+pub fn search(req: &Req, t: &Tenant) -> Response {
+    let (page, size) = match req.paging("searchFlows") {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    // `query` is what the Python MCP server sends; a real server treats it like `q`
+    // (recorded pair flows/search-mcp-search_flows).
+    let q: Vec<String> = req
+        .filter_values("q")
+        .into_iter()
+        .chain(req.q_all("query").into_iter().map(String::from))
+        .map(|s| s.to_lowercase())
+        .collect();
+    let nss = req.filter_values("namespace");
+    let labels = req.filter_values("labels");
+    let mut items: Vec<&FlowRev> = live_flows(t)
+        .filter(|r| {
+            let id = r.def.get("id").and_then(Value::as_str).unwrap_or("");
+            let ns = r.def.get("namespace").and_then(Value::as_str).unwrap_or("");
+            q.iter()
+                .all(|q| id.to_lowercase().contains(q) || ns.to_lowercase().contains(q))
+                && nss.iter().all(|f| ns_matches(f, ns))
+                && labels.iter().all(|l| {
+                    let (k, v) = l.split_once(':').unwrap_or((l, ""));
+                    labels_of(&r.def).iter().any(|x| {
+                        x.get("key").and_then(Value::as_str) == Some(k)
+                            && x.get("value").and_then(Value::as_str) == Some(v)
+                    })
+                })
+        })
+        .collect();
+    if let Some(sort) = req.q("sort") {
+        let desc = sort.ends_with(":desc");
+        let field = sort.split(':').next().unwrap_or("id").to_string();
+        items.sort_by(|a, b| {
+            let fa = a
+                .def
+                .get(&field)
+                .map(crate::flows::scalar_string)
+                .unwrap_or_default();
+            let fb = b
+                .def
+                .get(&field)
+                .map(crate::flows::scalar_string)
+                .unwrap_or_default();
+            if desc { fb.cmp(&fa) } else { fa.cmp(&fb) }
+        });
+    }
+    let total = items.len();
+    let rendered: Vec<Value> = items.iter().map(|r| render(r, false)).collect();
+    ok_json(&paged(paginate(&rendered, page, size), total))
+}
+
+pub fn list_by_namespace(req: &Req, t: &Tenant) -> Response {
+    let ns = req.param("namespace");
+    if let Some(r) = guard(req, &[ns]) {
+        return r;
+    }
+    let out: Vec<Value> = live_flows(t)
+        .filter(|r| r.def.get("namespace").and_then(Value::as_str) == Some(ns))
+        .map(|r| render(r, false))
+        .collect();
+    ok_json(&Value::Array(out))
+}
+
+pub fn distinct_namespaces(req: &Req, t: &Tenant) -> Response {
+    let q = req.q("q").unwrap_or("");
+    let mut out: Vec<String> = live_flows(t)
+        .filter_map(|r| r.def.get("namespace").and_then(Value::as_str).map(String::from))
+        .filter(|ns| ns.starts_with(q))
+        .collect();
+    out.sort();
+    out.dedup();
+    ok_json(&json!(out))
+}
+
+/// `POST /flows/validate`: always 200, one result per YAML document.
+pub fn validate(req: &Req, _t: &Tenant) -> Response {
+    let src = req.body_str();
+    let mut out = Vec::new();
+    for (index, doc) in src.split("\n---").enumerate() {
+        let mut m = Map::new();
+        let parsed = parse_flow(req, doc);
+        let def: Option<Map<String, Value>> = yaml_serde::from_str::<Value>(doc)
+            .ok()
+            .and_then(|v| v.as_object().cloned());
+        if let Some(d) = &def {
+            if let Some(id) = d.get("id") {
+                m.insert("flow".into(), id.clone());
+            }
+            if let Some(ns) = d.get("namespace") {
+                m.insert("namespace".into(), ns.clone());
+            }
+        }
+        m.insert("index".into(), json!(index));
+        if let Err(resp) = parsed {
+            let _ = resp;
+            m.insert("constraints".into(), json!(constraint_text(req, doc)));
+        }
+        m.insert("outdated".into(), json!(false));
+        m.insert("deprecationPaths".into(), json!([]));
+        m.insert("warnings".into(), json!([]));
+        m.insert("infos".into(), json!([]));
+        out.push(Value::Object(m));
+    }
+    ok_json(&Value::Array(out))
+}
+
+fn constraint_text(_req: &Req, doc: &str) -> String {
+    match yaml_serde::from_str::<Value>(doc) {
+        Err(e) => format!("Illegal genericflow source: {e}"),
+        Ok(v) => {
+            let tasks = v
+                .get("tasks")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if tasks.is_empty() {
+                return "tasks: must not be empty\n".into();
+            }
+            for t in &tasks {
+                let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
+                if !known_type(ty) {
+                    return format!("jakarta.validation.ConstraintViolationException: Invalid type: {ty}");
+                }
+            }
+            "invalid flow".into()
+        }
+    }
+}
+
+/// `POST /flows/bulk`: creates or updates every document. With `delete=true` (the default) and
+/// no namespace it deletes every other flow of the tenant, as real 0.23 did (recorded pair
+/// flows/bulk-default-deletes-all-other-flows).
+pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
+    let src = req.body_str();
+    let ns_filter = req.q("namespace").map(String::from);
+    let delete = req.q_bool("delete").unwrap_or(true);
+    let mut parsed = Vec::new();
+    for doc in src.split("\n---") {
+        if doc.trim().is_empty() {
+            continue;
+        }
+        match parse_flow(req, doc) {
+            Ok(d) => {
+                let ns = d.get("namespace").and_then(Value::as_str).unwrap_or("");
+                if let Some(f) = &ns_filter {
+                    if !ns_matches(f, ns) {
+                        return req.error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            &format!("Invalid entity: flow namespace is invalid: {ns} (must be {f})"),
+                        );
+                    }
+                }
+                parsed.push((doc.trim_start_matches('\n').to_string(), d));
+            }
+            Err(r) => return r,
+        }
+    }
+    let mut out = Vec::new();
+    if delete {
+        let keep: Vec<(String, String)> = parsed
+            .iter()
+            .map(|(_, d)| {
+                key(
+                    d.get("namespace").and_then(Value::as_str).unwrap_or(""),
+                    d.get("id").and_then(Value::as_str).unwrap_or(""),
+                )
+            })
+            .collect();
+        let victims: Vec<(String, String)> = t
+            .flows
+            .iter()
+            .filter(|(k, e)| {
+                e.live().is_some()
+                    && !keep.contains(k)
+                    && ns_filter.as_ref().is_none_or(|f| ns_matches(f, &k.0))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (ns, id) in victims {
+            if let Some(r) = t.flows.get(&key(&ns, &id)).and_then(FlowEntry::live) {
+                out.push(render(r, false));
+            }
+            delete_flow(t, &ns, &id);
+        }
+    }
+    for (source, def) in parsed {
+        let ns = def
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let id = def.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let entry = t.flows.entry(key(&ns, &id)).or_default();
+        if entry.live().is_some_and(|r| r.source == source) {
+            if let Some(r) = entry.live() {
+                out.push(render(r, false));
+            }
+            continue;
+        }
+        let rev = FlowRev {
+            revision: entry.next_revision(),
+            disabled: def.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+            source,
+            def,
+            deleted: false,
+            from_json: false,
+        };
+        out.push(render(&rev, false));
+        entry.revisions.push(rev.clone());
+        crate::triggers::sync_flow(req, t, &rev);
+    }
+    ok_json(&Value::Array(out))
+}
+
+/// Edges (source uid, target uid, relation) between live flows: a Subflow task is a FLOW_TASK
+/// edge parent → child; a Flow trigger's preconditions are FLOW_TRIGGER edges upstream → flow.
+pub fn edges(tenant_name: &str, t: &Tenant) -> Vec<(String, String, &'static str, Value, Value)> {
+    let uid = |ns: &str, id: &str| format!("{tenant_name}_{ns}_{id}");
+    let node = |ns: &str, id: &str| json!({"uid": uid(ns, id), "namespace": ns, "id": id});
+    let mut out = Vec::new();
+    for r in live_flows(t) {
+        let ns = r.def.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let id = r.def.get("id").and_then(Value::as_str).unwrap_or("");
+        for task in r.def.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+            let ty = task.get("type").and_then(Value::as_str).unwrap_or("");
+            if ty.ends_with(".Subflow") || ty.ends_with(".flow.Flow") {
+                let cns = task.get("namespace").and_then(Value::as_str).unwrap_or(ns);
+                if let Some(cid) = task.get("flowId").and_then(Value::as_str) {
+                    out.push((
+                        uid(ns, id),
+                        uid(cns, cid),
+                        "FLOW_TASK",
+                        node(ns, id),
+                        node(cns, cid),
+                    ));
+                }
+            }
+        }
+        for trig in r
+            .def
+            .get("triggers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let ty = trig.get("type").and_then(Value::as_str).unwrap_or("");
+            if !ty.ends_with("trigger.Flow") {
+                continue;
+            }
+            let ups = trig
+                .pointer("/preconditions/flows")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for up in ups {
+                let uns = up.get("namespace").and_then(Value::as_str).unwrap_or("");
+                if let Some(uid_) = up.get("flowId").and_then(Value::as_str) {
+                    out.push((
+                        uid(uns, uid_),
+                        uid(ns, id),
+                        "FLOW_TRIGGER",
+                        node(uns, uid_),
+                        node(ns, id),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn dependencies(req: &Req, t: &Tenant) -> Response {
+    let (ns, id) = (req.param("namespace"), req.param("id"));
+    if let Some(r) = guard(req, &[ns, id]) {
+        return r;
+    }
+    if t.flows.get(&key(ns, id)).and_then(FlowEntry::live).is_none() {
+        // Unknown flow → 200 with an empty graph (recorded pair flows/dependencies-unknown-flow).
+        return ok_json(&json!({"nodes": [], "edges": []}));
+    }
+    let all = edges(&req.tenant, t);
+    let me = format!("{}_{ns}_{id}", req.tenant);
+    let expand = req.q_bool("expandAll").unwrap_or(false);
+    let destination_only = req.q_bool("destinationOnly").unwrap_or(false);
+    let mut frontier = vec![me.clone()];
+    let mut seen = vec![me.clone()];
+    let mut picked: Vec<&(String, String, &str, Value, Value)> = Vec::new();
+    while let Some(cur) = frontier.pop() {
+        for e in &all {
+            let touches = e.0 == cur || (!destination_only && e.1 == cur);
+            if touches && !picked.contains(&e) {
+                picked.push(e);
+                for n in [&e.0, &e.1] {
+                    if expand && !seen.contains(n) {
+                        seen.push(n.clone());
+                        frontier.push(n.clone());
+                    }
+                }
+            }
+        }
+    }
+    graph(picked)
+}
+
+fn graph(picked: Vec<&(String, String, &str, Value, Value)>) -> Response {
+    let mut nodes: Vec<Value> = Vec::new();
+    let mut edges_out = Vec::new();
+    for (s, tgt, rel, ns, nt) in picked {
+        for n in [ns, nt] {
+            if !nodes.contains(n) {
+                nodes.push(n.clone());
+            }
+        }
+        edges_out.push(json!({"source": s, "target": tgt, "relation": rel}));
+    }
+    json_response(StatusCode::OK, &json!({"nodes": nodes, "edges": edges_out}))
+}
+
+pub fn namespace_dependencies(req: &Req, t: &Tenant) -> Response {
+    let ns = req.param("namespace");
+    if let Some(r) = guard(req, &[ns]) {
+        return r;
+    }
+    let all = edges(&req.tenant, t);
+    let mut nodes: Vec<Value> = live_flows(t)
+        .filter(|r| r.def.get("namespace").and_then(Value::as_str) == Some(ns))
+        .map(|r| {
+            let id = r.def.get("id").and_then(Value::as_str).unwrap_or("");
+            json!({"uid": format!("{}_{ns}_{id}", req.tenant), "namespace": ns, "id": id})
+        })
+        .collect();
+    let mut edges_out = Vec::new();
+    for (s, tgt, rel, ns_node, nt_node) in &all {
+        let touches = [ns_node, nt_node]
+            .iter()
+            .any(|n| n.get("namespace").and_then(Value::as_str) == Some(ns));
+        if touches {
+            for n in [ns_node, nt_node] {
+                if !nodes.contains(n) {
+                    nodes.push(n.clone());
+                }
+            }
+            edges_out.push(json!({"source": s, "target": tgt, "relation": rel}));
+        }
+    }
+    ok_json(&json!({"nodes": nodes, "edges": edges_out}))
+}
+
+pub fn climbing_guard(req: &Req, values: &[&str]) -> Option<Response> {
+    guard(req, values)
+}
