@@ -42,9 +42,12 @@ pub struct TemplateError(pub String);
 
 impl From<minijinja::Error> for TemplateError {
     fn from(err: minijinja::Error) -> Self {
-        let detail = err.detail().map(str::to_owned);
-        let line = err.line().map(|l| format!(" (line {l})")).unwrap_or_default();
-        TemplateError(match detail {
+        let line = match (err.kind(), err.line()) {
+            (ErrorKind::SyntaxError, Some(line)) => format!(" (line {line})"),
+            _ => String::new(),
+        };
+        TemplateError(match err.detail() {
+            Some(detail) if err.kind() == ErrorKind::InvalidOperation => detail.to_owned(),
             Some(detail) => format!("{}: {detail}{line}", err.kind()),
             None => format!("{}{line}", err.kind()),
         })

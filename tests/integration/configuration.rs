@@ -1,0 +1,192 @@
+//! Configuration as users set it: auth, tenant, disabled tools, tools directories, `.env`,
+//! and start-up failures that name the problem.
+
+use serde_json::json;
+
+use crate::stub::{Bed, header, json, line};
+use crate::util::{Server, env_for, run};
+
+#[tokio::test]
+async fn bearer_token_and_basic_auth_headers() {
+    let mut bed = Bed::with_env(&[("KESTRA_API_TOKEN", "tok-123")]).await;
+    bed.answer("GET", "/api/v1/main/flows/ns", json(json!([]))).await;
+    bed.server
+        .call_ok("list_flows_in_namespace", json!({"namespace": "ns"}))
+        .await;
+    let req = bed.only_request().await;
+    assert_eq!(header(&req, "authorization").as_deref(), Some("Bearer tok-123"));
+    assert_eq!(header(&req, "x-kestra-tenant"), None);
+
+    let mut bed = Bed::with_env(&[
+        ("KESTRA_USERNAME", "admin@kestra.io"),
+        ("KESTRA_PASSWORD", "Secret1"),
+        ("KESTRA_API_TOKEN", "ignored-when-basic-is-set"),
+    ])
+    .await;
+    bed.answer("GET", "/api/v1/main/flows/ns", json(json!([]))).await;
+    bed.server
+        .call_ok("list_flows_in_namespace", json!({"namespace": "ns"}))
+        .await;
+    let req = bed.only_request().await;
+    // base64("admin@kestra.io:Secret1")
+    assert_eq!(
+        header(&req, "authorization").as_deref(),
+        Some("Basic YWRtaW5Aa2VzdHJhLmlvOlNlY3JldDE=")
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_tenant_goes_in_the_path_and_a_header() {
+    let mut bed = Bed::with_env(&[("KESTRA_TENANT_ID", "acme")]).await;
+    bed.answer("GET", "/api/v1/acme/flows/ns", json(json!([]))).await;
+    bed.server
+        .call_ok("list_flows_in_namespace", json!({"namespace": "ns"}))
+        .await;
+    let req = bed.only_request().await;
+    assert_eq!(line(&req), "GET /api/v1/acme/flows/ns");
+    assert_eq!(header(&req, "x-kestra-tenant").as_deref(), Some("acme"));
+}
+
+#[tokio::test]
+async fn disabled_groups_and_tools_are_not_listed_and_unknown_names_warn() {
+    let mut env = env_for("http://127.0.0.1:9/api/v1");
+    env.push((
+        "KESTRA_MCP_DISABLED_TOOLS".into(),
+        " KV, search_flows, flows ".into(),
+    ));
+    let mut server = Server::start(&env).await;
+    assert_eq!(
+        server.tool_names().await,
+        vec!["execute_flow", "list_flows_in_namespace", "manage_flow"]
+    );
+    let reply = server
+        .request("tools/call", json!({"name": "manage_kv_store", "arguments": {}}))
+        .await;
+    assert_eq!(
+        reply["error"]["message"],
+        json!("tool 'manage_kv_store' not found")
+    );
+    let (_, stderr) = server.finish().await;
+    assert!(
+        stderr.contains(
+            "KESTRA_MCP_DISABLED_TOOLS: 'flows' is neither a group nor a tool; valid groups: backfill, ee,"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_tools_directory_adds_and_replaces_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("get_flow_source.yaml"),
+        "name: get_flow_source\ngroup: flow\ndescription: The YAML source of a flow.\ninput:\n  type: object\n  properties:\n    namespace: {type: string}\n    id: {type: string}\n  required: [namespace, id]\nrequest:\n  method: GET\n  path: /flows/{{ namespace }}/{{ id }}\n  query: {source: 'true', allowDeleted: 'false'}\nresponse:\n  select: $.source\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("search_flows.yaml"),
+        "name: search_flows\ngroup: flow\ndescription: Replaced search.\ninput:\n  type: object\n  properties:\n    query: {type: string}\nrequest:\n  method: GET\n  path: /flows/search\n  query: {q: '{{ query }}'}\n",
+    )
+    .unwrap();
+    let kestra = wiremock::MockServer::start().await;
+    let mut env = env_for(&format!("{}/api/v1", kestra.uri()));
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().display().to_string()));
+    let mut server = Server::start(&env).await;
+    let reply = server.request("tools/list", json!({})).await;
+    let tools = reply["result"]["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 6);
+    let search = tools.iter().find(|t| t["name"] == "search_flows").unwrap();
+    assert_eq!(search["description"], json!("Replaced search."));
+
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/main/flows/company.team/hello"))
+        .respond_with(json(json!({"source": "id: hello"})))
+        .mount(&kestra)
+        .await;
+    let result = server
+        .call_ok(
+            "get_flow_source",
+            json!({"namespace": "company.team", "id": "hello"}),
+        )
+        .await;
+    assert_eq!(result, json!({"result": "id: hello"}));
+}
+
+#[test]
+fn a_broken_spec_stops_start_up_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "name: broken\ngroup: flow\ndescription: d\nrequest:\n  method: GET\n  pth: /x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad_group.yaml"),
+        "name: bad_group\ngroup: nope\ndescription: d\nrequest: {method: GET, path: /x}\n",
+    )
+    .unwrap();
+    let mut env = env_for("http://127.0.0.1:9/api/v1");
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().display().to_string()));
+    let (code, stdout, stderr) = run(&[], &env, None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+    let broken = dir.path().join("broken.yaml").display().to_string();
+    assert!(
+        stderr.contains(&format!("{broken}:6: request: unknown field `pth`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad_group.yaml: group: unknown group 'nope'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 tool spec problem(s)"), "{stderr}");
+
+    let (code, stdout, stderr) = run(&["--skip-invalid-specs", "tools", "list"], &env, None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("search_flows")).count(),
+        1
+    );
+}
+
+#[test]
+fn a_bad_configuration_value_is_named() {
+    let (code, _, stderr) = run(&[], &[("KESTRA_BASE_URL".into(), "localhost:8080".into())], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("KESTRA_BASE_URL: 'localhost:8080'"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_dotenv_file_is_read() {
+    let kestra = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "KESTRA_BASE_URL={}/api/v1\nKESTRA_TENANT_ID=fromenv\nKESTRA_MCP_DISABLED_TOOLS=kv\n",
+            kestra.uri()
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["tools", "list"], &[], Some(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("manage_kv_store\t-\t-\t-\tdisabled: group 'kv' disabled"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_spec_schema_is_published_and_current() {
+    let (code, stdout, _) = run(&["tools", "schema"], &[], None);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["title"], json!("ToolSpec"));
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tool-spec.schema.json"))
+            .expect("docs/tool-spec.schema.json");
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        schema, committed,
+        "regenerate: cargo run -- tools schema > docs/tool-spec.schema.json"
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real `kestra-mcp` binary over stdio, against a loopback stub of
+//! Kestra. One test binary; themed modules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod configuration;
+mod faults;
+mod protocol;
+mod stub;
+mod tools;
+mod util;

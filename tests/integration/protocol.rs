@@ -1,0 +1,140 @@
+//! The MCP session itself: handshake, listing, errors at the protocol level, concurrency,
+//! cancellation and shutdown. stdout must only ever carry JSON-RPC (checked by `read_message`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::stub::{Bed, json};
+
+#[tokio::test]
+async fn lists_the_builtin_tools() {
+    let mut bed = Bed::start().await;
+    let names = bed.server.tool_names().await;
+    assert_eq!(
+        names,
+        vec![
+            "execute_flow",
+            "list_flows_in_namespace",
+            "manage_flow",
+            "manage_kv_store",
+            "search_flows"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_tool_is_a_json_rpc_error_and_the_session_goes_on() {
+    let mut bed = Bed::start().await;
+    let reply = bed
+        .server
+        .request("tools/call", json!({"name": "no_such_tool", "arguments": {}}))
+        .await;
+    assert_eq!(reply["error"]["code"], json!(-32602));
+    assert_eq!(reply["error"]["message"], json!("tool 'no_such_tool' not found"));
+    assert_eq!(bed.server.tool_names().await.len(), 5);
+}
+
+#[tokio::test]
+async fn malformed_lines_and_unknown_methods_do_not_stop_the_server() {
+    let mut bed = Bed::start().await;
+    bed.server.send_line("this is not json").await;
+    bed.server.send_line("{\"jsonrpc\":\"2.0\",\"id\":").await;
+    let reply = bed.server.request("no/such/method", json!({})).await;
+    assert_eq!(reply["error"]["code"], json!(-32601), "{reply}");
+    assert_eq!(bed.server.tool_names().await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_slow_call_does_not_block_the_next_one() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/slow.ns",
+        json(json!([])).set_delay(Duration::from_millis(1500)),
+    )
+    .await;
+    bed.answer("GET", "/api/v1/main/flows/fast.ns", json(json!([{"id": "f"}])))
+        .await;
+    let started = Instant::now();
+    let slow = bed
+        .server
+        .send_request(
+            "tools/call",
+            json!({"name": "list_flows_in_namespace", "arguments": {"namespace": "slow.ns"}}),
+        )
+        .await;
+    let fast = bed
+        .server
+        .send_request(
+            "tools/call",
+            json!({"name": "list_flows_in_namespace", "arguments": {"namespace": "fast.ns"}}),
+        )
+        .await;
+    let first = bed.server.read_message().await;
+    assert_eq!(
+        first["id"],
+        json!(fast),
+        "the fast call must answer first: {first}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    let second = bed.server.read_message().await;
+    assert_eq!(second["id"], json!(slow));
+}
+
+#[tokio::test]
+async fn a_cancelled_call_aborts_its_request_and_gets_no_result() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/slow.ns",
+        json(json!([])).set_delay(Duration::from_secs(10)),
+    )
+    .await;
+    let id = bed
+        .server
+        .send_request(
+            "tools/call",
+            json!({"name": "list_flows_in_namespace", "arguments": {"namespace": "slow.ns"}}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bed.server
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": id, "reason": "user"}),
+        )
+        .await;
+    // The next request is answered promptly and no result for the cancelled call arrives first.
+    let started = Instant::now();
+    let ping = bed.server.send_request("ping", json!({})).await;
+    let reply = bed.server.read_message().await;
+    assert_eq!(
+        reply["id"],
+        json!(ping),
+        "a cancelled call must not answer: {reply}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn closing_stdin_ends_the_process_cleanly_even_with_a_call_in_flight() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/slow.ns",
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(30)),
+    )
+    .await;
+    bed.server
+        .send_request(
+            "tools/call",
+            json!({"name": "list_flows_in_namespace", "arguments": {"namespace": "slow.ns"}}),
+        )
+        .await;
+    let started = Instant::now();
+    let (status, stderr) = bed.server.finish().await;
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}

@@ -1,0 +1,417 @@
+//! Every built-in tool and variant, called over stdio against the stub: the exact request sent
+//! (method, path, query, content type, body) and the result returned.
+
+use serde_json::{Value, json};
+use wiremock::ResponseTemplate;
+
+use crate::stub::{Bed, body_json, body_text, header, json, line, multipart_parts};
+use crate::util::run;
+
+/// Every (tool, variant) these tests exercise; `every_builtin_tool_and_variant_is_exercised`
+/// keeps it equal to what `tools.d/` defines.
+const EXERCISED: &[&str] = &[
+    "execute_flow",
+    "list_flows_in_namespace",
+    "manage_flow[delete]",
+    "manage_flow[disable]",
+    "manage_flow[enable]",
+    "manage_flow[get_yaml]",
+    "manage_flow[list_revisions]",
+    "manage_kv_store[delete]",
+    "manage_kv_store[get]",
+    "manage_kv_store[list]",
+    "manage_kv_store[set]",
+    "search_flows",
+];
+
+#[test]
+fn every_builtin_tool_and_variant_is_exercised() {
+    let (code, stdout, stderr) = run(&["tools", "list"], &[], None);
+    assert_eq!(code, 0, "{stderr}");
+    let mut listed: Vec<&str> = stdout.lines().filter_map(|l| l.split('\t').next()).collect();
+    listed.sort();
+    assert_eq!(
+        listed, EXERCISED,
+        "add a test for each new tool or variant, then list it in EXERCISED"
+    );
+}
+
+#[tokio::test]
+async fn search_flows_sends_the_query_as_a_filter_with_paging() {
+    let mut bed = Bed::start().await;
+    let page = json!({"results": [{"id": "hello", "namespace": "company.team"}], "total": 1});
+    bed.answer("GET", "/api/v1/main/flows/search", json(page.clone()))
+        .await;
+    let result = bed
+        .server
+        .call_ok("search_flows", json!({"query": "hello world"}))
+        .await;
+    assert_eq!(result, page);
+    let req = bed.only_request().await;
+    assert_eq!(
+        line(&req),
+        "GET /api/v1/main/flows/search?filters%5Bq%5D%5BEQUALS%5D=hello+world&page=1&size=10"
+    );
+    assert!(req.body.is_empty());
+
+    bed.server
+        .call_ok("search_flows", json!({"query": "x", "size": 50, "page": 3}))
+        .await;
+    let req = bed.only_request().await;
+    assert_eq!(
+        line(&req),
+        "GET /api/v1/main/flows/search?filters%5Bq%5D%5BEQUALS%5D=x&page=3&size=50"
+    );
+}
+
+#[tokio::test]
+async fn list_flows_in_namespace_wraps_the_list() {
+    let mut bed = Bed::start().await;
+    let flows = json!([{"id": "a", "namespace": "company.team"}, {"id": "b", "namespace": "company.team"}]);
+    bed.answer("GET", "/api/v1/main/flows/company.team", json(flows.clone()))
+        .await;
+    let result = bed
+        .server
+        .call_ok("list_flows_in_namespace", json!({"namespace": "company.team"}))
+        .await;
+    assert_eq!(result, json!({"results": flows}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/company.team"
+    );
+}
+
+#[tokio::test]
+async fn manage_kv_store_get_and_list() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/namespaces/company.team/kv/my_key",
+        json(json!({"type": "STRING", "value": "v"})),
+    )
+    .await;
+    let got = bed
+        .server
+        .call_ok(
+            "manage_kv_store",
+            json!({"namespace": "company.team", "action": "get", "key": "my_key"}),
+        )
+        .await;
+    assert_eq!(got, json!({"type": "STRING", "value": "v"}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/namespaces/company.team/kv/my_key"
+    );
+
+    let keys = json!([{"key": "a", "creationDate": "2026-01-01T00:00:00Z"}]);
+    bed.answer(
+        "GET",
+        "/api/v1/main/namespaces/company.team/kv",
+        json(keys.clone()),
+    )
+    .await;
+    let listed = bed
+        .server
+        .call_ok(
+            "manage_kv_store",
+            json!({"namespace": "company.team", "action": "list"}),
+        )
+        .await;
+    assert_eq!(listed, json!({"results": keys}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/namespaces/company.team/kv"
+    );
+}
+
+#[tokio::test]
+async fn manage_kv_store_set_sends_kestra_literals_as_text() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/namespaces/ns/kv/k",
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let cases = [
+        (json!("hello"), "\"hello\""),
+        (json!(42), "42"),
+        (json!(true), "true"),
+        (json!({"a": [1, 2]}), "{\"a\":[1,2]}"),
+        (json!("2026-01-15"), "2026-01-15"),
+        (json!("[1,2]"), "[1,2]"),
+    ];
+    for (value, sent) in cases {
+        let result = bed
+            .server
+            .call_ok(
+                "manage_kv_store",
+                json!({"namespace": "ns", "action": "set", "key": "k", "value": value}),
+            )
+            .await;
+        assert_eq!(result, json!({"status": "ok"}));
+        let req = bed.only_request().await;
+        assert_eq!(line(&req), "PUT /api/v1/main/namespaces/ns/kv/k");
+        assert_eq!(header(&req, "content-type").as_deref(), Some("text/plain"));
+        assert_eq!(body_text(&req), sent, "value {value}");
+    }
+}
+
+#[tokio::test]
+async fn manage_kv_store_delete_reports_the_answer_and_a_missing_key() {
+    let mut bed = Bed::start().await;
+    bed.answer("DELETE", "/api/v1/main/namespaces/ns/kv/k", json(json!(true)))
+        .await;
+    let result = bed
+        .server
+        .call_ok(
+            "manage_kv_store",
+            json!({"namespace": "ns", "action": "delete", "key": "k"}),
+        )
+        .await;
+    assert_eq!(result, json!({"deleted": true}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "DELETE /api/v1/main/namespaces/ns/kv/k"
+    );
+
+    bed.answer(
+        "DELETE",
+        "/api/v1/main/namespaces/ns/kv/gone",
+        ResponseTemplate::new(404),
+    )
+    .await;
+    let result = bed
+        .server
+        .call_ok(
+            "manage_kv_store",
+            json!({"namespace": "ns", "action": "delete", "key": "gone"}),
+        )
+        .await;
+    assert_eq!(result, json!({"error": "key 'gone' not found in namespace 'ns'"}));
+}
+
+#[tokio::test]
+async fn manage_kv_store_variants_check_their_required_arguments() {
+    let mut bed = Bed::start().await;
+    for action in ["get", "set", "delete"] {
+        let err = bed
+            .server
+            .call_err("manage_kv_store", json!({"namespace": "ns", "action": action}))
+            .await;
+        assert_eq!(err, format!("invalid arguments: action '{action}' needs 'key'"));
+    }
+    let err = bed
+        .server
+        .call_err("manage_kv_store", json!({"namespace": "ns", "action": "rename"}))
+        .await;
+    assert!(
+        err.starts_with("invalid arguments: 'action': \"rename\" is not one of"),
+        "{err}"
+    );
+    assert!(
+        bed.requests().await.is_empty(),
+        "no request may be sent for bad arguments"
+    );
+}
+
+#[tokio::test]
+async fn manage_flow_enable_and_disable_post_the_id_list() {
+    let mut bed = Bed::start().await;
+    for action in ["enable", "disable"] {
+        let at = format!("/api/v1/main/flows/{action}/by-ids");
+        bed.answer("POST", &at, json(json!({"count": 1}))).await;
+        let result = bed
+            .server
+            .call_ok(
+                "manage_flow",
+                json!({"action": action, "namespace": "company.team", "flow_id": "hello"}),
+            )
+            .await;
+        assert_eq!(result, json!({"count": 1}));
+        let req = bed.only_request().await;
+        assert_eq!(line(&req), format!("POST {at}"));
+        assert_eq!(header(&req, "content-type").as_deref(), Some("application/json"));
+        assert_eq!(
+            body_json(&req),
+            json!([{"namespace": "company.team", "id": "hello"}])
+        );
+    }
+}
+
+#[tokio::test]
+async fn manage_flow_reads_revisions_and_source() {
+    let mut bed = Bed::start().await;
+    let revisions = json!([{"id": "hello", "revision": 1}, {"id": "hello", "revision": 2}]);
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/hello/revisions",
+        json(revisions.clone()),
+    )
+    .await;
+    let result = bed
+        .server
+        .call_ok(
+            "manage_flow",
+            json!({"action": "list_revisions", "namespace": "company.team", "flow_id": "hello"}),
+        )
+        .await;
+    assert_eq!(result, json!({"results": revisions}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/company.team/hello/revisions"
+    );
+
+    let source = "id: hello\nnamespace: company.team\ntasks: []\n";
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "source": source})),
+    )
+    .await;
+    let result = bed
+        .server
+        .call_ok(
+            "manage_flow",
+            json!({"action": "get_yaml", "namespace": "company.team", "flow_id": "hello"}),
+        )
+        .await;
+    assert_eq!(result, json!({"result": source}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/company.team/hello?allowDeleted=false&source=true"
+    );
+}
+
+#[tokio::test]
+async fn manage_flow_delete_maps_204() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "DELETE",
+        "/api/v1/main/flows/company.team/hello",
+        ResponseTemplate::new(204),
+    )
+    .await;
+    let result = bed
+        .server
+        .call_ok(
+            "manage_flow",
+            json!({"action": "delete", "namespace": "company.team", "flow_id": "hello"}),
+        )
+        .await;
+    assert_eq!(
+        result,
+        json!({"status": "deleted", "namespace": "company.team", "flow_id": "hello"})
+    );
+    assert_eq!(
+        line(&bed.only_request().await),
+        "DELETE /api/v1/main/flows/company.team/hello"
+    );
+}
+
+#[tokio::test]
+async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
+    let mut bed = Bed::start().await;
+    let execution =
+        json!({"id": "6Fh", "namespace": "company.team", "flowId": "hello", "state": {"current": "CREATED"}});
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/company.team/hello",
+        json(execution.clone()),
+    )
+    .await;
+    let args = json!({
+        "namespace": "company.team", "flow_id": "hello",
+        "inputs": {"name": "Ada", "count": 3, "conf": {"deep": true}},
+        "labels": {"env": "prod", "team": "data"},
+    });
+    let result = bed.server.call_ok("execute_flow", args).await;
+    assert_eq!(result, execution);
+    let req = bed.only_request().await;
+    assert_eq!(
+        line(&req),
+        "POST /api/v1/main/executions/company.team/hello?labels=env%3Aprod&labels=team%3Adata&wait=false"
+    );
+    let parts = multipart_parts(&req);
+    assert_eq!(
+        parts,
+        vec![
+            ("name".to_owned(), None, "Ada".to_owned()),
+            ("count".to_owned(), None, "3".to_owned()),
+            ("conf".to_owned(), None, "{\"deep\":true}".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn execute_flow_options_and_label_shapes() {
+    let mut bed = Bed::start().await;
+    bed.answer("POST", "/api/v1/main/executions/ns/f", json(json!({"id": "e"})))
+        .await;
+    let args = json!({
+        "namespace": "ns", "flow_id": "f", "revision": 4, "wait": true,
+        "labels": [{"key": "a", "value": "1"}], "schedule_date": "2026-12-01T10:00:00Z",
+    });
+    bed.server.call_ok("execute_flow", args).await;
+    let req = bed.only_request().await;
+    assert_eq!(
+        line(&req),
+        "POST /api/v1/main/executions/ns/f?labels=a%3A1&revision=4&scheduleDate=2026-12-01T10%3A00%3A00Z&wait=true"
+    );
+    assert!(multipart_parts(&req).is_empty());
+
+    bed.server
+        .call_ok(
+            "execute_flow",
+            json!({"namespace": "ns", "flow_id": "f", "labels": ["x:y"]}),
+        )
+        .await;
+    assert_eq!(
+        line(&bed.only_request().await),
+        "POST /api/v1/main/executions/ns/f?labels=x%3Ay&wait=false"
+    );
+}
+
+#[tokio::test]
+async fn execute_flow_refuses_reserved_flow_ids_before_sending() {
+    let mut bed = Bed::start().await;
+    for reserved in ["pause", "kill", "search"] {
+        let err = bed
+            .server
+            .call_err("execute_flow", json!({"namespace": "ns", "flow_id": reserved}))
+            .await;
+        assert!(err.starts_with("invalid arguments: 'flow_id'"), "{err}");
+    }
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "ns", "flow_id": "f", "labels": ["nocolon"]}),
+        )
+        .await;
+    assert!(err.starts_with("invalid arguments: 'labels'"), "{err}");
+    assert!(bed.requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn tools_list_shows_schemas_annotations_and_output_schemas() {
+    let mut bed = Bed::start().await;
+    let reply = bed.server.request("tools/list", json!({})).await;
+    let tools = reply["result"]["tools"].as_array().expect("tools").clone();
+    let by_name = |n: &str| -> Value { tools.iter().find(|t| t["name"] == n).cloned().expect(n) };
+    let search = by_name("search_flows");
+    assert_eq!(search["inputSchema"]["required"], json!(["query"]));
+    assert_eq!(search["inputSchema"]["properties"]["size"]["default"], json!(10));
+    assert_eq!(search["inputSchema"]["additionalProperties"], json!(false));
+    assert_eq!(search["annotations"]["readOnlyHint"], json!(true));
+    assert_eq!(search["outputSchema"]["type"], json!("object"));
+    let kv = by_name("manage_kv_store");
+    assert_eq!(kv["annotations"]["readOnlyHint"], json!(false));
+    assert_eq!(kv["annotations"]["destructiveHint"], json!(true));
+    assert_eq!(
+        kv["inputSchema"]["properties"]["action"]["enum"],
+        json!(["get", "set", "list", "delete"])
+    );
+    let execute = by_name("execute_flow");
+    assert_eq!(execute["annotations"]["idempotentHint"], json!(false));
+}
