@@ -1,0 +1,83 @@
+"""kestra-mcp driven by the official Python MCP SDK's stdio client (a client nobody here wrote)."""
+
+import json
+import os
+import tempfile
+
+import anyio
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from kestra_stub import KestraStub
+
+BINARY = os.environ.get("KESTRA_MCP_BIN", os.path.join(os.path.dirname(__file__), "../../target/debug/kestra-mcp"))
+
+
+@pytest.fixture
+def kestra():
+    stub = KestraStub()
+    yield stub
+    stub.close()
+
+
+def params(kestra, **extra):
+    env = {"KESTRA_BASE_URL": kestra.url, "PATH": os.environ.get("PATH", "")}
+    env.update(extra)
+    return StdioServerParameters(command=os.path.abspath(BINARY), env=env, cwd=tempfile.mkdtemp())
+
+
+async def session_run(server_params, body):
+    async with stdio_client(server_params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            return await body(session)
+
+
+def run(server_params, body):
+    return anyio.run(session_run, server_params, body)
+
+
+def test_lists_tools_with_schemas(kestra):
+    async def body(session):
+        return await session.list_tools()
+
+    tools = {t.name: t for t in run(params(kestra), body).tools}
+    assert set(tools) == {"search_flows", "list_flows_in_namespace", "manage_kv_store", "manage_flow", "execute_flow"}
+    assert tools["search_flows"].input_schema["required"] == ["query"]
+    assert tools["search_flows"].annotations.read_only_hint is True
+
+
+def test_calls_tools_and_reads_structured_content(kestra):
+    async def body(session):
+        found = await session.call_tool("search_flows", {"query": "hello"})
+        stored = await session.call_tool(
+            "manage_kv_store", {"namespace": "company.team", "action": "set", "key": "greeting", "value": "hi"}
+        )
+        read = await session.call_tool("manage_kv_store", {"namespace": "company.team", "action": "get", "key": "greeting"})
+        missing = await session.call_tool("manage_kv_store", {"namespace": "company.team", "action": "get", "key": "nope"})
+        return found, stored, read, missing
+
+    found, stored, read, missing = run(params(kestra, KESTRA_API_TOKEN="py-token"), body)
+    assert not found.is_error
+    assert found.structured_content["total"] == 1
+    assert json.loads(found.content[0].text) == found.structured_content
+    assert stored.structured_content == {"status": "ok"}
+    assert read.structured_content == {"type": "STRING", "value": "hi"}
+    assert missing.is_error
+    assert "404" in missing.content[0].text and "No value found for key 'nope'" in missing.content[0].text
+
+    method, path, headers, sent = kestra.requests[1]
+    assert (method, path, sent) == ("PUT", "/api/v1/main/namespaces/company.team/kv/greeting", '"hi"')
+    assert headers["authorization"] == "Bearer py-token"
+    assert headers["content-type"] == "text/plain"
+
+
+def test_bad_arguments_are_tool_errors_and_send_nothing(kestra):
+    async def body(session):
+        return await session.call_tool("search_flows", {"query": 42})
+
+    result = run(params(kestra), body)
+    assert result.is_error
+    assert "'query': 42 is not of type" in result.content[0].text
+    assert kestra.requests == []
