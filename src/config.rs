@@ -50,6 +50,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `KESTRA_MCP_MAX_RESPONSE_BYTES`: larger answers are cut off (default 8 MiB).
     pub max_response_bytes: usize,
+    /// `KESTRA_VERSION`: the server's version, instead of asking `GET /configs` once.
+    pub kestra_version: Option<semver::Version>,
 }
 
 /// A configuration value that cannot be used.
@@ -102,6 +104,13 @@ impl Config {
             timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
             connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,
             max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+            kestra_version: match non_empty("KESTRA_VERSION") {
+                Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
+                    name: "KESTRA_VERSION",
+                    message,
+                })?),
+                None => None,
+            },
         })
     }
 
@@ -118,6 +127,19 @@ impl Config {
             Auth::Bearer(token) => vec![token.clone()],
         }
     }
+}
+
+/// A Kestra version such as `1.3`, `1.3.2` or `2.0.0-SNAPSHOT`, without its pre-release tag
+/// (a snapshot of 2.0 speaks the 2.0 API).
+pub fn parse_version(text: &str) -> Result<semver::Version, String> {
+    let core = text.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next().unwrap_or_default();
+    let mut parts: Vec<&str> = core.split('.').collect();
+    while parts.len() < 3 {
+        parts.push("0");
+    }
+    semver::Version::parse(&parts.join("."))
+        .map_err(|e| format!("'{text}' is not a Kestra version such as 1.3 or 2.0.1 ({e})"))
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
@@ -245,6 +267,21 @@ mod tests {
         }
         let err = config(&[("KESTRA_BASE_URL", "http://u:secret@x/api/v1")]).unwrap_err();
         assert!(!err.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn versions_are_read_leniently() {
+        for (text, want) in [
+            ("1.3", "1.3.0"),
+            ("2.0.0-SNAPSHOT", "2.0.0"),
+            ("v1.3.2", "1.3.2"),
+            ("2", "2.0.0"),
+        ] {
+            assert_eq!(parse_version(text).unwrap().to_string(), want);
+        }
+        assert!(parse_version("latest").is_err());
+        let c = config(&[("KESTRA_VERSION", "2.0")]).unwrap();
+        assert_eq!(c.kestra_version.unwrap().to_string(), "2.0.0");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::filter::Filtered;
 use crate::http::{HttpAnswer, HttpError, KestraClient};
 use crate::render::Templates;
 use crate::request::RenderedRequest;
-use crate::spec::{Action, CompiledTool, Dispatch, Outcome};
+use crate::spec::compile::VersionedRequest;
+use crate::spec::raw::{Method, Scope};
+use crate::spec::{Action, CompiledTool, Dispatch, Outcome, ResponseTemplate};
 
 /// Bytes of Kestra's error body quoted in an error message.
 const ERROR_BODY_QUOTE: usize = 500;
@@ -57,6 +59,7 @@ pub struct Engine {
     client: KestraClient,
     kestra: Value,
     secrets: Vec<String>,
+    version: tokio::sync::OnceCell<semver::Version>,
 }
 
 impl Engine {
@@ -72,6 +75,7 @@ impl Engine {
             client: KestraClient::new(config)?,
             kestra: json!({"tenant": config.tenant}),
             secrets: config.secrets(),
+            version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
         })
     }
 
@@ -100,27 +104,34 @@ impl Engine {
         name: &str,
         args: Option<Map<String, Value>>,
     ) -> Result<Map<String, Value>, CallError> {
-        let tool = self
-            .tools
-            .get(name)
-            .ok_or_else(|| CallError::UnknownTool(name.to_owned()))?;
-        let args = args.unwrap_or_default();
-        validate(tool, &args)?;
-        let mut ctx = tool.defaults.clone();
-        ctx.extend(args);
-        let action = pick_action(tool, &ctx)?;
-        ctx.insert("kestra".into(), self.kestra.clone());
-        let jinja_ctx = crate::render::context(&ctx);
-        let request = action
-            .request
-            .render(&self.templates, &jinja_ctx)
-            .map_err(|e| CallError::Render(e.0))?;
+        let (action, ctx) = self.prepare(name, args.unwrap_or_default())?;
+        let version = match action.needs_version() {
+            true => Some(self.version().await?),
+            false => None,
+        };
+        let chosen = choose(action, version)?;
+        let request = render(&self.templates, chosen, &ctx)?;
         let answer = self.client.send(&request).await?;
-        self.outcome(action, &request, answer, ctx)
+        self.outcome(action.response_for(chosen), &request, answer, ctx)
     }
 
-    /// The rendered request a call would send, without sending it (for contract checks).
-    pub fn render_only(&self, name: &str, args: Map<String, Value>) -> Result<RenderedRequest, CallError> {
+    /// The request a call would send to a Kestra of `version`, without sending it.
+    pub fn render_only(
+        &self,
+        name: &str,
+        args: Map<String, Value>,
+        version: &semver::Version,
+    ) -> Result<RenderedRequest, CallError> {
+        let (action, ctx) = self.prepare(name, args)?;
+        render(&self.templates, choose(action, Some(version))?, &ctx)
+    }
+
+    /// Validates the arguments, fills in defaults and picks the action.
+    fn prepare(
+        &self,
+        name: &str,
+        args: Map<String, Value>,
+    ) -> Result<(&Action, Map<String, Value>), CallError> {
         let tool = self
             .tools
             .get(name)
@@ -130,20 +141,36 @@ impl Engine {
         ctx.extend(args);
         let action = pick_action(tool, &ctx)?;
         ctx.insert("kestra".into(), self.kestra.clone());
-        action
-            .request
-            .render(&self.templates, &crate::render::context(&ctx))
-            .map_err(|e| CallError::Render(e.0))
+        Ok((action, ctx))
+    }
+
+    /// The server's version: `KESTRA_VERSION` if set, else asked once from `GET /configs`.
+    async fn version(&self) -> Result<&semver::Version, CallError> {
+        self.version
+            .get_or_try_init(|| async {
+                let answer = self.client.send(&version_probe()).await?;
+                let body = decode_body(&answer)?;
+                let found = body.get("version").and_then(Value::as_str).filter(|_| answer.status == 200);
+                let Some(text) = found else {
+                    return Err(CallError::BadAnswer(format!(
+                        "cannot learn the Kestra version from GET /configs (status {}); set KESTRA_VERSION, e.g. 1.3 or 2.0",
+                        answer.status
+                    )));
+                };
+                crate::config::parse_version(text)
+                    .map_err(|e| CallError::BadAnswer(format!("Kestra reports version '{text}': {e}; set KESTRA_VERSION")))
+            })
+            .await
     }
 
     fn outcome(
         &self,
-        action: &Action,
+        response: &ResponseTemplate,
         request: &RenderedRequest,
         answer: HttpAnswer,
         mut ctx: Map<String, Value>,
     ) -> Result<Map<String, Value>, CallError> {
-        if let Some(outcome) = action.response.on_status.get(&answer.status) {
+        if let Some(outcome) = response.on_status.get(&answer.status) {
             ctx.insert("status".into(), Value::from(answer.status));
             let jinja_ctx = crate::render::context(&ctx);
             return match outcome {
@@ -165,8 +192,7 @@ impl Engine {
             return Err(kestra_error(request, &answer));
         }
         let body = decode_body(&answer)?;
-        action
-            .response
+        response
             .projection
             .apply(body, &self.templates, &ctx)
             .map_err(|e| CallError::Render(format!("cannot shape Kestra's answer: {}", e.0)))
@@ -186,6 +212,42 @@ impl Engine {
             return CallError::BadAnswer(clean);
         }
         err
+    }
+}
+
+fn choose<'a>(
+    action: &'a Action,
+    version: Option<&semver::Version>,
+) -> Result<&'a VersionedRequest, CallError> {
+    action.request_for(version).ok_or_else(|| {
+        CallError::Render(format!(
+            "this action has no request for Kestra {}",
+            version
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "of unknown version".into())
+        ))
+    })
+}
+
+fn render(
+    templates: &Templates,
+    chosen: &VersionedRequest,
+    ctx: &Map<String, Value>,
+) -> Result<RenderedRequest, CallError> {
+    chosen
+        .template
+        .render(templates, &crate::render::context(ctx))
+        .map_err(|e| CallError::Render(e.0))
+}
+
+fn version_probe() -> RenderedRequest {
+    RenderedRequest {
+        method: Method::Get,
+        scope: Scope::Instance,
+        path: "/configs".into(),
+        query: vec![],
+        headers: vec![],
+        body: crate::request::RenderedBody::None,
     }
 }
 
@@ -330,7 +392,6 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::raw::{Method, Scope};
 
     fn answer(status: u16, ct: Option<&str>, body: &str) -> HttpAnswer {
         HttpAnswer {

@@ -143,12 +143,25 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
         for tool in &filtered.kept {
             for (variant, action) in tool.actions() {
                 let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
+                let methods: Vec<&str> = action
+                    .requests
+                    .iter()
+                    .map(|r| r.template.method.as_str())
+                    .collect();
+                let paths: Vec<String> = action
+                    .requests
+                    .iter()
+                    .map(|r| match &r.kestra {
+                        Some(req) => format!("{} (Kestra {req})", r.template.path_source),
+                        None => r.template.path_source.clone(),
+                    })
+                    .collect();
                 println!(
                     "{}{variant}\t{}\t{}\t{}\tenabled",
                     tool.tool.name,
                     tool.group,
-                    action.request.method.as_str(),
-                    action.request.path_source
+                    methods.join(" | "),
+                    paths.join(" | ")
                 );
             }
         }

@@ -9,7 +9,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 use super::SpecError;
-use super::raw::{AnnotationsSpec, Method, ResponseSpec, StatusOutcome, ToolSpec};
+use super::raw::{AnnotationsSpec, Method, RequestSpec, ResponseSpec, StatusOutcome, ToolSpec};
 use crate::project::{Projection, Selection};
 use crate::render::{JsonTemplate, RESERVED_NAMES, TemplateId, Templates};
 use crate::request::{FieldError, RequestTemplate};
@@ -59,12 +59,144 @@ pub enum Dispatch {
     },
 }
 
-/// One request and how its answer becomes a result.
+/// One request (in one or more version-specific forms) and how its answer becomes a result.
 #[derive(Debug)]
 pub struct Action {
     pub requires: Vec<String>,
-    pub request: RequestTemplate,
+    pub requests: Vec<VersionedRequest>,
     pub response: ResponseTemplate,
+}
+
+/// A request and the Kestra versions it is for (`None`: every version).
+#[derive(Debug)]
+pub struct VersionedRequest {
+    pub kestra: Option<semver::VersionReq>,
+    pub template: RequestTemplate,
+    /// Replaces the action's response for this request.
+    pub response: Option<ResponseTemplate>,
+}
+
+/// Kestra versions the project knows the API of (the OpenAPI descriptions in tests/fixtures);
+/// version-specific requests must not overlap on any of them.
+pub const KNOWN_KESTRA_VERSIONS: &[&str] = &["1.3.0", "2.0.0"];
+
+impl VersionedRequest {
+    /// Whether this request is meant for `version`.
+    pub fn fits(&self, version: &semver::Version) -> bool {
+        self.kestra.as_ref().is_none_or(|req| req.matches(version))
+    }
+}
+
+impl Action {
+    fn methods(&self) -> Vec<Method> {
+        self.requests.iter().map(|r| r.template.method).collect()
+    }
+
+    /// The request for `version`; `None` when the action has no request for it.
+    pub fn request_for(&self, version: Option<&semver::Version>) -> Option<&VersionedRequest> {
+        match (self.requests.as_slice(), version) {
+            ([only], _) if only.kestra.is_none() => Some(only),
+            (_, Some(v)) => self.requests.iter().find(|r| r.fits(v)),
+            _ => None,
+        }
+    }
+
+    /// How the answer to `request` becomes the result.
+    pub fn response_for<'a>(&'a self, request: &'a VersionedRequest) -> &'a ResponseTemplate {
+        request.response.as_ref().unwrap_or(&self.response)
+    }
+
+    /// Whether choosing the request needs the server's version.
+    pub fn needs_version(&self) -> bool {
+        self.requests.iter().any(|r| r.kestra.is_some())
+    }
+}
+
+/// The raw pieces of one action, borrowed from a tool or a variant.
+struct ActionParts<'a> {
+    requires: &'a [String],
+    request: Option<&'a RequestSpec>,
+    requests: Option<&'a [RequestSpec]>,
+    response: &'a ResponseSpec,
+}
+
+impl ActionParts<'_> {
+    fn compile(&self, templates: &mut Templates, allowed: &BTreeSet<String>) -> Result<Action, FieldError> {
+        let fail = |field: String, message: String| FieldError { field, message };
+        let specs: Vec<(String, &RequestSpec)> = match (self.request, self.requests) {
+            (Some(one), None) => vec![("request".into(), one)],
+            (None, Some(many)) if !many.is_empty() => many
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("requests[{i}]"), r))
+                .collect(),
+            _ => {
+                return Err(fail(
+                    "request".into(),
+                    "give exactly one of `request` and `requests`".into(),
+                ));
+            }
+        };
+        let mut requests = Vec::new();
+        for (field, spec) in &specs {
+            let kestra = match &spec.kestra {
+                Some(req) => Some(semver::VersionReq::parse(req).map_err(|e| {
+                    fail(
+                        format!("{field}.kestra"),
+                        format!("'{req}' is not a version requirement such as '>=2.0': {e}"),
+                    )
+                })?),
+                None if self.requests.is_some() => {
+                    return Err(fail(
+                        format!("{field}.kestra"),
+                        "each of `requests` needs a `kestra` version requirement".into(),
+                    ));
+                }
+                None => None,
+            };
+            let template = RequestTemplate::compile(spec, templates, allowed)
+                .map_err(|e| fail(format!("{field}.{}", e.field), e.message))?;
+            let response = match &spec.response {
+                Some(r) => Some(
+                    compile_response(r, templates, allowed)
+                        .map_err(|e| fail(format!("{field}.response.{}", e.field), e.message))?,
+                ),
+                None => None,
+            };
+            requests.push(VersionedRequest {
+                kestra,
+                template,
+                response,
+            });
+        }
+        check_no_overlap(&requests).map_err(|m| fail("requests".into(), m))?;
+        let response = compile_response(self.response, templates, allowed)
+            .map_err(|e| fail(format!("response.{}", e.field), e.message))?;
+        Ok(Action {
+            requires: self.requires.to_vec(),
+            requests,
+            response,
+        })
+    }
+}
+
+fn check_no_overlap(requests: &[VersionedRequest]) -> Result<(), String> {
+    for known in KNOWN_KESTRA_VERSIONS {
+        let Ok(version) = semver::Version::parse(known) else {
+            continue;
+        };
+        if requests
+            .iter()
+            .filter(|r| r.kestra.is_some() && r.fits(&version))
+            .count()
+            > 1
+        {
+            return Err(format!(
+                "more than one request fits Kestra {known}; make the `kestra` requirements disjoint"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A compiled `response`.
@@ -117,22 +249,23 @@ impl CompiledTool {
         allowed.insert("kestra".into());
 
         let shared_response = spec.response.clone().unwrap_or_default();
-        let dispatch = match (&spec.request, &spec.variants) {
-            (Some(request), None) => {
+        let dispatch = match (&spec.variants, spec.request.is_some() || spec.requests.is_some()) {
+            (None, true) => {
                 if spec.dispatch.is_some() {
                     return Err(err("dispatch", "`dispatch` needs `variants`".into()));
                 }
-                let request = RequestTemplate::compile(request, templates, &allowed)
-                    .map_err(|e| err(&format!("request.{}", e.field), e.message))?;
-                let response = compile_response(&shared_response, templates, &allowed)
-                    .map_err(|e| err(&format!("response.{}", e.field), e.message))?;
-                Dispatch::Single(Box::new(Action {
-                    requires: vec![],
-                    request,
-                    response,
-                }))
+                let parts = ActionParts {
+                    requires: &[],
+                    request: spec.request.as_ref(),
+                    requests: spec.requests.as_deref(),
+                    response: &shared_response,
+                };
+                let action = parts
+                    .compile(templates, &allowed)
+                    .map_err(|e| err(&e.field, e.message))?;
+                Dispatch::Single(Box::new(action))
             }
-            (None, Some(variants)) => {
+            (Some(variants), false) => {
                 let argument = spec.dispatch.clone().unwrap_or_else(|| "action".into());
                 check_dispatch_enum(&input, &argument, variants.keys()).map_err(|m| err("dispatch", m))?;
                 let mut actions = BTreeMap::new();
@@ -146,26 +279,23 @@ impl CompiledTool {
                             ));
                         }
                     }
-                    let request = RequestTemplate::compile(&variant.request, templates, &allowed)
-                        .map_err(|e| err(&at(&format!("request.{}", e.field)), e.message))?;
-                    let response_spec = variant.response.as_ref().unwrap_or(&shared_response);
-                    let response = compile_response(response_spec, templates, &allowed)
-                        .map_err(|e| err(&at(&format!("response.{}", e.field)), e.message))?;
-                    actions.insert(
-                        key.clone(),
-                        Action {
-                            requires: variant.requires.clone(),
-                            request,
-                            response,
-                        },
-                    );
+                    let parts = ActionParts {
+                        requires: &variant.requires,
+                        request: variant.request.as_ref(),
+                        requests: variant.requests.as_deref(),
+                        response: variant.response.as_ref().unwrap_or(&shared_response),
+                    };
+                    let action = parts
+                        .compile(templates, &allowed)
+                        .map_err(|e| err(&at(&e.field), e.message))?;
+                    actions.insert(key.clone(), action);
                 }
                 Dispatch::ByArgument { argument, actions }
             }
             _ => {
                 return Err(err(
                     "request",
-                    "give exactly one of `request` and `variants`".into(),
+                    "give exactly one of `request`, `requests` and `variants`".into(),
                 ));
             }
         };
@@ -175,8 +305,8 @@ impl CompiledTool {
             None => None,
         };
         let methods: Vec<Method> = match &dispatch {
-            Dispatch::Single(a) => vec![a.request.method],
-            Dispatch::ByArgument { actions, .. } => actions.values().map(|a| a.request.method).collect(),
+            Dispatch::Single(a) => a.methods(),
+            Dispatch::ByArgument { actions, .. } => actions.values().flat_map(Action::methods).collect(),
         };
         let mut tool =
             Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(input)).with_annotations(

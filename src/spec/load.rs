@@ -213,7 +213,7 @@ request:
         let cases: &[(&str, &str)] = &[
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: GET\n  path: /x\n  bogus: 1\n",
-                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `method`, `path`, `scope`, `query`, `headers`, `body`",
+                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `kestra`, `method`, `path`, `scope`, `query`, `headers`, `body`, `response`",
             ),
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: FETCH\n  path: /x\n",
@@ -282,6 +282,44 @@ variants:
             got,
             "manage_things.yaml: variants.get.requires: 'kee' is not a declared input property"
         );
+    }
+
+    #[test]
+    fn versioned_requests_need_disjoint_requirements() {
+        let base = "name: get_it\ngroup: flow\ndescription: d\nrequests:\n";
+        let cases = [
+            (
+                "  - {method: GET, path: /a}\n",
+                "get_it.yaml: requests[0].kestra: each of `requests` needs a `kestra` version requirement",
+            ),
+            (
+                "  - {kestra: 'soon', method: GET, path: /a}\n",
+                "get_it.yaml: requests[0].kestra: 'soon' is not a version requirement such as '>=2.0'",
+            ),
+            (
+                "  - {kestra: '>=1.0', method: GET, path: /a}\n  - {kestra: '>=2.0', method: GET, path: /b}\n",
+                "get_it.yaml: requests: more than one request fits Kestra 2.0.0; make the `kestra` requirements disjoint",
+            ),
+        ];
+        for (requests, want) in cases {
+            let got = compile(&format!("{base}{requests}"), "get_it.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+        }
+        let ok = format!(
+            "{base}  - {{kestra: '<2.0', method: GET, path: /a}}\n  - {{kestra: '>=2.0', method: GET, path: /b}}\n"
+        );
+        let tool = compile(&ok, "get_it.yaml").unwrap();
+        let super::super::Dispatch::Single(action) = &tool.dispatch else {
+            panic!("single")
+        };
+        let v13 = semver::Version::new(1, 3, 0);
+        let v20 = semver::Version::new(2, 0, 0);
+        assert_eq!(action.request_for(Some(&v13)).unwrap().template.path_source, "/a");
+        assert_eq!(action.request_for(Some(&v20)).unwrap().template.path_source, "/b");
+        assert!(action.request_for(None).is_none());
+        assert!(action.needs_version());
     }
 
     #[test]

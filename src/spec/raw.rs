@@ -31,9 +31,14 @@ pub struct ToolSpec {
     #[serde(default = "empty_object_schema")]
     #[schemars(with = "serde_json::Map<String, Value>")]
     pub input: Value,
-    /// The single request of a one-request tool. Exactly one of `request` and `variants`.
+    /// The single request of a one-request tool. Exactly one of `request`, `requests` and
+    /// `variants`.
     #[serde(default)]
     pub request: Option<RequestSpec>,
+    /// Version-specific alternatives of the request: each has a `kestra` requirement and at most
+    /// one matches any Kestra version.
+    #[serde(default)]
+    pub requests: Option<Vec<RequestSpec>>,
     /// How the answer becomes the tool result (shared by all variants unless one overrides it).
     #[serde(default)]
     pub response: Option<ResponseSpec>,
@@ -72,8 +77,12 @@ pub struct VariantSpec {
     /// them gets a clear error before any request is sent.
     #[serde(default)]
     pub requires: Vec<String>,
-    /// The request this variant sends.
-    pub request: RequestSpec,
+    /// The request this variant sends (or `requests`, version-specific alternatives).
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// Version-specific alternatives of the request, as for a tool.
+    #[serde(default)]
+    pub requests: Option<Vec<RequestSpec>>,
     /// Replaces the tool-level `response` for this variant.
     #[serde(default)]
     pub response: Option<ResponseSpec>,
@@ -118,6 +127,10 @@ pub enum Scope {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
+    /// Kestra versions this request is for, as a semver requirement (`<2.0`, `>=2.0`). Without
+    /// it the request fits every version and no version probe is needed.
+    #[serde(default)]
+    pub kestra: Option<String>,
     /// HTTP method.
     pub method: Method,
     /// Path template starting with `/`, relative to the scope's root. Every `{{ ... }}` in it is
@@ -137,6 +150,9 @@ pub struct RequestSpec {
     /// Request body.
     #[serde(default)]
     pub body: Option<BodySpec>,
+    /// Replaces the action's `response` for this request (when versions answer differently).
+    #[serde(default)]
+    pub response: Option<ResponseSpec>,
 }
 
 /// A request body: exactly one of `json`, `text` or `multipart`.

@@ -102,12 +102,51 @@ async fn manage_kv_store_get_and_list() {
         line(&bed.only_request().await),
         "GET /api/v1/main/namespaces/company.team/kv/my_key"
     );
+}
 
+#[tokio::test]
+async fn manage_kv_store_list_follows_the_kestra_version() {
+    // 1.3 (probed once from /configs): the per-namespace listing.
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/configs",
+        json(json!({"version": "1.3.2", "edition": "OSS"})),
+    )
+    .await;
     let keys = json!([{"key": "a", "creationDate": "2026-01-01T00:00:00Z"}]);
     bed.answer(
         "GET",
         "/api/v1/main/namespaces/company.team/kv",
         json(keys.clone()),
+    )
+    .await;
+    for _ in 0..2 {
+        let listed = bed
+            .server
+            .call_ok(
+                "manage_kv_store",
+                json!({"namespace": "company.team", "action": "list"}),
+            )
+            .await;
+        assert_eq!(listed, json!({"results": keys}));
+    }
+    let sent: Vec<String> = bed.requests().await.iter().map(line).collect();
+    assert_eq!(
+        sent,
+        vec![
+            "GET /api/v1/configs",
+            "GET /api/v1/main/namespaces/company.team/kv",
+            "GET /api/v1/main/namespaces/company.team/kv"
+        ]
+    );
+
+    // 2.0 (from KESTRA_VERSION, no probe): the tenant-wide listing with a namespace filter.
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "2.0")]).await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/kv",
+        json(json!({"results": keys, "total": 1})),
     )
     .await;
     let listed = bed
@@ -120,8 +159,24 @@ async fn manage_kv_store_get_and_list() {
     assert_eq!(listed, json!({"results": keys}));
     assert_eq!(
         line(&bed.only_request().await),
-        "GET /api/v1/main/namespaces/company.team/kv"
+        "GET /api/v1/main/kv?filters%5Bnamespace%5D%5BEQUALS%5D=company.team&page=1&size=1000"
     );
+}
+
+#[tokio::test]
+async fn a_version_that_cannot_be_learned_is_a_clear_error() {
+    let mut bed = Bed::start().await;
+    bed.answer("GET", "/api/v1/configs", ResponseTemplate::new(401))
+        .await;
+    let err = bed
+        .server
+        .call_err("manage_kv_store", json!({"namespace": "ns", "action": "list"}))
+        .await;
+    assert_eq!(
+        err,
+        "cannot learn the Kestra version from GET /configs (status 401); set KESTRA_VERSION, e.g. 1.3 or 2.0"
+    );
+    assert_eq!(bed.requests().await.len(), 1, "only the probe was sent");
 }
 
 #[tokio::test]
