@@ -12,6 +12,8 @@ use crate::spec::raw::{BodySpec, Method, PartSpec, RequestSpec, Scope};
 /// A compiled request.
 #[derive(Debug, Clone)]
 pub struct RequestTemplate {
+    /// The OpenAPI operation ids the spec says this request calls (empty: not declared).
+    pub operations: Vec<String>,
     pub method: Method,
     pub scope: Scope,
     /// The path as written in the spec, for listings and contract checks.
@@ -114,6 +116,7 @@ impl RequestTemplate {
             });
         }
         Ok(RequestTemplate {
+            operations: spec.operation.as_ref().map(|o| o.to_vec()).unwrap_or_default(),
             method: spec.method,
             scope: spec.scope,
             path_source: spec.path.clone(),

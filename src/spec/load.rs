@@ -213,7 +213,7 @@ request:
         let cases: &[(&str, &str)] = &[
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: GET\n  path: /x\n  bogus: 1\n",
-                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `kestra`, `method`, `path`, `scope`, `query`, `headers`, `body`, `response`",
+                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `kestra`, `operation`, `method`, `path`, `scope`, `query`, `headers`, `body`, `response`",
             ),
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: FETCH\n  path: /x\n",

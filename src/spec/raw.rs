@@ -112,6 +112,24 @@ impl Method {
     }
 }
 
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// Which root a request path is relative to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -131,6 +149,12 @@ pub struct RequestSpec {
     /// it the request fits every version and no version probe is needed.
     #[serde(default)]
     pub kestra: Option<String>,
+    /// The Kestra OpenAPI `operationId` this request calls (e.g. `pauseExecution`), or a list
+    /// when versions name it differently (`[keyValue, getKeyValue]`). The contract tests check
+    /// that the rendered request resolves to this operation on every Kestra version the request
+    /// is for, which catches a path that lands on another route.
+    #[serde(default)]
+    pub operation: Option<OneOrMany>,
     /// HTTP method.
     pub method: Method,
     /// Path template starting with `/`, relative to the scope's root. Every `{{ ... }}` in it is

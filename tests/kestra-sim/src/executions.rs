@@ -639,7 +639,7 @@ pub fn get_flow(req: &Req, t: &Tenant) -> Response {
         .get(&(e.namespace.clone(), e.flow_id.clone()))
         .and_then(|f| f.revisions.iter().find(|r| r.revision == e.flow_revision))
     {
-        Some(r) => ok_json(&flows::render(r, false)),
+        Some(r) => ok_json(&flows::render(r, false, req.core.version)),
         None => req.not_found(),
     }
 }
@@ -888,7 +888,12 @@ pub async fn resume(req: Req) -> Response {
         Err((path, msg)) => return req.validation_error_raw(&format!("{path}: {msg}"), &path),
     };
     resume_exec(e, now, Some(outputs));
-    empty(StatusCode::NO_CONTENT)
+    // 1.3 answers 204 (recorded executions/resume-multipart on 0.23); the 2.0 description
+    // answers 200 with the Execution (ExecutionController.resumeExecution in 2.0).
+    match core.version {
+        crate::KestraVersion::V1_3 => empty(StatusCode::NO_CONTENT),
+        crate::KestraVersion::V2_0 => ok_json(&e.to_json(now)),
+    }
 }
 
 pub async fn resume_validate(req: Req) -> Response {

@@ -187,7 +187,7 @@ pub fn scalar_string(v: &Value) -> String {
 }
 
 /// Renders a revision as Kestra's `Flow`/`FlowWithSource` JSON.
-pub fn render(rev: &FlowRev, with_source: bool) -> Value {
+pub fn render(rev: &FlowRev, with_source: bool, version: crate::KestraVersion) -> Value {
     let d = &rev.def;
     let mut m = Map::new();
     m.insert("id".into(), d.get("id").cloned().unwrap_or(Value::Null));
@@ -228,7 +228,18 @@ pub fn render(rev: &FlowRev, with_source: bool) -> Value {
             m.insert(k.into(), v.clone());
         }
     }
-    m.insert("triggers".into(), d.get("triggers").cloned().unwrap_or(json!([])));
+    let mut triggers = d.get("triggers").cloned().unwrap_or(json!([]));
+    if version == crate::KestraVersion::V2_0 {
+        // 2.0 requires `draft` on flows and `when` on triggers (2.0 description: Flow.required,
+        // AbstractTrigger.required). GUESS: a trigger declared without `when` reads back "true".
+        m.insert("draft".into(), json!(false));
+        for t in triggers.as_array_mut().into_iter().flatten() {
+            if let Value::Object(o) = t {
+                o.entry("when").or_insert(json!("true"));
+            }
+        }
+    }
+    m.insert("triggers".into(), triggers);
     for (k, v) in d {
         if !m.contains_key(k)
             && !matches!(
@@ -318,7 +329,7 @@ pub fn create(req: &Req, t: &mut Tenant) -> Response {
         deleted: false,
         from_json,
     };
-    let out = render(&rev, true);
+    let out = render(&rev, true, req.core.version);
     entry.revisions.push(rev.clone());
     crate::triggers::sync_flow(req, t, &rev);
     ok_json(&out)
@@ -353,7 +364,7 @@ pub fn update(req: &Req, t: &mut Tenant) -> Response {
     }
     if current.source == source {
         // An unchanged source keeps the revision (recorded pair flows/update-hello-put-same-source).
-        return ok_json(&render(&current, true));
+        return ok_json(&render(&current, true, req.core.version));
     }
     let rev = FlowRev {
         revision: entry.next_revision(),
@@ -363,7 +374,7 @@ pub fn update(req: &Req, t: &mut Tenant) -> Response {
         deleted: false,
         from_json: false,
     };
-    let out = render(&rev, true);
+    let out = render(&rev, true, req.core.version);
     entry.revisions.push(rev.clone());
     crate::triggers::sync_flow(req, t, &rev);
     ok_json(&out)
@@ -388,7 +399,7 @@ pub fn get(req: &Req, t: &Tenant) -> Response {
         None => entry.latest(),
     };
     match rev {
-        Some(r) if !r.deleted || allow_deleted => ok_json(&render(r, with_source)),
+        Some(r) if !r.deleted || allow_deleted => ok_json(&render(r, with_source, req.core.version)),
         _ => req.not_found(),
     }
 }
@@ -402,7 +413,7 @@ pub fn revisions(req: &Req, t: &Tenant) -> Response {
     let revs: Vec<Value> = t
         .flows
         .get(&key(ns, id))
-        .map(|e| e.revisions.iter().map(|r| render(r, true)).collect())
+        .map(|e| e.revisions.iter().map(|r| render(r, true, req.core.version)).collect())
         .unwrap_or_default();
     ok_json(&Value::Array(revs))
 }
@@ -559,7 +570,7 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
         });
     }
     let total = items.len();
-    let rendered: Vec<Value> = items.iter().map(|r| render(r, false)).collect();
+    let rendered: Vec<Value> = items.iter().map(|r| render(r, false, req.core.version)).collect();
     ok_json(&paged(paginate(&rendered, page, size), total))
 }
 
@@ -570,7 +581,7 @@ pub fn list_by_namespace(req: &Req, t: &Tenant) -> Response {
     }
     let out: Vec<Value> = live_flows(t)
         .filter(|r| r.def.get("namespace").and_then(Value::as_str) == Some(ns))
-        .map(|r| render(r, false))
+        .map(|r| render(r, false, req.core.version))
         .collect();
     ok_json(&Value::Array(out))
 }
@@ -692,7 +703,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
             .collect();
         for (ns, id) in victims {
             if let Some(r) = t.flows.get(&key(&ns, &id)).and_then(FlowEntry::live) {
-                out.push(render(r, false));
+                out.push(render(r, false, req.core.version));
             }
             delete_flow(t, &ns, &id);
         }
@@ -707,7 +718,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
         let entry = t.flows.entry(key(&ns, &id)).or_default();
         if entry.live().is_some_and(|r| r.source == source) {
             if let Some(r) = entry.live() {
-                out.push(render(r, false));
+                out.push(render(r, false, req.core.version));
             }
             continue;
         }
@@ -719,7 +730,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
             deleted: false,
             from_json: false,
         };
-        out.push(render(&rev, false));
+        out.push(render(&rev, false, req.core.version));
         entry.revisions.push(rev.clone());
         crate::triggers::sync_flow(req, t, &rev);
     }

@@ -211,7 +211,14 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
         .collect();
     items.reverse();
     let total = items.len();
-    ok_json(&paged(paginate(&items, page, size), total))
+    let mut out = paged(paginate(&items, page, size), total);
+    if req.core.version == KestraVersion::V2_0 {
+        // 2.0: CursorOrOffsetPagedResults {results, total, type} (2.0 description).
+        if let Value::Object(m) = &mut out {
+            m.insert("type".into(), json!("OFFSET"));
+        }
+    }
+    ok_json(&out)
 }
 
 /// `GET /logs/{id}/follow` (SSE): a `start` stub, then one `progress` event per log line as it

@@ -128,6 +128,36 @@ pub fn sync_flow(req: &Req, t: &mut Tenant, rev: &FlowRev) {
     }
 }
 
+/// The trigger context in the version's shape: 1.3 `Trigger` (TriggerContext), 2.0
+/// `ApiTriggerState` (2.0 description: no tenantId, `updatedAt`, `nextEvaluationDate`, `locked`).
+fn state_json(v: KestraVersion, tenant: &str, k: &(String, String, String), c: &TriggerCtx, now: DateTime<Utc>) -> Value {
+    let mut j = ctx_json(tenant, k, c, now);
+    if v == KestraVersion::V2_0 {
+        if let Value::Object(m) = &mut j {
+            m.remove("tenantId");
+            let date = m.remove("date").unwrap_or(Value::Null);
+            m.insert("updatedAt".into(), date.clone());
+            m.insert("evaluatedAt".into(), date);
+            if let Some(n) = m.remove("nextExecutionDate") {
+                m.insert("nextEvaluationDate".into(), n);
+            }
+            m.insert("locked".into(), json!(false));
+        }
+    }
+    j
+}
+
+fn trigger_def(v: KestraVersion, def: &Value) -> Value {
+    let mut d = def.clone();
+    if v == KestraVersion::V2_0 {
+        // GUESS (see flows::render): `when` is required in 2.0 and reads back "true".
+        if let Value::Object(o) = &mut d {
+            o.entry("when").or_insert(json!("true"));
+        }
+    }
+    d
+}
+
 fn ctx_json(tenant: &str, k: &(String, String, String), c: &TriggerCtx, now: DateTime<Utc>) -> Value {
     let mut m = Map::new();
     m.insert("tenantId".into(), json!(tenant));
@@ -302,7 +332,7 @@ pub fn update(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     if let Some(d) = body.get("disabled").and_then(Value::as_bool) {
         ctx.disabled = d;
     }
-    ok_json(&ctx_json(&req.tenant, &k, ctx, now))
+    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
 }
 
 /// 2.0 `PUT /triggers/backfill/create`.
@@ -320,7 +350,7 @@ pub fn backfill_create(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Respons
         Err(r) => return r,
     };
     ctx.backfill = Some(b);
-    ok_json(&ctx_json(&req.tenant, &k, ctx, now))
+    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
 }
 
 pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str) -> Response {
@@ -340,7 +370,7 @@ pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str)
         "unpause" => b.paused = false,
         _ => ctx.backfill = None,
     }
-    ok_json(&ctx_json(&req.tenant, &k, ctx, now))
+    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
 }
 
 pub fn set_disabled(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
@@ -354,7 +384,7 @@ pub fn set_disabled(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
         Err(r) => return r,
     };
     ctx.disabled = disabled;
-    ok_json(&ctx_json(&req.tenant, &k, ctx, now))
+    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
 }
 
 pub fn set_disabled_by_triggers(req: &Req, t: &mut Tenant) -> Response {
@@ -397,14 +427,10 @@ pub fn search(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
                 json!({"abstractTrigger": c.def, "triggerContext": ctx_json(&req.tenant, k, c, now)})
             }
             // 2.0: ApiTriggerAndState {trigger, state} (2.0 description).
-            KestraVersion::V2_0 => {
-                let mut state = ctx_json(&req.tenant, k, c, now);
-                if let Value::Object(m) = &mut state {
-                    m.remove("tenantId");
-                    m.insert("updatedAt".into(), json!(fmt_time_secs(&c.date)));
-                }
-                json!({"trigger": c.def, "state": state})
-            }
+            KestraVersion::V2_0 => json!({
+                "trigger": trigger_def(req.core.version, &c.def),
+                "state": state_json(req.core.version, &req.tenant, k, c, now),
+            }),
         })
         .collect();
     let total = items.len();
