@@ -64,14 +64,13 @@ pub struct Execution {
 
 fn task_duration(def: &Value, delay: Duration) -> TimeDelta {
     let ty = def.get("type").and_then(Value::as_str).unwrap_or("");
-    if ty.ends_with(".Sleep") {
-        if let Some(d) = def
+    if ty.ends_with(".Sleep")
+        && let Some(d) = def
             .get("duration")
             .and_then(Value::as_str)
             .and_then(parse_duration)
-        {
-            return d;
-        }
+    {
+        return d;
     }
     TimeDelta::from_std(delay).unwrap_or_default()
 }
@@ -728,11 +727,11 @@ pub fn search(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
         })
         .collect();
     // Default order: newest first (state.startDate desc).
-    items.sort_by(|a, b| b.state.start().cmp(&a.state.start()));
-    if let Some(sort) = req.q("sort") {
-        if sort.ends_with(":asc") || sort.ends_with(",asc") {
-            items.reverse();
-        }
+    items.sort_by_key(|e| std::cmp::Reverse(e.state.start()));
+    if let Some(sort) = req.q("sort")
+        && (sort.ends_with(":asc") || sort.ends_with(",asc"))
+    {
+        items.reverse();
     }
     let total = items.len();
     let rendered: Vec<Value> = items.iter().map(|e| e.to_json(now)).collect();
@@ -801,11 +800,11 @@ pub fn kill_by_ids(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     };
     let mut count = 0;
     for id in body.as_array().into_iter().flatten().filter_map(Value::as_str) {
-        if let Some(e) = t.execution_mut(id) {
-            if !e.state.is_terminal() {
-                kill_exec(e, now);
-                count += 1;
-            }
+        if let Some(e) = t.execution_mut(id)
+            && !e.state.is_terminal()
+        {
+            kill_exec(e, now);
+            count += 1;
         }
     }
     ok_json(&json!({"count": count}))
@@ -1223,11 +1222,12 @@ pub fn change_status_by_ids(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Re
     };
     let mut count = 0;
     for id in body.as_array().into_iter().flatten().filter_map(Value::as_str) {
-        if let Some(e) = t.execution_mut(id) {
-            if e.state.is_terminal() && is_terminal(&status) {
-                e.state.push(&status, now);
-                count += 1;
-            }
+        if let Some(e) = t.execution_mut(id)
+            && e.state.is_terminal()
+            && is_terminal(&status)
+        {
+            e.state.push(&status, now);
+            count += 1;
         }
     }
     ok_json(&json!({"count": count}))
@@ -1328,18 +1328,18 @@ pub fn labels_by_ids(req: &Req, t: &mut Tenant) -> Response {
         .flatten()
         .filter_map(Value::as_str)
     {
-        if let Some(e) = t.execution_mut(id) {
-            if e.state.is_terminal() {
-                for l in &labels {
-                    let k = l.get("key").and_then(Value::as_str).unwrap_or("");
-                    set_system_label(
-                        &mut e.labels,
-                        k,
-                        l.get("value").and_then(Value::as_str).unwrap_or(""),
-                    );
-                }
-                count += 1;
+        if let Some(e) = t.execution_mut(id)
+            && e.state.is_terminal()
+        {
+            for l in &labels {
+                let k = l.get("key").and_then(Value::as_str).unwrap_or("");
+                set_system_label(
+                    &mut e.labels,
+                    k,
+                    l.get("value").and_then(Value::as_str).unwrap_or(""),
+                );
             }
+            count += 1;
         }
     }
     ok_json(&json!({"count": count}))
@@ -1399,9 +1399,7 @@ pub fn follow(req: Req) -> Response {
                         (e.to_json(now), e.state.is_terminal(), sig)
                     })
                 };
-                let Some((v, terminal, sig)) = snapshot else {
-                    return None;
-                };
+                let (v, terminal, sig) = snapshot?;
                 let s = v.to_string();
                 if terminal {
                     let ev = format!("id: end\ndata: {s}\n\n");

@@ -413,7 +413,12 @@ pub fn revisions(req: &Req, t: &Tenant) -> Response {
     let revs: Vec<Value> = t
         .flows
         .get(&key(ns, id))
-        .map(|e| e.revisions.iter().map(|r| render(r, true, req.core.version)).collect())
+        .map(|e| {
+            e.revisions
+                .iter()
+                .map(|r| render(r, true, req.core.version))
+                .collect()
+        })
         .unwrap_or_default();
     ok_json(&Value::Array(revs))
 }
@@ -667,13 +672,13 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
         match parse_flow(req, doc) {
             Ok(d) => {
                 let ns = d.get("namespace").and_then(Value::as_str).unwrap_or("");
-                if let Some(f) = &ns_filter {
-                    if !ns_matches(f, ns) {
-                        return req.error(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            &format!("Invalid entity: flow namespace is invalid: {ns} (must be {f})"),
-                        );
-                    }
+                if let Some(f) = &ns_filter
+                    && !ns_matches(f, ns)
+                {
+                    return req.error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("Invalid entity: flow namespace is invalid: {ns} (must be {f})"),
+                    );
                 }
                 parsed.push((doc.trim_start_matches('\n').to_string(), d));
             }

@@ -42,10 +42,10 @@ fn guard(req: &Req, ns: &str, key: Option<&str>) -> Option<Response> {
             ));
         }
     }
-    if let Some(k) = key {
-        if !key_ok(k) {
-            return Some(req.error(StatusCode::UNPROCESSABLE_ENTITY, KEY_MSG));
-        }
+    if let Some(k) = key
+        && !key_ok(k)
+    {
+        return Some(req.error(StatusCode::UNPROCESSABLE_ENTITY, KEY_MSG));
     }
     None
 }
@@ -74,10 +74,10 @@ pub fn infer(body: &str) -> Result<(&'static str, Option<Value>), (StatusCode, S
             )
         })?;
         // A quoted ISO duration is a DURATION, normalised like Java's Duration ("P1DT2H" → "PT26H").
-        if s.starts_with('P') {
-            if let Some(d) = parse_duration(&s) {
-                return Ok(("DURATION", Some(json!(fmt_duration(d)))));
-            }
+        if s.starts_with('P')
+            && let Some(d) = parse_duration(&s)
+        {
+            return Ok(("DURATION", Some(json!(fmt_duration(d)))));
         }
         return Ok(("STRING", Some(json!(s))));
     }
@@ -96,10 +96,10 @@ pub fn infer(body: &str) -> Result<(&'static str, Option<Value>), (StatusCode, S
     if let Ok(n) = b.parse::<i64>() {
         return Ok(("NUMBER", Some(json!(n))));
     }
-    if b.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-') {
-        if let Ok(f) = b.parse::<f64>() {
-            return Ok(("NUMBER", Some(json!(f))));
-        }
+    if b.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-')
+        && let Ok(f) = b.parse::<f64>()
+    {
+        return Ok(("NUMBER", Some(json!(f))));
     }
     // ION timestamps.
     if b.len() >= 10 && is_date(&b[..10]) {
@@ -120,10 +120,10 @@ pub fn infer(body: &str) -> Result<(&'static str, Option<Value>), (StatusCode, S
             format!("Internal server error: a bad character was encountered in {b}"),
         ));
     }
-    if b.starts_with('P') {
-        if let Some(d) = parse_duration(b) {
-            return Ok(("DURATION", Some(json!(fmt_duration(d)))));
-        }
+    if b.starts_with('P')
+        && let Some(d) = parse_duration(b)
+    {
+        return Ok(("DURATION", Some(json!(fmt_duration(d)))));
     }
     // An unquoted word is an ION symbol: a STRING holding only the first token.
     let first = b.split_whitespace().next().unwrap_or("");

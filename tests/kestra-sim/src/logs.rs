@@ -66,15 +66,15 @@ fn log_filter(req: &Req) -> Result<LogFilter, Response> {
             }
         }
     }
-    if let Some(l) = &min_level {
-        if !LEVELS.contains(&l.as_str()) {
-            return Err(req.error(
+    if let Some(l) = &min_level
+        && !LEVELS.contains(&l.as_str())
+    {
+        return Err(req.error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &format!(
                     "Internal server error: Failed to convert argument [minLevel] for value [{l}] due to: No enum constant org.slf4j.event.Level.{l}"
                 ),
             ));
-        }
     }
     let attempt = req.q_int("attempt")?;
     Ok(LogFilter {
@@ -176,13 +176,13 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
             min_level = Some(v);
         }
     }
-    if let Some(l) = &min_level {
-        if !LEVELS.contains(&l.as_str()) {
-            return req.error(
+    if let Some(l) = &min_level
+        && !LEVELS.contains(&l.as_str())
+    {
+        return req.error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &format!("Internal server error: Failed to convert argument [minLevel] for value [{l}] due to: No enum constant org.slf4j.event.Level.{l}"),
             );
-        }
     }
     let nss = req.filter_values("namespace");
     let flows = req.filter_values("flowId");

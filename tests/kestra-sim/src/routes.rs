@@ -146,6 +146,15 @@ pub enum Op {
     DeleteBanner,
 }
 
+/// (method, template, unused, op, consumes) of a per-execution action route.
+type Action = (
+    Method,
+    &'static str,
+    &'static str,
+    Op,
+    Option<&'static [&'static str]>,
+);
+
 #[derive(Debug, Clone)]
 enum Seg {
     Lit(&'static str),
@@ -368,13 +377,7 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
     ];
     // Per-execution actions: the only routing difference between the two versions that
     // matters for shadowing. Bodyless POSTs keep Micronaut's default JSON `consumes`.
-    let actions: [(
-        Method,
-        &'static str,
-        &'static str,
-        Op,
-        Option<&'static [&'static str]>,
-    ); 12] = match v {
+    let actions: [Action; 12] = match v {
         KestraVersion::V1_3 => [
             (M::DELETE, "/executions/{executionId}/kill", "", Kill, None),
             (M::POST, "/executions/{executionId}/pause", "", Pause, Some(JSON)),
@@ -625,10 +628,10 @@ pub fn resolve(table: &[Route], method: &Method, raw_path: &str, content_type: O
             if let Some(p) = match_route(r, &all) {
                 matched.push((r, String::new(), p));
             }
-        } else if all.len() >= 2 {
-            if let Some(p) = match_route(r, &all[1..]) {
-                matched.push((r, crate::http::decode_segment(all[0]), p));
-            }
+        } else if all.len() >= 2
+            && let Some(p) = match_route(r, &all[1..])
+        {
+            matched.push((r, crate::http::decode_segment(all[0]), p));
         }
     }
     if matched.is_empty() {

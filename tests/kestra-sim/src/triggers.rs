@@ -40,7 +40,7 @@ fn cron_field_matches(field: &str, v: u32) -> bool {
             return true;
         }
         if let Some(step) = part.strip_prefix("*/") {
-            return step.parse::<u32>().is_ok_and(|s| s > 0 && v % s == 0);
+            return step.parse::<u32>().is_ok_and(|s| s > 0 && v.is_multiple_of(s));
         }
         part.parse::<u32>().is_ok_and(|n| n == v)
     })
@@ -130,19 +130,25 @@ pub fn sync_flow(req: &Req, t: &mut Tenant, rev: &FlowRev) {
 
 /// The trigger context in the version's shape: 1.3 `Trigger` (TriggerContext), 2.0
 /// `ApiTriggerState` (2.0 description: no tenantId, `updatedAt`, `nextEvaluationDate`, `locked`).
-fn state_json(v: KestraVersion, tenant: &str, k: &(String, String, String), c: &TriggerCtx, now: DateTime<Utc>) -> Value {
+fn state_json(
+    v: KestraVersion,
+    tenant: &str,
+    k: &(String, String, String),
+    c: &TriggerCtx,
+    now: DateTime<Utc>,
+) -> Value {
     let mut j = ctx_json(tenant, k, c, now);
-    if v == KestraVersion::V2_0 {
-        if let Value::Object(m) = &mut j {
-            m.remove("tenantId");
-            let date = m.remove("date").unwrap_or(Value::Null);
-            m.insert("updatedAt".into(), date.clone());
-            m.insert("evaluatedAt".into(), date);
-            if let Some(n) = m.remove("nextExecutionDate") {
-                m.insert("nextEvaluationDate".into(), n);
-            }
-            m.insert("locked".into(), json!(false));
+    if v == KestraVersion::V2_0
+        && let Value::Object(m) = &mut j
+    {
+        m.remove("tenantId");
+        let date = m.remove("date").unwrap_or(Value::Null);
+        m.insert("updatedAt".into(), date.clone());
+        m.insert("evaluatedAt".into(), date);
+        if let Some(n) = m.remove("nextExecutionDate") {
+            m.insert("nextEvaluationDate".into(), n);
         }
+        m.insert("locked".into(), json!(false));
     }
     j
 }
