@@ -444,7 +444,8 @@ pub fn configs(core: &Core) -> Response {
         "uuid": "kestra-sim", "version": version, "edition": "EE", "commitId": "kestra-sim",
         "isBasicAuthEnabled": false, "isTaskRunEnabled": true, "isAnonymousUsageEnabled": false,
         "isTemplateEnabled": false, "isAiEnabled": true, "isCustomDashboardsEnabled": true,
-        "preview": {"initial": 100, "max": 5000}, "simulator": true,
+        "preview": {"initial": 100, "max": 5000}, "systemNamespace": "system",
+        "hiddenLabelsPrefixes": ["system."], "resourceToFilters": [], "simulator": true,
     }))
 }
 

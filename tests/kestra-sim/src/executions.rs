@@ -915,7 +915,9 @@ pub async fn resume_validate(req: Req) -> Response {
         .iter()
         .map(|d| {
             let id = d.get("id").and_then(Value::as_str).unwrap_or("");
-            json!({"input": d, "value": values.get(id).cloned().unwrap_or(Value::Null), "enabled": true, "errors": []})
+            let mut input = d.as_object().cloned().unwrap_or_default();
+            input.entry("required").or_insert(json!(true));
+            json!({"input": input, "value": values.get(id).cloned().unwrap_or(Value::Null), "enabled": true, "errors": []})
         })
         .collect();
     ok_json(&json!({"id": e.flow_id, "namespace": e.namespace, "inputs": inputs}))

@@ -675,9 +675,9 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
                 if let Some(f) = &ns_filter
                     && !ns_matches(f, ns)
                 {
-                    return req.error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        &format!("Invalid entity: flow namespace is invalid: {ns} (must be {f})"),
+                    return req.validation_error_raw(
+                        &format!("flow namespace is invalid: {ns} (must be {f})"),
+                        "flows",
                     );
                 }
                 parsed.push((doc.trim_start_matches('\n').to_string(), d));
@@ -708,7 +708,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
             .collect();
         for (ns, id) in victims {
             if let Some(r) = t.flows.get(&key(&ns, &id)).and_then(FlowEntry::live) {
-                out.push(render(r, false, req.core.version));
+                out.push(render(r, true, req.core.version));
             }
             delete_flow(t, &ns, &id);
         }
@@ -723,7 +723,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
         let entry = t.flows.entry(key(&ns, &id)).or_default();
         if entry.live().is_some_and(|r| r.source == source) {
             if let Some(r) = entry.live() {
-                out.push(render(r, false, req.core.version));
+                out.push(render(r, true, req.core.version));
             }
             continue;
         }
@@ -735,7 +735,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
             deleted: false,
             from_json: false,
         };
-        out.push(render(&rev, false, req.core.version));
+        out.push(render(&rev, true, req.core.version));
         entry.revisions.push(rev.clone());
         crate::triggers::sync_flow(req, t, &rev);
     }
@@ -861,9 +861,11 @@ pub fn namespace_dependencies(req: &Req, t: &Tenant) -> Response {
         .collect();
     let mut edges_out = Vec::new();
     for (s, tgt, rel, ns_node, nt_node) in &all {
+        // Only edges inside the namespace (recorded namespaces/dependencies-analytics: the
+        // hello → downstream edge crossing namespaces is not listed for company.analytics).
         let touches = [ns_node, nt_node]
             .iter()
-            .any(|n| n.get("namespace").and_then(Value::as_str) == Some(ns));
+            .all(|n| n.get("namespace").and_then(Value::as_str) == Some(ns));
         if touches {
             for n in [ns_node, nt_node] {
                 if !nodes.contains(n) {
