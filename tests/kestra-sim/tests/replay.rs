@@ -227,10 +227,11 @@ fn learn_ids(rec: &Value, sim: &Value, ids: &mut BTreeMap<String, String>) {
     if let (Some(ri), Some(si)) = (
         r.get("id").and_then(Value::as_str),
         s.get("id").and_then(Value::as_str),
-    ) {
-        if r.contains_key("flowId") && ri != si && ri.len() > 12 {
-            ids.insert(ri.to_string(), si.to_string());
-        }
+    ) && r.contains_key("flowId")
+        && ri != si
+        && ri.len() > 12
+    {
+        ids.insert(ri.to_string(), si.to_string());
     }
     if let (Some(rt), Some(st)) = (
         r.get("taskRunList").and_then(Value::as_array),
@@ -245,11 +246,12 @@ fn learn_ids(rec: &Value, sim: &Value, ids: &mut BTreeMap<String, String>) {
             }
         }
     }
-    if let Some(results) = r.get("results").and_then(Value::as_array) {
-        if let Some(sres) = s.get("results").and_then(Value::as_array) {
-            for (a, b) in results.iter().zip(sres) {
-                learn_ids(a, b, ids);
-            }
+    if let (Some(results), Some(sres)) = (
+        r.get("results").and_then(Value::as_array),
+        s.get("results").and_then(Value::as_array),
+    ) {
+        for (a, b) in results.iter().zip(sres) {
+            learn_ids(a, b, ids);
         }
     }
 }
@@ -341,10 +343,11 @@ async fn recorded_corpus_matches_simulator_1_3() {
                 }
                 // Recover ids from the excerpt (executions are often truncated).
                 let ex = &p["response_excerpt"];
-                if let (Some(ri), Some(si)) = (ex["id"].as_str(), sj["id"].as_str()) {
-                    if ri.len() > 12 && ri != si {
-                        ids.insert(ri.to_string(), si.to_string());
-                    }
+                if let (Some(ri), Some(si)) = (ex["id"].as_str(), sj["id"].as_str())
+                    && ri.len() > 12
+                    && ri != si
+                {
+                    ids.insert(ri.to_string(), si.to_string());
                 }
                 if let (Some(rt), Some(st)) = (ex["taskRunList"].as_array(), sj["taskRunList"].as_array()) {
                     for (a, b) in rt.iter().zip(st) {
