@@ -4,10 +4,101 @@
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
-/// Adds the engine's filters to `env`.
+/// Adds the engine's filters and functions to `env`.
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("kv_literal", kv_literal);
     env.add_filter("key_value_strings", key_value_strings);
+    env.add_filter("key_value_object", key_value_object);
+    env.add_filter("key_value_list", key_value_list);
+    env.add_filter("from_yaml", from_yaml);
+    env.add_filter("merge", merge);
+    env.add_filter("similarity", similarity);
+    env.add_function("now_utc", now_utc);
+    env.add_function("uuid4", uuid4);
+}
+
+/// Parses YAML text (a flow, a test suite, an app) into a value; invalid YAML is an error.
+fn from_yaml(text: &str) -> Result<Value, Error> {
+    let parsed: serde_json::Value = yaml_serde::from_str(text)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("invalid YAML: {e}")))?;
+    Ok(crate::render::context(&parsed))
+}
+
+/// The keys of `base` with those of `other` laid over them.
+fn merge(base: Value, other: Value) -> Result<Value, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    for map in [&base, &other] {
+        if map.is_none() || map.is_undefined() {
+            continue;
+        }
+        if map.kind() != ValueKind::Map {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("merge needs objects, got {}", map.kind()),
+            ));
+        }
+        for key in map.try_iter()? {
+            out.insert(plain(&key), map.get_item(&key)?);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `[{key, value}]` (Kestra's label list) as an object; `none` gives an empty object.
+fn key_value_object(value: Value) -> Result<Value, Error> {
+    let strings = key_value_strings(value)?;
+    let mut out = std::collections::BTreeMap::new();
+    for s in strings.try_iter()? {
+        let s = plain(&s);
+        let (k, v) = s.split_once(':').unwrap_or((s.as_str(), ""));
+        out.insert(k.to_owned(), Value::from(v));
+    }
+    Ok(Value::from(out))
+}
+
+/// An object (or any label shape) as Kestra's label list `[{key, value}]`.
+fn key_value_list(value: Value) -> Result<Value, Error> {
+    let strings = key_value_strings(value)?;
+    let mut out = Vec::new();
+    for s in strings.try_iter()? {
+        let s = plain(&s);
+        let (k, v) = s.split_once(':').unwrap_or((s.as_str(), ""));
+        let entry: std::collections::BTreeMap<&str, Value> =
+            [("key", Value::from(k)), ("value", Value::from(v))]
+                .into_iter()
+                .collect();
+        out.push(Value::from(entry));
+    }
+    Ok(Value::from(out))
+}
+
+/// Similarity of two strings from 0 to 1 (the ratio of Python's difflib.SequenceMatcher).
+fn similarity(a: &str, b: &str) -> f64 {
+    let ratio = similar::TextDiff::from_chars(a, b).ratio();
+    f64::from(ratio)
+}
+
+/// The current UTC time as ISO 8601 (`2026-11-25T10:00:00Z`), optionally shifted back by
+/// `days`, `hours`, `minutes` and `seconds` keyword arguments.
+fn now_utc(kwargs: minijinja::value::Kwargs) -> Result<String, Error> {
+    let mut seconds: i64 = 0;
+    for (unit, factor) in [
+        ("days", 86_400),
+        ("hours", 3_600),
+        ("minutes", 60),
+        ("seconds", 1),
+    ] {
+        let n: Option<i64> = kwargs.get(unit)?;
+        seconds += n.unwrap_or(0) * factor;
+    }
+    kwargs.assert_all_used()?;
+    let when = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    Ok(when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// A random UUID (for Kestra's AI conversation ids).
+fn uuid4() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The body of a KV `PUT`: Kestra reads it as ION, so the text decides the stored type.
@@ -120,6 +211,48 @@ mod tests {
                 want
             );
         }
+    }
+
+    #[test]
+    fn yaml_merge_and_label_conversions() {
+        let ctx = serde_json::json!({"y": "id: hello\nnamespace: company.team\n", "a": {"x": 1, "y": 2}, "b": {"y": 3}});
+        assert_eq!(
+            render("{{ (y | from_yaml).namespace }}", ctx.clone()),
+            "company.team"
+        );
+        assert_eq!(render("{{ a | merge(b) | tojson }}", ctx), "{\"x\": 1, \"y\": 3}");
+        let labels = serde_json::json!({"l": [{"key": "env", "value": "prod"}]});
+        assert_eq!(
+            render("{{ l | key_value_object | tojson }}", labels.clone()),
+            "{\"env\": \"prod\"}"
+        );
+        let obj = serde_json::json!({"l": {"team": "data"}});
+        assert_eq!(
+            render("{{ l | key_value_list | tojson }}", obj),
+            "[{\"key\": \"team\", \"value\": \"data\"}]"
+        );
+    }
+
+    #[test]
+    fn similarity_matches_difflib() {
+        // difflib.SequenceMatcher(None, "hello_world", "hello_word").ratio() == 0.9523809523809523
+        let out = render(
+            "{{ 'hello_world' | similarity('hello_word') | round(4) }}",
+            serde_json::json!({}),
+        );
+        assert_eq!(out, "0.9524");
+        assert_eq!(
+            render("{{ 'abc' | similarity('abc') }}", serde_json::json!({})),
+            "1.0"
+        );
+    }
+
+    #[test]
+    fn now_utc_shifts_back() {
+        let now = render("{{ now_utc() }}", serde_json::json!({}));
+        let earlier = render("{{ now_utc(days=1, hours=2) }}", serde_json::json!({}));
+        assert_eq!(now.len(), 20);
+        assert!(earlier < now, "{earlier} < {now}");
     }
 
     #[test]

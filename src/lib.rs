@@ -1,9 +1,11 @@
 //! kestra-mcp: an MCP server for Kestra whose tools are YAML specs.
 //!
 //! The pipeline, one module per stage: [`config`] (environment) → [`spec`] (load and compile
-//! `tools.d/`) → [`filter`] (disabled tools) → [`engine`] (a call: validate, [`request`] and
-//! [`render`] templates, [`http`], [`project`]) → [`serve`] (rmcp over stdio).
+//! `tools.d/`) → [`filter`] (disabled tools) → [`engine`] (a call: validate arguments, [`run`]
+//! the steps: [`request`] and [`render`] templates, [`http`], [`answer`], [`project`]) →
+//! [`serve`] (rmcp over stdio).
 
+pub mod answer;
 pub mod config;
 pub mod engine;
 pub mod filter;
@@ -12,5 +14,6 @@ pub mod http;
 pub mod project;
 pub mod render;
 pub mod request;
+pub mod run;
 pub mod serve;
 pub mod spec;

@@ -143,15 +143,11 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
         for tool in &filtered.kept {
             for (variant, action) in tool.actions() {
                 let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
-                let methods: Vec<&str> = action
-                    .requests
+                let requests = action.requests();
+                let methods: Vec<&str> = requests.iter().map(|(_, r)| r.template.method.as_str()).collect();
+                let paths: Vec<String> = requests
                     .iter()
-                    .map(|r| r.template.method.as_str())
-                    .collect();
-                let paths: Vec<String> = action
-                    .requests
-                    .iter()
-                    .map(|r| match &r.kestra {
+                    .map(|(_, r)| match &r.kestra {
                         Some(req) => format!("{} (Kestra {req})", r.template.path_source),
                         None => r.template.path_source.clone(),
                     })

@@ -54,14 +54,14 @@ pub struct Projection {
 }
 
 impl Projection {
-    /// Applies selection, trimming, the template and wrapping. `ctx` is the template context
-    /// (arguments); `result` is added to it for the template.
-    pub fn apply(
+    /// Applies selection, trimming, the template and the `wrap` key if any. `ctx` is the
+    /// template context (arguments, steps); `result` is added to it for the template.
+    pub fn value(
         &self,
         body: Value,
         templates: &Templates,
         ctx: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, TemplateError> {
+    ) -> Result<Value, TemplateError> {
         let mut result = match &self.select {
             Some(sel) => sel.apply(&body),
             None => body,
@@ -75,7 +75,10 @@ impl Projection {
             let text = templates.render(template, &crate::render::context(&ctx))?;
             result = Value::String(text);
         }
-        Ok(wrap(result, self.wrap.as_deref()))
+        Ok(match &self.wrap {
+            Some(key) => Value::Object(wrap(result, Some(key))),
+            None => result,
+        })
     }
 }
 
@@ -143,11 +146,8 @@ mod tests {
             wrap: Some("results".into()),
         };
         let body = json!({"results": [{"id": "a", "namespace": "n", "tasks": []}], "total": 1});
-        let out = p.apply(body, &Templates::new(), &Map::new()).unwrap();
-        assert_eq!(
-            Value::Object(out),
-            json!({"results": [{"id": "a", "namespace": "n"}]})
-        );
+        let out = p.value(body, &Templates::new(), &Map::new()).unwrap();
+        assert_eq!(out, json!({"results": [{"id": "a", "namespace": "n"}]}));
     }
 
     #[test]
@@ -172,8 +172,8 @@ mod tests {
             ..Projection::default()
         };
         let out = p
-            .apply(json!([{"id": "a"}, {"id": "b"}]), &templates, &Map::new())
+            .value(json!([{"id": "a"}, {"id": "b"}]), &templates, &Map::new())
             .unwrap();
-        assert_eq!(Value::Object(out), json!({"result": "a;b;"}));
+        assert_eq!(Value::Object(wrap(out, None)), json!({"result": "a;b;"}));
     }
 }

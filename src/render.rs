@@ -25,10 +25,30 @@ const PATH_ESCAPE: &str = "path-segment";
 const PATH_SUFFIX: &str = "#path";
 
 /// Names the engine puts in every template context besides the arguments.
-pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "status", "body"];
+pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "status", "body", "steps", "item", "paging"];
 
 /// minijinja globals a template may use without declaring them.
 const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super"];
+
+/// A stand-in for values known only while a call runs (earlier steps, loop items), used when
+/// requests are rendered for contract checks: every attribute or item of it is itself, and it
+/// prints as `sample`.
+#[derive(Debug)]
+pub struct Sample;
+
+impl minijinja::value::Object for Sample {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, _key: &JinjaValue) -> Option<JinjaValue> {
+        Some(JinjaValue::from_object(Sample))
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sample")
+    }
+}
 
 /// A template context from any serializable value (arguments, results).
 pub fn context<T: serde::Serialize>(value: &T) -> JinjaValue {
@@ -286,7 +306,15 @@ pub fn path_segment(value: &JinjaValue) -> Result<String, String> {
     }
     let text = match value.as_str() {
         Some(s) => s.to_owned(),
-        None if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool => value.to_string(),
+        None if matches!(
+            value.kind(),
+            minijinja::value::ValueKind::Number
+                | minijinja::value::ValueKind::Bool
+                | minijinja::value::ValueKind::Plain
+        ) =>
+        {
+            value.to_string()
+        }
         None => return Err(format!("a path argument must be a string, got {}", value.kind())),
     };
     check_segment(&text)?;

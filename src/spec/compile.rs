@@ -9,10 +9,9 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 use super::SpecError;
-use super::raw::{AnnotationsSpec, Method, RequestSpec, ResponseSpec, StatusOutcome, ToolSpec};
-use crate::project::{Projection, Selection};
-use crate::render::{JsonTemplate, RESERVED_NAMES, TemplateId, Templates};
-use crate::request::{FieldError, RequestTemplate};
+use super::action::{Action, ActionParts};
+use super::raw::{AnnotationsSpec, Method, ToolSpec};
+use crate::render::{RESERVED_NAMES, Templates};
 
 /// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these.
 pub const KNOWN_GROUPS: &[&str] = &[
@@ -59,160 +58,6 @@ pub enum Dispatch {
     },
 }
 
-/// One request (in one or more version-specific forms) and how its answer becomes a result.
-#[derive(Debug)]
-pub struct Action {
-    pub requires: Vec<String>,
-    pub requests: Vec<VersionedRequest>,
-    pub response: ResponseTemplate,
-}
-
-/// A request and the Kestra versions it is for (`None`: every version).
-#[derive(Debug)]
-pub struct VersionedRequest {
-    pub kestra: Option<semver::VersionReq>,
-    pub template: RequestTemplate,
-    /// Replaces the action's response for this request.
-    pub response: Option<ResponseTemplate>,
-}
-
-/// Kestra versions the project knows the API of (the OpenAPI descriptions in tests/fixtures);
-/// version-specific requests must not overlap on any of them.
-pub const KNOWN_KESTRA_VERSIONS: &[&str] = &["1.3.0", "2.0.0"];
-
-impl VersionedRequest {
-    /// Whether this request is meant for `version`.
-    pub fn fits(&self, version: &semver::Version) -> bool {
-        self.kestra.as_ref().is_none_or(|req| req.matches(version))
-    }
-}
-
-impl Action {
-    fn methods(&self) -> Vec<Method> {
-        self.requests.iter().map(|r| r.template.method).collect()
-    }
-
-    /// The request for `version`; `None` when the action has no request for it.
-    pub fn request_for(&self, version: Option<&semver::Version>) -> Option<&VersionedRequest> {
-        match (self.requests.as_slice(), version) {
-            ([only], _) if only.kestra.is_none() => Some(only),
-            (_, Some(v)) => self.requests.iter().find(|r| r.fits(v)),
-            _ => None,
-        }
-    }
-
-    /// How the answer to `request` becomes the result.
-    pub fn response_for<'a>(&'a self, request: &'a VersionedRequest) -> &'a ResponseTemplate {
-        request.response.as_ref().unwrap_or(&self.response)
-    }
-
-    /// Whether choosing the request needs the server's version.
-    pub fn needs_version(&self) -> bool {
-        self.requests.iter().any(|r| r.kestra.is_some())
-    }
-}
-
-/// The raw pieces of one action, borrowed from a tool or a variant.
-struct ActionParts<'a> {
-    requires: &'a [String],
-    request: Option<&'a RequestSpec>,
-    requests: Option<&'a [RequestSpec]>,
-    response: &'a ResponseSpec,
-}
-
-impl ActionParts<'_> {
-    fn compile(&self, templates: &mut Templates, allowed: &BTreeSet<String>) -> Result<Action, FieldError> {
-        let fail = |field: String, message: String| FieldError { field, message };
-        let specs: Vec<(String, &RequestSpec)> = match (self.request, self.requests) {
-            (Some(one), None) => vec![("request".into(), one)],
-            (None, Some(many)) if !many.is_empty() => many
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (format!("requests[{i}]"), r))
-                .collect(),
-            _ => {
-                return Err(fail(
-                    "request".into(),
-                    "give exactly one of `request` and `requests`".into(),
-                ));
-            }
-        };
-        let mut requests = Vec::new();
-        for (field, spec) in &specs {
-            let kestra = match &spec.kestra {
-                Some(req) => Some(semver::VersionReq::parse(req).map_err(|e| {
-                    fail(
-                        format!("{field}.kestra"),
-                        format!("'{req}' is not a version requirement such as '>=2.0': {e}"),
-                    )
-                })?),
-                None if self.requests.is_some() => {
-                    return Err(fail(
-                        format!("{field}.kestra"),
-                        "each of `requests` needs a `kestra` version requirement".into(),
-                    ));
-                }
-                None => None,
-            };
-            let template = RequestTemplate::compile(spec, templates, allowed)
-                .map_err(|e| fail(format!("{field}.{}", e.field), e.message))?;
-            let response = match &spec.response {
-                Some(r) => Some(
-                    compile_response(r, templates, allowed)
-                        .map_err(|e| fail(format!("{field}.response.{}", e.field), e.message))?,
-                ),
-                None => None,
-            };
-            requests.push(VersionedRequest {
-                kestra,
-                template,
-                response,
-            });
-        }
-        check_no_overlap(&requests).map_err(|m| fail("requests".into(), m))?;
-        let response = compile_response(self.response, templates, allowed)
-            .map_err(|e| fail(format!("response.{}", e.field), e.message))?;
-        Ok(Action {
-            requires: self.requires.to_vec(),
-            requests,
-            response,
-        })
-    }
-}
-
-fn check_no_overlap(requests: &[VersionedRequest]) -> Result<(), String> {
-    for known in KNOWN_KESTRA_VERSIONS {
-        let Ok(version) = semver::Version::parse(known) else {
-            continue;
-        };
-        if requests
-            .iter()
-            .filter(|r| r.kestra.is_some() && r.fits(&version))
-            .count()
-            > 1
-        {
-            return Err(format!(
-                "more than one request fits Kestra {known}; make the `kestra` requirements disjoint"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A compiled `response`.
-#[derive(Debug, Clone, Default)]
-pub struct ResponseTemplate {
-    pub projection: Projection,
-    pub on_status: BTreeMap<u16, Outcome>,
-}
-
-/// A fixed outcome for an HTTP status.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Result(JsonTemplate),
-    Error(TemplateId),
-}
-
 impl CompiledTool {
     /// The actions of this tool, with their variant names (`None` for a single request).
     pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
@@ -249,7 +94,8 @@ impl CompiledTool {
         allowed.insert("kestra".into());
 
         let shared_response = spec.response.clone().unwrap_or_default();
-        let dispatch = match (&spec.variants, spec.request.is_some() || spec.requests.is_some()) {
+        let has_request = spec.request.is_some() || spec.requests.is_some() || spec.steps.is_some();
+        let dispatch = match (&spec.variants, has_request) {
             (None, true) => {
                 if spec.dispatch.is_some() {
                     return Err(err("dispatch", "`dispatch` needs `variants`".into()));
@@ -258,6 +104,8 @@ impl CompiledTool {
                     requires: &[],
                     request: spec.request.as_ref(),
                     requests: spec.requests.as_deref(),
+                    steps: spec.steps.as_deref(),
+                    result: spec.result.as_ref(),
                     response: &shared_response,
                 };
                 let action = parts
@@ -283,6 +131,8 @@ impl CompiledTool {
                         requires: &variant.requires,
                         request: variant.request.as_ref(),
                         requests: variant.requests.as_deref(),
+                        steps: variant.steps.as_deref(),
+                        result: variant.result.as_ref(),
                         response: variant.response.as_ref().unwrap_or(&shared_response),
                     };
                     let action = parts
@@ -295,7 +145,7 @@ impl CompiledTool {
             _ => {
                 return Err(err(
                     "request",
-                    "give exactly one of `request`, `requests` and `variants`".into(),
+                    "give exactly one of `request`, `requests`, `steps` and `variants`".into(),
                 ));
             }
         };
@@ -420,65 +270,6 @@ fn check_dispatch_enum<'a>(
         None => Err(format!(
             "input property '{argument}' must be a string enum of the variant names"
         )),
-    }
-}
-
-fn compile_response(
-    spec: &ResponseSpec,
-    templates: &mut Templates,
-    allowed: &BTreeSet<String>,
-) -> Result<ResponseTemplate, FieldError> {
-    let fail = |field: &str, message: String| FieldError {
-        field: field.into(),
-        message,
-    };
-    let select = match &spec.select {
-        Some(path) => Some(Selection::parse(path).map_err(|m| fail("select", m))?),
-        None => None,
-    };
-    let mut with_result = allowed.clone();
-    with_result.insert("result".into());
-    let template = match &spec.template {
-        Some(source) => Some(
-            templates
-                .text(source, &with_result)
-                .map_err(|e| fail("template", e.0))?,
-        ),
-        None => None,
-    };
-    let mut with_status = allowed.clone();
-    with_status.insert("status".into());
-    let mut on_status = BTreeMap::new();
-    for (status, outcome) in &spec.on_status {
-        let field = format!("on_status.{status}");
-        if !(100..=599).contains(status) {
-            return Err(fail(&field, format!("{status} is not an HTTP status")));
-        }
-        on_status.insert(
-            *status,
-            compile_outcome(outcome, templates, &with_status).map_err(|m| fail(&field, m))?,
-        );
-    }
-    Ok(ResponseTemplate {
-        projection: Projection {
-            select,
-            fields: spec.fields.clone(),
-            template,
-            wrap: spec.wrap.clone(),
-        },
-        on_status,
-    })
-}
-
-fn compile_outcome(
-    outcome: &StatusOutcome,
-    templates: &mut Templates,
-    allowed: &BTreeSet<String>,
-) -> Result<Outcome, String> {
-    match (&outcome.result, &outcome.error) {
-        (Some(result), None) => Ok(Outcome::Result(templates.json(result, allowed).map_err(|e| e.0)?)),
-        (None, Some(error)) => Ok(Outcome::Error(templates.text(error, allowed).map_err(|e| e.0)?)),
-        _ => Err("give exactly one of `result` and `error`".into()),
     }
 }
 

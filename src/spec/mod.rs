@@ -5,11 +5,15 @@
 //! `tools.d/search_flows.yaml:12: request.path: ...`. All problems are collected and reported
 //! together.
 
+pub mod action;
 pub mod compile;
 pub mod load;
 pub mod raw;
 
-pub use compile::{Action, CompiledTool, Dispatch, KNOWN_GROUPS, Outcome, ResponseTemplate};
+pub use action::{
+    Action, KNOWN_KESTRA_VERSIONS, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest,
+};
+pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
 pub use load::{Catalog, LoadOptions, SpecSource, load_catalog, parse_spec};
 
 /// A problem with one spec file.

@@ -39,6 +39,14 @@ pub struct ToolSpec {
     /// one matches any Kestra version.
     #[serde(default)]
     pub requests: Option<Vec<RequestSpec>>,
+    /// Several steps run in order (requests, computed values, checks), for tools that need more
+    /// than one request. Exactly one of `request`, `requests`, `steps` and `variants`.
+    #[serde(default)]
+    pub steps: Option<Vec<StepSpec>>,
+    /// The result of a `steps` tool: JSON whose strings are templates reading `steps.<name>` and
+    /// the arguments. Without it the last step's value is the result.
+    #[serde(default)]
+    pub result: Option<Value>,
     /// How the answer becomes the tool result (shared by all variants unless one overrides it).
     #[serde(default)]
     pub response: Option<ResponseSpec>,
@@ -83,9 +91,69 @@ pub struct VariantSpec {
     /// Version-specific alternatives of the request, as for a tool.
     #[serde(default)]
     pub requests: Option<Vec<RequestSpec>>,
+    /// Steps, as for a tool.
+    #[serde(default)]
+    pub steps: Option<Vec<StepSpec>>,
+    /// The result of a `steps` variant, as for a tool.
+    #[serde(default)]
+    pub result: Option<Value>,
     /// Replaces the tool-level `response` for this variant.
     #[serde(default)]
     pub response: Option<ResponseSpec>,
+}
+
+/// One step of a multi-step tool: a request (once, per item of a list, or page by page), a
+/// computed value (`set`), or a stop with an error (`fail`). Its value is available to later
+/// templates as `steps.<name>`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Name under which later templates read this step's value (`steps.<name>`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A lone `{{ expression }}`: the step runs only when it is truthy (else its value is `none`).
+    #[serde(default)]
+    pub when: Option<String>,
+    /// The request of this step.
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// Version-specific alternatives of the request.
+    #[serde(default)]
+    pub requests: Option<Vec<RequestSpec>>,
+    /// How the answer becomes the step's value (default: the decoded body).
+    #[serde(default)]
+    pub response: Option<ResponseSpec>,
+    /// A lone `{{ expression }}` giving a list: the request runs once per element (`item` in
+    /// templates) and the step's value is the list of results.
+    #[serde(default)]
+    pub for_each: Option<String>,
+    /// Fetch page after page (`paging.page` from 1 in templates) until a short page.
+    #[serde(default)]
+    pub paginate: Option<PaginateSpec>,
+    /// A value computed from the arguments and earlier steps (JSON; strings are templates).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<Value>")]
+    pub set: Option<Value>,
+    /// Stop the call with this error message (template); use with `when`.
+    #[serde(default)]
+    pub fail: Option<String>,
+}
+
+/// Page-by-page fetching of a list.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaginateSpec {
+    /// JSONPath of the items in one page's answer (e.g. `$.results`; `$` for a bare list).
+    pub items: String,
+    /// The page size the request asks for (a template); a page with fewer items is the last.
+    pub size: String,
+    /// Upper bound on the number of pages fetched (default 100).
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u32,
+}
+
+fn default_max_pages() -> u32 {
+    100
 }
 
 /// HTTP methods a spec may use.
@@ -253,12 +321,19 @@ pub struct ResponseSpec {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusOutcome {
-    /// A normal result (JSON; strings are templates with the arguments and `status`).
-    #[serde(default)]
+    /// A normal result (JSON; strings are templates with the arguments and `status`); `null`
+    /// is a result too.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<Value>")]
     pub result: Option<Value>,
     /// An error result with this message (template).
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// `Some` whenever the key is present, even with `null`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 fn empty_object_schema() -> Value {

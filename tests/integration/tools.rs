@@ -9,7 +9,8 @@ use crate::util::run;
 
 /// Every (tool, variant) these tests exercise; `every_builtin_tool_and_variant_is_exercised`
 /// keeps it equal to what `tools.d/` defines.
-const EXERCISED: &[&str] = &[
+pub const EXERCISED: &[&str] = &[
+    "create_flow_from_yaml",
     "execute_flow",
     "list_flows_in_namespace",
     "manage_flow[delete]",
@@ -469,4 +470,87 @@ async fn tools_list_shows_schemas_annotations_and_output_schemas() {
     );
     let execute = by_name("execute_flow");
     assert_eq!(execute["annotations"]["idempotentHint"], json!(false));
+}
+
+#[tokio::test]
+async fn create_flow_from_yaml_creates_or_falls_back_to_update() {
+    let mut bed = Bed::start().await;
+    let source = "id: hello\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        json(json!({"id": "hello", "namespace": "company.team", "revision": 1})),
+    )
+    .await;
+    let created = bed
+        .server
+        .call_ok("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(
+        created,
+        json!({"id": "hello", "namespace": "company.team", "revision": 1})
+    );
+    let req = bed.only_request().await;
+    assert_eq!(line(&req), "POST /api/v1/main/flows");
+    assert_eq!(
+        header(&req, "content-type").as_deref(),
+        Some("application/x-yaml")
+    );
+    assert_eq!(body_text(&req), source);
+
+    bed.reset().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        ResponseTemplate::new(422).set_body_json(json!({"message": "Flow id already exists"})),
+    )
+    .await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "revision": 2})),
+    )
+    .await;
+    let updated = bed
+        .server
+        .call_ok("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(updated, json!({"id": "hello", "revision": 2}));
+    let sent = bed.requests().await;
+    assert_eq!(
+        sent.iter().map(line).collect::<Vec<_>>(),
+        vec![
+            "POST /api/v1/main/flows",
+            "PUT /api/v1/main/flows/company.team/hello"
+        ]
+    );
+    assert_eq!(body_text(&sent[1]), source);
+}
+
+#[tokio::test]
+async fn create_flow_from_yaml_checks_the_yaml_before_sending() {
+    let mut bed = Bed::start().await;
+    let cases = [
+        ("id: [unclosed", "invalid YAML"),
+        (
+            "namespace: company.team\ntasks: []\n",
+            "the YAML must be a mapping with `id` and `namespace`",
+        ),
+        (
+            "- a\n- b\n",
+            "the YAML must be a mapping with `id` and `namespace`",
+        ),
+        (
+            "id: pause\nnamespace: company.team\n",
+            "'pause' is a reserved word and cannot be a flow id",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let err = bed
+            .server
+            .call_err("create_flow_from_yaml", json!({"yaml_definition": yaml}))
+            .await;
+        assert!(err.contains(want), "{yaml:?}: {err}");
+    }
+    assert!(bed.requests().await.is_empty());
 }

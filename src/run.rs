@@ -1,0 +1,278 @@
+//! Running an action: its steps in order, each a request (once, per item, or page by page), a
+//! computed value or a check. Each step's value is visible to later templates as
+//! `steps.<name>`; the action's result is its `result` template or the last step's value.
+
+use serde_json::{Map, Value, json};
+
+use crate::answer::{decode_body, kestra_error};
+use crate::engine::{CallError, Engine};
+use crate::render::{Templates, ValueTemplate};
+use crate::request::RenderedRequest;
+use crate::spec::{
+    Action, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest, action::request_for,
+};
+
+/// Upper bound on the elements a `for_each` step goes through.
+pub const MAX_FOR_EACH: usize = 500;
+
+/// What one request gave: a fixed outcome for its status, or the decoded body.
+enum Fetched {
+    Outcome(Value),
+    Body(Value),
+}
+
+impl Engine {
+    /// Runs `action` with `ctx` (arguments and `kestra`); returns the result object.
+    pub(crate) async fn run(
+        &self,
+        action: &Action,
+        mut ctx: Map<String, Value>,
+    ) -> Result<Map<String, Value>, CallError> {
+        let mut steps = Map::new();
+        let mut last = Value::Null;
+        for step in &action.steps {
+            ctx.insert("steps".into(), Value::Object(steps.clone()));
+            let value = match self.should_run(step, &ctx)? {
+                true => self.run_step(step, &ctx).await?,
+                false => Value::Null,
+            };
+            if let Some(name) = &step.name {
+                steps.insert(name.clone(), value.clone());
+            }
+            last = value;
+        }
+        ctx.insert("steps".into(), Value::Object(steps));
+        let result = match &action.result {
+            Some(t) => self
+                .templates
+                .render_json(t, &crate::render::context(&ctx))
+                .map_err(render_error)?,
+            None => last,
+        };
+        Ok(crate::project::wrap(result, None))
+    }
+
+    fn should_run(&self, step: &Step, ctx: &Map<String, Value>) -> Result<bool, CallError> {
+        match &step.when {
+            None => Ok(true),
+            Some(t) => Ok(truthy(&self.eval(t, ctx)?)),
+        }
+    }
+
+    async fn run_step(&self, step: &Step, ctx: &Map<String, Value>) -> Result<Value, CallError> {
+        match &step.kind {
+            StepKind::Set(t) => self
+                .templates
+                .render_json(t, &crate::render::context(ctx))
+                .map_err(render_error),
+            StepKind::Fail(t) => Err(CallError::Declared(
+                self.templates
+                    .render(t, &crate::render::context(ctx))
+                    .map_err(render_error)?,
+            )),
+            StepKind::Request {
+                requests,
+                response,
+                repeat,
+            } => {
+                let version = match requests.iter().any(|r| r.kestra.is_some()) {
+                    true => Some(self.version().await?),
+                    false => None,
+                };
+                let chosen = choose(requests, version)?;
+                let response = chosen.response(response);
+                match repeat {
+                    Repeat::Once => self.exchange_once(chosen, response, ctx).await,
+                    Repeat::ForEach(list) => self.exchange_each(chosen, response, list, ctx).await,
+                    Repeat::Paginate {
+                        items,
+                        size,
+                        max_pages,
+                    } => {
+                        let size = self.eval(size, ctx)?;
+                        let size = size
+                            .as_u64()
+                            .or_else(|| size.as_str().and_then(|s| s.parse().ok()))
+                            .ok_or_else(|| {
+                                CallError::Render(format!("`paginate.size` must give a number, got {size}"))
+                            })?;
+                        let mut all = Vec::new();
+                        let mut page_ctx = ctx.clone();
+                        for page in 1..=*max_pages {
+                            page_ctx.insert("paging".into(), json!({"page": page}));
+                            let found = match self.fetch(chosen, response, &page_ctx).await? {
+                                Fetched::Outcome(v) | Fetched::Body(v) => items.apply(&v),
+                            };
+                            let found = match found {
+                                Value::Array(list) => list,
+                                Value::Null => vec![],
+                                other => vec![other],
+                            };
+                            let short = (found.len() as u64) < size;
+                            all.extend(found);
+                            if short {
+                                break;
+                            }
+                        }
+                        self.shape(response, Value::Array(all), ctx)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn exchange_once(
+        &self,
+        chosen: &VersionedRequest,
+        response: &ResponseTemplate,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
+        match self.fetch(chosen, response, ctx).await? {
+            Fetched::Outcome(value) => Ok(value),
+            Fetched::Body(body) => self.shape(response, body, ctx),
+        }
+    }
+
+    async fn exchange_each(
+        &self,
+        chosen: &VersionedRequest,
+        response: &ResponseTemplate,
+        list: &ValueTemplate,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
+        let items = match self.eval(list, ctx)? {
+            Value::Array(items) => items,
+            Value::Null => vec![],
+            other => {
+                return Err(CallError::Render(format!(
+                    "`for_each` must give a list, got {other}"
+                )));
+            }
+        };
+        if items.len() > MAX_FOR_EACH {
+            return Err(CallError::InvalidArguments(format!(
+                "{} elements is more than the {MAX_FOR_EACH} one call may go through",
+                items.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(items.len());
+        let mut item_ctx = ctx.clone();
+        for item in items {
+            item_ctx.insert("item".into(), item);
+            values.push(self.exchange_once(chosen, response, &item_ctx).await?);
+        }
+        Ok(Value::Array(values))
+    }
+
+    /// Renders, sends, and maps the status: a declared outcome, an error, or the decoded body.
+    async fn fetch(
+        &self,
+        chosen: &VersionedRequest,
+        response: &ResponseTemplate,
+        ctx: &Map<String, Value>,
+    ) -> Result<Fetched, CallError> {
+        let request = render_request(&self.templates, chosen, ctx)?;
+        let answer = self.client.send(&request).await?;
+        if let Some(outcome) = response.on_status.get(&answer.status) {
+            let mut ctx = ctx.clone();
+            ctx.insert("status".into(), Value::from(answer.status));
+            let jinja_ctx = crate::render::context(&ctx);
+            return match outcome {
+                Outcome::Result(t) => Ok(Fetched::Outcome(
+                    self.templates.render_json(t, &jinja_ctx).map_err(render_error)?,
+                )),
+                Outcome::Error(t) => Err(CallError::Declared(
+                    self.templates.render(t, &jinja_ctx).map_err(render_error)?,
+                )),
+            };
+        }
+        if answer.status >= 300 {
+            return Err(kestra_error(&request, &answer));
+        }
+        Ok(Fetched::Body(decode_body(&answer)?))
+    }
+
+    fn shape(
+        &self,
+        response: &ResponseTemplate,
+        body: Value,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
+        response
+            .projection
+            .value(body, &self.templates, ctx)
+            .map_err(|e| CallError::Render(format!("cannot shape Kestra's answer: {}", e.0)))
+    }
+
+    fn eval(&self, t: &ValueTemplate, ctx: &Map<String, Value>) -> Result<Value, CallError> {
+        self.templates
+            .render_value(t, &crate::render::context(ctx))
+            .map_err(render_error)
+    }
+}
+
+/// The request among `requests` for `version`.
+pub fn choose<'a>(
+    requests: &'a [VersionedRequest],
+    version: Option<&semver::Version>,
+) -> Result<&'a VersionedRequest, CallError> {
+    request_for(requests, version).ok_or_else(|| {
+        CallError::Render(format!(
+            "this tool has no request for Kestra {}",
+            version
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "of unknown version".into())
+        ))
+    })
+}
+
+/// Renders one request with a call's context.
+pub fn render_request(
+    templates: &Templates,
+    chosen: &VersionedRequest,
+    ctx: &Map<String, Value>,
+) -> Result<RenderedRequest, CallError> {
+    chosen
+        .template
+        .render(templates, &crate::render::context(ctx))
+        .map_err(render_error)
+}
+
+fn render_error(e: crate::render::TemplateError) -> CallError {
+    CallError::Render(e.0)
+}
+
+/// Jinja truthiness for JSON values.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truthy;
+    use serde_json::json;
+
+    #[test]
+    fn truthiness_follows_jinja() {
+        for falsy in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(!truthy(&falsy), "{falsy}");
+        }
+        for true_ in [json!(true), json!(1), json!("x"), json!([0]), json!({"a": null})] {
+            assert!(truthy(&true_), "{true_}");
+        }
+    }
+}

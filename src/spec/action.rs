@@ -1,0 +1,459 @@
+//! Actions: what one call of a tool (or of one of its variants) does, compiled. Every action is
+//! a list of steps; a plain `request` is a one-step action. Steps are requests (possibly
+//! version-specific, repeated per item or per page), computed values, or checks that fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::raw::{Method, PaginateSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec};
+use crate::project::{Projection, Selection};
+use crate::render::{JsonTemplate, TemplateId, Templates, ValueTemplate};
+use crate::request::{FieldError, RequestTemplate};
+
+/// Kestra versions the project knows the API of (the OpenAPI descriptions in tests/fixtures);
+/// version-specific requests must not overlap on any of them.
+pub const KNOWN_KESTRA_VERSIONS: &[&str] = &["1.3.0", "2.0.0"];
+
+/// Names a step template may read besides the arguments.
+const STEP_NAMES: &[&str] = &["kestra", "steps", "item", "paging"];
+
+/// What one call does.
+#[derive(Debug)]
+pub struct Action {
+    /// Arguments this action needs although the schema marks them optional.
+    pub requires: Vec<String>,
+    pub steps: Vec<Step>,
+    /// The result built from the steps' values; `None`: the last step's value.
+    pub result: Option<JsonTemplate>,
+}
+
+/// One step.
+#[derive(Debug)]
+pub struct Step {
+    pub name: Option<String>,
+    pub when: Option<ValueTemplate>,
+    pub kind: StepKind,
+}
+
+/// What a step does.
+#[derive(Debug)]
+pub enum StepKind {
+    Request {
+        requests: Vec<VersionedRequest>,
+        response: ResponseTemplate,
+        repeat: Repeat,
+    },
+    Set(JsonTemplate),
+    Fail(TemplateId),
+}
+
+/// How often a request step sends its request.
+#[derive(Debug)]
+pub enum Repeat {
+    Once,
+    ForEach(ValueTemplate),
+    Paginate {
+        items: Selection,
+        size: ValueTemplate,
+        max_pages: u32,
+    },
+}
+
+/// A request and the Kestra versions it is for (`None`: every version).
+#[derive(Debug)]
+pub struct VersionedRequest {
+    pub kestra: Option<semver::VersionReq>,
+    pub template: RequestTemplate,
+    /// Replaces the step's response for this request.
+    pub response: Option<ResponseTemplate>,
+}
+
+/// A compiled `response`.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseTemplate {
+    pub projection: Projection,
+    pub on_status: BTreeMap<u16, Outcome>,
+}
+
+/// A fixed outcome for an HTTP status.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Result(JsonTemplate),
+    Error(TemplateId),
+}
+
+impl VersionedRequest {
+    /// Whether this request is meant for `version`.
+    pub fn fits(&self, version: &semver::Version) -> bool {
+        self.kestra.as_ref().is_none_or(|req| req.matches(version))
+    }
+
+    /// How the answer to this request becomes the step's value.
+    pub fn response<'a>(&'a self, step_response: &'a ResponseTemplate) -> &'a ResponseTemplate {
+        self.response.as_ref().unwrap_or(step_response)
+    }
+}
+
+/// The request among `requests` for `version`; `None` when there is none for it.
+pub fn request_for<'a>(
+    requests: &'a [VersionedRequest],
+    version: Option<&semver::Version>,
+) -> Option<&'a VersionedRequest> {
+    match (requests, version) {
+        ([only], _) if only.kestra.is_none() => Some(only),
+        (_, Some(v)) => requests.iter().find(|r| r.fits(v)),
+        _ => None,
+    }
+}
+
+impl Action {
+    /// Every request this action may send, with a label (`steps[1].requests[0]`).
+    pub fn requests(&self) -> Vec<(String, &VersionedRequest)> {
+        let mut out = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            if let StepKind::Request { requests, .. } = &step.kind {
+                for (j, r) in requests.iter().enumerate() {
+                    out.push((format!("steps[{i}].requests[{j}]"), r));
+                }
+            }
+        }
+        out
+    }
+
+    /// HTTP methods of every request, for annotations.
+    pub fn methods(&self) -> Vec<Method> {
+        self.requests()
+            .into_iter()
+            .map(|(_, r)| r.template.method)
+            .collect()
+    }
+
+    /// Whether running this action needs the server's version.
+    pub fn needs_version(&self) -> bool {
+        self.requests().iter().any(|(_, r)| r.kestra.is_some())
+    }
+}
+
+/// The raw pieces of one action, borrowed from a tool or a variant.
+pub struct ActionParts<'a> {
+    pub requires: &'a [String],
+    pub request: Option<&'a RequestSpec>,
+    pub requests: Option<&'a [RequestSpec]>,
+    pub steps: Option<&'a [StepSpec]>,
+    pub result: Option<&'a Value>,
+    pub response: &'a ResponseSpec,
+}
+
+fn fail(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn prefixed(prefix: &str) -> impl Fn(FieldError) -> FieldError + '_ {
+    move |e| fail(format!("{prefix}.{}", e.field), e.message)
+}
+
+impl ActionParts<'_> {
+    /// Compiles the action; `allowed` lists the argument names (plus `kestra`).
+    pub fn compile(
+        &self,
+        templates: &mut Templates,
+        allowed: &BTreeSet<String>,
+    ) -> Result<Action, FieldError> {
+        let mut step_allowed = allowed.clone();
+        step_allowed.extend(STEP_NAMES.iter().map(|s| s.to_string()));
+        let (steps, result) = match (self.request, self.requests, self.steps) {
+            (Some(_), None, None) | (None, Some(_), None) => {
+                let requests = compile_requests(self.request, self.requests, templates, allowed)?;
+                let response =
+                    compile_response(self.response, templates, allowed).map_err(prefixed("response"))?;
+                let kind = StepKind::Request {
+                    requests,
+                    response,
+                    repeat: Repeat::Once,
+                };
+                (
+                    vec![Step {
+                        name: None,
+                        when: None,
+                        kind,
+                    }],
+                    None,
+                )
+            }
+            (None, None, Some(specs)) if !specs.is_empty() => {
+                let steps = compile_steps(specs, templates, &step_allowed)?;
+                let result = match self.result {
+                    Some(doc) => Some(
+                        templates
+                            .json(doc, &step_allowed)
+                            .map_err(|e| fail("result", e.0))?,
+                    ),
+                    None => None,
+                };
+                (steps, result)
+            }
+            _ => {
+                return Err(fail(
+                    "request",
+                    "give exactly one of `request`, `requests` and `steps`",
+                ));
+            }
+        };
+        if self.result.is_some() && self.steps.is_none() {
+            return Err(fail(
+                "result",
+                "`result` applies to `steps` only (use `response` for one request)",
+            ));
+        }
+        Ok(Action {
+            requires: self.requires.to_vec(),
+            steps,
+            result,
+        })
+    }
+}
+
+fn compile_steps(
+    specs: &[StepSpec],
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Vec<Step>, FieldError> {
+    let mut names = BTreeSet::new();
+    let mut steps = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let at = format!("steps[{i}]");
+        if let Some(name) = &spec.name
+            && !names.insert(name.clone())
+        {
+            return Err(fail(
+                format!("{at}.name"),
+                format!("step name '{name}' is used twice"),
+            ));
+        }
+        let step = compile_step(spec, templates, allowed).map_err(prefixed(&at))?;
+        steps.push(step);
+    }
+    Ok(steps)
+}
+
+fn compile_step(
+    spec: &StepSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Step, FieldError> {
+    let when = match &spec.when {
+        Some(w) => Some(lone_expression(w, "when", templates, allowed)?),
+        None => None,
+    };
+    let is_request = spec.request.is_some() || spec.requests.is_some();
+    let kinds = [is_request, spec.set.is_some(), spec.fail.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(fail(
+            "request",
+            "a step has exactly one of `request`/`requests`, `set` and `fail`",
+        ));
+    }
+    if !is_request && (spec.for_each.is_some() || spec.paginate.is_some() || spec.response.is_some()) {
+        return Err(fail(
+            "for_each",
+            "`for_each`, `paginate` and `response` apply to request steps only",
+        ));
+    }
+    let kind = if let Some(doc) = &spec.set {
+        StepKind::Set(templates.json(doc, allowed).map_err(|e| fail("set", e.0))?)
+    } else if let Some(message) = &spec.fail {
+        StepKind::Fail(templates.text(message, allowed).map_err(|e| fail("fail", e.0))?)
+    } else {
+        let requests = compile_requests(
+            spec.request.as_ref(),
+            spec.requests.as_deref(),
+            templates,
+            allowed,
+        )?;
+        let response = compile_response(&spec.response.clone().unwrap_or_default(), templates, allowed)
+            .map_err(prefixed("response"))?;
+        let repeat = match (&spec.for_each, &spec.paginate) {
+            (None, None) => Repeat::Once,
+            (Some(list), None) => Repeat::ForEach(lone_expression(list, "for_each", templates, allowed)?),
+            (None, Some(p)) => compile_paginate(p, templates, allowed)?,
+            (Some(_), Some(_)) => {
+                return Err(fail(
+                    "paginate",
+                    "a step cannot have both `for_each` and `paginate`",
+                ));
+            }
+        };
+        StepKind::Request {
+            requests,
+            response,
+            repeat,
+        }
+    };
+    Ok(Step {
+        name: spec.name.clone(),
+        when,
+        kind,
+    })
+}
+
+fn lone_expression(
+    source: &str,
+    field: &str,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<ValueTemplate, FieldError> {
+    match templates.value(source, allowed).map_err(|e| fail(field, e.0))? {
+        t @ ValueTemplate::Typed(_) => Ok(t),
+        _ => Err(fail(
+            field,
+            format!("'{source}' must be a single {{{{ expression }}}}"),
+        )),
+    }
+}
+
+fn compile_paginate(
+    p: &PaginateSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Repeat, FieldError> {
+    let items = Selection::parse(&p.items).map_err(|m| fail("paginate.items", m))?;
+    let size = templates
+        .value(&p.size, allowed)
+        .map_err(|e| fail("paginate.size", e.0))?;
+    if p.max_pages == 0 {
+        return Err(fail("paginate.max_pages", "must be at least 1"));
+    }
+    Ok(Repeat::Paginate {
+        items,
+        size,
+        max_pages: p.max_pages,
+    })
+}
+
+fn compile_requests(
+    one: Option<&RequestSpec>,
+    many: Option<&[RequestSpec]>,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Vec<VersionedRequest>, FieldError> {
+    let specs: Vec<(String, &RequestSpec)> = match (one, many) {
+        (Some(one), None) => vec![("request".into(), one)],
+        (None, Some(many)) if !many.is_empty() => many
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("requests[{i}]"), r))
+            .collect(),
+        _ => return Err(fail("request", "give exactly one of `request` and `requests`")),
+    };
+    let mut requests = Vec::new();
+    for (field, spec) in &specs {
+        let kestra = match &spec.kestra {
+            Some(req) => Some(semver::VersionReq::parse(req).map_err(|e| {
+                fail(
+                    format!("{field}.kestra"),
+                    format!("'{req}' is not a version requirement such as '>=2.0': {e}"),
+                )
+            })?),
+            None if many.is_some() => {
+                return Err(fail(
+                    format!("{field}.kestra"),
+                    "each of `requests` needs a `kestra` version requirement",
+                ));
+            }
+            None => None,
+        };
+        let template = RequestTemplate::compile(spec, templates, allowed).map_err(prefixed(field))?;
+        let response = match &spec.response {
+            Some(r) => Some(
+                compile_response(r, templates, allowed).map_err(prefixed(&format!("{field}.response")))?,
+            ),
+            None => None,
+        };
+        requests.push(VersionedRequest {
+            kestra,
+            template,
+            response,
+        });
+    }
+    check_no_overlap(&requests).map_err(|m| fail("requests", m))?;
+    Ok(requests)
+}
+
+fn check_no_overlap(requests: &[VersionedRequest]) -> Result<(), String> {
+    for known in KNOWN_KESTRA_VERSIONS {
+        let Ok(version) = semver::Version::parse(known) else {
+            continue;
+        };
+        if requests
+            .iter()
+            .filter(|r| r.kestra.is_some() && r.fits(&version))
+            .count()
+            > 1
+        {
+            return Err(format!(
+                "more than one request fits Kestra {known}; make the `kestra` requirements disjoint"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compiles a `response` block.
+pub fn compile_response(
+    spec: &ResponseSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<ResponseTemplate, FieldError> {
+    let select = match &spec.select {
+        Some(path) => Some(Selection::parse(path).map_err(|m| fail("select", m))?),
+        None => None,
+    };
+    let mut with_result = allowed.clone();
+    with_result.insert("result".into());
+    let template = match &spec.template {
+        Some(source) => Some(
+            templates
+                .text(source, &with_result)
+                .map_err(|e| fail("template", e.0))?,
+        ),
+        None => None,
+    };
+    let mut with_status = allowed.clone();
+    with_status.insert("status".into());
+    let mut on_status = BTreeMap::new();
+    for (status, outcome) in &spec.on_status {
+        let field = format!("on_status.{status}");
+        if !(100..=599).contains(status) {
+            return Err(fail(&field, format!("{status} is not an HTTP status")));
+        }
+        on_status.insert(
+            *status,
+            compile_outcome(outcome, templates, &with_status).map_err(|m| fail(&field, m))?,
+        );
+    }
+    Ok(ResponseTemplate {
+        projection: Projection {
+            select,
+            fields: spec.fields.clone(),
+            template,
+            wrap: spec.wrap.clone(),
+        },
+        on_status,
+    })
+}
+
+fn compile_outcome(
+    outcome: &StatusOutcome,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<Outcome, String> {
+    match (&outcome.result, &outcome.error) {
+        (Some(result), None) => Ok(Outcome::Result(templates.json(result, allowed).map_err(|e| e.0)?)),
+        (None, Some(error)) => Ok(Outcome::Error(templates.text(error, allowed).map_err(|e| e.0)?)),
+        _ => Err("give exactly one of `result` and `error`".into()),
+    }
+}
