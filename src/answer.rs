@@ -114,6 +114,7 @@ mod tests {
             query: vec![],
             headers: vec![],
             body: crate::request::RenderedBody::None,
+            stream: None,
         }
     }
 

@@ -114,7 +114,9 @@ impl Engine {
     ) -> Result<RenderedRequest, CallError> {
         let mut requests = self.sample_requests(name, args, version)?;
         match requests.is_empty() {
-            true => Err(CallError::Render(format!("'{name}' sends no request to Kestra {version}"))),
+            true => Err(CallError::Render(format!(
+                "'{name}' sends no request to Kestra {version}"
+            ))),
             false => Ok(requests.swap_remove(0).1),
         }
     }
@@ -208,6 +210,7 @@ fn version_probe() -> RenderedRequest {
         query: vec![],
         headers: vec![],
         body: crate::request::RenderedBody::None,
+        stream: None,
     }
 }
 

@@ -9,7 +9,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Client, Url, multipart, redirect};
 
 use crate::config::{Auth, Config};
-use crate::request::{RenderedBody, RenderedRequest};
+use crate::request::{RenderedBody, RenderedRequest, StreamLimits};
 use crate::spec::raw::{Method, Scope};
 
 /// Statuses after which a GET is tried again.
@@ -163,7 +163,17 @@ impl KestraClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let (body, truncated) = self.read_bounded(response).await?;
+        let (body, truncated) = match &req.stream {
+            Some(limits) if (200..300).contains(&status) => (
+                read_events(response, limits, self.max_response_bytes).await,
+                false,
+            ),
+            _ => self.read_bounded(response).await?,
+        };
+        let content_type = match &req.stream {
+            Some(_) if (200..300).contains(&status) => Some("application/json".to_owned()),
+            _ => content_type,
+        };
         tracing::debug!(status, bytes = body.len(), truncated, "answered");
         Ok(HttpAnswer {
             status,
@@ -198,6 +208,43 @@ impl KestraClient {
             HttpError::Other(error_chain(err))
         }
     }
+}
+
+/// Reads server-sent events until the stream ends, a stop event, or a limit; returns
+/// `{"events": [{"id", "event", "data"}...], "stopped": why}` as JSON bytes. `data` is parsed as
+/// JSON when it is JSON.
+async fn read_events(mut response: reqwest::Response, limits: &StreamLimits, max_bytes: usize) -> Vec<u8> {
+    let deadline = tokio::time::Instant::now() + limits.max_duration;
+    let mut parser = crate::request::EventParser::default();
+    let mut read = 0usize;
+    let stopped = loop {
+        if parser.events.len() >= limits.max_events {
+            break format!("stopped after {} events (the limit)", limits.max_events);
+        }
+        if let Some(last) = parser.events.last()
+            && limits
+                .stop_on
+                .iter()
+                .any(|s| Some(s.as_str()) == last.id.as_deref() || Some(s.as_str()) == last.event.as_deref())
+        {
+            break "the stream signalled its end".to_owned();
+        }
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Err(_) => break format!("stopped after {:?} (the time limit)", limits.max_duration),
+            Ok(Err(e)) => break format!("the stream failed: {}", error_chain(&e)),
+            Ok(Ok(None)) => break "the stream ended".to_owned(),
+            Ok(Ok(Some(chunk))) => {
+                read += chunk.len();
+                if read > max_bytes {
+                    break format!("stopped after {max_bytes} bytes (KESTRA_MCP_MAX_RESPONSE_BYTES)");
+                }
+                parser.feed(&chunk);
+            }
+        }
+    };
+    parser.events.truncate(limits.max_events);
+    let events: Vec<serde_json::Value> = parser.events.into_iter().map(|e| e.to_json()).collect();
+    serde_json::to_vec(&serde_json::json!({"events": events, "stopped": stopped})).unwrap_or_default()
 }
 
 fn multipart_form(parts: &[crate::request::RenderedPart]) -> Result<multipart::Form, HttpError> {
@@ -256,6 +303,7 @@ mod tests {
                 .collect(),
             headers: vec![],
             body: RenderedBody::None,
+            stream: None,
         }
     }
 

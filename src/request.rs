@@ -22,6 +22,22 @@ pub struct RequestTemplate {
     query: Vec<(String, ValueTemplate)>,
     headers: Vec<(String, ValueTemplate)>,
     body: Option<BodyTemplate>,
+    stream: Option<StreamTemplate>,
+}
+
+#[derive(Debug, Clone)]
+struct StreamTemplate {
+    max_events: ValueTemplate,
+    max_seconds: ValueTemplate,
+    stop_on: Vec<String>,
+}
+
+/// How long and how much of an event stream to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamLimits {
+    pub max_events: usize,
+    pub max_duration: std::time::Duration,
+    pub stop_on: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +71,8 @@ pub struct RenderedRequest {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: RenderedBody,
+    /// Read the answer as an event stream within these limits.
+    pub stream: Option<StreamLimits>,
 }
 
 /// A rendered request body.
@@ -109,6 +127,18 @@ impl RequestTemplate {
             Some(body) => Some(compile_body(body, templates, allowed)?),
             None => None,
         };
+        let stream = match &spec.stream {
+            Some(st) => Some(StreamTemplate {
+                max_events: templates
+                    .value(&st.max_events, allowed)
+                    .map_err(at("stream.max_events"))?,
+                max_seconds: templates
+                    .value(&st.max_seconds, allowed)
+                    .map_err(at("stream.max_seconds"))?,
+                stop_on: st.stop_on.clone(),
+            }),
+            None => None,
+        };
         if spec.method == Method::Get && body.is_some() {
             return Err(FieldError {
                 field: "body".into(),
@@ -124,6 +154,7 @@ impl RequestTemplate {
             query,
             headers,
             body,
+            stream,
         })
     }
 
@@ -148,6 +179,18 @@ impl RequestTemplate {
             None => RenderedBody::None,
             Some(b) => render_body(b, templates, ctx)?,
         };
+        let stream = match &self.stream {
+            Some(st) => Some(StreamLimits {
+                max_events: positive(templates.render_value(&st.max_events, ctx)?, "stream.max_events")?
+                    as usize,
+                max_duration: std::time::Duration::from_secs_f64(positive(
+                    templates.render_value(&st.max_seconds, ctx)?,
+                    "stream.max_seconds",
+                )?),
+                stop_on: st.stop_on.clone(),
+            }),
+            None => None,
+        };
         Ok(RenderedRequest {
             method: self.method,
             scope: self.scope,
@@ -155,7 +198,82 @@ impl RequestTemplate {
             query,
             headers,
             body,
+            stream,
         })
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    /// `{"id", "event", "data"}`, with `data` parsed as JSON when it is JSON.
+    pub fn to_json(self) -> Value {
+        let data = serde_json::from_str(&self.data).unwrap_or(Value::String(self.data));
+        serde_json::json!({"id": self.id, "event": self.event, "data": data})
+    }
+}
+
+/// An incremental parser of `text/event-stream` (fields `id`, `event`, `data`; blank line ends
+/// an event; comments and other fields ignored).
+#[derive(Debug, Default)]
+pub struct EventParser {
+    pending: Vec<u8>,
+    current: Event,
+    has_field: bool,
+    pub events: Vec<Event>,
+}
+
+impl EventParser {
+    /// Adds bytes from the stream; complete events are appended to `events`.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            self.line(line.trim_end_matches(['\n', '\r']));
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if line.is_empty() {
+            if self.has_field {
+                self.events.push(std::mem::take(&mut self.current));
+                self.has_field = false;
+            }
+            return;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => self.current.id = Some(value.to_owned()),
+            "event" => self.current.event = Some(value.to_owned()),
+            "data" if self.current.data.is_empty() => self.current.data = value.to_owned(),
+            "data" => {
+                self.current.data.push('\n');
+                self.current.data.push_str(value);
+            }
+            _ => return,
+        }
+        self.has_field = true;
+    }
+}
+
+/// A positive number from a rendered value (a number or numeric text).
+fn positive(value: Value, field: &str) -> Result<f64, TemplateError> {
+    let n = value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+    match n {
+        Some(n) if n > 0.0 && n.is_finite() => Ok(n),
+        _ => Err(TemplateError(format!(
+            "`{field}` must give a positive number, got {value}"
+        ))),
     }
 }
 
@@ -411,6 +529,21 @@ mod tests {
             .map(|p| (p.name.as_str(), p.value.as_str()))
             .collect();
         assert_eq!(pairs, vec![("a", "x"), ("b", "2"), ("c", "{\"k\":true}")]);
+    }
+
+    #[test]
+    fn event_streams_are_parsed_across_chunks() {
+        let mut p = EventParser::default();
+        p.feed(b"id: start\ndata: {\"a\":");
+        p.feed(b"1}\n\n: comment\nid: progress\r\ndata: line1\ndata: line2\n\nid: part");
+        assert_eq!(p.events.len(), 2);
+        assert_eq!(
+            p.events[0].clone().to_json(),
+            json!({"id": "start", "event": null, "data": {"a": 1}})
+        );
+        assert_eq!(p.events[1].data, "line1\nline2");
+        p.feed(b"ial\n\n");
+        assert_eq!(p.events[2].id.as_deref(), Some("partial"));
     }
 
     #[test]

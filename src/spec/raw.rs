@@ -245,6 +245,24 @@ pub struct RequestSpec {
     /// Replaces the action's `response` for this request (when versions answer differently).
     #[serde(default)]
     pub response: Option<ResponseSpec>,
+    /// Read the answer as a server-sent event stream, for a bounded time and number of events
+    /// (Kestra's `follow` endpoints never end on their own). The body the response sees is
+    /// `{"events": [{"id", "data"}...], "stopped": "..."}`.
+    #[serde(default)]
+    pub stream: Option<StreamSpec>,
+}
+
+/// Bounds on reading an event stream.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Most events to read (a template giving a number).
+    pub max_events: String,
+    /// Most seconds to read for (a template giving a number).
+    pub max_seconds: String,
+    /// Event ids (`id:`) or names (`event:`) after which reading stops, e.g. `end`.
+    #[serde(default)]
+    pub stop_on: Vec<String>,
 }
 
 /// A request body: exactly one of `json`, `text` or `multipart`.

@@ -8,4 +8,5 @@ mod faults;
 mod protocol;
 mod stub;
 mod tools;
+mod tools_stream;
 mod util;
