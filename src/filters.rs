@@ -4,6 +4,9 @@
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
+/// Global functions the engine adds; templates may call them without declaring them.
+pub const FUNCTIONS: &[&str] = &["now_utc", "uuid4"];
+
 /// Adds the engine's filters and functions to `env`.
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("kv_literal", kv_literal);
@@ -13,6 +16,9 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_yaml", from_yaml);
     env.add_filter("merge", merge);
     env.add_filter("similarity", similarity);
+    env.add_filter("mutable", mutable);
+    env.add_filter("duration_seconds", duration_seconds);
+    env.add_filter("seconds_ago", seconds_ago);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -42,6 +48,13 @@ fn merge(base: Value, other: Value) -> Result<Value, Error> {
         }
     }
     Ok(Value::from(out))
+}
+
+/// A map as a mutable record: minijinja's `namespace()` object, whose attributes `{% set %}` can
+/// change from inside loops and macros. For templates of tools with a `namespace` argument,
+/// which hides the `namespace()` function: `{% set st = {"seen": []} | mutable %}`.
+fn mutable(state: &minijinja::State, defaults: Value) -> Result<Value, Error> {
+    Value::from_function(minijinja::functions::namespace).call(state, &[defaults])
 }
 
 /// `[{key, value}]` (Kestra's label list) as an object; `none` gives an empty object.
@@ -93,6 +106,69 @@ fn now_utc(kwargs: minijinja::value::Kwargs) -> Result<String, Error> {
     }
     kwargs.assert_all_used()?;
     let when = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    Ok(when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// The length in seconds of an ISO 8601 duration with days, hours, minutes and seconds
+/// (`P30D`, `PT1H`, `P1DT2H30M`, `PT45S`); anything else is an error.
+fn duration_seconds(text: &str) -> Result<i64, Error> {
+    let invalid = || {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("unsupported ISO 8601 duration {text:?}; use e.g. P30D, PT1H, PT5M, P1DT12H"),
+        )
+    };
+    let rest = text.trim().strip_prefix('P').ok_or_else(invalid)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((date, time)) if !time.is_empty() => (date, time),
+        Some(_) => return Err(invalid()),
+        None => (rest, ""),
+    };
+    let mut total: i64 = 0;
+    let mut amounts = 0;
+    for (part, units) in [
+        (date, &[('D', 86_400)][..]),
+        (time, &[('H', 3_600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut part = part;
+        for (unit, factor) in units {
+            if let Some((number, after)) = part.split_once(*unit) {
+                if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid());
+                }
+                let n: i64 = number.parse().map_err(|_| invalid())?;
+                total = n
+                    .checked_mul(*factor)
+                    .and_then(|s| total.checked_add(s))
+                    .ok_or_else(invalid)?;
+                amounts += 1;
+                part = after;
+            }
+        }
+        if !part.is_empty() {
+            return Err(invalid());
+        }
+    }
+    if amounts == 0 {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
+/// The UTC time `seconds` before now, as ISO 8601 (`2026-11-25T10:00:00Z`); `0` is now.
+fn seconds_ago(seconds: i64) -> Result<String, Error> {
+    let delta = chrono::Duration::try_seconds(seconds).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{seconds} seconds is out of range"),
+        )
+    })?;
+    let when = chrono::Utc::now().checked_sub_signed(delta).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{seconds} seconds is out of range"),
+        )
+    })?;
     Ok(when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
@@ -248,9 +324,46 @@ mod tests {
     }
 
     #[test]
+    fn mutable_records_change_inside_loops_and_hide_nothing() {
+        let src = "{% set st = {'seen': []} | mutable %}{% for x in l %}{% set st.seen = st.seen + [x] %}{% endfor %}{{ st.seen | join(',') }} {{ namespace }}";
+        let out = render(
+            src,
+            serde_json::json!({"l": ["a", "b"], "namespace": "company.team"}),
+        );
+        assert_eq!(out, "a,b company.team");
+    }
+
+    #[test]
     fn now_utc_shifts_back() {
         let now = render("{{ now_utc() }}", serde_json::json!({}));
         let earlier = render("{{ now_utc(days=1, hours=2) }}", serde_json::json!({}));
+        assert_eq!(now.len(), 20);
+        assert!(earlier < now, "{earlier} < {now}");
+    }
+
+    #[test]
+    fn durations_in_seconds_and_times_before_now() {
+        let cases = [
+            ("P30D", 2_592_000),
+            ("PT1H", 3_600),
+            ("PT5M", 300),
+            ("PT45S", 45),
+            ("P1DT2H30M", 95_400),
+            ("P0D", 0),
+        ];
+        for (text, seconds) in cases {
+            assert_eq!(duration_seconds(text).unwrap(), seconds, "{text}");
+        }
+        for bad in [
+            "", "P", "PT", "P1DT", "30D", "P1H", "PT1D", "PT1M1H", "P-1D", "P1.5D", "PT1HX",
+        ] {
+            assert!(duration_seconds(bad).is_err(), "{bad:?} must be refused");
+        }
+        let now = render("{{ 0 | seconds_ago }}", serde_json::json!({}));
+        let earlier = render(
+            "{{ 'P1D' | duration_seconds | seconds_ago }}",
+            serde_json::json!({}),
+        );
         assert_eq!(now.len(), 20);
         assert!(earlier < now, "{earlier} < {now}");
     }

@@ -17,3 +17,4 @@ pub mod request;
 pub mod run;
 pub mod serve;
 pub mod spec;
+pub mod stdio;

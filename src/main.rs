@@ -27,7 +27,13 @@ struct Cli {
     #[arg(long, env = "KESTRA_MCP_TOOLS_DIR", global = true)]
     tools_dir: Option<PathBuf>,
     /// Skip broken spec files with a warning instead of refusing to start.
-    #[arg(long, env = "KESTRA_MCP_SKIP_INVALID_SPECS", global = true)]
+    #[arg(
+        long,
+        env = "KESTRA_MCP_SKIP_INVALID_SPECS",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     skip_invalid_specs: bool,
     #[command(subcommand)]
     command: Option<Command>,
@@ -78,7 +84,10 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             println!("{}", serde_json::to_string_pretty(&spec_json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Tools { action }) => tools_command(action, &options),
+        Some(Command::Tools { action }) => {
+            init_logging("WARN");
+            tools_command(action, &options)
+        }
         None => {
             let config = Config::from_env().context("invalid configuration")?;
             init_logging(&config.log_level);
@@ -126,7 +135,11 @@ async fn serve_stdio(catalog: Catalog, config: &Config) -> anyhow::Result<ExitCo
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
     let engine = Arc::new(Engine::new(filtered, catalog.templates, config)?);
     let service = KestraMcp::new(engine)
-        .serve(rmcp::transport::stdio())
+        .serve(kestra_mcp::stdio::framed(
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            kestra_mcp::stdio::DEFAULT_MAX_LINE_BYTES,
+        ))
         .await
         .context("MCP handshake failed")?;
     service.waiting().await.context("MCP session ended abnormally")?;

@@ -207,7 +207,11 @@ impl Templates {
         let unknown: Vec<String> = template
             .undeclared_variables(false)
             .into_iter()
-            .filter(|v| !allowed.contains(v) && !BUILTIN_GLOBALS.contains(&v.as_str()))
+            .filter(|v| {
+                !allowed.contains(v)
+                    && !BUILTIN_GLOBALS.contains(&v.as_str())
+                    && !crate::filters::FUNCTIONS.contains(&v.as_str())
+            })
             .collect();
         if let Some(first) = unknown.first() {
             return Err(TemplateError(format!(
@@ -410,6 +414,18 @@ mod tests {
             err.0,
             "unknown variable 'nmespace' (declare it in `input.properties`; known: namespace)"
         );
+    }
+
+    #[test]
+    fn engine_functions_need_no_declaration() {
+        let mut t = Templates::new();
+        let id = t
+            .text(
+                "{{ uuid4() | length }} {{ now_utc(days=1) | length }}",
+                &names(&[]),
+            )
+            .unwrap();
+        assert_eq!(t.render(&id, &ctx(json!({}))).unwrap(), "36 20");
     }
 
     #[test]

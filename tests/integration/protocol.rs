@@ -34,13 +34,43 @@ async fn an_unknown_tool_is_a_json_rpc_error_and_the_session_goes_on() {
 }
 
 #[tokio::test]
-async fn malformed_lines_and_unknown_methods_do_not_stop_the_server() {
+async fn malformed_lines_get_json_rpc_errors_and_the_server_goes_on() {
     let mut bed = Bed::start().await;
-    bed.server.send_line("this is not json").await;
-    bed.server.send_line("{\"jsonrpc\":\"2.0\",\"id\":").await;
+    let cases = [
+        ("this is not json", -32700),
+        ("{\"jsonrpc\":\"2.0\",\"id\":", -32700),
+        ("[1, 2, 3]", -32600),
+        ("{\"id\": 5, \"method\": \"ping\"}", -32600),
+        ("{\"jsonrpc\": \"2.0\", \"id\": 6}", -32600),
+    ];
+    for (line, code) in cases {
+        bed.server.send_line(line).await;
+        let reply = bed.server.read_message().await;
+        assert_eq!(reply["error"]["code"], json!(code), "{line}: {reply}");
+    }
     let reply = bed.server.request("no/such/method", json!({})).await;
     assert_eq!(reply["error"]["code"], json!(-32601), "{reply}");
-    assert!(bed.server.tool_names().await.contains(&"search_flows".to_owned()));
+    assert!(!bed.server.tool_names().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_huge_line_is_refused_without_stopping_the_server() {
+    let mut bed = Bed::start().await;
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"tools/call\",\"params\":{{\"name\":\"search_flows\",\"arguments\":{{\"query\":\"{}\"}}}}}}",
+        "q".repeat(6 * 1024 * 1024)
+    );
+    bed.server.send_line(&huge).await;
+    let reply = bed.server.read_message().await;
+    assert_eq!(reply["error"]["code"], json!(-32600), "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 4194304 bytes")
+    );
+    assert!(!bed.server.tool_names().await.is_empty());
+    assert!(bed.requests().await.is_empty(), "nothing reached Kestra");
 }
 
 #[tokio::test]
