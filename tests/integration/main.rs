@@ -8,5 +8,6 @@ mod faults;
 mod protocol;
 mod stub;
 mod tools;
+mod tools_ee;
 mod tools_stream;
 mod util;

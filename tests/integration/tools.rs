@@ -32,7 +32,12 @@ fn every_builtin_tool_and_variant_is_exercised() {
     let mut listed: Vec<&str> = stdout.lines().filter_map(|l| l.split('\t').next()).collect();
     listed.sort();
     // One list per test module; add yours here.
-    let mut exercised: Vec<&str> = [EXERCISED, crate::tools_stream::EXERCISED].concat();
+    let mut exercised: Vec<&str> = [
+        EXERCISED,
+        crate::tools_stream::EXERCISED,
+        crate::tools_ee::EXERCISED,
+    ]
+    .concat();
     exercised.sort();
     assert_eq!(
         listed, exercised,
