@@ -1,0 +1,244 @@
+//! Property tests: random and mutated YAML fed to the spec loader, random arguments fed to every
+//! built-in tool's renderer. Nothing may panic; every failure is a clean error; no rendered
+//! request ever leaves `KESTRA_BASE_URL/{tenant}` or carries a climbing segment.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::OnceLock;
+
+use kestra_mcp::config::Config;
+use kestra_mcp::engine::Engine;
+use kestra_mcp::filter::apply_disabled;
+use kestra_mcp::http::KestraClient;
+use kestra_mcp::render::Templates;
+use kestra_mcp::spec::load::builtin_sources;
+use kestra_mcp::spec::{CompiledTool, KNOWN_KESTRA_VERSIONS, LoadOptions, load_catalog, parse_spec};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use serde_json::{Map, Value, json};
+
+const BASE: &str = "http://kestra.test:8080/api/v1";
+
+fn config() -> Config {
+    Config::from_lookup(|name| (name == "KESTRA_BASE_URL").then(|| BASE.to_owned())).unwrap()
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config()).unwrap()
+    })
+}
+
+fn client() -> &'static KestraClient {
+    static CLIENT: OnceLock<KestraClient> = OnceLock::new();
+    CLIENT.get_or_init(|| KestraClient::new(&config()).unwrap())
+}
+
+/// Tool names with their dispatch argument and values (variants), from the built-in specs.
+fn tool_variants() -> Vec<(String, Option<(String, String)>)> {
+    let mut out = Vec::new();
+    for tool in engine().tools() {
+        match &tool.dispatch {
+            kestra_mcp::spec::Dispatch::Single(_) => out.push((tool.tool.name.to_string(), None)),
+            kestra_mcp::spec::Dispatch::ByArgument { argument, actions } => {
+                for key in actions.keys() {
+                    out.push((tool.tool.name.to_string(), Some((argument.clone(), key.clone()))));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Strings an agent might send, hostile ones weighted in.
+fn hostile_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("..".to_owned()),
+        Just(".".to_owned()),
+        Just("a/../../admin".to_owned()),
+        Just("%2e%2e".to_owned()),
+        Just("%252e%252e%252f".to_owned()),
+        Just("x?admin=true#frag".to_owned()),
+        Just("http://evil.example/".to_owned()),
+        Just("{{ 7 * 7 }}".to_owned()),
+        Just("{% for x in range(9999999) %}x{% endfor %}".to_owned()),
+        Just("".to_owned()),
+        Just("ünïcödé ✓ 🚀".to_owned()),
+        "[a-z.]{1,12}",
+        ".{0,40}",
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        hostile_string().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map(hostile_string(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Arguments for `tool`: every declared property, each a random string or a random JSON value.
+fn arguments(tool: &CompiledTool) -> impl Strategy<Value = Map<String, Value>> {
+    let names: Vec<String> = tool.defaults.keys().cloned().collect();
+    prop::collection::vec(
+        prop_oneof![hostile_string().prop_map(Value::from), json_value()],
+        names.len(),
+    )
+    .prop_map(move |values| names.iter().cloned().zip(values).collect())
+}
+
+fn check_rendered(tool: &str, args: &Map<String, Value>) {
+    for version in KNOWN_KESTRA_VERSIONS {
+        let version = semver::Version::parse(version).unwrap();
+        // Invalid arguments are clean errors; valid ones render requests that stay in place.
+        let Ok(requests) = engine().sample_requests(tool, args.clone(), &version) else {
+            continue;
+        };
+        for (label, request) in requests {
+            let url = client()
+                .url_for(&request)
+                .unwrap_or_else(|e| panic!("{tool} {label}: {e}"));
+            assert!(
+                url.as_str().starts_with(&format!("{BASE}/")),
+                "{tool} {label}: {url}"
+            );
+            assert_eq!(url.host_str(), Some("kestra.test"));
+            for segment in request.path.split('/').skip(1) {
+                let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+                assert!(
+                    decoded != ".." && decoded != "." && !decoded.contains('/'),
+                    "{tool} {label}: {}",
+                    request.path
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics_the_spec_parser(text in ".{0,400}") {
+        let _ = parse_spec(&text, "fuzz.yaml");
+    }
+
+    #[test]
+    fn mutated_builtin_specs_load_or_fail_cleanly(
+        index in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        insert in "[\\[\\]{}:,\\-#'\"|>& a-z0-9\\n{{}}%]{0,12}",
+        drop_line in any::<prop::sample::Index>(),
+    ) {
+        let sources = builtin_sources();
+        let source = &sources[index.index(sources.len())];
+        let mut text = source.text.clone();
+        let at = cut.index(text.len() + 1);
+        let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.insert_str(at, &insert);
+        let lines: Vec<&str> = text.lines().collect();
+        let skip = drop_line.index(lines.len().max(1));
+        let mutated: String = lines.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, l)| format!("{l}\n")).collect();
+        let origin = source.origin.rsplit('/').next().unwrap();
+        if let Ok(spec) = parse_spec(&mutated, origin) {
+            let mut templates = Templates::new();
+            if let Err(e) = CompiledTool::from_spec(spec, origin, &mut templates) {
+                prop_assert!(e.to_string().starts_with(origin), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn random_arguments_never_panic_and_never_leave_the_api(
+        which in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+    ) {
+        let variants = tool_variants();
+        let (name, dispatch) = &variants[which.index(variants.len())];
+        let tool = engine().tool(name).unwrap();
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig::default(),
+            proptest::test_runner::TestRng::from_seed(proptest::test_runner::RngAlgorithm::ChaCha, &{
+                let mut s = [0u8; 32];
+                s[..8].copy_from_slice(&seed.to_le_bytes());
+                s
+            }),
+        );
+        let mut args = arguments(tool).new_tree(&mut runner).unwrap().current();
+        if let Some((argument, value)) = dispatch {
+            args.insert(argument.clone(), json!(value));
+        }
+        check_rendered(name, &args);
+        // The same with only the required arguments as hostile strings.
+        let required: Vec<String> = tool.tool.input_schema.get("required").and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default();
+        let mut minimal: Map<String, Value> = required.iter().map(|r| (r.clone(), json!("../../admin"))).collect();
+        if let Some((argument, value)) = dispatch {
+            minimal.insert(argument.clone(), json!(value));
+        }
+        check_rendered(name, &minimal);
+    }
+}
+
+#[test]
+fn the_property_tests_cover_every_builtin_tool() {
+    let names: std::collections::BTreeSet<String> = tool_variants().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), builtin_sources().len());
+}
+
+/// A deterministic companion to the random test, so the property cannot hold vacuously: values
+/// that are valid strings but look hostile render, and render in place, for every tool variant
+/// whose arguments are all strings.
+#[test]
+fn hostile_looking_valid_strings_render_as_single_encoded_segments() {
+    let mut rendered = 0;
+    for (name, dispatch) in tool_variants() {
+        let tool = engine().tool(&name).unwrap();
+        let properties = tool
+            .tool
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for hostile in ["a b?c#d&e=f", "%2e%2e", "ünïcödé", "{{ 7 * 7 }}", "x%2F..%2Fy"] {
+            let mut args: Map<String, Value> = properties
+                .iter()
+                .filter(|(_, schema)| {
+                    schema.get("type") == Some(&json!("string")) && schema.get("enum").is_none()
+                })
+                .map(|(k, _)| (k.clone(), json!(hostile)))
+                .collect();
+            if let Some((argument, value)) = &dispatch {
+                args.insert(argument.clone(), json!(value));
+            }
+            let version = semver::Version::parse("2.0.0").unwrap();
+            if let Ok(requests) = engine().sample_requests(&name, args.clone(), &version) {
+                rendered += requests.len();
+                check_rendered(&name, &args);
+                for (_, request) in requests {
+                    assert!(
+                        !request.path.contains("/../") && !request.path.contains("?"),
+                        "{name}: {}",
+                        request.path
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        rendered > 20,
+        "only {rendered} requests rendered: the check would be vacuous"
+    );
+}
