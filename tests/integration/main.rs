@@ -9,5 +9,6 @@ mod protocol;
 mod stub;
 mod tools;
 mod tools_ee;
+mod tools_execution;
 mod tools_stream;
 mod util;

@@ -36,6 +36,7 @@ fn every_builtin_tool_and_variant_is_exercised() {
         EXERCISED,
         crate::tools_stream::EXERCISED,
         crate::tools_ee::EXERCISED,
+        crate::tools_execution::EXERCISED,
     ]
     .concat();
     exercised.sort();
