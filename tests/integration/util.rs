@@ -62,6 +62,11 @@ impl Server {
         }
     }
 
+    /// The process id (for memory readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub async fn initialize(&mut self) -> Value {
         self.request(
             "initialize",
