@@ -129,6 +129,16 @@ def apply(entry, spec, other_spec):
             if code not in responses:
                 responses[code] = copy.deepcopy(entry["response"])
                 hits += 1
+    elif action == "add-query-params":
+        for path, m in entry["operations"]:
+            op = spec["paths"].get(path, {}).get(m)
+            if not op:
+                continue
+            params = op.setdefault("parameters", [])
+            for param in entry["parameters"]:
+                if not any(p.get("name") == param["name"] and p.get("in") == "query" for p in params):
+                    params.append(copy.deepcopy(param))
+                    hits += 1
     else:
         raise SystemExit(f"overlay entry {entry['id']}: unknown action {action}")
     return hits
