@@ -70,7 +70,7 @@ impl Engine {
                 .collect(),
             templates,
             client: KestraClient::new(config)?,
-            kestra: json!({"tenant": config.tenant}),
+            kestra: kestra_context(config),
             secrets: config.secrets(),
             version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
         })
@@ -200,6 +200,14 @@ impl Engine {
         }
         err
     }
+}
+
+/// What templates see as `kestra`: the tenant, the API base URL and the UI's base URL (the API
+/// URL without its `/api/v1` suffix), for links in results.
+fn kestra_context(config: &Config) -> Value {
+    let api = config.base_url.as_str().trim_end_matches('/');
+    let ui = api.strip_suffix("/api/v1").unwrap_or(api);
+    json!({"tenant": config.tenant, "base_url": api, "ui_url": ui})
 }
 
 fn version_probe() -> RenderedRequest {

@@ -53,8 +53,8 @@ fn merge(base: Value, other: Value) -> Result<Value, Error> {
 /// A map as a mutable record: minijinja's `namespace()` object, whose attributes `{% set %}` can
 /// change from inside loops and macros. For templates of tools with a `namespace` argument,
 /// which hides the `namespace()` function: `{% set st = {"seen": []} | mutable %}`.
-fn mutable(state: &minijinja::State, defaults: Value) -> Result<Value, Error> {
-    Value::from_function(minijinja::functions::namespace).call(state, &[defaults])
+fn mutable(defaults: Value) -> Result<Value, Error> {
+    minijinja::functions::namespace(Some(defaults.into()))
 }
 
 /// `[{key, value}]` (Kestra's label list) as an object; `none` gives an empty object.
@@ -85,10 +85,75 @@ fn key_value_list(value: Value) -> Result<Value, Error> {
     Ok(Value::from(out))
 }
 
-/// Similarity of two strings from 0 to 1 (the ratio of Python's difflib.SequenceMatcher).
+/// Similarity of two strings from 0 to 1: the ratio of Python's `difflib.SequenceMatcher(None,
+/// a, b)` (matching blocks found by longest match first, "autojunk" for 200+ characters), so
+/// fuzzy rankings agree with Python tools. An LCS ratio gives other numbers.
 fn similarity(a: &str, b: &str) -> f64 {
-    let ratio = similar::TextDiff::from_chars(a, b).ratio();
-    f64::from(ratio)
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let mut b2j: std::collections::HashMap<char, Vec<usize>> = std::collections::HashMap::new();
+    for (j, c) in b.iter().enumerate() {
+        b2j.entry(*c).or_default().push(j);
+    }
+    if b.len() >= 200 {
+        let limit = b.len() / 100 + 1;
+        b2j.retain(|_, places| places.len() <= limit);
+    }
+    let mut matched = 0;
+    let mut queue = vec![(0, a.len(), 0, b.len())];
+    while let Some((alo, ahi, blo, bhi)) = queue.pop() {
+        let (i, j, k) = longest_match(&a, &b, &b2j, (alo, ahi, blo, bhi));
+        if k > 0 {
+            matched += k;
+            if alo < i && blo < j {
+                queue.push((alo, i, blo, j));
+            }
+            if i + k < ahi && j + k < bhi {
+                queue.push((i + k, ahi, j + k, bhi));
+            }
+        }
+    }
+    2.0 * matched as f64 / (a.len() + b.len()) as f64
+}
+
+/// difflib's `find_longest_match` without a junk function: the earliest longest block of
+/// `a[alo..ahi]` equal to one of `b[blo..bhi]`, as (start in a, start in b, length).
+fn longest_match(
+    a: &[char],
+    b: &[char],
+    b2j: &std::collections::HashMap<char, Vec<usize>>,
+    (alo, ahi, blo, bhi): (usize, usize, usize, usize),
+) -> (usize, usize, usize) {
+    let (mut besti, mut bestj, mut best) = (alo, blo, 0);
+    let mut j2len: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (i, c) in a.iter().enumerate().take(ahi).skip(alo) {
+        let mut next = std::collections::HashMap::new();
+        for &j in b2j.get(c).map(Vec::as_slice).unwrap_or_default() {
+            if j < blo {
+                continue;
+            }
+            if j >= bhi {
+                break;
+            }
+            let k = j.checked_sub(1).and_then(|p| j2len.get(&p)).copied().unwrap_or(0) + 1;
+            next.insert(j, k);
+            if k > best {
+                (besti, bestj, best) = (i + 1 - k, j + 1 - k, k);
+            }
+        }
+        j2len = next;
+    }
+    // Extend over equal neighbours left out of b2j (the "popular" ones of autojunk).
+    while besti > alo && bestj > blo && a[besti - 1] == b[bestj - 1] {
+        (besti, bestj, best) = (besti - 1, bestj - 1, best + 1);
+    }
+    while besti + best < ahi && bestj + best < bhi && a[besti + best] == b[bestj + best] {
+        best += 1;
+    }
+    (besti, bestj, best)
 }
 
 /// The current UTC time as ISO 8601 (`2026-11-25T10:00:00Z`), optionally shifted back by
@@ -321,6 +386,19 @@ mod tests {
             render("{{ 'abc' | similarity('abc') }}", serde_json::json!({})),
             "1.0"
         );
+        // Values of Python's difflib where an LCS ratio differs.
+        for (a, b, want) in [
+            ("hello_world", "goodbye", 0.1111111111111111),
+            ("abcd", "bcde", 0.75),
+            ("private_data_pipeline", "data_pipeline_private", 0.6190476190476191),
+            ("", "", 1.0),
+            ("abc", "", 0.0),
+        ] {
+            assert_eq!(similarity(a, b), want, "{a} / {b}");
+        }
+        // 200+ characters: popular characters are junk for the matching, as in difflib.
+        let (a, b) = ("ab".repeat(150) + "xyz", "ba".repeat(150) + "xyz");
+        assert_eq!(similarity(&a, &b), 0.009900990099009901);
     }
 
     #[test]

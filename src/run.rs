@@ -176,6 +176,7 @@ impl Engine {
         if let Some(outcome) = response.on_status.get(&answer.status) {
             let mut ctx = ctx.clone();
             ctx.insert("status".into(), Value::from(answer.status));
+            ctx.insert("body".into(), decode_body(&answer).unwrap_or(Value::Null));
             let jinja_ctx = crate::render::context(&ctx);
             return match outcome {
                 Outcome::Result(t) => Ok(Fetched::Outcome(
