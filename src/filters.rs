@@ -390,7 +390,11 @@ mod tests {
         for (a, b, want) in [
             ("hello_world", "goodbye", 0.1111111111111111),
             ("abcd", "bcde", 0.75),
-            ("private_data_pipeline", "data_pipeline_private", 0.6190476190476191),
+            (
+                "private_data_pipeline",
+                "data_pipeline_private",
+                0.6190476190476191,
+            ),
             ("", "", 1.0),
             ("abc", "", 0.0),
         ] {

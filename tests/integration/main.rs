@@ -8,6 +8,7 @@ mod faults;
 mod protocol;
 mod stub;
 mod tools;
+mod tools_catalog;
 mod tools_ee;
 mod tools_execution;
 mod tools_stream;

@@ -35,6 +35,7 @@ fn every_builtin_tool_and_variant_is_exercised() {
     let mut exercised: Vec<&str> = [
         EXERCISED,
         crate::tools_stream::EXERCISED,
+        crate::tools_catalog::EXERCISED,
         crate::tools_ee::EXERCISED,
         crate::tools_execution::EXERCISED,
     ]
