@@ -25,7 +25,7 @@ const PATH_ESCAPE: &str = "path-segment";
 const PATH_SUFFIX: &str = "#path";
 
 /// Names the engine puts in every template context besides the arguments.
-pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "status", "body", "steps", "item", "paging"];
+pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "answer", "steps", "item", "paging"];
 
 /// minijinja globals a template may use without declaring them.
 const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super"];

@@ -175,8 +175,8 @@ impl Engine {
         let answer = self.client.send(&request).await?;
         if let Some(outcome) = response.on_status.get(&answer.status) {
             let mut ctx = ctx.clone();
-            ctx.insert("status".into(), Value::from(answer.status));
-            ctx.insert("body".into(), decode_body(&answer).unwrap_or(Value::Null));
+            let body = decode_body(&answer).unwrap_or(Value::Null);
+            ctx.insert("answer".into(), json!({"status": answer.status, "body": body}));
             let jinja_ctx = crate::render::context(&ctx);
             return match outcome {
                 Outcome::Result(t) => Ok(Fetched::Outcome(

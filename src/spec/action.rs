@@ -423,7 +423,7 @@ pub fn compile_response(
         None => None,
     };
     let mut with_status = allowed.clone();
-    with_status.extend(["status".to_owned(), "body".to_owned()]);
+    with_status.insert("answer".to_owned());
     let mut on_status = BTreeMap::new();
     for (status, outcome) in &spec.on_status {
         let field = format!("on_status.{status}");

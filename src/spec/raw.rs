@@ -339,12 +339,12 @@ pub struct ResponseSpec {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusOutcome {
-    /// A normal result (JSON; strings are templates with the arguments, `status` and `body`,
-    /// the decoded answer); `null` is a result too.
+    /// A normal result (JSON; strings are templates with the arguments and `answer`
+    /// (`answer.status`, `answer.body`: the decoded body)); `null` is a result too.
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<Value>")]
     pub result: Option<Value>,
-    /// An error result with this message (template, with `status` and `body` too).
+    /// An error result with this message (template, with `answer` too).
     #[serde(default)]
     pub error: Option<String>,
 }

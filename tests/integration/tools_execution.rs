@@ -188,7 +188,7 @@ async fn manage_executions_get_delete_and_change_status() {
             .server
             .call_ok(
                 "manage_executions",
-                json!({"action": "change_status", "execution_id": EXEC, "new_status": "WARNING"}),
+                json!({"action": "change_status", "execution_id": EXEC, "status": "WARNING"}),
             )
             .await;
         assert_eq!(changed, warning);
@@ -208,18 +208,15 @@ async fn manage_executions_checks_the_status_before_sending() {
             json!({"action": "change_status", "execution_id": EXEC}),
         )
         .await;
-    assert_eq!(
-        err,
-        "invalid arguments: action 'change_status' needs 'new_status'"
-    );
+    assert_eq!(err, "invalid arguments: action 'change_status' needs 'status'");
     let err = bed
         .server
         .call_err(
             "manage_executions",
-            json!({"action": "change_status", "execution_id": EXEC, "new_status": "DONE"}),
+            json!({"action": "change_status", "execution_id": EXEC, "status": "DONE"}),
         )
         .await;
-    assert!(err.starts_with("invalid arguments: 'new_status'"), "{err}");
+    assert!(err.starts_with("invalid arguments: 'status'"), "{err}");
     let err = bed
         .server
         .call_err("manage_executions", json!({"action": "get", "execution_id": ""}))
