@@ -200,3 +200,108 @@ fn the_spec_schema_is_published_and_current() {
         "regenerate: cargo run -- tools schema > docs/tool-spec.schema.json"
     );
 }
+
+/// The 39 tools of the Python MCP server for Kestra (HEAD at the reference commit), by group.
+const PYTHON_SERVER_TOOLS: &[(&str, &[&str])] = &[
+    ("backfill", &["backfill_executions"]),
+    (
+        "ee",
+        &[
+            "invite_user",
+            "manage_tests",
+            "manage_apps",
+            "search_apps",
+            "manage_announcements",
+            "manage_group",
+            "manage_invitations",
+            "get_instance_info",
+            "generate_app",
+            "generate_test",
+        ],
+    ),
+    (
+        "execution",
+        &[
+            "execute_flow",
+            "manage_executions",
+            "add_execution_labels",
+            "list_executions",
+        ],
+    ),
+    ("files", &["namespace_file_action", "namespace_directory_action"]),
+    (
+        "flow",
+        &[
+            "search_flows",
+            "find_flow",
+            "list_flows_with_triggers",
+            "create_flow_from_yaml",
+            "manage_flow",
+            "generate_flow",
+            "generate_dashboard",
+        ],
+    ),
+    ("kv", &["manage_kv_store"]),
+    (
+        "logs",
+        &[
+            "get_execution_logs",
+            "download_execution_logs",
+            "search_logs",
+            "delete_execution_logs",
+            "delete_flow_logs",
+            "follow_execution_logs",
+        ],
+    ),
+    (
+        "namespace",
+        &[
+            "list_namespaces",
+            "list_flows_in_namespace",
+            "list_namespace_dependencies",
+        ],
+    ),
+    ("replay", &["replay_execution"]),
+    ("restart", &["restart_execution", "change_taskrun_state"]),
+    ("resume", &["resume_execution", "force_run_execution"]),
+];
+
+fn python_names(without_group: Option<&str>) -> Vec<String> {
+    let mut names: Vec<String> = PYTHON_SERVER_TOOLS
+        .iter()
+        .filter(|(group, _)| Some(*group) != without_group)
+        .flat_map(|(_, tools)| tools.iter().map(|t| t.to_string()))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_tool_list_is_the_python_servers_39_and_29_without_ee() {
+    assert_eq!(python_names(None).len(), 39);
+    let mut server = Server::start(&env_for("http://127.0.0.1:9/api/v1")).await;
+    assert_eq!(server.tool_names().await, python_names(None));
+
+    let mut env = env_for("http://127.0.0.1:9/api/v1");
+    env.push(("KESTRA_MCP_DISABLED_TOOLS".into(), "EE".into()));
+    let mut server = Server::start(&env).await;
+    let names = server.tool_names().await;
+    assert_eq!(names.len(), 29);
+    assert_eq!(names, python_names(Some("ee")));
+}
+
+#[test]
+fn every_tool_is_in_the_group_the_python_server_uses() {
+    let (code, stdout, stderr) = run(&["tools", "list"], &[], None);
+    assert_eq!(code, 0, "{stderr}");
+    for l in stdout.lines() {
+        let mut cols = l.split('\t');
+        let name = cols.next().unwrap().split('[').next().unwrap();
+        let group = cols.next().unwrap();
+        let expected = PYTHON_SERVER_TOOLS
+            .iter()
+            .find(|(_, tools)| tools.contains(&name))
+            .map(|(g, _)| *g);
+        assert_eq!(expected, Some(group), "{name}");
+    }
+}
