@@ -24,7 +24,7 @@ impl Respond for Faulty {
     fn respond(&self, _request: &Request) -> ResponseTemplate {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
         match (n.wrapping_mul(2_654_435_761)) % 10 {
-            0 | 1 | 2 => ResponseTemplate::new(200).set_body_json(json!([{"id": "f", "namespace": "ns"}])),
+            0..=2 => ResponseTemplate::new(200).set_body_json(json!([{"id": "f", "namespace": "ns"}])),
             3 => ResponseTemplate::new(500).set_body_json(json!({"message": "Internal Server Error"})),
             4 => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
             5 => ResponseTemplate::new(200).set_body_raw("{\"broken\": ", "application/json"),

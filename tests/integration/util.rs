@@ -62,7 +62,8 @@ impl Server {
         }
     }
 
-    /// The process id (for memory readings).
+    /// The process id (for memory readings in tests/load.rs, which shares this file).
+    #[allow(dead_code)]
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
