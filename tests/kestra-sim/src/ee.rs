@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::KestraVersion;
-use crate::http::{Req, empty, ok_json, paged, paginate, text};
+use crate::http::{Req, empty, json_response, ok_json, paged, paginate, text};
 use crate::state::{Core, Tenant, World, fmt_time};
 
 #[derive(Debug, Default)]
@@ -107,8 +107,9 @@ pub fn update_group(req: &Req, t: &mut Tenant) -> Response {
 }
 
 pub fn delete_group(req: &Req, t: &mut Tenant) -> Response {
+    // The 1.3 and 2.0 descriptions declare 200 (and 404) for deleteGroup, not 204.
     match t.ee.groups.remove(req.param("id")) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
+        Some(_) => empty(StatusCode::OK),
         None => req.not_found(),
     }
 }
@@ -158,7 +159,8 @@ pub fn create_invitation(req: &Req, core: &Core, t: &mut Tenant, now: DateTime<U
     inv.insert("link".into(), json!(format!("/ui/invitations/{id}")));
     let v = Value::Object(inv);
     t.ee.invitations.insert(id, v.clone());
-    ok_json(&v)
+    // The descriptions declare 201 (or 204, 403, 409) for createInvitation, not 200.
+    json_response(StatusCode::CREATED, &v)
 }
 
 pub fn search_invitations(req: &Req, t: &Tenant) -> Response {
@@ -268,8 +270,10 @@ pub fn update_app(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
 }
 
 pub fn delete_app(req: &Req, t: &mut Tenant) -> Response {
+    // The descriptions declare 200 with a JSON object for deleteApp. GUESS: the object is the
+    // deleted app (no EE server was recorded).
     match t.ee.apps.remove(req.param("uid")) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
+        Some(app) => ok_json(&app),
         None => req.not_found(),
     }
 }
@@ -430,7 +434,8 @@ pub fn ai_generate(req: &Req) -> Response {
         }
         _ => "title: Generated dashboard\ncharts: []\n",
     };
-    text(StatusCode::OK, "text/plain", canned)
+    // The descriptions declare `application/yaml` for every /ai/generate/* answer.
+    text(StatusCode::OK, "application/yaml", canned)
 }
 
 // ---- root-level ----
@@ -479,7 +484,9 @@ pub fn create_banner(req: &Req, core: &Core, w: &mut World) -> Response {
 }
 
 pub fn search_banners(req: &Req, w: &World) -> Response {
-    search_paged(req, w.banners.values().cloned().collect(), &["message"])
+    // The descriptions declare a plain array of Banner for searchBanners (not a paged result).
+    let _ = req;
+    ok_json(&Value::Array(w.banners.values().cloned().collect()))
 }
 
 pub fn update_banner(req: &Req, w: &mut World) -> Response {

@@ -1,0 +1,161 @@
+//! The MCP client: the real `kestra-mcp` binary over stdio with raw JSON-RPC lines (the approach
+//! of tests/integration/util.rs), started with a clean environment pointed at a target.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::bed::{Auth, Target};
+
+/// Longer than the server's own request timeout, so its answer (or its timeout error) arrives.
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+pub struct Mcp {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+    next_id: u64,
+    _dir: tempfile::TempDir,
+}
+
+/// A tool's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub is_error: bool,
+    /// `structuredContent`, else the text parsed as JSON, else the text as a JSON string.
+    pub value: Value,
+    pub text: String,
+}
+
+/// The environment kestra-mcp gets for `target` (nothing else is inherited but PATH).
+pub fn env_for(target: &Target, probe_version: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("KESTRA_BASE_URL".to_owned(), target.mcp_base_url.clone()),
+        ("KESTRA_MCP_TIMEOUT".to_owned(), "60".to_owned()),
+    ];
+    match &target.auth {
+        Auth::Basic(u, p) => {
+            env.push(("KESTRA_USERNAME".into(), u.clone()));
+            env.push(("KESTRA_PASSWORD".into(), p.clone()));
+        }
+        Auth::Bearer(t) => env.push(("KESTRA_API_TOKEN".into(), t.clone())),
+    }
+    if target.tenant_explicit {
+        env.push(("KESTRA_TENANT_ID".into(), target.tenant.clone()));
+    }
+    if let (Some(v), false) = (&target.version, probe_version) {
+        env.push(("KESTRA_VERSION".into(), v.clone()));
+    }
+    env
+}
+
+impl Mcp {
+    /// Starts the binary with exactly `env` (plus PATH), in an empty directory (no `.env`), and
+    /// initializes a session.
+    pub async fn start(env: &[(String, String)]) -> Mcp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestra-mcp"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn kestra-mcp");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut mcp = Mcp {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+            _dir: dir,
+        };
+        let init = mcp
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "kestra-mcp-e2e", "version": "1"}}),
+            )
+            .await;
+        assert_eq!(
+            init["result"]["serverInfo"]["name"], "kestra-mcp",
+            "initialize: {init}"
+        );
+        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized", "params": {}}))
+            .await;
+        mcp
+    }
+
+    async fn send(&mut self, msg: &Value) {
+        let line = format!("{msg}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to kestra-mcp");
+        self.stdin.flush().await.expect("flush");
+    }
+
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        loop {
+            let line = tokio::time::timeout(TIMEOUT, self.stdout.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("kestra-mcp did not answer {method} within {TIMEOUT:?}"))
+                .expect("read kestra-mcp stdout")
+                .expect("kestra-mcp closed stdout");
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("non-JSON on kestra-mcp stdout: {line:?}: {e}"));
+            if msg["id"] == json!(id) {
+                return msg;
+            }
+        }
+    }
+
+    /// `tools/list`: every tool with its input schema.
+    pub async fn tools(&mut self) -> Vec<Value> {
+        let r = self.request("tools/list", json!({})).await;
+        r["result"]["tools"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `tools/call`; a JSON-RPC error is a panic (tools report failures as `isError`).
+    pub async fn call(&mut self, name: &str, arguments: &Value) -> Reply {
+        let r = self
+            .request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await;
+        assert!(
+            r.get("error").is_none(),
+            "JSON-RPC error from {name}({arguments}): {r}"
+        );
+        let result = &r["result"];
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let value = match result.get("structuredContent") {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone())),
+        };
+        Reply {
+            is_error: result["isError"] == json!(true),
+            value,
+            text,
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stdin.shutdown().await;
+        drop(self.stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}

@@ -1,0 +1,109 @@
+//! The scenarios: what a user of an AI client does, each checked against what the server then
+//! holds (read back through the API, not only from the tool's reply).
+
+use crate::runner::Scenario;
+
+mod ee;
+mod executions;
+mod files;
+mod flows;
+mod kv;
+mod safety;
+
+macro_rules! scenario {
+    ($module:ident :: $name:ident, $about:expr) => {
+        scenario!($module::$name, $about, ee = false, probe = false)
+    };
+    ($module:ident :: $name:ident, $about:expr, ee = $ee:expr, probe = $probe:expr) => {
+        Scenario {
+            name: stringify!($name),
+            about: $about,
+            ee: $ee,
+            probe_version: $probe,
+            run: |c| Box::pin($module::$name(c)),
+        }
+    };
+}
+
+pub fn all() -> Vec<Scenario> {
+    vec![
+        scenario!(
+            flows::flow_lifecycle,
+            "create a flow from YAML, find it, update, revisions, disable/enable, delete"
+        ),
+        scenario!(
+            flows::reserved_flow_ids,
+            "a flow id that is a 1.x action word is refused"
+        ),
+        scenario!(
+            flows::namespaces_and_dependencies,
+            "list namespaces, flow and namespace dependencies"
+        ),
+        scenario!(
+            executions::execute_inputs_labels_logs,
+            "execute with inputs and labels, wait, list, read/search/follow/delete logs"
+        ),
+        scenario!(
+            executions::pause_and_resume,
+            "a Pause task pauses; resume by id, by flow, with onResume inputs; pause a running one; force-run"
+        ),
+        scenario!(
+            executions::restart_failed,
+            "a Fail task fails; restart it; change a task run's state"
+        ),
+        scenario!(executions::replay, "replay by id and the latest of a flow"),
+        scenario!(
+            executions::change_status_and_labels,
+            "change an execution's status, add labels (merged)"
+        ),
+        scenario!(executions::kill_running, "kill a running execution"),
+        scenario!(
+            executions::backfill_schedule,
+            "backfill a schedule trigger over a past window"
+        ),
+        scenario!(
+            kv::kv_every_type,
+            "KV set/get/list/delete of string, number, boolean, JSON object, list, date, datetime"
+        ),
+        scenario!(
+            files::namespace_files,
+            "upload/read/search/move/delete a namespace file"
+        ),
+        scenario!(
+            files::namespace_directories,
+            "create/list/move/delete namespace directories"
+        ),
+        scenario!(
+            safety::version_safety,
+            "per-execution actions reach the right path for the version the server reports; no flow named `pause` is started",
+            ee = false,
+            probe = true
+        ),
+        scenario!(
+            ee::ee_groups_and_invitations,
+            "groups, invitations (EE)",
+            ee = true,
+            probe = false
+        ),
+        scenario!(ee::ee_apps, "apps (EE)", ee = true, probe = false),
+        scenario!(ee::ee_tests, "test suites (EE)", ee = true, probe = false),
+        scenario!(
+            ee::ee_announcements,
+            "announcements (EE)",
+            ee = true,
+            probe = false
+        ),
+        scenario!(
+            ee::ee_instance_info,
+            "instance configuration and license",
+            ee = true,
+            probe = false
+        ),
+        scenario!(
+            ee::ai_generate,
+            "AI generation of flows, apps, tests, dashboards",
+            ee = true,
+            probe = false
+        ),
+    ]
+}
