@@ -153,6 +153,8 @@ impl KestraClient {
             RenderedBody::Text { content_type, text } => {
                 builder.header(CONTENT_TYPE, content_type).body(text.clone())
             }
+            // An empty form is no body at all: Kestra reads a zero-part multipart body as broken.
+            RenderedBody::Multipart(parts) if parts.is_empty() => builder,
             RenderedBody::Multipart(parts) => builder.multipart(multipart_form(parts)?),
         };
         tracing::debug!(method = req.method.as_str(), url = %url, "sending");

@@ -424,7 +424,8 @@ async fn execute_flow_options_and_label_shapes() {
         line(&req),
         "POST /api/v1/main/executions/ns/f?labels=a%3A1&revision=4&scheduleDate=2026-12-01T10%3A00%3A00Z&wait=true"
     );
-    assert!(multipart_parts(&req).is_empty());
+    assert!(req.body.is_empty(), "no inputs: no body");
+    assert_eq!(header(&req, "content-type"), None);
 
     bed.server
         .call_ok(
