@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: formatting, lints, unit and integration tests
-# (the real binary over stdio against loopback stubs), and the official Python MCP SDK client.
-# Installs what it needs itself (Rust components, a Python venv in .venv).
+# The whole test suite, from a fresh clone. Installs what it needs itself (Rust components, a
+# Python venv in .venv, Prism in .tools/, Debian's docker.io when run as root).
+#   1. formatting and lints
+#   2. Rust tests: unit tests, the real binary over stdio against loopback stubs (integration),
+#      OpenAPI contract checks of every tool (contract), property tests, a load test with faults,
+#      and the Kestra simulator's own tests (replay of 396 recorded real Kestra exchanges)
+#   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
+#   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
+#      and response against Kestra's OpenAPI descriptions
+#   5. the Docker image, built FROM scratch and run as users run it (root only: starts dockerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
+started=$SECONDS
 
 step "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -16,13 +24,24 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "rust tests (unit + integration over stdio)"
+step "rust tests"
 cargo test --workspace
 
-step "python MCP SDK client"
+step "official MCP SDK clients: Python over stdio and HTTP, TypeScript over HTTP"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q -r tests/python/requirements.txt
+(cd tests/http && npm install --no-audit --no-fund --silent)
 cargo build -q --bin kestra-mcp
-KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/python
+KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/python tests/http
 
-step "all tests passed"
+step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"
+tests/testbed/run-e2e.sh
+
+step "docker image"
+if [ "$(id -u)" = 0 ]; then
+    docker/test-image.sh
+else
+    echo "skipped: building and running the image needs root (to start dockerd)"
+fi
+
+step "all tests passed in $((SECONDS - started)) s"

@@ -16,5 +16,6 @@ pub mod render;
 pub mod request;
 pub mod run;
 pub mod serve;
+pub mod serve_http;
 pub mod spec;
 pub mod stdio;

@@ -12,6 +12,7 @@ use kestra_mcp::config::Config;
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
 use kestra_mcp::serve::KestraMcp;
+use kestra_mcp::serve_http::{HttpOptions, serve_http};
 use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -41,6 +42,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve MCP: on stdio (the default, also with no subcommand), or over HTTP with `--http`.
+    Serve {
+        /// Serve Streamable HTTP at this address (endpoint `/mcp`), e.g. 127.0.0.1:8000.
+        /// Clients must send `Authorization: Bearer $KESTRA_MCP_HTTP_TOKEN` when it is set.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// A `Host` header value to accept besides loopback names (behind a proxy); repeatable.
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+        /// A browser `Origin` to accept besides http://localhost:* and http://127.0.0.1:*;
+        /// repeatable. Requests from other origins get 403.
+        #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+        allowed_origins: Vec<String>,
+    },
     /// Inspect the tool specs.
     Tools {
         #[command(subcommand)]
@@ -88,18 +103,41 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             init_logging("WARN");
             tools_command(action, &options)
         }
-        None => {
-            let config = Config::from_env().context("invalid configuration")?;
-            init_logging(&config.log_level);
-            if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
-                tracing::error!(target: "startup", "cannot read .env: {e}");
-            }
-            let Some(catalog) = load_or_report(&options) else {
-                return Ok(ExitCode::from(1));
+        None => serve(&options, dotenv_error, None),
+        Some(Command::Serve { http: None, .. }) => serve(&options, dotenv_error, None),
+        Some(Command::Serve {
+            http: Some(addr),
+            allowed_hosts,
+            allowed_origins,
+        }) => {
+            let token = std::env::var("KESTRA_MCP_HTTP_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            let http = HttpOptions {
+                addr,
+                token,
+                allowed_hosts,
+                allowed_origins,
             };
-            serve_stdio(catalog, &config)
+            serve(&options, dotenv_error, Some(http))
         }
     }
+}
+
+fn serve(
+    options: &LoadOptions,
+    dotenv_error: Option<dotenvy::Error>,
+    http: Option<HttpOptions>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env().context("invalid configuration")?;
+    init_logging(&config.log_level);
+    if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
+        tracing::error!(target: "startup", "cannot read .env: {e}");
+    }
+    let Some(catalog) = load_or_report(options) else {
+        return Ok(ExitCode::from(1));
+    };
+    serve_mcp(catalog, &config, http)
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -124,7 +162,7 @@ fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
 }
 
 #[tokio::main]
-async fn serve_stdio(catalog: Catalog, config: &Config) -> anyhow::Result<ExitCode> {
+async fn serve_mcp(catalog: Catalog, config: &Config, http: Option<HttpOptions>) -> anyhow::Result<ExitCode> {
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     for warning in &filtered.warnings {
         tracing::warn!(target: "startup", "{warning}");
@@ -134,6 +172,10 @@ async fn serve_stdio(catalog: Catalog, config: &Config) -> anyhow::Result<ExitCo
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
     let engine = Arc::new(Engine::new(filtered, catalog.templates, config)?);
+    if let Some(http) = http {
+        serve_http(engine, http).await.context("HTTP transport failed")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let service = KestraMcp::new(engine)
         .serve(kestra_mcp::stdio::framed(
             tokio::io::stdin(),

@@ -1,0 +1,124 @@
+"""`kestra-mcp serve --http`: the Streamable HTTP transport, driven by the official Python and
+TypeScript MCP SDKs, with its protections (bearer token, Origin, Host) checked over raw HTTP."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import anyio
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+from kestra_stub import KestraStub  # noqa: E402
+
+HERE = os.path.dirname(__file__)
+BINARY = os.environ.get("KESTRA_MCP_BIN", os.path.join(HERE, "../../target/debug/kestra-mcp"))
+TOKEN = "http-client-token"
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def kestra():
+    stub = KestraStub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def server(kestra):
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "KESTRA_BASE_URL": kestra.url,
+           "KESTRA_API_TOKEN": "kestra-side-token", "KESTRA_MCP_HTTP_TOKEN": TOKEN}
+    proc = subprocess.Popen([os.path.abspath(BINARY), "serve", "--http", f"127.0.0.1:{port}"], env=env,
+                            cwd=tempfile.mkdtemp(), stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/mcp"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def post(url, headers, body=INIT):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_requests_without_the_token_or_from_foreign_origins_or_hosts_are_refused(server):
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    assert post(server, {}) == 401
+    assert post(server, {"authorization": "Bearer wrong"}) == 401
+    assert post(server, {**auth, "origin": "http://evil.example"}) == 403
+    assert post(server, {**auth, "host": "evil.example"}) == 403
+    assert post(server, {**auth, "origin": "http://localhost:5173"}) == 200
+    assert post(server, auth) == 200
+
+
+async def session_calls(url):
+    client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+    async with client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                tools = await session.list_tools()
+                found = await session.call_tool("search_flows", {"query": "hello"})
+                return init, tools, found
+
+
+def test_python_sdk_two_sessions_at_once(server, kestra):
+    async def both():
+        results = []
+
+        async def one():
+            results.append(await session_calls(server))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one)
+            tg.start_soon(one)
+        return results
+
+    results = anyio.run(both)
+    assert len(results) == 2
+    for init, tools, found in results:
+        assert init.server_info.name == "kestra-mcp"
+        assert len(tools.tools) == 39
+        assert not found.is_error and found.structured_content["total"] == 1
+    sent = [r for r in kestra.requests if r[1].startswith("/api/v1/main/flows/search")]
+    assert len(sent) == 2
+    # The client's token never reaches Kestra: only the configured one does.
+    assert all(h["authorization"] == "Bearer kestra-side-token" for _, _, h, _ in sent)
+
+
+def test_typescript_sdk_client(server):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_client.mjs"), server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["toolCount"] == 39
+    assert seen["total"] == 1 and seen["isError"] is False
+    assert seen["badIsError"] is True
