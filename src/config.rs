@@ -42,6 +42,9 @@ pub struct Config {
     pub auth: Auth,
     /// `KESTRA_MCP_DISABLED_TOOLS`, split and trimmed.
     pub disabled: Vec<String>,
+    /// Whether `KESTRA_MCP_DISABLED_TOOLS` is set at all (even empty). When it is not, the
+    /// Enterprise tools are left out on a Kestra that reports the OSS edition.
+    pub disabled_explicit: bool,
     /// `KESTRA_MCP_LOG_LEVEL` (default `ERROR`).
     pub log_level: String,
     /// `KESTRA_MCP_TIMEOUT` seconds for a whole request (default 30).
@@ -100,6 +103,7 @@ impl Config {
             tenant_explicit,
             auth,
             disabled,
+            disabled_explicit: get("KESTRA_MCP_DISABLED_TOOLS").is_some(),
             log_level: non_empty("KESTRA_MCP_LOG_LEVEL").unwrap_or_else(|| "ERROR".into()),
             timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
             connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,

@@ -2,7 +2,7 @@
 //! project. Plain async functions with no MCP types, so tests can call them directly; `serve.rs`
 //! adapts them to rmcp.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -57,6 +57,10 @@ pub struct Engine {
     kestra: Value,
     secrets: Vec<String>,
     version: tokio::sync::OnceCell<semver::Version>,
+    /// Learn the edition from Kestra and hide the `ee` tools on OSS (no explicit disabled list).
+    edition_aware: bool,
+    probe_timeout: std::time::Duration,
+    hidden_by_edition: tokio::sync::OnceCell<BTreeSet<String>>,
 }
 
 impl Engine {
@@ -72,13 +76,63 @@ impl Engine {
             client: KestraClient::new(config)?,
             kestra: kestra_context(config),
             secrets: config.secrets(),
+            probe_timeout: config.connect_timeout,
             version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
+            edition_aware: !config.disabled_explicit,
+            hidden_by_edition: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// The served tools, sorted by name.
+    /// The loaded tools after `KESTRA_MCP_DISABLED_TOOLS`, sorted by name.
     pub fn tools(&self) -> impl Iterator<Item = &CompiledTool> {
         self.tools.values()
+    }
+
+    /// The tools to list: [`Engine::tools`] minus the Enterprise tools when the server reports
+    /// the OSS edition and no disabled list was given.
+    pub async fn served_tools(&self) -> Vec<&CompiledTool> {
+        let hidden = self.hidden_by_edition().await;
+        self.tools
+            .values()
+            .filter(|t| !hidden.contains(t.tool.name.as_ref()))
+            .collect()
+    }
+
+    /// Asks `GET /configs` once (within the connect timeout) which edition Kestra is. On OSS the
+    /// `ee` group is hidden; on EE, on an older server that does not say, or when Kestra cannot
+    /// be reached, nothing is hidden.
+    async fn hidden_by_edition(&self) -> &BTreeSet<String> {
+        self.hidden_by_edition
+            .get_or_init(|| async {
+                if !self.edition_aware {
+                    return BTreeSet::new();
+                }
+                let probe = tokio::time::timeout(self.probe_timeout, self.client.send_no_retry(&version_probe())).await;
+                let body = match probe {
+                    Ok(Ok(answer)) if answer.status == 200 => decode_body(&answer).unwrap_or(Value::Null),
+                    _ => {
+                        tracing::warn!(target: "startup", "cannot learn Kestra's edition from GET /configs; serving every tool");
+                        return BTreeSet::new();
+                    }
+                };
+                if let Some(version) = body.get("version").and_then(Value::as_str)
+                    && let Ok(version) = crate::config::parse_version(version)
+                {
+                    let _ = self.version.set(version);
+                }
+                if body.get("edition").and_then(Value::as_str) != Some("OSS") {
+                    return BTreeSet::new();
+                }
+                let hidden: BTreeSet<String> =
+                    self.tools.values().filter(|t| t.group == "ee").map(|t| t.tool.name.to_string()).collect();
+                tracing::warn!(
+                    target: "startup",
+                    "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
+                    hidden.len()
+                );
+                hidden
+            })
+            .await
     }
 
     /// One served tool.
@@ -101,6 +155,9 @@ impl Engine {
         name: &str,
         args: Option<Map<String, Value>>,
     ) -> Result<Map<String, Value>, CallError> {
+        if self.hidden_by_edition().await.contains(name) {
+            return Err(CallError::UnknownTool(name.to_owned()));
+        }
         let (action, ctx) = self.prepare(name, args.unwrap_or_default())?;
         self.run(action, ctx).await
     }

@@ -126,6 +126,12 @@ impl KestraClient {
         }
     }
 
+    /// Sends a request once, without retries (for probes that must stay quick).
+    pub async fn send_no_retry(&self, req: &RenderedRequest) -> Result<HttpAnswer, HttpError> {
+        let url = self.url_for(req)?;
+        self.send_once(req, url).await
+    }
+
     async fn send_once(&self, req: &RenderedRequest, url: Url) -> Result<HttpAnswer, HttpError> {
         let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
             .map_err(|e| HttpError::Other(e.to_string()))?;

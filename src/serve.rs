@@ -59,8 +59,9 @@ impl ServerHandler for KestraMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let tools = self.engine.served_tools().await;
         Ok(ListToolsResult::with_all_items(
-            self.engine.tools().map(|t| t.tool.clone()).collect(),
+            tools.into_iter().map(|t| t.tool.clone()).collect(),
         ))
     }
 

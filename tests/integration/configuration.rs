@@ -305,3 +305,66 @@ fn every_tool_is_in_the_group_the_python_server_uses() {
         assert_eq!(expected, Some(group), "{name}");
     }
 }
+
+async fn start_against(
+    configs: wiremock::ResponseTemplate,
+    disabled: Option<&str>,
+) -> (Server, wiremock::MockServer) {
+    let kestra = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/configs"))
+        .respond_with(configs)
+        .mount(&kestra)
+        .await;
+    let mut env: Vec<(String, String)> = vec![("KESTRA_BASE_URL".into(), format!("{}/api/v1", kestra.uri()))];
+    if let Some(d) = disabled {
+        env.push(("KESTRA_MCP_DISABLED_TOOLS".into(), d.into()));
+    }
+    (Server::start(&env).await, kestra)
+}
+
+#[tokio::test]
+async fn on_an_oss_kestra_the_enterprise_tools_are_left_out_unless_configured() {
+    let oss = || json(json!({"version": "1.3.2", "edition": "OSS"}));
+    let (mut server, kestra) = start_against(oss(), None).await;
+    let names = server.tool_names().await;
+    assert_eq!(names, python_names(Some("ee")));
+    let reply = server
+        .request(
+            "tools/call",
+            json!({"name": "manage_group", "arguments": {"action": "get", "id_": "g"}}),
+        )
+        .await;
+    assert_eq!(reply["error"]["message"], json!("tool 'manage_group' not found"));
+    // The probe ran once and also taught the engine the version.
+    assert_eq!(kestra.received_requests().await.unwrap().len(), 1);
+    let (_, stderr) = server.finish().await;
+    assert!(
+        stderr.contains("Kestra reports the OSS edition: leaving out the 10 Enterprise (ee) tools"),
+        "{stderr}"
+    );
+
+    // An explicit setting wins, even an empty one.
+    let (mut server, kestra) = start_against(oss(), Some("")).await;
+    assert_eq!(server.tool_names().await.len(), 39);
+    assert!(
+        kestra.received_requests().await.unwrap().is_empty(),
+        "no probe when the setting is explicit"
+    );
+    let (mut server, _) = start_against(oss(), Some("logs")).await;
+    let names = server.tool_names().await;
+    assert!(names.contains(&"manage_group".to_owned()) && !names.contains(&"search_logs".to_owned()));
+}
+
+#[tokio::test]
+async fn on_an_ee_or_silent_or_unreachable_kestra_every_tool_is_served() {
+    for configs in [
+        json(json!({"version": "2.0.0", "edition": "EE"})),
+        json(json!({"version": "0.23.0"})),
+        wiremock::ResponseTemplate::new(401),
+    ] {
+        let (mut server, _) = start_against(configs, None).await;
+        assert_eq!(server.tool_names().await.len(), 39);
+    }
+    let mut server = Server::start(&[("KESTRA_BASE_URL".into(), "http://127.0.0.1:9/api/v1".into())]).await;
+    assert_eq!(server.tool_names().await.len(), 39);
+}
