@@ -7,6 +7,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod filter;
 pub mod filters;

@@ -42,6 +42,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check the configured Kestra: reachable, credentials and tenant accepted, version,
+    /// edition, and which tools will be served (secrets masked). Non-zero exit on a failure.
+    Doctor,
     /// Serve MCP: on stdio (the default, also with no subcommand), or over HTTP with `--http`.
     Serve {
         /// Serve Streamable HTTP at this address (endpoint `/mcp`), e.g. 127.0.0.1:8000.
@@ -103,6 +106,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             init_logging("WARN");
             tools_command(action, &options)
         }
+        Some(Command::Doctor) => doctor(&options),
         None => serve(&options, dotenv_error, None),
         Some(Command::Serve { http: None, .. }) => serve(&options, dotenv_error, None),
         Some(Command::Serve {
@@ -122,6 +126,23 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             serve(&options, dotenv_error, Some(http))
         }
     }
+}
+
+#[tokio::main]
+async fn doctor(options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env().context("invalid configuration")?;
+    init_logging("WARN");
+    let Some(catalog) = load_or_report(options) else {
+        return Ok(ExitCode::from(1));
+    };
+    let filtered = apply_disabled(catalog.tools, &config.disabled);
+    let checks = kestra_mcp::doctor::run(&config, &filtered.kept).await;
+    print!("{}", kestra_mcp::doctor::render(&checks));
+    Ok(if checks.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn serve(

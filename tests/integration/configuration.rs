@@ -368,3 +368,52 @@ async fn on_an_ee_or_silent_or_unreachable_kestra_every_tool_is_served() {
     let mut server = Server::start(&[("KESTRA_BASE_URL".into(), "http://127.0.0.1:9/api/v1".into())]).await;
     assert_eq!(server.tool_names().await.len(), 39);
 }
+
+#[tokio::test]
+async fn doctor_reports_reachability_auth_version_edition_and_tools() {
+    let kestra = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/configs"))
+        .respond_with(json(json!({"version": "1.3.2", "edition": "OSS"})))
+        .mount(&kestra)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/main/flows/search"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer doctor-secret",
+        ))
+        .respond_with(json(json!({"results": [], "total": 0})))
+        .mount(&kestra)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/main/flows/search"))
+        .respond_with(wiremock::ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&kestra)
+        .await;
+    let base = format!("{}/api/v1", kestra.uri());
+    let env = |token: &str| -> Vec<(String, String)> {
+        vec![
+            ("KESTRA_BASE_URL".into(), base.clone()),
+            ("KESTRA_API_TOKEN".into(), token.into()),
+        ]
+    };
+    let (code, stdout, stderr) = run(&["doctor"], &env("doctor-secret"), None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for want in [
+        "ok   credentials                      bearer(***)",
+        "ok   version                          1.3.2",
+        "ok   edition                          OSS",
+        "ok   credentials and tenant accepted  GET /main/flows/search answered 200",
+        "ok   tools                            29 served (10 Enterprise tools left out: OSS edition)",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+    assert!(!stdout.contains("doctor-secret") && !stderr.contains("doctor-secret"));
+
+    let (code, stdout, _) = run(&["doctor"], &env("wrong-token"), None);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL credentials and tenant accepted  refused with 401: check the credentials and their permissions"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("wrong-token"));
+}
