@@ -3,23 +3,26 @@
 # into .tools/pyserver (for the side-by-side figures), runs scripts/bench/harness.py and writes
 # docs/benchmarks.md. About 3-5 minutes; --quick takes about one.
 #
-#   scripts/bench.sh [--quick] [--no-python] [--criterion]
+#   scripts/bench.sh [--quick] [--no-python] [--criterion] [--static]
 #
 #   --quick      fewer runs and calls (rougher figures)
 #   --no-python  kestra-mcp alone
 #   --criterion  also run the in-process benchmarks (cargo bench --bench engine) first, so that
 #                their figures are listed in docs/benchmarks.md
+#   --static     also build the static (+crt-static) binary that the Docker image holds, so that
+#                the image size is exact (another release build, several minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*" >&2; }
 
-quick=() no_python=0 criterion=0
+quick=() no_python=0 criterion=0 static=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick) ;;
     --no-python) no_python=1 ;;
     --criterion) criterion=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --static) static=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +42,12 @@ if [ "$criterion" = 1 ]; then
 fi
 
 harness_args=("${quick[@]}")
+if [ "$static" = 1 ]; then
+  step "static release build (the binary of the Docker image)"
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$host" --bin kestra-mcp
+  harness_args+=(--image-binary "${CARGO_TARGET_DIR:-target}/$host/release/kestra-mcp")
+fi
 if [ "$no_python" = 1 ]; then
   harness_args+=(--no-python)
 else

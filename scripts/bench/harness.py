@@ -61,6 +61,13 @@ def pct(values: list[float], p: float) -> float:
     return s[k]
 
 
+def rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -463,7 +470,7 @@ def bench_spec_scaling(binary: Path, server: Server, counts: list[int], runs: in
 # ---------------------------------------------------------------- sizes
 
 
-def docker_image_estimate(binary: Path) -> dict:
+def docker_image_estimate(binary: Path, image_binary: Path | None) -> dict:
     """Size of the final stage of the Dockerfile, computed from the files it copies."""
     dockerfile = ROOT / "Dockerfile"
     if not dockerfile.exists():
@@ -501,13 +508,16 @@ def docker_image_estimate(binary: Path) -> dict:
             size, how = None, ""
             name = Path(src).name
             staged = ROOT / "dist" / name
-            if name == binary.name and from_stage is not None and staged.is_file():
+            if name == binary.name and image_binary is not None:
+                size = image_binary.stat().st_size
+                how = f"the static (+crt-static) release binary built by `scripts/bench.sh --static`, {rel(image_binary)}"
+            elif name == binary.name and from_stage is not None and staged.is_file():
                 size, how = staged.stat().st_size, "the static binary staged in dist/ by docker/build.sh"
             elif name == binary.name:
                 size = binary.stat().st_size
                 how = (
-                    f"stand-in: the release binary here, {binary.relative_to(ROOT)}; the image's "
-                    "static (+crt-static) build of the same code is not built by this script"
+                    f"stand-in: the release binary here, {rel(binary)}; the image's "
+                    "static (+crt-static) build of the same code is built by `scripts/bench.sh --static`"
                 )
             elif from_stage is not None and name.endswith(".crt") and Path("/etc/ssl/certs", name).is_file():
                 size, how = Path("/etc/ssl/certs", name).stat().st_size, f"stand-in: this machine's /etc/ssl/certs/{name}"
@@ -862,8 +872,8 @@ def report(args, mach, rust: Server, py: Server | None, py_why: str, scaling, si
         for u in dk["unknown"]:
             w(f"- not sized: `{u}`")
         w("")
-        w("An image FROM scratch is its files plus a few KB of layer metadata; the static binary that")
-        w("the Dockerfile builds is sized by the release binary built here (same code and profile).")
+        w("An image FROM scratch is the files it copies plus a few KB of layer metadata (the size a")
+        w("container engine reports for it is the sum of its layers' files). No container engine runs here.")
         w("")
     if sizes.get("docker_engine"):
         w(f"Docker engine reports `kestra-mcp:latest` at {int(sizes['docker_engine']):,} bytes.")
@@ -938,6 +948,7 @@ def main() -> int:
     ap.add_argument("--no-python", action="store_true", help="run kestra-mcp alone")
     ap.add_argument("--python-why", default="", help="why the Python server is not available")
     ap.add_argument("--quick", action="store_true", help="fewer runs (figures are rougher)")
+    ap.add_argument("--image-binary", help="the static binary the Docker image holds, if built here")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     args.spawn_runs = 5 if args.quick else 20
@@ -982,7 +993,7 @@ def main() -> int:
             loop_proc.kill()
     sizes = {
         "binary_bytes": binary.stat().st_size,
-        "docker": docker_image_estimate(binary),
+        "docker": docker_image_estimate(binary, Path(args.image_binary).resolve() if args.image_binary else None),
         "docker_engine": docker_engine_size(),
     }
     load_after = load_average()
