@@ -13,6 +13,7 @@ pub mod filter;
 pub mod filters;
 pub mod http;
 pub mod project;
+pub mod reload;
 pub mod render;
 pub mod request;
 pub mod run;

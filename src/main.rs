@@ -4,18 +4,21 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kestra_mcp::config::Config;
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
+use kestra_mcp::reload;
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
 use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
+
+/// How often a watched tools directory is checked when no file event arrives.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +39,16 @@ struct Cli {
         value_parser = clap::builder::FalseyValueParser::new()
     )]
     skip_invalid_specs: bool,
+    /// Reload the tools directory when it changes and tell clients (`tools/list_changed`); a
+    /// broken directory keeps the previous tools.
+    #[arg(
+        long,
+        env = "KESTRA_MCP_WATCH",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    watch: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -107,8 +120,8 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             tools_command(action, &options)
         }
         Some(Command::Doctor) => doctor(&options),
-        None => serve(&options, dotenv_error, None),
-        Some(Command::Serve { http: None, .. }) => serve(&options, dotenv_error, None),
+        None => serve(&options, cli.watch, dotenv_error, None),
+        Some(Command::Serve { http: None, .. }) => serve(&options, cli.watch, dotenv_error, None),
         Some(Command::Serve {
             http: Some(addr),
             allowed_hosts,
@@ -122,8 +135,9 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
                 token,
                 allowed_hosts,
                 allowed_origins,
+                list_changed: cli.watch,
             };
-            serve(&options, dotenv_error, Some(http))
+            serve(&options, cli.watch, dotenv_error, Some(http))
         }
     }
 }
@@ -147,6 +161,7 @@ async fn doctor(options: &LoadOptions) -> anyhow::Result<ExitCode> {
 
 fn serve(
     options: &LoadOptions,
+    watch: bool,
     dotenv_error: Option<dotenvy::Error>,
     http: Option<HttpOptions>,
 ) -> anyhow::Result<ExitCode> {
@@ -155,10 +170,13 @@ fn serve(
     if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
         tracing::error!(target: "startup", "cannot read .env: {e}");
     }
+    if watch && options.tools_dir.is_none() {
+        anyhow::bail!("--watch needs a tools directory (--tools-dir or KESTRA_MCP_TOOLS_DIR)");
+    }
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
-    serve_mcp(catalog, &config, http)
+    serve_mcp(catalog, &config, http, watch.then(|| options.clone()))
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -183,7 +201,12 @@ fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
 }
 
 #[tokio::main]
-async fn serve_mcp(catalog: Catalog, config: &Config, http: Option<HttpOptions>) -> anyhow::Result<ExitCode> {
+async fn serve_mcp(
+    catalog: Catalog,
+    config: &Config,
+    http: Option<HttpOptions>,
+    watch: Option<LoadOptions>,
+) -> anyhow::Result<ExitCode> {
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     for warning in &filtered.warnings {
         tracing::warn!(target: "startup", "{warning}");
@@ -192,12 +215,15 @@ async fn serve_mcp(catalog: Catalog, config: &Config, http: Option<HttpOptions>)
         tracing::info!(target: "startup", "skipping tool '{tool}': {reason}");
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
-    let engine = Arc::new(Engine::new(filtered, catalog.templates, config)?);
+    let engine = reload::shared(Engine::new(filtered, catalog.templates, config)?);
     if let Some(http) = http {
+        if let Some(options) = watch {
+            reload::spawn(options, config.clone(), engine.clone(), None, WATCH_POLL);
+        }
         serve_http(engine, http).await.context("HTTP transport failed")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let service = KestraMcp::new(engine)
+    let service = KestraMcp::new(engine.clone(), watch.is_some())
         .serve(kestra_mcp::stdio::framed(
             tokio::io::stdin(),
             tokio::io::stdout(),
@@ -205,6 +231,15 @@ async fn serve_mcp(catalog: Catalog, config: &Config, http: Option<HttpOptions>)
         ))
         .await
         .context("MCP handshake failed")?;
+    if let Some(options) = watch {
+        reload::spawn(
+            options,
+            config.clone(),
+            engine,
+            Some(service.peer().clone()),
+            WATCH_POLL,
+        );
+    }
     service.waiting().await.context("MCP session ended abnormally")?;
     Ok(ExitCode::SUCCESS)
 }

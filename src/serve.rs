@@ -2,8 +2,6 @@
 //! become `isError` results, only an unknown tool is a JSON-RPC error, and a call cancelled by
 //! the client (`notifications/cancelled`) drops its HTTP request.
 
-use std::sync::Arc;
-
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -12,7 +10,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::engine::{CallError, Engine};
+use crate::engine::CallError;
+use crate::reload::SharedEngine;
 
 /// What the server tells clients about itself, as the Python server does.
 const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, executions, logs, \
@@ -22,12 +21,14 @@ the user's request and invoke only that one tool.";
 /// The rmcp handler.
 #[derive(Clone)]
 pub struct KestraMcp {
-    engine: Arc<Engine>,
+    engine: SharedEngine,
+    /// Whether the tool list can change (hot reload), announced in the capabilities.
+    list_changed: bool,
 }
 
 impl KestraMcp {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        KestraMcp { engine }
+    pub fn new(engine: SharedEngine, list_changed: bool) -> Self {
+        KestraMcp { engine, list_changed }
     }
 }
 
@@ -49,7 +50,14 @@ pub fn to_call_result(
 
 impl ServerHandler for KestraMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = match self.list_changed {
+            true => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+            false => ServerCapabilities::builder().enable_tools().build(),
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -59,14 +67,15 @@ impl ServerHandler for KestraMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = self.engine.served_tools().await;
+        let engine = self.engine.load_full();
+        let tools = engine.served_tools().await;
         Ok(ListToolsResult::with_all_items(
             tools.into_iter().map(|t| t.tool.clone()).collect(),
         ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.engine.tool(name).map(|t| t.tool.clone())
+        self.engine.load().tool(name).map(|t| t.tool.clone())
     }
 
     async fn call_tool(
@@ -75,7 +84,8 @@ impl ServerHandler for KestraMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
-        let call = self.engine.call(&name, request.arguments);
+        let engine = self.engine.load_full();
+        let call = engine.call(&name, request.arguments);
         let outcome = tokio::select! {
             outcome = call => outcome,
             _ = context.ct.cancelled() => {

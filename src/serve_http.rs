@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
+use crate::reload::SharedEngine;
 use crate::serve::KestraMcp;
 
 /// How the HTTP endpoint is exposed.
@@ -29,10 +29,12 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins accepted besides `http://localhost:*` and `http://127.0.0.1:*`.
     pub allowed_origins: Vec<String>,
+    /// Whether the tool list can change (hot reload).
+    pub list_changed: bool,
 }
 
 /// The `/mcp` router for `engine` (separate from `serve_http` so tests can mount it).
-pub fn router(engine: Arc<Engine>, options: &HttpOptions, shutdown: CancellationToken) -> axum::Router {
+pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: CancellationToken) -> axum::Router {
     let mut hosts: Vec<String> = vec![
         "localhost".into(),
         "127.0.0.1".into(),
@@ -47,8 +49,9 @@ pub fn router(engine: Arc<Engine>, options: &HttpOptions, shutdown: Cancellation
         .with_allowed_origins(origins)
         .enforce_origin_validation();
     config.cancellation_token = shutdown;
+    let list_changed = options.list_changed;
     let service = StreamableHttpService::new(
-        move || Ok(KestraMcp::new(engine.clone())),
+        move || Ok(KestraMcp::new(engine.clone(), list_changed)),
         Arc::new(LocalSessionManager::default()),
         config,
     );
@@ -59,7 +62,7 @@ pub fn router(engine: Arc<Engine>, options: &HttpOptions, shutdown: Cancellation
 }
 
 /// Serves MCP over HTTP until Ctrl-C or SIGTERM.
-pub async fn serve_http(engine: Arc<Engine>, options: HttpOptions) -> std::io::Result<()> {
+pub async fn serve_http(engine: SharedEngine, options: HttpOptions) -> std::io::Result<()> {
     if !options.addr.ip().is_loopback() && options.token.is_none() {
         tracing::warn!(
             target: "startup",

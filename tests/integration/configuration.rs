@@ -417,3 +417,71 @@ async fn doctor_reports_reachability_auth_version_edition_and_tools() {
     );
     assert!(!stdout.contains("wrong-token"));
 }
+
+fn simple_tool(name: &str) -> String {
+    format!(
+        "name: {name}\ngroup: flow\ndescription: Tool {name}.\ninput:\n  type: object\n  properties: {{}}\nrequest:\n  method: GET\n  path: /flows/search\n"
+    )
+}
+
+#[tokio::test]
+async fn watch_reloads_the_tools_directory_and_keeps_the_last_good_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("first_tool.yaml"), simple_tool("first_tool")).unwrap();
+    let mut env = env_for("http://127.0.0.1:9/api/v1");
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().display().to_string()));
+    let mut server = Server::spawn(&env, &["--watch"]);
+    let init = server.initialize().await;
+    assert_eq!(
+        init["result"]["capabilities"]["tools"]["listChanged"],
+        json!(true),
+        "{init}"
+    );
+    server.notify("notifications/initialized", json!({})).await;
+    assert!(server.tool_names().await.contains(&"first_tool".to_owned()));
+
+    std::fs::write(dir.path().join("second_tool.yaml"), simple_tool("second_tool")).unwrap();
+    let changed = server.read_message().await;
+    assert_eq!(
+        changed["method"],
+        json!("notifications/tools/list_changed"),
+        "{changed}"
+    );
+    let names = server.tool_names().await;
+    assert!(names.contains(&"first_tool".to_owned()) && names.contains(&"second_tool".to_owned()));
+    assert_eq!(names.len(), 41);
+
+    // A broken file: the previous set stays, and the reason is logged.
+    std::fs::write(
+        dir.path().join("third_tool.yaml"),
+        "name: third_tool\ngroup: nope\n",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(server.tool_names().await, names);
+    // Fixing it reloads again.
+    std::fs::write(dir.path().join("third_tool.yaml"), simple_tool("third_tool")).unwrap();
+    loop {
+        let msg = server.read_message().await;
+        if msg["method"] == json!("notifications/tools/list_changed") {
+            break;
+        }
+    }
+    assert_eq!(server.tool_names().await.len(), 42);
+    let (_, stderr) = server.finish().await;
+    assert!(
+        stderr.contains("not reloaded, keeping the previous tools"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("third_tool.yaml: group: unknown group 'nope'") || stderr.contains("third_tool.yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn watch_needs_a_tools_directory() {
+    let (code, _, stderr) = run(&["--watch"], &env_for("http://127.0.0.1:9/api/v1"), None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--watch needs a tools directory"), "{stderr}");
+}

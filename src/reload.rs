@@ -1,0 +1,149 @@
+//! Hot reload (`--watch`): a change in the tools directory reloads the specs, swaps the engine
+//! and sends `notifications/tools/list_changed`. A broken directory keeps the previous tools
+//! (and logs why). File events trigger a check at once; a poll catches what events miss
+//! (network filesystems, some container mounts).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rmcp::{Peer, RoleServer};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::filter::apply_disabled;
+use crate::spec::{LoadOptions, load_catalog};
+
+/// The engine the server currently uses; reloads replace it for the calls that follow.
+pub type SharedEngine = Arc<ArcSwap<Engine>>;
+
+/// Wraps an engine for sharing.
+pub fn shared(engine: Engine) -> SharedEngine {
+    Arc::new(ArcSwap::from_pointee(engine))
+}
+
+/// A snapshot of the spec files of a directory: names, sizes and modification times.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let mut files: Fingerprint = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    matches!(
+                        e.path().extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml")
+                    )
+                })
+                .filter_map(|e| {
+                    let meta = e.metadata().ok()?;
+                    Some((e.path(), meta.len(), meta.modified().ok()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Reloads the specs; on success swaps the engine and returns the number of tools.
+pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> Result<usize, String> {
+    let catalog = load_catalog(options).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        lines.join("\n")
+    })?;
+    let filtered = apply_disabled(catalog.tools, &config.disabled);
+    let count = filtered.kept.len();
+    let next = Engine::new(filtered, catalog.templates, config).map_err(|e| e.to_string())?;
+    engine.store(Arc::new(next));
+    Ok(count)
+}
+
+/// Watches `options.tools_dir` until the process ends; `peer` (if any) is told when the tool
+/// list changed.
+pub fn spawn(
+    options: LoadOptions,
+    config: Config,
+    engine: SharedEngine,
+    peer: Option<Peer<RoleServer>>,
+    poll: Duration,
+) {
+    let Some(dir) = options.tools_dir.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let (events_tx, mut events) = mpsc::channel::<()>(16);
+        // Kept alive for the life of the task; without events the poll still works.
+        let _watcher = watch_events(&dir, events_tx);
+        let mut last = fingerprint(&dir);
+        loop {
+            tokio::select! {
+                _ = events.recv() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+            let now = fingerprint(&dir);
+            if now == last {
+                continue;
+            }
+            // Let a burst of writes (an editor saving, a copy) settle before reading.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            last = fingerprint(&dir);
+            match reload(&options, &config, &engine) {
+                Ok(count) => {
+                    tracing::warn!(target: "startup", "{}: reloaded, {count} tools", dir.display());
+                    if let Some(peer) = &peer
+                        && let Err(e) = peer.notify_tool_list_changed().await
+                    {
+                        tracing::warn!("cannot send tools/list_changed: {e}");
+                    }
+                }
+                Err(problems) => tracing::error!(
+                    target: "startup",
+                    "{}: not reloaded, keeping the previous tools:\n{problems}",
+                    dir.display()
+                ),
+            }
+        }
+    });
+}
+
+fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let handler = move |_: notify::Result<notify::Event>| {
+        let _ = events.try_send(());
+    };
+    match notify::recommended_watcher(handler) {
+        Ok(mut watcher) => match watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
+            Ok(()) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(target: "startup", "no file events for {} ({e}); polling", dir.display());
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(target: "startup", "no file events ({e}); polling");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_change_with_spec_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = fingerprint(dir.path());
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        assert_eq!(fingerprint(dir.path()), empty);
+        std::fs::write(dir.path().join("a.yaml"), "name: a").unwrap();
+        let one = fingerprint(dir.path());
+        assert_ne!(one, empty);
+        std::fs::write(dir.path().join("a.yaml"), "name: a, longer").unwrap();
+        assert_ne!(fingerprint(dir.path()), one);
+    }
+}
