@@ -73,6 +73,9 @@ fn read_env_file(path: &PathBuf) -> Option<Vec<(String, String)>> {
     )
 }
 
+/// Whether `url` answers `GET /configs`. With the test bed's credentials: the descriptions
+/// declare security on /configs, so Prism refuses an anonymous probe (UNAUTHORIZED) and would
+/// log it as a request violation, as a real Kestra with authentication answers it 401.
 async fn answers(url: &str) -> bool {
     let Ok(client) = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -80,8 +83,17 @@ async fn answers(url: &str) -> bool {
     else {
         return false;
     };
-    client.get(format!("{url}/configs")).send().await.is_ok()
+    client
+        .get(format!("{url}/configs"))
+        .basic_auth(SIM_USER, Some(SIM_PASSWORD))
+        .send()
+        .await
+        .is_ok()
 }
+
+/// Credentials sent to the test bed (the simulator accepts any; Prism requires one).
+const SIM_USER: &str = "admin@kestra.io";
+const SIM_PASSWORD: &str = "kestra-sim";
 
 pub async fn discover() -> Discovery {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -132,7 +144,7 @@ pub async fn discover() -> Discovery {
             api_base_url: sim,
             tenant: "main".into(),
             tenant_explicit: false,
-            auth: Auth::Basic("admin@kestra.io".into(), "kestra-sim".into()),
+            auth: Auth::Basic(SIM_USER.into(), SIM_PASSWORD.into()),
             sim: true,
             ee: true,
             prism_log: dir.as_ref().map(|d| d.join(format!("prism-{tag}.log"))),

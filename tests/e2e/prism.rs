@@ -7,8 +7,9 @@
 //!   Prism uses, so any such line is a violation by kestra-mcp that the overlay does not cover.
 //! - A response that does not fit the description is logged by the validator as
 //!   `[VALIDATOR] ⚠ warning Violation: response …` (or terminates with `errors#VIOLATIONS`): the
-//!   simulator or the description is at fault, not kestra-mcp. Reported, not failed, unless it
-//!   terminated the request (then the tool call failed and its scenario reports it).
+//!   simulator or the description is at fault, not kestra-mcp. The overlay (tests/testbed/
+//!   overlay.yaml) already covers what a real Kestra does beyond its description, each case with
+//!   its evidence, so the runner fails on these too: fix the simulator or add a reviewed entry.
 
 use std::path::Path;
 
@@ -37,7 +38,11 @@ pub fn scan(path: &Path, from: u64) -> Vec<Violation> {
 
 pub fn parse(log: &str) -> Vec<Violation> {
     let mut out = vec![];
-    // The last upstream call seen, for validator lines that carry no path.
+    // Requests run concurrently, so Prism's lines interleave. The validator's verdict on a
+    // response follows the `The upstream call to <path> has returned <status>` line of that
+    // response; the method comes from the oldest pending `Forwarding "<method>" request to
+    // <url>` line for the same path.
+    let mut forwarded: Vec<(String, String)> = vec![];
     let mut last_upstream = (String::new(), String::new());
     for line in log.lines() {
         if let Some(rest) = line.split("[HTTP SERVER] ").nth(1) {
@@ -57,12 +62,22 @@ pub fn parse(log: &str) -> Vec<Violation> {
                     path,
                     detail: kind,
                 });
-            } else {
-                last_upstream = (method, path);
             }
+        } else if let Some(rest) = line.split("Forwarding \"").nth(1) {
+            let method = rest.split('"').next().unwrap_or_default().to_uppercase();
+            let url = rest.split(" request to ").nth(1).unwrap_or_default();
+            let url = url.trim_end().trim_end_matches("...");
+            let path = url_path(url.split('?').next().unwrap_or_default());
+            forwarded.push((path, method));
         } else if let Some(rest) = line.split("The upstream call to ").nth(1) {
             let path = rest.split_whitespace().next().unwrap_or_default();
-            last_upstream.1 = format!("{path} ({})", rest.split("returned ").nth(1).unwrap_or("?"));
+            let method = forwarded
+                .iter()
+                .position(|(p, _)| p == path)
+                .map(|i| forwarded.remove(i).1)
+                .unwrap_or_else(|| "?".into());
+            let status = rest.split("returned ").nth(1).unwrap_or("?").trim();
+            last_upstream = (method, format!("{path} ({status})"));
         } else if line.contains("[VALIDATOR]") && line.contains("Violation:") {
             let detail = line.split("Violation: ").nth(1).unwrap_or_default().to_owned();
             let side = if detail.starts_with("request") {
@@ -81,6 +96,14 @@ pub fn parse(log: &str) -> Vec<Violation> {
     out
 }
 
+/// `/api/v1/…` of `http://host:port/api/v1/…`.
+fn url_path(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]).to_owned(),
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +114,9 @@ mod tests {
 [3:57:54 PM] › [HTTP SERVER] get /api/v1/configs ℹ  info      Request received
 [3:58:03 PM] › [HTTP SERVER] put /api/v1/main/namespaces/a/kv/x ✖  error     Request terminated with error: https://stoplight.io/prism/errors#UNPROCESSABLE_ENTITY: Invalid request
 [3:58:12 PM] › [HTTP SERVER] post /api/v1/main/executions/X/pause ℹ  info      Request received
+[3:58:12 PM] ›     [PROXY] ℹ  info      > Forwarding \"post\" request to http://127.0.0.1:1/api/v1/main/executions/X/pause...
+[3:58:12 PM] › [HTTP SERVER] get /api/v1/main/flows/a/b ℹ  info      Request received
+[3:58:12 PM] ›     [PROXY] ℹ  info      > Forwarding \"get\" request to http://127.0.0.1:1/api/v1/main/flows/a/b?x=1...
 [3:58:12 PM] ›     [PROXY] ℹ  info      The upstream call to /api/v1/main/executions/X/pause has returned 404
 [3:58:12 PM] ›     [VALIDATOR] ⚠  warning   Violation: response Unable to match the returned status code with those defined in the document: 200,409
 ";

@@ -139,6 +139,23 @@ def apply(entry, spec, other_spec):
                 if not any(p.get("name") == param["name"] and p.get("in") == "query" for p in params):
                     params.append(copy.deepcopy(param))
                     hits += 1
+    elif action == "replace-component-schemas":
+        # Every component schema whose name starts with `prefix` becomes `schema`.
+        schemas = spec.get("components", {}).get("schemas", {})
+        for name in list(schemas):
+            if name.startswith(entry["prefix"]):
+                schemas[name] = copy.deepcopy(entry["schema"])
+                hits += 1
+    elif action == "response-body-schema":
+        # The schema of one status/media type of each operation's response becomes `schema`.
+        for path, m in entry["operations"]:
+            op = spec["paths"].get(path, {}).get(m)
+            if not op:
+                continue
+            content = op.get("responses", {}).get(str(entry["status"]), {}).get("content", {})
+            if entry["media_type"] in content:
+                content[entry["media_type"]]["schema"] = copy.deepcopy(entry["schema"])
+                hits += 1
     else:
         raise SystemExit(f"overlay entry {entry['id']}: unknown action {action}")
     return hits

@@ -4,7 +4,7 @@
 # stops the test bed again, also when the scenarios fail or the script is interrupted.
 #
 #   tests/testbed/run-e2e.sh                 # all scenarios on 1.3 and 2.0
-#   KESTRA_E2E_FILTER=kv tests/testbed/run-e2e.sh
+#   KESTRA_E2E_FILTER=kv tests/testbed/run-e2e.sh   # (skips the Python SDK scenarios)
 #
 #   TESTBED_DIR   where the test bed keeps its env file and logs (default: <repo>/.tools/testbed-e2e,
 #                 so it never stops a test bed someone started by hand in .tools/testbed)
@@ -28,10 +28,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Build first, so the test bed does not sit idle while cargo compiles.
+# Build first, so the test bed does not sit idle while cargo compiles (this also builds
+# target/debug/kestra-mcp, which the Python SDK scenarios start).
 (cd "$ROOT" && cargo test --no-run -q --test e2e)
+# The Python `mcp` SDK's stdio client (tests/e2e/python), pinned in tests/python/requirements.txt.
+if [ ! -x "$ROOT/.venv/bin/python" ]; then python3 -m venv "$ROOT/.venv"; fi
+"$ROOT/.venv/bin/pip" install -q -r "$ROOT/tests/python/requirements.txt"
 "$HERE/start.sh" >&2
 cd "$ROOT"
+export KESTRA_TESTBED_ENV="$TESTBED_DIR/env" KESTRA_E2E_REQUIRED=1
 export RUST_BACKTRACE="${KESTRA_E2E_BACKTRACE:-0}"
-KESTRA_TESTBED_ENV="$TESTBED_DIR/env" KESTRA_E2E_REQUIRED=1 \
-  cargo test -q --test e2e "$@" -- --nocapture
+# 1. A few scenarios through the Python SDK (flow, execution, logs, KV) on both versions.
+py_status=0
+if [ -z "${KESTRA_E2E_FILTER:-}" ]; then
+  echo "run-e2e.sh: Python SDK scenarios (tests/e2e/python)" >&2
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e/python -s || py_status=$?
+fi
+# 2. The scenario suite. It scans the whole Prism logs of this fresh test bed (so the Python
+# SDK's traffic is validated too) and fails on any violation the overlay does not explain.
+rust_status=0
+KESTRA_E2E_PRISM_FROM_START=1 cargo test -q --test e2e "$@" -- --nocapture || rust_status=$?
+if [ "$py_status" -ne 0 ]; then
+  echo "run-e2e.sh: the Python SDK scenarios FAILED ($py_status)" >&2
+fi
+[ "$py_status" -eq 0 ] && [ "$rust_status" -eq 0 ]

@@ -43,7 +43,9 @@ trap 'status=$?; if [ $status -ne 0 ]; then "$HERE/stop.sh" >&2 || true; fi' EXI
 wait_http() { # url, what, log, pid
   local url="$1" what="$2" log="$3" pid="$4" i
   for i in $(seq 1 300); do
-    if curl -s -o /dev/null -m 2 "$url"; then return 0; fi
+    # With credentials: the descriptions declare security on /configs, and Prism logs an
+    # anonymous request as rejected (UNAUTHORIZED). The simulator accepts any credentials.
+    if curl -s -o /dev/null -m 2 -u admin@kestra.io:kestra-sim "$url"; then return 0; fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done

@@ -764,20 +764,33 @@ pub fn list_by_flow(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
 }
 
 pub fn kill(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
     let Some(e) = t.execution_mut(req.param("executionId")) else {
         return req.not_found();
     };
     if e.state.is_terminal() {
         // Recorded pairs kill-terminated-cascade-true (202) / -false (409).
-        if req.q_bool("isOnKillCascade").unwrap_or(true) {
-            return empty(StatusCode::ACCEPTED);
+        if !req.q_bool("isOnKillCascade").unwrap_or(true) {
+            let message = if v2 {
+                "Cannot kill execution: execution is already terminated."
+            } else {
+                "Illegal state: Execution is already finished, can't kill it"
+            };
+            return req.error(StatusCode::CONFLICT, message);
         }
-        return req.error(
-            StatusCode::CONFLICT,
-            "Illegal state: Execution is already finished, can't kill it",
-        );
+    } else {
+        kill_exec(e, now);
     }
-    kill_exec(e, now);
+    if v2 {
+        // 2.0: killExecution awaits the kill (awaitBlockingAction) and answers 200 with the
+        // Execution, produces text/json (webserver/src/main/java/io/kestra/webserver/controllers/
+        // api/ExecutionController.java on the 2.0 line: `@ApiResponse(responseCode = "200",
+        // description = "On success", content = Execution)`, `.map(HttpResponse::ok)`; the 2.0
+        // description's killExecution 200 `text/json` Execution). Not observed on a real 2.0.
+        let body = serde_json::to_vec(&e.to_json(now)).unwrap_or_default();
+        return text(StatusCode::OK, "text/json", body);
+    }
+    // 1.x: `HttpResponse.accepted()` (recorded executions/kill-running-no-param → 202, empty).
     empty(StatusCode::ACCEPTED)
 }
 
@@ -810,14 +823,26 @@ pub fn kill_by_ids(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     ok_json(&json!({"count": count}))
 }
 
-/// `pause`: only a RUNNING (or CREATED) execution; 200 with an empty body (recorded
-/// executions/pause-running); the running task stays RUNNING. Otherwise 422.
+/// `pause`: only a RUNNING (or CREATED) execution; the running task stays RUNNING.
+/// 1.3: 200 with an empty body (recorded executions/pause-running: `public void pause`),
+/// otherwise 422 (recorded executions/pause-terminated). 2.0: 200 with the Execution, otherwise
+/// 409 (ExecutionController.java on the 2.0 line: pauseExecution returns
+/// `Mono<HttpResponse<Execution>>` from awaitBlockingAction and throws `ConflictException("Cannot
+/// pause execution: execution is not running.")`; the 2.0 description's pauseExecution 200
+/// application/json Execution, 409). Not observed on a real 2.0.
 pub fn pause(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
     let Some(e) = t.execution_mut(req.param("executionId")) else {
         // Recorded executions/pause-unknown: "Not Found: Page Not Found".
         return req.error(StatusCode::NOT_FOUND, "Not Found: Page Not Found");
     };
     if !matches!(e.state.current(), "RUNNING" | "CREATED") {
+        if v2 {
+            return req.error(
+                StatusCode::CONFLICT,
+                "Cannot pause execution: execution is not running.",
+            );
+        }
         return req.error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Illegal argument: The execution is not running",
@@ -825,6 +850,9 @@ pub fn pause(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     }
     e.state.push("PAUSED", now);
     e.cursor = now;
+    if v2 {
+        return ok_json(&e.to_json(now));
+    }
     empty(StatusCode::OK)
 }
 

@@ -431,7 +431,34 @@ async fn v20_misroute_starts_a_flow_named_pause() {
         .await
         .expect("send");
     assert_eq!(r.status(), 200);
+    // 2.0 answers the paused Execution (ExecutionController on the 2.0 line), 1.x nothing.
+    let v: Value = r.json().await.expect("pause answers the execution");
+    assert_eq!(v["state"]["current"], "PAUSED");
     assert_eq!(state(&c, &base, &id).await.0, "PAUSED");
+    let r = c
+        .post(format!("{base}/api/v1/main/executions/{id}/actions/pause"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 409, "2.0: pausing a paused execution is a conflict");
+    // 2.0 kill: 200 with the Execution as text/json, not 1.x's empty 202.
+    let r = c
+        .delete(format!("{base}/api/v1/main/executions/{id}/actions/kill"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"].to_str().expect("ascii"), "text/json");
+    let v: Value = serde_json::from_str(&r.text().await.expect("text")).expect("json");
+    assert_eq!(v["state"]["current"], "KILLED");
+    let r = c
+        .delete(format!(
+            "{base}/api/v1/main/executions/{id}/actions/kill?isOnKillCascade=false"
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 409);
 }
 
 #[tokio::test]
