@@ -2,6 +2,7 @@
 //! `KESTRA_BASE_URL` plus an already-encoded path, credentials attached by the engine, bounded
 //! reads, redirects followed only within Kestra's origin, and retries for idempotent reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -44,45 +45,38 @@ pub enum HttpError {
 /// The client for one Kestra server.
 #[derive(Debug, Clone)]
 pub struct KestraClient {
-    http: Client,
+    /// Built on first use and shared by clones (one pool for the process).
+    http: Arc<std::sync::OnceLock<Result<Client, HttpError>>>,
     base: Url,
     tenant: String,
     tenant_explicit: bool,
     auth: Auth,
+    connect_timeout: Duration,
     timeout: Duration,
     max_response_bytes: usize,
 }
 
 impl KestraClient {
-    /// Builds the client from the configuration.
+    /// Prepares the client; the connection pool itself (which reads the system's CA
+    /// certificates, several milliseconds) is built on the first request, off the start-up path.
     pub fn new(config: &Config) -> Result<Self, HttpError> {
-        // Several crates may try to install a provider; the first one wins, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let origin = config.base_url.origin();
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS || attempt.url().origin() != origin {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        });
-        let http = Client::builder()
-            .user_agent(concat!("kestra-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .redirect(policy)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| HttpError::Other(error_chain(&e)))?;
         Ok(KestraClient {
-            http,
+            http: Arc::new(std::sync::OnceLock::new()),
             base: config.base_url.clone(),
             tenant: config.tenant.clone(),
             tenant_explicit: config.tenant_explicit,
             auth: config.auth.clone(),
+            connect_timeout: config.connect_timeout,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
         })
+    }
+
+    fn http(&self) -> Result<&Client, HttpError> {
+        self.http
+            .get_or_init(|| build_client(&self.base, self.connect_timeout, self.timeout))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The full URL of a rendered request; always under `KESTRA_BASE_URL`.
@@ -135,7 +129,7 @@ impl KestraClient {
     async fn send_once(&self, req: &RenderedRequest, url: Url) -> Result<HttpAnswer, HttpError> {
         let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
             .map_err(|e| HttpError::Other(e.to_string()))?;
-        let mut builder = self.http.request(method, url.clone());
+        let mut builder = self.http()?.request(method, url.clone());
         builder = match &self.auth {
             Auth::None => builder,
             Auth::Basic { username, password } => builder.basic_auth(username, Some(password)),
@@ -253,6 +247,27 @@ async fn read_events(mut response: reqwest::Response, limits: &StreamLimits, max
     parser.events.truncate(limits.max_events);
     let events: Vec<serde_json::Value> = parser.events.into_iter().map(|e| e.to_json()).collect();
     serde_json::to_vec(&serde_json::json!({"events": events, "stopped": stopped})).unwrap_or_default()
+}
+
+fn build_client(base: &Url, connect_timeout: Duration, timeout: Duration) -> Result<Client, HttpError> {
+    // Several crates may try to install a provider; the first one wins, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let origin = base.origin();
+    let policy = redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS || attempt.url().origin() != origin {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    Client::builder()
+        .user_agent(concat!("kestra-mcp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .redirect(policy)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| HttpError::Other(error_chain(&e)))
 }
 
 fn multipart_form(parts: &[crate::request::RenderedPart]) -> Result<multipart::Form, HttpError> {

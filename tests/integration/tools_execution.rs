@@ -117,6 +117,7 @@ async fn manage_executions_pause_and_kill_follow_the_kestra_version() {
         // kill: Kestra's status becomes the result, never an error.
         let kill = action_path(version, EXEC, "kill");
         for (code, status) in [
+            (200, "kill_requested"),
             (202, "kill_requested"),
             (404, "not_found"),
             (409, "already_finished"),
