@@ -280,6 +280,8 @@ async fn recorded_corpus_matches_simulator_1_3() {
     .await
     .expect("spawn");
     let base = sim.base_url();
+    // In a workspace build reqwest carries kestra-mcp's `rustls-no-provider` feature.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

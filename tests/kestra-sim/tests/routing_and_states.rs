@@ -226,6 +226,12 @@ async fn sim() -> kestra_sim::RunningSim {
     .expect("spawn")
 }
 
+/// A client that works whether or not reqwest was built with a TLS provider of its own.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 async fn create_flow(c: &reqwest::Client, base: &str, yaml: &str) {
     let r = c
         .post(format!("{base}/api/v1/main/flows"))
@@ -279,7 +285,7 @@ const FAIL: &str = "id: g\nnamespace: t.ns\ntasks:\n  - id: a\n    type: io.kest
 #[tokio::test]
 async fn pause_task_pauses_then_resume_completes() {
     let s = sim().await;
-    let (c, base) = (reqwest::Client::new(), s.base_url());
+    let (c, base) = (client(), s.base_url());
     create_flow(&c, &base, FLOW).await;
     let id = run(&c, &base, "f").await;
     assert_eq!(state(&c, &base, &id).await.0, "RUNNING");
@@ -312,7 +318,7 @@ async fn pause_task_pauses_then_resume_completes() {
 #[tokio::test]
 async fn fail_task_fails_and_restart_reruns_it() {
     let s = sim().await;
-    let (c, base) = (reqwest::Client::new(), s.base_url());
+    let (c, base) = (client(), s.base_url());
     create_flow(&c, &base, FAIL).await;
     let id = run(&c, &base, "g").await;
     s.advance(Duration::from_secs(5));
@@ -355,7 +361,7 @@ async fn fail_task_fails_and_restart_reruns_it() {
 #[tokio::test]
 async fn kill_and_api_pause_on_a_running_execution() {
     let s = sim().await;
-    let (c, base) = (reqwest::Client::new(), s.base_url());
+    let (c, base) = (client(), s.base_url());
     create_flow(&c, &base, FLOW).await;
     let id = run(&c, &base, "f").await;
     let r = c
@@ -398,7 +404,7 @@ async fn v20_misroute_starts_a_flow_named_pause() {
     )
     .await
     .expect("spawn");
-    let (c, base) = (reqwest::Client::new(), s.base_url());
+    let (c, base) = (client(), s.base_url());
     create_flow(&c, &base, FLOW).await;
     let id = run(&c, &base, "f").await;
     // No flow `pause` in namespace {id}: 404 Requested Flow is not found.
@@ -464,7 +470,7 @@ async fn v20_misroute_starts_a_flow_named_pause() {
 #[tokio::test]
 async fn kv_types_come_from_the_body_and_climbing_is_refused() {
     let s = sim().await;
-    let (c, base) = (reqwest::Client::new(), s.base_url());
+    let (c, base) = (client(), s.base_url());
     for (body, ty) in [
         ("\"x\"", "STRING"),
         ("42", "NUMBER"),
