@@ -27,12 +27,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests"
 cargo test --workspace
 
-step "official MCP SDK clients: Python over stdio and HTTP, TypeScript over HTTP"
+step "official MCP SDK clients (Python over stdio and HTTP, TypeScript over HTTP), README configs, AI Agent flows"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q -r tests/python/requirements.txt
 (cd tests/http && npm install --no-audit --no-fund --silent)
 cargo build -q --bin kestra-mcp
-KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/python tests/http
+KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/python tests/http tests/flows tests/readme
 
 step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"
 tests/testbed/run-e2e.sh
