@@ -84,7 +84,10 @@ enum ToolsCommand {
     /// List the tools: name, group, method and path of each request, enabled or why not.
     List,
     /// Load and check the specs (built-in plus --tools-dir); non-zero exit on any problem.
-    Validate,
+    Validate {
+        /// A tools directory to check (instead of --tools-dir), with the built-in specs.
+        dir: Option<PathBuf>,
+    },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
 }
@@ -245,6 +248,11 @@ async fn serve_mcp(
 }
 
 fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let mut options = options.clone();
+    if let ToolsCommand::Validate { dir: Some(dir) } = &action {
+        options.tools_dir = Some(dir.clone());
+    }
+    let options = &options;
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };

@@ -160,3 +160,101 @@ async fn credentials_are_not_sent_to_another_origin_on_redirect() {
         "the other origin got a request"
     );
 }
+
+#[tokio::test]
+async fn a_dns_failure_is_a_tool_error() {
+    let mut server = Server::start(&env_for("http://kestra.invalid/api/v1")).await;
+    let err = server.call_err(LIST, json!({"namespace": "ns"})).await;
+    assert!(
+        err.starts_with("cannot connect to Kestra at http://kestra.invalid:"),
+        "{err}"
+    );
+}
+
+/// A Kestra that streams `total` bytes of a JSON list as fast as it can.
+async fn huge_answer(total: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {total}\r\n\r\n["
+                );
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = "{\"id\":\"flow\"},".repeat(4096);
+                let mut sent = 1;
+                while sent + chunk.len() < total {
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_100_mb_answer_is_cut_at_the_bound_and_memory_stays_bounded() {
+    let url = huge_answer(100 * 1024 * 1024).await;
+    let mut server = Server::start(&env_for(&url)).await;
+    let pid = server.pid().unwrap();
+    let err = server.call_err(LIST, json!({"namespace": "ns"})).await;
+    assert!(
+        err.contains("larger than 8388608 bytes (KESTRA_MCP_MAX_RESPONSE_BYTES)"),
+        "{err}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        peak_kib > 0 && peak_kib < 80 * 1024,
+        "peak RSS {peak_kib} KiB while reading a 100 MB answer"
+    );
+    assert!(!server.tool_names().await.is_empty(), "still serving");
+}
+
+#[tokio::test]
+async fn very_long_and_unicode_arguments_are_sent_encoded_or_refused_cleanly() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/search",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
+    let long = "ü".repeat(50_000);
+    let result = bed.server.call("search_flows", json!({"query": long})).await;
+    // Either Kestra got the whole value (encoded) or the call failed with a clear error.
+    if result["isError"] != json!(true) {
+        let req = bed.only_request().await;
+        let sent: String = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "filters[q][EQUALS]")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        assert_eq!(sent.chars().count(), 50_000);
+    }
+    let ns = "ñamespace.✓";
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/%C3%B1amespace.%E2%9C%93",
+        json(json!([])),
+    )
+    .await;
+    bed.server.call_ok(LIST, json!({"namespace": ns})).await;
+    let err = bed.server.call_err(LIST, json!({"namespace": ""})).await;
+    assert_eq!(err, "cannot build the request path: a path argument is empty");
+}

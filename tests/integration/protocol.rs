@@ -165,3 +165,16 @@ async fn closing_stdin_ends_the_process_cleanly_even_with_a_call_in_flight() {
     assert!(status.success(), "exit {status:?}: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[tokio::test]
+async fn a_request_before_initialize_gets_an_error_and_initialize_still_works() {
+    let mut server = crate::util::Server::spawn(&crate::util::env_for("http://127.0.0.1:9/api/v1"), &[]);
+    let early = server.request("tools/list", json!({})).await;
+    assert!(early.get("error").is_some(), "{early}");
+    let init = server.initialize().await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        json!("kestra-mcp"),
+        "{init}"
+    );
+}
