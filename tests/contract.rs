@@ -467,6 +467,32 @@ fn apply_overlay(overlay: &Value, key: &str, spec: &mut Value, other: Option<&Va
                     }
                 }
             }
+            "replace-component-schemas" => {
+                // Every component schema whose name starts with `prefix` becomes `schema`.
+                let prefix = entry["prefix"].as_str().unwrap_or_default();
+                if let Some(schemas) = spec
+                    .pointer_mut("/components/schemas")
+                    .and_then(Value::as_object_mut)
+                {
+                    for (name, schema) in schemas.iter_mut() {
+                        if !prefix.is_empty() && name.starts_with(prefix) {
+                            *schema = entry["schema"].clone();
+                            hits += 1;
+                        }
+                    }
+                }
+            }
+            "response-body-schema" => {
+                // Responses are not checked here (requests are); count the operations it names.
+                for op in entry["operations"].as_array().into_iter().flatten() {
+                    let (Some(path), Some(method)) = (op[0].as_str(), op[1].as_str()) else {
+                        continue;
+                    };
+                    if spec["paths"][path][method].is_object() {
+                        hits += 1;
+                    }
+                }
+            }
             other => panic!("overlay entry {id}: unknown action {other}"),
         }
         assert!(
