@@ -94,7 +94,7 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::raw::{Method, Scope};
+    use crate::spec::raw::Scope;
     use serde_json::json;
 
     fn answer(status: u16, ct: Option<&str>, body: &str) -> HttpAnswer {
@@ -107,15 +107,7 @@ mod tests {
     }
 
     fn request() -> RenderedRequest {
-        RenderedRequest {
-            method: Method::Get,
-            scope: Scope::Tenant,
-            path: "/flows/a/b".into(),
-            query: vec![],
-            headers: vec![],
-            body: crate::request::RenderedBody::None,
-            stream: None,
-        }
+        RenderedRequest::get(Scope::Tenant, "/flows/a/b", &[])
     }
 
     #[test]

@@ -9,9 +9,9 @@ use serde_json::Value;
 use crate::answer::decode_body;
 use crate::config::{Auth, Config};
 use crate::http::KestraClient;
-use crate::request::{RenderedBody, RenderedRequest};
+use crate::request::RenderedRequest;
 use crate::spec::CompiledTool;
-use crate::spec::raw::{Method, Scope};
+use crate::spec::raw::Scope;
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,21 +19,6 @@ pub struct Check {
     pub label: &'static str,
     pub ok: bool,
     pub detail: String,
-}
-
-fn get(scope: Scope, path: &str, query: &[(&str, &str)]) -> RenderedRequest {
-    RenderedRequest {
-        method: Method::Get,
-        scope,
-        path: path.into(),
-        query: query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        headers: vec![],
-        body: RenderedBody::None,
-        stream: None,
-    }
 }
 
 /// Runs the checks; `tools` are the tools left after `KESTRA_MCP_DISABLED_TOOLS`.
@@ -67,7 +52,9 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
         }
     };
     let started = Instant::now();
-    let configs = client.send_no_retry(&get(Scope::Instance, "/configs", &[])).await;
+    let configs = client
+        .send_no_retry(&RenderedRequest::get(Scope::Instance, "/configs", &[]))
+        .await;
     let elapsed = started.elapsed().as_millis();
     let (edition, version) = match &configs {
         Ok(answer) => {
@@ -106,7 +93,7 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
             .clone()
             .unwrap_or_else(|| "not reported (Kestra before 1.0)".into()),
     });
-    let probe = get(Scope::Tenant, "/flows/search", &[("page", "1"), ("size", "1")]);
+    let probe = RenderedRequest::get(Scope::Tenant, "/flows/search", &[("page", "1"), ("size", "1")]);
     let (auth_ok, auth_detail) = match client.send_no_retry(&probe).await {
         Ok(a) if a.status < 300 => (
             true,

@@ -12,7 +12,7 @@ use crate::filter::Filtered;
 use crate::http::{HttpError, KestraClient};
 use crate::render::Templates;
 use crate::request::RenderedRequest;
-use crate::spec::raw::{Method, Scope};
+use crate::spec::raw::Scope;
 use crate::spec::{Action, CompiledTool, Dispatch};
 
 /// Why a call produced no result.
@@ -268,15 +268,7 @@ fn kestra_context(config: &Config) -> Value {
 }
 
 fn version_probe() -> RenderedRequest {
-    RenderedRequest {
-        method: Method::Get,
-        scope: Scope::Instance,
-        path: "/configs".into(),
-        query: vec![],
-        headers: vec![],
-        body: crate::request::RenderedBody::None,
-        stream: None,
-    }
+    RenderedRequest::get(Scope::Instance, "/configs", &[])
 }
 
 fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallError> {

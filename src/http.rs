@@ -316,18 +316,7 @@ mod tests {
     }
 
     fn request(scope: Scope, path: &str, query: &[(&str, &str)]) -> RenderedRequest {
-        RenderedRequest {
-            method: Method::Get,
-            scope,
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            headers: vec![],
-            body: RenderedBody::None,
-            stream: None,
-        }
+        RenderedRequest::get(scope, path, query)
     }
 
     #[test]

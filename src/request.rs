@@ -75,6 +75,24 @@ pub struct RenderedRequest {
     pub stream: Option<StreamLimits>,
 }
 
+impl RenderedRequest {
+    /// A plain GET with query parameters (probes, checks, tests).
+    pub fn get(scope: Scope, path: &str, query: &[(&str, &str)]) -> Self {
+        RenderedRequest {
+            method: Method::Get,
+            scope,
+            path: path.to_owned(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            headers: vec![],
+            body: RenderedBody::None,
+            stream: None,
+        }
+    }
+}
+
 /// A rendered request body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RenderedBody {
