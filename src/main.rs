@@ -176,10 +176,16 @@ fn serve(
     if watch && options.tools_dir.is_none() {
         anyhow::bail!("--watch needs a tools directory (--tools-dir or KESTRA_MCP_TOOLS_DIR)");
     }
+    // The watch starts from the directory as it was before loading, so nothing is missed.
+    let watch = if watch {
+        reload::Watch::new(options.clone())
+    } else {
+        None
+    };
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
-    serve_mcp(catalog, &config, http, watch.then(|| options.clone()))
+    serve_mcp(catalog, &config, http, watch)
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -208,7 +214,7 @@ async fn serve_mcp(
     catalog: Catalog,
     config: &Config,
     http: Option<HttpOptions>,
-    watch: Option<LoadOptions>,
+    watch: Option<reload::Watch>,
 ) -> anyhow::Result<ExitCode> {
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     for warning in &filtered.warnings {
@@ -220,8 +226,8 @@ async fn serve_mcp(
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
     let engine = reload::shared(Engine::new(filtered, catalog.templates, config)?);
     if let Some(http) = http {
-        if let Some(options) = watch {
-            reload::spawn(options, config.clone(), engine.clone(), None, WATCH_POLL);
+        if let Some(watch) = watch {
+            watch.spawn(config.clone(), engine.clone(), None, WATCH_POLL);
         }
         serve_http(engine, http).await.context("HTTP transport failed")?;
         return Ok(ExitCode::SUCCESS);
@@ -234,14 +240,8 @@ async fn serve_mcp(
         ))
         .await
         .context("MCP handshake failed")?;
-    if let Some(options) = watch {
-        reload::spawn(
-            options,
-            config.clone(),
-            engine,
-            Some(service.peer().clone()),
-            WATCH_POLL,
-        );
+    if let Some(watch) = watch {
+        watch.spawn(config.clone(), engine, Some(service.peer().clone()), WATCH_POLL);
     }
     service.waiting().await.context("MCP session ended abnormally")?;
     Ok(ExitCode::SUCCESS)

@@ -62,52 +62,67 @@ pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> 
     Ok(count)
 }
 
-/// Watches `options.tools_dir` until the process ends; `peer` (if any) is told when the tool
-/// list changed.
-pub fn spawn(
+/// A tools directory to watch, with the state it had before the specs were loaded, so that
+/// a change made while the server starts is not missed.
+pub struct Watch {
     options: LoadOptions,
-    config: Config,
-    engine: SharedEngine,
-    peer: Option<Peer<RoleServer>>,
-    poll: Duration,
-) {
-    let Some(dir) = options.tools_dir.clone() else {
-        return;
-    };
-    tokio::spawn(async move {
-        let (events_tx, mut events) = mpsc::channel::<()>(16);
-        // Kept alive for the life of the task; without events the poll still works.
-        let _watcher = watch_events(&dir, events_tx);
-        let mut last = fingerprint(&dir);
-        loop {
-            tokio::select! {
-                _ = events.recv() => {}
-                _ = tokio::time::sleep(poll) => {}
-            }
-            let now = fingerprint(&dir);
-            if now == last {
-                continue;
-            }
-            // Let a burst of writes (an editor saving, a copy) settle before reading.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            last = fingerprint(&dir);
-            match reload(&options, &config, &engine) {
-                Ok(count) => {
-                    tracing::warn!(target: "startup", "{}: reloaded, {count} tools", dir.display());
-                    if let Some(peer) = &peer
-                        && let Err(e) = peer.notify_tool_list_changed().await
-                    {
-                        tracing::warn!("cannot send tools/list_changed: {e}");
+    dir: PathBuf,
+    initial: Fingerprint,
+}
+
+impl Watch {
+    /// Takes the directory's fingerprint now; call it before loading the specs.
+    pub fn new(options: LoadOptions) -> Option<Watch> {
+        let dir = options.tools_dir.clone()?;
+        let initial = fingerprint(&dir);
+        Some(Watch {
+            options,
+            dir,
+            initial,
+        })
+    }
+
+    /// Watches until the process ends; `peer` (if any) is told when the tool list changed.
+    pub fn spawn(self, config: Config, engine: SharedEngine, peer: Option<Peer<RoleServer>>, poll: Duration) {
+        let Watch {
+            options,
+            dir,
+            initial,
+        } = self;
+        tokio::spawn(async move {
+            let (events_tx, mut events) = mpsc::channel::<()>(16);
+            // Kept alive for the life of the task; without events the poll still works.
+            let _watcher = watch_events(&dir, events_tx);
+            let mut last = initial;
+            loop {
+                if fingerprint(&dir) == last {
+                    tokio::select! {
+                        _ = events.recv() => {}
+                        _ = tokio::time::sleep(poll) => {}
                     }
+                    continue;
                 }
-                Err(problems) => tracing::error!(
-                    target: "startup",
-                    "{}: not reloaded, keeping the previous tools:\n{problems}",
-                    dir.display()
-                ),
+                // Let a burst of writes (an editor saving, a copy) settle before reading.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                last = fingerprint(&dir);
+                match reload(&options, &config, &engine) {
+                    Ok(count) => {
+                        tracing::warn!(target: "startup", "{}: reloaded, {count} tools", dir.display());
+                        if let Some(peer) = &peer
+                            && let Err(e) = peer.notify_tool_list_changed().await
+                        {
+                            tracing::warn!("cannot send tools/list_changed: {e}");
+                        }
+                    }
+                    Err(problems) => tracing::error!(
+                        target: "startup",
+                        "{}: not reloaded, keeping the previous tools:\n{problems}",
+                        dir.display()
+                    ),
+                }
             }
-        }
-    });
+        });
+    }
 }
 
 fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
