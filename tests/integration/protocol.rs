@@ -178,3 +178,19 @@ async fn a_request_before_initialize_gets_an_error_and_initialize_still_works() 
         "{init}"
     );
 }
+
+#[tokio::test]
+async fn every_session_protocol_version_rmcp_knows_is_negotiated_over_stdio() {
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut server = crate::util::Server::spawn(&crate::util::env_for("http://127.0.0.1:9/api/v1"), &[]);
+        let init = server
+            .request(
+                "initialize",
+                json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "v", "version": "1"}}),
+            )
+            .await;
+        assert_eq!(init["result"]["protocolVersion"], json!(version), "{init}");
+        server.notify("notifications/initialized", json!({})).await;
+        assert_eq!(server.tool_names().await.len(), 39, "{version}");
+    }
+}
