@@ -1,6 +1,7 @@
 //! The `kestra-mcp` command: with no subcommand, the MCP server on stdio (what AI clients
-//! start); `tools ...` helps tool authors. stdout belongs to the protocol: everything else goes
-//! to stderr.
+//! start); `serve --http ADDR` serves Streamable HTTP instead; `doctor` checks the configured
+//! Kestra; `tools ...` helps tool authors. On stdio, stdout belongs to the protocol: everything
+//! else goes to stderr. `anyhow` is used here only, at the edge.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
