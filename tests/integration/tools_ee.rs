@@ -380,7 +380,9 @@ async fn manage_tests_runs_and_deletes() {
             json!({"action": "run", "namespace": "tutorial", "id_": "test_healthcheck"}),
         )
         .await;
-    assert_eq!(got, run);
+    let mut with_url = run.clone();
+    with_url["url"] = json!(format!("{}/ui/main/tests/tutorial/test_healthcheck", bed.kestra.uri()));
+    assert_eq!(got, with_url);
     let req = bed.only_request().await;
     assert_eq!(
         line(&req),
