@@ -381,7 +381,10 @@ async fn manage_tests_runs_and_deletes() {
         )
         .await;
     let mut with_url = run.clone();
-    with_url["url"] = json!(format!("{}/ui/main/tests/tutorial/test_healthcheck", bed.kestra.uri()));
+    with_url["url"] = json!(format!(
+        "{}/ui/main/tests/tutorial/test_healthcheck",
+        bed.kestra.uri()
+    ));
     assert_eq!(got, with_url);
     let req = bed.only_request().await;
     assert_eq!(
