@@ -18,7 +18,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("similarity", similarity);
     env.add_filter("mutable", mutable);
     env.add_filter("duration_seconds", duration_seconds);
-    env.add_filter("seconds_ago", seconds_ago);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -159,6 +158,7 @@ fn longest_match(
 /// The current UTC time as ISO 8601 (`2026-11-25T10:00:00Z`), optionally shifted back by
 /// `days`, `hours`, `minutes` and `seconds` keyword arguments.
 fn now_utc(kwargs: minijinja::value::Kwargs) -> Result<String, Error> {
+    let out_of_range = || Error::new(ErrorKind::InvalidOperation, "the time shift is out of range");
     let mut seconds: i64 = 0;
     for (unit, factor) in [
         ("days", 86_400),
@@ -167,10 +167,15 @@ fn now_utc(kwargs: minijinja::value::Kwargs) -> Result<String, Error> {
         ("seconds", 1),
     ] {
         let n: Option<i64> = kwargs.get(unit)?;
-        seconds += n.unwrap_or(0) * factor;
+        let shift = n.unwrap_or(0).checked_mul(factor).ok_or_else(out_of_range)?;
+        seconds = seconds.checked_add(shift).ok_or_else(out_of_range)?;
     }
     kwargs.assert_all_used()?;
-    let when = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    // Arguments come from users: every step is checked, never a panic.
+    let delta = chrono::Duration::try_seconds(seconds).ok_or_else(out_of_range)?;
+    let when = chrono::Utc::now()
+        .checked_sub_signed(delta)
+        .ok_or_else(out_of_range)?;
     Ok(when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
@@ -218,23 +223,6 @@ fn duration_seconds(text: &str) -> Result<i64, Error> {
         return Err(invalid());
     }
     Ok(total)
-}
-
-/// The UTC time `seconds` before now, as ISO 8601 (`2026-11-25T10:00:00Z`); `0` is now.
-fn seconds_ago(seconds: i64) -> Result<String, Error> {
-    let delta = chrono::Duration::try_seconds(seconds).ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{seconds} seconds is out of range"),
-        )
-    })?;
-    let when = chrono::Utc::now().checked_sub_signed(delta).ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{seconds} seconds is out of range"),
-        )
-    })?;
-    Ok(when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// A random UUID (for Kestra's AI conversation ids).
@@ -424,6 +412,19 @@ mod tests {
     }
 
     #[test]
+    fn huge_time_shifts_are_errors_not_panics() {
+        let mut env = Environment::new();
+        register(&mut env);
+        for src in [
+            "{{ now_utc(days=9223372036854775807) }}",
+            "{{ now_utc(days=100000000000) }}",
+        ] {
+            let err = env.render_str(src, ()).unwrap_err();
+            assert!(err.to_string().contains("out of range"), "{err}");
+        }
+    }
+
+    #[test]
     fn durations_in_seconds_and_times_before_now() {
         let cases = [
             ("P30D", 2_592_000),
@@ -441,9 +442,9 @@ mod tests {
         ] {
             assert!(duration_seconds(bad).is_err(), "{bad:?} must be refused");
         }
-        let now = render("{{ 0 | seconds_ago }}", serde_json::json!({}));
+        let now = render("{{ now_utc() }}", serde_json::json!({}));
         let earlier = render(
-            "{{ 'P1D' | duration_seconds | seconds_ago }}",
+            "{{ now_utc(seconds='P1D' | duration_seconds) }}",
             serde_json::json!({}),
         );
         assert_eq!(now.len(), 20);

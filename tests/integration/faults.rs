@@ -258,3 +258,13 @@ async fn very_long_and_unicode_arguments_are_sent_encoded_or_refused_cleanly() {
     let err = bed.server.call_err(LIST, json!({"namespace": ""})).await;
     assert_eq!(err, "cannot build the request path: a path argument is empty");
 }
+
+#[tokio::test]
+async fn an_absurd_time_window_is_a_tool_error_not_a_crash() {
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "2.0")]).await;
+    let args = json!({"namespace": "ns", "flow_id": "f", "trigger_id": "daily", "days": 100_000_000_000_i64});
+    let err = bed.server.call_err("backfill_executions", args).await;
+    assert!(err.contains("out of range"), "{err}");
+    assert!(bed.requests().await.is_empty());
+    assert!(!bed.server.tool_names().await.is_empty(), "still serving");
+}
