@@ -180,7 +180,7 @@ fn seconds(
         return Ok(Duration::from_secs_f64(default));
     };
     match raw.parse::<f64>() {
-        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
         _ => Err(ConfigError {
             name,
             message: format!("'{raw}' is not a positive number of seconds"),

@@ -201,10 +201,11 @@ impl RequestTemplate {
             Some(st) => Some(StreamLimits {
                 max_events: positive(templates.render_value(&st.max_events, ctx)?, "stream.max_events")?
                     as usize,
-                max_duration: std::time::Duration::from_secs_f64(positive(
+                max_duration: std::time::Duration::try_from_secs_f64(positive(
                     templates.render_value(&st.max_seconds, ctx)?,
                     "stream.max_seconds",
-                )?),
+                )?)
+                .map_err(|e| TemplateError(format!("`stream.max_seconds` is out of range: {e}")))?,
                 stop_on: st.stop_on.clone(),
             }),
             None => None,
