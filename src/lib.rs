@@ -3,10 +3,12 @@
 //! The pipeline, one module per stage: [`config`] (environment) → [`spec`] (load and compile
 //! `tools.d/`) → [`filter`] (disabled tools) → [`engine`] (a call: validate arguments, [`run`]
 //! the steps: [`request`] and [`render`] templates, [`http`], [`answer`], [`project`]) →
-//! [`serve`] (rmcp over stdio).
+//! [`serve`] (rmcp over stdio). [`contract`] checks every request a spec can send against
+//! Kestra's OpenAPI descriptions (`kestra-mcp tools validate`).
 
 pub mod answer;
 pub mod config;
+pub mod contract;
 pub mod doctor;
 pub mod engine;
 pub mod filter;

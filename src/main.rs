@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kestra_mcp::config::Config;
+use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
 use kestra_mcp::reload;
@@ -84,10 +85,16 @@ enum Command {
 enum ToolsCommand {
     /// List the tools: name, group, method and path of each request, enabled or why not.
     List,
-    /// Load and check the specs (built-in plus --tools-dir); non-zero exit on any problem.
+    /// Load and check the specs (built-in plus --tools-dir): templates compile, schemas are
+    /// valid, and every request each tool can send resolves to the operation it declares in
+    /// the bundled Kestra OpenAPI description of each version it claims, with valid query
+    /// parameters and body. Problems print as `file:line: reason`; non-zero exit on any.
     Validate {
         /// A tools directory to check (instead of --tools-dir), with the built-in specs.
         dir: Option<PathBuf>,
+        /// Skip the OpenAPI check (for requests to endpoints the bundled descriptions lack).
+        #[arg(long)]
+        no_openapi: bool,
     },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
@@ -250,42 +257,74 @@ async fn serve_mcp(
 
 fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<ExitCode> {
     let mut options = options.clone();
-    if let ToolsCommand::Validate { dir: Some(dir) } = &action {
+    if let ToolsCommand::Validate { dir: Some(dir), .. } = &action {
         options.tools_dir = Some(dir.clone());
     }
     let options = &options;
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
-    if let ToolsCommand::List = action {
-        let disabled = Config::from_env().map(|c| c.disabled).unwrap_or_default();
-        let filtered = apply_disabled(catalog.tools, &disabled);
-        for tool in &filtered.kept {
-            for (variant, action) in tool.actions() {
-                let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
-                let requests = action.requests();
-                let methods: Vec<&str> = requests.iter().map(|(_, r)| r.template.method.as_str()).collect();
-                let paths: Vec<String> = requests
-                    .iter()
-                    .map(|(_, r)| match &r.kestra {
-                        Some(req) => format!("{} (Kestra {req})", r.template.path_source),
-                        None => r.template.path_source.clone(),
-                    })
-                    .collect();
-                println!(
-                    "{}{variant}\t{}\t{}\t{}\tenabled",
-                    tool.tool.name,
-                    tool.group,
-                    methods.join(" | "),
-                    paths.join(" | ")
-                );
-            }
+    match action {
+        ToolsCommand::List => list_tools(catalog),
+        ToolsCommand::Validate { no_openapi: true, .. } => {
+            println!(
+                "{} tool specs are valid (OpenAPI check skipped)",
+                catalog.tools.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
-        for (name, reason) in &filtered.skipped {
-            println!("{name}\t-\t-\t-\tdisabled: {reason}");
+        ToolsCommand::Validate { .. } => check_contract(catalog, options),
+        // Needs no specs: answered before loading them.
+        ToolsCommand::Schema => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Checks every request the loaded tools can send against the bundled OpenAPI descriptions.
+fn check_contract(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let descriptions = Descriptions::bundled()?;
+    let engine = contract::offline_engine(catalog)?;
+    let report = contract::check_engine(&engine, &descriptions, &contract::spec_texts(options));
+    for line in report.lines() {
+        println!("{line}");
+    }
+    match report.violations.is_empty() {
+        true => {
+            println!("tool specs are valid: {}", report.summary());
+            Ok(ExitCode::SUCCESS)
         }
-    } else {
-        println!("{} tool specs are valid", catalog.tools.len());
+        false => {
+            eprintln!("kestra-mcp: {}", report.summary());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
+    let disabled = Config::from_env().map(|c| c.disabled).unwrap_or_default();
+    let filtered = apply_disabled(catalog.tools, &disabled);
+    for tool in &filtered.kept {
+        for (variant, action) in tool.actions() {
+            let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
+            let requests = action.requests();
+            let methods: Vec<&str> = requests.iter().map(|(_, r)| r.template.method.as_str()).collect();
+            let paths: Vec<String> = requests
+                .iter()
+                .map(|(_, r)| match &r.kestra {
+                    Some(req) => format!("{} (Kestra {req})", r.template.path_source),
+                    None => r.template.path_source.clone(),
+                })
+                .collect();
+            println!(
+                "{}{variant}\t{}\t{}\t{}\tenabled",
+                tool.tool.name,
+                tool.group,
+                methods.join(" | "),
+                paths.join(" | ")
+            );
+        }
+    }
+    for (name, reason) in &filtered.skipped {
+        println!("{name}\t-\t-\t-\tdisabled: {reason}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -453,7 +453,7 @@ def bench_spec_scaling(binary: Path, server: Server, counts: list[int], runs: in
         for n in counts:
             d = make_spec_dir(Path(tmp), n, template)
             check = subprocess.run(
-                [str(binary), "tools", "validate"],
+                [str(binary), "tools", "validate", "--no-openapi"],
                 env=dict(server.env, KESTRA_MCP_TOOLS_DIR=str(d)),
                 capture_output=True,
                 text=True,
@@ -930,7 +930,7 @@ METHOD = """\
 - Spec scaling: N copies of the built-in `list_flows_in_namespace` spec (renamed
   `bench_tool_NNNNN`, file stem = name, group `flow`) in a temporary directory passed as
   `KESTRA_MCP_TOOLS_DIR` (on top of the built-in tools), checked first with
-  `kestra-mcp tools validate`; then the spawn measurement above.
+  `kestra-mcp tools validate --no-openapi`; then the spawn measurement above.
 - Sizes: the size of `target/release/kestra-mcp` as built by `cargo build --release`
   (release profile: LTO, one codegen unit, stripped, panic=abort). The Docker image is computed
   from the final stage of `Dockerfile` when it is FROM scratch (see the details above); no

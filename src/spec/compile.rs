@@ -58,6 +58,16 @@ pub enum Dispatch {
     },
 }
 
+impl Dispatch {
+    /// The argument that picks the action, for a tool with several.
+    pub fn argument(&self) -> Option<&str> {
+        match self {
+            Dispatch::Single(_) => None,
+            Dispatch::ByArgument { argument, .. } => Some(argument),
+        }
+    }
+}
+
 impl CompiledTool {
     /// The actions of this tool, with their variant names (`None` for a single request).
     pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {

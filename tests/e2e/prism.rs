@@ -7,7 +7,7 @@
 //!   Prism uses, so any such line is a violation by kestra-mcp that the overlay does not cover.
 //! - A response that does not fit the description is logged by the validator as
 //!   `[VALIDATOR] ⚠ warning Violation: response …` (or terminates with `errors#VIOLATIONS`): the
-//!   simulator or the description is at fault, not kestra-mcp. The overlay (tests/testbed/
+//!   simulator or the description is at fault, not kestra-mcp. The overlay (openapi/
 //!   overlay.yaml) already covers what a real Kestra does beyond its description, each case with
 //!   its evidence, so the runner fails on these too: fix the simulator or add a reviewed entry.
 

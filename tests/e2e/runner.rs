@@ -445,7 +445,7 @@ fn report(
     }
     if !response_violations.is_empty() {
         // Statuses and shapes a real Kestra returns but the description omits are overlay
-        // entries (tests/testbed/overlay.yaml, each with its evidence), so Prism no longer
+        // entries (openapi/overlay.yaml, each with its evidence), so Prism no longer
         // reports them: what remains is the simulator's fault or a new imprecision to review.
         problems.push(format!(
             "Prism found {} response(s) that neither the description nor the overlay explains \

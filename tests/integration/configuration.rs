@@ -485,3 +485,65 @@ fn watch_needs_a_tools_directory() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--watch needs a tools directory"), "{stderr}");
 }
+
+#[test]
+fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pause_old_style.yaml");
+    std::fs::write(
+        &spec,
+        "name: pause_old_style\ngroup: execution\ndescription: Pause an execution.\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequest:\n  kestra: \">=2.0\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/pause\n",
+    )
+    .unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let expected = format!(
+        "{}:13: pause_old_style 2.0.0 steps[0].requests[0]: POST /api/v1/main/executions/sample-x/pause resolves to createExecution (POST /api/v1/{{tenant}}/executions/{{namespace}}/{{id}}), not to the declared operation pauseExecution",
+        spec.display()
+    );
+    assert!(stdout.lines().any(|l| l.starts_with(&expected)), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the broken request is reported: {stdout}"
+    );
+    assert!(stderr.contains("1 violation(s)"), "{stderr}");
+
+    // The versioned spelling passes, with the built-in tools.
+    std::fs::write(
+        &spec,
+        "name: pause_old_style\ngroup: execution\ndescription: Pause an execution.\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequests:\n  - kestra: \"<2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/pause\n  - kestra: \">=2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/actions/pause\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("40 tools") && stdout.contains("0 violation(s)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn tools_validate_without_openapi_only_loads_and_lints() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plugin_endpoint.yaml"),
+        "name: plugin_endpoint\ngroup: flow\ndescription: An endpoint no bundled description has.\nrequest:\n  method: GET\n  path: /my-plugin/status\n",
+    )
+    .unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let (code, stdout, _) = run(&["tools", "validate", dir_arg], &[], None);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("plugin_endpoint.yaml:6: plugin_endpoint 1.3.0")
+            && stdout.contains("no path template"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&["tools", "validate", "--no-openapi", dir_arg], &[], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("40 tool specs are valid (OpenAPI check skipped)"),
+        "{stdout}"
+    );
+}

@@ -349,3 +349,47 @@ def test_http_configuration_reaches_the_server(cfg, http_server, all_tools):
     assert headers.get("Authorization", "").startswith("Bearer "), f"{cfg['where']}: no bearer token"
     listed = anyio.run(list_tools_http, url, headers)
     assert {t.name for t in listed.tools} == set(all_tools)
+
+
+# ---------------------------------------------------------------------------------------------
+# The "Adding a tool" example
+
+
+def adding_a_tool_example():
+    """(file name, YAML text) of the spec shown in README's "Adding a tool" section."""
+    with open(README, encoding="utf-8") as f:
+        section = f.read().split("## Adding a tool", 1)[1].split("\n## ", 1)[0]
+    name = re.search(r"`my-tools/([a-z0-9_]+\.yaml)`", section).group(1)
+    text = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    return name, text
+
+
+def test_the_adding_a_tool_example_passes_tools_validate_and_is_listed():
+    name, text = adding_a_tool_example()
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")}
+        check = subprocess.run([BINARY, "tools", "validate", d], env=env, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "0 violation(s)" in check.stdout, check.stdout
+        listed = subprocess.run([BINARY, "tools", "list", "--tools-dir", d], env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert any(line.startswith(name.removesuffix(".yaml") + "\t") for line in listed.stdout.splitlines()), listed.stdout
+
+
+def test_the_adding_a_tool_example_without_its_operation_is_reported_at_its_path_line():
+    name, text = adding_a_tool_example()
+    broken = "\n".join(line for line in text.splitlines() if "operation:" not in line) + "\n"
+    path_line = next(i for i, line in enumerate(broken.splitlines(), 1) if line.strip().startswith("path:"))
+    with tempfile.TemporaryDirectory() as d:
+        spec = os.path.join(d, name)
+        with open(spec, "w", encoding="utf-8") as f:
+            f.write(broken)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")}
+        check = subprocess.run([BINARY, "tools", "validate", d], env=env, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 1, check.stdout + check.stderr
+        lines = [line for line in check.stdout.splitlines() if line.startswith(f"{spec}:{path_line}: ")]
+        assert len(lines) == 2, check.stdout  # one per Kestra version
+        assert all("declares no `operation`" in line for line in lines), lines

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Applies tests/testbed/overlay.yaml to a vendored Kestra OpenAPI description.
+"""Applies openapi/overlay.yaml to a vendored Kestra OpenAPI description.
 
 usage: apply-overlay.py VERSION(1.3|2.0) INPUT.yml OUTPUT.yml
 
@@ -14,6 +14,7 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OVERLAY = os.path.join(HERE, "..", "..", "openapi", "overlay.yaml")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
@@ -165,14 +166,14 @@ def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
     version, src, dst = sys.argv[1:]
-    with open(os.path.join(HERE, "overlay.yaml")) as f:
+    with open(OVERLAY) as f:
         overlay = yaml.safe_load(f)
     with open(src) as f:
         spec = yaml.safe_load(f)
     other = None
     other_file = overlay.get("other_version_files", {}).get(version)
     if other_file:
-        with open(os.path.join(HERE, other_file)) as f:
+        with open(os.path.join(os.path.dirname(OVERLAY), other_file)) as f:
             other = yaml.safe_load(f)
     applied = []
     for entry in overlay["entries"]:

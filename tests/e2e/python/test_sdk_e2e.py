@@ -1,6 +1,6 @@
 """End-to-end scenarios driven by the official Python MCP SDK's stdio client (a client nobody here
 wrote) against the test bed: kestra-mcp talks to Prism (validating against Kestra's 1.3 / 2.0
-description plus tests/testbed/overlay.yaml) in front of kestra-sim, and every step is read back
+description plus openapi/overlay.yaml) in front of kestra-sim, and every step is read back
 from the simulator directly, not only from the tool's reply.
 
 Run by tests/testbed/run-e2e.sh (``.venv/bin/python -m pytest tests/e2e/python``). Needs the test

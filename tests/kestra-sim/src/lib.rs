@@ -4,7 +4,7 @@
 //! namespace files, triggers/backfills and the Enterprise objects the `ee` tools use, in memory,
 //! and answers with the status codes, bodies and routing of a real server as far as the
 //! recorded 0.23 corpus (`/work/shared/kestra-api/recorded-0.23`), the 1.3/2.0 OpenAPI
-//! descriptions (tests/fixtures/openapi) and Kestra's controllers show them. Where it guesses,
+//! descriptions (openapi/) and Kestra's controllers show them. Where it guesses,
 //! the module says so. See tests/testbed/README.md.
 //!
 //! ```no_run

@@ -12,7 +12,7 @@
 //! If the path matches but no method does → 405 listing the allowed methods; if methods match
 //! but no route consumes the content type → 415; otherwise 404.
 //!
-//! Path templates come from the OpenAPI descriptions vendored in tests/fixtures/openapi/
+//! Path templates come from the OpenAPI descriptions vendored in openapi/
 //! (generated from Kestra's controllers, e.g. webserver/src/main/java/io/kestra/webserver/
 //! controllers/api/ExecutionController.java): on 1.3 per-execution actions are
 //! `/executions/{executionId}/{action}`, on 2.0 `/executions/{executionId}/actions/{action}`.
