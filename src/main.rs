@@ -12,7 +12,7 @@ use kestra_mcp::config::Config;
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
-use kestra_mcp::reload;
+use kestra_mcp::reload::{self, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
 use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
@@ -146,7 +146,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
                 token,
                 allowed_hosts,
                 allowed_origins,
-                list_changed: cli.watch,
+                subscribers: None,
             };
             serve(&options, cli.watch, dotenv_error, Some(http))
         }
@@ -233,14 +233,17 @@ async fn serve_mcp(
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
     let engine = reload::shared(Engine::new(filtered, catalog.templates, config)?);
+    let subscribers = watch.map(|watch| {
+        let subscribers = Subscribers::default();
+        watch.spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
+        subscribers
+    });
     if let Some(http) = http {
-        if let Some(watch) = watch {
-            watch.spawn(config.clone(), engine.clone(), None, WATCH_POLL);
-        }
+        let http = HttpOptions { subscribers, ..http };
         serve_http(engine, http).await.context("HTTP transport failed")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let service = KestraMcp::new(engine.clone(), watch.is_some())
+    let service = KestraMcp::new(engine, subscribers)
         .serve(kestra_mcp::stdio::framed(
             tokio::io::stdin(),
             tokio::io::stdout(),
@@ -248,9 +251,6 @@ async fn serve_mcp(
         ))
         .await
         .context("MCP handshake failed")?;
-    if let Some(watch) = watch {
-        watch.spawn(config.clone(), engine, Some(service.peer().clone()), WATCH_POLL);
-    }
     service.waiting().await.context("MCP session ended abnormally")?;
     Ok(ExitCode::SUCCESS)
 }

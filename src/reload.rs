@@ -1,10 +1,11 @@
 //! Hot reload (`--watch`): a change in the tools directory reloads the specs, swaps the engine
-//! and sends `notifications/tools/list_changed`. A broken directory keeps the previous tools
-//! (and logs why). File events trigger a check at once; a poll catches what events miss
+//! and sends `notifications/tools/list_changed` to every session that completed the handshake
+//! (the stdio client, or each Streamable HTTP session). A broken directory keeps the previous
+//! tools (and logs why). File events trigger a check at once; a poll catches what events miss
 //! (network filesystems, some container mounts).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -22,6 +23,36 @@ pub type SharedEngine = Arc<ArcSwap<Engine>>;
 /// Wraps an engine for sharing.
 pub fn shared(engine: Engine) -> SharedEngine {
     Arc::new(ArcSwap::from_pointee(engine))
+}
+
+/// The sessions to tell when the tool list changes: one on stdio, any number over HTTP.
+/// Sessions register once initialized; closed ones are dropped on the next change.
+#[derive(Debug, Clone, Default)]
+pub struct Subscribers(Arc<Mutex<Vec<Peer<RoleServer>>>>);
+
+impl Subscribers {
+    pub fn add(&self, peer: Peer<RoleServer>) {
+        let mut peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(peer);
+    }
+
+    /// Sends `notifications/tools/list_changed` to every open session; returns how many got it.
+    pub async fn notify_tool_list_changed(&self) -> usize {
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
+        let mut told = 0;
+        for peer in peers {
+            match peer.notify_tool_list_changed().await {
+                Ok(()) => told += 1,
+                Err(e) => tracing::info!("cannot send tools/list_changed to a session: {e}"),
+            }
+        }
+        told
+    }
 }
 
 /// A snapshot of the spec files of a directory: names, sizes and modification times.
@@ -82,8 +113,8 @@ impl Watch {
         })
     }
 
-    /// Watches until the process ends; `peer` (if any) is told when the tool list changed.
-    pub fn spawn(self, config: Config, engine: SharedEngine, peer: Option<Peer<RoleServer>>, poll: Duration) {
+    /// Watches until the process ends; `subscribers` are told when the tool list changed.
+    pub fn spawn(self, config: Config, engine: SharedEngine, subscribers: Subscribers, poll: Duration) {
         let Watch {
             options,
             dir,
@@ -107,12 +138,8 @@ impl Watch {
                 last = fingerprint(&dir);
                 match reload(&options, &config, &engine) {
                     Ok(count) => {
-                        tracing::warn!(target: "startup", "{}: reloaded, {count} tools", dir.display());
-                        if let Some(peer) = &peer
-                            && let Err(e) = peer.notify_tool_list_changed().await
-                        {
-                            tracing::warn!("cannot send tools/list_changed: {e}");
-                        }
+                        let told = subscribers.notify_tool_list_changed().await;
+                        tracing::warn!(target: "startup", "{}: reloaded, {count} tools; {told} session(s) told", dir.display());
                     }
                     Err(problems) => tracing::error!(
                         target: "startup",

@@ -6,12 +6,12 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::engine::CallError;
-use crate::reload::SharedEngine;
+use crate::reload::{SharedEngine, Subscribers};
 
 /// What the server tells clients about itself, as the Python server does.
 const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, executions, logs, \
@@ -22,13 +22,14 @@ the user's request and invoke only that one tool.";
 #[derive(Clone)]
 pub struct KestraMcp {
     engine: SharedEngine,
-    /// Whether the tool list can change (hot reload), announced in the capabilities.
-    list_changed: bool,
+    /// With hot reload: the tool list can change (announced in the capabilities), and each
+    /// initialized session subscribes to the change notifications.
+    subscribers: Option<Subscribers>,
 }
 
 impl KestraMcp {
-    pub fn new(engine: SharedEngine, list_changed: bool) -> Self {
-        KestraMcp { engine, list_changed }
+    pub fn new(engine: SharedEngine, subscribers: Option<Subscribers>) -> Self {
+        KestraMcp { engine, subscribers }
     }
 }
 
@@ -50,16 +51,22 @@ pub fn to_call_result(
 
 impl ServerHandler for KestraMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = match self.list_changed {
-            true => ServerCapabilities::builder()
+        let capabilities = match self.subscribers {
+            Some(_) => ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
-            false => ServerCapabilities::builder().enable_tools().build(),
+            None => ServerCapabilities::builder().enable_tools().build(),
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if let Some(subscribers) = &self.subscribers {
+            subscribers.add(context.peer);
+        }
     }
 
     async fn list_tools(

@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::reload::SharedEngine;
+use crate::reload::{SharedEngine, Subscribers};
 use crate::serve::KestraMcp;
 
 /// How the HTTP endpoint is exposed.
@@ -29,8 +29,8 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins accepted besides `http://localhost:*` and `http://127.0.0.1:*`.
     pub allowed_origins: Vec<String>,
-    /// Whether the tool list can change (hot reload).
-    pub list_changed: bool,
+    /// With hot reload: the sessions to tell when the tool list changes.
+    pub subscribers: Option<Subscribers>,
 }
 
 /// The `/mcp` router for `engine` (separate from `serve_http` so tests can mount it).
@@ -49,9 +49,9 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         .with_allowed_origins(origins)
         .enforce_origin_validation();
     config.cancellation_token = shutdown;
-    let list_changed = options.list_changed;
+    let subscribers = options.subscribers.clone();
     let service = StreamableHttpService::new(
-        move || Ok(KestraMcp::new(engine.clone(), list_changed)),
+        move || Ok(KestraMcp::new(engine.clone(), subscribers.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );

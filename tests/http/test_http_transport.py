@@ -13,7 +13,7 @@ import urllib.request
 
 import anyio
 import pytest
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -122,3 +122,109 @@ def test_typescript_sdk_client(server):
     assert seen["toolCount"] == 39
     assert seen["total"] == 1 and seen["isError"] is False
     assert seen["badIsError"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# Hot reload over HTTP: every open session is told
+
+
+@pytest.fixture
+def watched_server(kestra):
+    tools_dir = tempfile.mkdtemp()
+    with open(os.path.join(HERE, "..", "..", "tools.d", "search_flows.yaml"), encoding="utf-8") as f:
+        search_flows = f.read()
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "",
+           "KESTRA_MCP_HTTP_TOKEN": TOKEN, "KESTRA_MCP_TOOLS_DIR": tools_dir}
+    proc = subprocess.Popen([os.path.abspath(BINARY), "--watch", "serve", "--http", f"127.0.0.1:{port}"], env=env,
+                            cwd=tempfile.mkdtemp(), stderr=subprocess.PIPE)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/mcp", tools_dir, search_flows
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_hot_reload_notifies_every_open_http_session(watched_server):
+    url, tools_dir, search_flows = watched_server
+    added = search_flows.replace("name: search_flows", "name: search_flows_copy")
+
+    async def scenario():
+        changed = [anyio.Event(), anyio.Event()]
+        listed = [anyio.Event(), anyio.Event()]
+        after = [None, None]
+
+        async def one(i):
+            async def on_message(message):
+                if isinstance(message, types.ToolListChangedNotification):
+                    changed[i].set()
+
+            client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+            async with client, streamable_http_client(url, http_client=client) as (read, write):
+                async with ClientSession(read, write, message_handler=on_message) as session:
+                    init = await session.initialize()
+                    assert init.capabilities.tools.list_changed is True
+                    assert len((await session.list_tools()).tools) == 39
+                    listed[i].set()
+                    with anyio.fail_after(15):
+                        await changed[i].wait()
+                    after[i] = [t.name for t in (await session.list_tools()).tools]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, 0)
+            tg.start_soon(one, 1)
+            with anyio.fail_after(15):
+                await listed[0].wait()
+                await listed[1].wait()
+            # Give the server-to-client event stream (GET /mcp) of each session time to open.
+            await anyio.sleep(0.5)
+            with open(os.path.join(tools_dir, "search_flows_copy.yaml"), "w", encoding="utf-8") as f:
+                f.write(added)
+        return after
+
+    after = anyio.run(scenario)
+    for names in after:
+        assert len(names) == 40 and "search_flows_copy" in names, names
+
+
+# ---------------------------------------------------------------------------------------------
+# Every protocol version rmcp supports, over HTTP
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"])
+def test_each_handshake_protocol_version_is_negotiated_over_http(server, version):
+    body = {**INIT, "params": {**INIT["params"], "protocolVersion": version}}
+    request = urllib.request.Request(server, data=json.dumps(body).encode(), method="POST", headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream",
+        "authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    # The answer is one JSON-RPC message, as JSON or as one SSE event.
+    payload = text if text.lstrip().startswith("{") else next(
+        line[len("data:"):] for line in text.splitlines() if line.startswith("data:") and line[5:].strip())
+    result = json.loads(payload)["result"]
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"]["name"] == "kestra-mcp"
+
+
+def test_python_sdk_2026_07_28_without_handshake_over_http(server, kestra):
+    async def scenario():
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client, streamable_http_client(url=server, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                discovered = await session.discover()
+                tools = await session.list_tools()
+                found = await session.call_tool("search_flows", {"query": "hello"})
+                bad = await session.call_tool("search_flows", {"query": 42})
+                return session.protocol_version, discovered, tools, found, bad
+
+    version, discovered, tools, found, bad = anyio.run(scenario)
+    assert version == "2026-07-28"
+    assert "2026-07-28" in discovered.supported_versions
+    assert len(tools.tools) == 39
+    assert not found.is_error and found.structured_content["total"] == 1
+    assert bad.is_error

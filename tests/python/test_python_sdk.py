@@ -83,3 +83,24 @@ def test_bad_arguments_are_tool_errors_and_send_nothing(kestra):
     assert result.is_error
     assert "'query': 42 is not of type" in result.content[0].text
     assert kestra.requests == []
+
+
+def test_protocol_2026_07_28_without_handshake(kestra):
+    """The newest revision rmcp supports has no `initialize`: the client discovers the server
+    (`server/discover`) and stamps every request's `_meta` with its version and capabilities."""
+
+    async def scenario():
+        async with stdio_client(params(kestra)) as (read, write):
+            async with ClientSession(read, write) as session:
+                discovered = await session.discover()
+                tools = await session.list_tools()
+                found = await session.call_tool("search_flows", {"query": "hello"})
+                missing = await session.call_tool("manage_kv_store", {"namespace": "n", "action": "get", "key": "nope"})
+                return session.protocol_version, discovered, tools, found, missing
+
+    version, discovered, tools, found, missing = anyio.run(scenario)
+    assert version == "2026-07-28"
+    assert discovered.supported_versions[-1] == "2026-07-28"
+    assert len(tools.tools) == 39
+    assert not found.is_error and found.structured_content["total"] == 1
+    assert missing.is_error and "404" in missing.content[0].text
