@@ -28,6 +28,8 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/hadolint Dockerfile
 
 docker/build.sh kestra-mcp:test
+cargo build -q -p kestra-sim --bin kestra-sim
+export KESTRA_SIM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/kestra-sim"
 size=$(docker image inspect --format '{{.Size}}' kestra-mcp:test)
 echo "image kestra-mcp:test: $size bytes ($((size / 1024 / 1024)) MiB)"
 KESTRA_MCP_IMAGE=kestra-mcp:test .venv/bin/python -m pytest -q tests/docker

@@ -1,13 +1,20 @@
 """The Docker image, run as users run it: `docker run -i --rm --read-only --cap-drop ALL
 --network host -e KESTRA_BASE_URL=... -v ./tools:/etc/kestra-mcp/tools.d:ro IMAGE`, driven by the
-official Python MCP SDK's stdio client against a loopback stand-in for Kestra.
+official Python MCP SDK's stdio client against the Kestra simulator (kestra-sim, in 2.0 mode) and
+against a recording stub (to see the exact request and credentials sent).
 
-IMAGE comes from $KESTRA_MCP_IMAGE (docker/test-image.sh builds it and sets it).
+IMAGE comes from $KESTRA_MCP_IMAGE and the simulator from $KESTRA_SIM_BIN (docker/test-image.sh
+builds both and sets them).
 """
 
+import base64
+import json
 import os
+import socket
 import subprocess
 import tempfile
+import time
+import urllib.request
 
 import anyio
 import pytest
@@ -19,7 +26,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from kestra_stub import KestraStub  # noqa: E402
 
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 IMAGE = os.environ.get("KESTRA_MCP_IMAGE", "kestra-mcp:test")
+SIM = os.environ.get("KESTRA_SIM_BIN", os.path.join(ROOT, "target", "debug", "kestra-sim"))
 DOCKER = os.environ.get("DOCKER", "docker")
 
 ADDED_TOOL = """name: get_flow_source
@@ -51,6 +60,42 @@ request:
 """
 
 
+GET_FLOW_SOURCE = """name: get_flow_source
+group: flow
+description: The YAML source of a flow (added by a mounted tools.d).
+input:
+  type: object
+  properties:
+    namespace: {type: string}
+    flow_id: {type: string}
+  required: [namespace, flow_id]
+request:
+  operation: [flow, getFlow]
+  method: GET
+  path: /flows/{{ namespace }}/{{ flow_id }}
+  query: {source: "true"}
+response:
+  fields: [id, namespace, source]
+"""
+
+SEARCH_BY_TEXT = """name: search_flows
+group: flow
+description: Overridden search (from the mounted tools.d).
+input:
+  type: object
+  properties:
+    query: {type: string}
+  required: [query]
+request:
+  operation: searchFlows
+  method: GET
+  path: /flows/search
+  query: {"filters[q][EQUALS]": "{{ query }}", size: "5", page: "1"}
+"""
+
+FLOW = "id: hello_image\nnamespace: company.team\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+
+
 def docker_args(kestra_url, tools_dir):
     return [
         "run", "-i", "--rm", "--read-only", "--cap-drop", "ALL", "--network", "host",
@@ -66,6 +111,36 @@ def kestra():
     stub = KestraStub()
     yield stub
     stub.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sim_get(url):
+    auth = base64.b64encode(b"admin@kestra.io:kestra-sim").decode()
+    request = urllib.request.Request(url, headers={"authorization": f"Basic {auth}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def kestra_sim():
+    port = free_port()
+    proc = subprocess.Popen([os.path.abspath(SIM), "--kestra-version", "2.0", "--port", str(port),
+                             "--exec-delay-ms", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/api/v1"
+    for _ in range(100):
+        try:
+            sim_get(f"{url}/configs")
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -105,6 +180,44 @@ def test_image_lists_added_and_overridden_tools_and_calls_kestra(kestra, tools_d
     method, path, headers, _ = kestra.requests[-1]
     assert (method, path) == ("GET", "/api/v1/main/flows/search?page=1&q=hello&size=5")
     assert headers["authorization"] == "Bearer image-test-token"
+
+
+def test_image_against_the_simulator_with_mounted_tools(kestra_sim, tools_dir):
+    write(tools_dir, "get_flow_source.yaml", GET_FLOW_SOURCE)
+    write(tools_dir, "search_flows.yaml", SEARCH_BY_TEXT)
+    args = docker_args(kestra_sim, tools_dir)
+    env = {"PATH": os.environ["PATH"], **({"DOCKER_HOST": os.environ["DOCKER_HOST"]} if "DOCKER_HOST" in os.environ else {})}
+
+    # The mounted specs pass the image's own `tools validate` (built-ins + mount, against the
+    # bundled OpenAPI descriptions).
+    validate = subprocess.run([DOCKER, *args, "tools", "validate"], capture_output=True, text=True, timeout=120,
+                              env=env)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "40 tools" in validate.stdout and "0 violation(s)" in validate.stdout, validate.stdout
+
+    async def body():
+        async with stdio_client(StdioServerParameters(command=DOCKER, args=args, env=env)) as (read, write_stream):
+            async with ClientSession(read, write_stream) as session:
+                await session.initialize()
+                tools = {t.name: t for t in (await session.list_tools()).tools}
+                created = await session.call_tool("create_flow_from_yaml", {"yaml_definition": FLOW})
+                source = await session.call_tool("get_flow_source",
+                                                 {"namespace": "company.team", "flow_id": "hello_image"})
+                found = await session.call_tool("search_flows", {"query": "hello_image"})
+                started = await session.call_tool("execute_flow", {"namespace": "company.team",
+                                                                   "flow_id": "hello_image"})
+                return tools, created, source, found, started
+
+    tools, created, source, found, started = anyio.run(body)
+    assert len(tools) == 40 and tools["search_flows"].description.startswith("Overridden")
+    for result in (created, source, found, started):
+        assert not result.is_error, result.content[0].text
+    assert source.structured_content["source"] == FLOW
+    assert found.structured_content["total"] == 1
+    execution_id = started.structured_content["id"]
+    # The simulator has the execution the image started.
+    stored = sim_get(f"{kestra_sim}/main/executions/{execution_id}")
+    assert (stored["namespace"], stored["flowId"]) == ("company.team", "hello_image")
 
 
 def test_a_broken_mounted_spec_is_named_on_stderr(kestra, tools_dir):
