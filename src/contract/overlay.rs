@@ -38,24 +38,6 @@ fn listed_operations(entry: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn step_mut<'a>(node: &'a mut Value, part: &str) -> Option<&'a mut Value> {
-    match node {
-        Value::Object(map) => map.get_mut(part),
-        Value::Array(items) => part.parse::<usize>().ok().and_then(move |i| items.get_mut(i)),
-        _ => None,
-    }
-}
-
-fn pointer_parent<'a>(spec: &'a mut Value, pointer: &str) -> Option<(&'a mut Value, String)> {
-    let parts: Vec<&str> = pointer.trim_matches('/').split('/').collect();
-    let (last, init) = parts.split_last()?;
-    let mut node = spec;
-    for part in init {
-        node = step_mut(node, part)?;
-    }
-    Some((node, (*last).to_owned()))
-}
-
 fn copy_refs(node: &Value, schemas: &mut Map<String, Value>, other: &Value) {
     match node {
         Value::Object(map) => {
@@ -129,14 +111,18 @@ fn apply_entry(entry: &Value, spec: &mut Value, other: Option<&Value>) -> Result
     }
 }
 
-/// The parameter names an entry lists (`params`).
-fn param_names(entry: &Value) -> BTreeSet<&str> {
-    entry["params"]
+/// The strings an entry lists under `key` (`params`, `schemas`).
+fn listed_strings<'a>(entry: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
+    entry[key]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .collect()
+}
+
+/// The parameter names an entry lists (`params`).
+fn param_names(entry: &Value) -> BTreeSet<&str> {
+    listed_strings(entry, "params").collect()
 }
 
 fn optional_query_params(entry: &Value, spec: &mut Value) -> usize {
@@ -206,15 +192,8 @@ fn drop_format(entry: &Value, spec: &mut Value) -> usize {
 
 fn any_json_value(entry: &Value, spec: &mut Value) -> usize {
     let mut hits = 0;
-    for pointer in entry["schemas"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if let Some((parent, last)) = pointer_parent(spec, pointer)
-            && let Some(node) = parent.get_mut(&last)
-        {
+    for pointer in listed_strings(entry, "schemas") {
+        if let Some(node) = spec.pointer_mut(pointer) {
             let description = node
                 .get("description")
                 .cloned()
@@ -233,14 +212,8 @@ fn any_json_value(entry: &Value, spec: &mut Value) -> usize {
 fn drop_schema_format(entry: &Value, spec: &mut Value) -> usize {
     let mut hits = 0;
     let format = entry["format"].as_str().unwrap_or_default();
-    for pointer in entry["schemas"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if let Some((parent, last)) = pointer_parent(spec, pointer)
-            && let Some(node) = parent.get_mut(&last).and_then(Value::as_object_mut)
+    for pointer in listed_strings(entry, "schemas") {
+        if let Some(node) = spec.pointer_mut(pointer).and_then(Value::as_object_mut)
             && node.get("format").and_then(Value::as_str) == Some(format)
         {
             node.remove("format");

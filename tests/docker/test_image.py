@@ -31,35 +31,6 @@ IMAGE = os.environ.get("KESTRA_MCP_IMAGE", "kestra-mcp:test")
 SIM = os.environ.get("KESTRA_SIM_BIN", os.path.join(ROOT, "target", "debug", "kestra-sim"))
 DOCKER = os.environ.get("DOCKER", "docker")
 
-ADDED_TOOL = """name: get_flow_source
-group: flow
-description: The YAML source of a flow (added by a mounted tools.d).
-input:
-  type: object
-  properties:
-    query: {type: string}
-  required: [query]
-request:
-  method: GET
-  path: /flows/search
-  query: {q: "{{ query }}"}
-"""
-
-OVERRIDDEN_SEARCH = """name: search_flows
-group: flow
-description: Overridden search (from the mounted tools.d).
-input:
-  type: object
-  properties:
-    query: {type: string}
-  required: [query]
-request:
-  method: GET
-  path: /flows/search
-  query: {q: "{{ query }}", size: "5", page: "1"}
-"""
-
-
 GET_FLOW_SOURCE = """name: get_flow_source
 group: flow
 description: The YAML source of a flow (added by a mounted tools.d).
@@ -158,8 +129,8 @@ def write(tools_dir, name, text):
 
 
 def test_image_lists_added_and_overridden_tools_and_calls_kestra(kestra, tools_dir):
-    write(tools_dir, "get_flow_source.yaml", ADDED_TOOL)
-    write(tools_dir, "search_flows.yaml", OVERRIDDEN_SEARCH)
+    write(tools_dir, "get_flow_source.yaml", GET_FLOW_SOURCE)
+    write(tools_dir, "search_flows.yaml", SEARCH_BY_TEXT)
     params = StdioServerParameters(command=DOCKER, args=docker_args(kestra.url, tools_dir),
                                    env={"PATH": os.environ["PATH"], **({"DOCKER_HOST": os.environ["DOCKER_HOST"]} if "DOCKER_HOST" in os.environ else {})})
 
@@ -178,7 +149,7 @@ def test_image_lists_added_and_overridden_tools_and_calls_kestra(kestra, tools_d
     assert not found.is_error
     assert found.structured_content["total"] == 1
     method, path, headers, _ = kestra.requests[-1]
-    assert (method, path) == ("GET", "/api/v1/main/flows/search?page=1&q=hello&size=5")
+    assert (method, path) == ("GET", "/api/v1/main/flows/search?filters%5Bq%5D%5BEQUALS%5D=hello&page=1&size=5")
     assert headers["authorization"] == "Bearer image-test-token"
 
 

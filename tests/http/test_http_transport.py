@@ -40,20 +40,24 @@ def kestra():
     stub.close()
 
 
-@pytest.fixture
-def server(kestra):
+def start_server(env, flags=()):
+    """`kestra-mcp [flags] serve --http` on a free loopback port, once it accepts connections."""
     port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "KESTRA_BASE_URL": kestra.url,
-           "KESTRA_API_TOKEN": "kestra-side-token", "KESTRA_MCP_HTTP_TOKEN": TOKEN}
-    proc = subprocess.Popen([os.path.abspath(BINARY), "serve", "--http", f"127.0.0.1:{port}"], env=env,
+    env = {"PATH": os.environ.get("PATH", ""), "KESTRA_MCP_HTTP_TOKEN": TOKEN, **env}
+    proc = subprocess.Popen([os.path.abspath(BINARY), *flags, "serve", "--http", f"127.0.0.1:{port}"], env=env,
                             cwd=tempfile.mkdtemp(), stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/mcp"
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
             time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port}/mcp"
+
+
+@pytest.fixture
+def server(kestra):
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_API_TOKEN": "kestra-side-token"})
     yield url
     proc.terminate()
     proc.wait(timeout=10)
@@ -133,18 +137,9 @@ def watched_server(kestra):
     tools_dir = tempfile.mkdtemp()
     with open(os.path.join(HERE, "..", "..", "tools.d", "search_flows.yaml"), encoding="utf-8") as f:
         search_flows = f.read()
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "",
-           "KESTRA_MCP_HTTP_TOKEN": TOKEN, "KESTRA_MCP_TOOLS_DIR": tools_dir}
-    proc = subprocess.Popen([os.path.abspath(BINARY), "--watch", "serve", "--http", f"127.0.0.1:{port}"], env=env,
-                            cwd=tempfile.mkdtemp(), stderr=subprocess.PIPE)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp", tools_dir, search_flows
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "",
+                              "KESTRA_MCP_TOOLS_DIR": tools_dir}, ["--watch"])
+    yield url, tools_dir, search_flows
     proc.terminate()
     proc.wait(timeout=10)
 
