@@ -1,18 +1,20 @@
-//! Property tests: random and mutated YAML fed to the spec loader, random arguments fed to every
-//! built-in tool's renderer. Nothing may panic; every failure is a clean error; no rendered
-//! request ever leaves `KESTRA_BASE_URL/{tenant}` or carries a climbing segment.
+//! Property tests: random and mutated YAML fed to the spec loader and to the OpenAPI checker of
+//! `tools validate`, random arguments fed to every built-in tool's renderer. Nothing may panic;
+//! every failure is a clean error; no rendered request ever leaves `KESTRA_BASE_URL/{tenant}` or
+//! carries a climbing segment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::OnceLock;
 
 use kestra_mcp::config::Config;
+use kestra_mcp::contract::{Descriptions, check_engine, offline_engine};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
 use kestra_mcp::http::KestraClient;
 use kestra_mcp::render::Templates;
 use kestra_mcp::spec::load::builtin_sources;
-use kestra_mcp::spec::{CompiledTool, KNOWN_KESTRA_VERSIONS, LoadOptions, load_catalog, parse_spec};
+use kestra_mcp::spec::{Catalog, CompiledTool, KNOWN_KESTRA_VERSIONS, LoadOptions, load_catalog, parse_spec};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Map, Value, json};
@@ -143,13 +145,7 @@ proptest! {
     ) {
         let sources = builtin_sources();
         let source = &sources[index.index(sources.len())];
-        let mut text = source.text.clone();
-        let at = cut.index(text.len() + 1);
-        let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-        text.insert_str(at, &insert);
-        let lines: Vec<&str> = text.lines().collect();
-        let skip = drop_line.index(lines.len().max(1));
-        let mutated: String = lines.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, l)| format!("{l}\n")).collect();
+        let mutated = mutate(&source.text, cut, &insert, drop_line);
         let origin = source.origin.rsplit('/').next().unwrap();
         if let Ok(spec) = parse_spec(&mutated, origin) {
             let mut templates = Templates::new();
@@ -188,6 +184,92 @@ proptest! {
             minimal.insert(argument.clone(), json!(value));
         }
         check_rendered(name, &minimal);
+    }
+}
+
+/// A built-in spec with text inserted at one place and one line dropped.
+fn mutate(text: &str, cut: prop::sample::Index, insert: &str, drop_line: prop::sample::Index) -> String {
+    let mut text = text.to_owned();
+    let at = cut.index(text.len() + 1);
+    let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    text.insert_str(at, insert);
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = drop_line.index(lines.len().max(1));
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != skip)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect()
+}
+
+/// A built-in spec with one of its `path:`, `method:` or `operation:` lines dropped (`edit` 0),
+/// extended by `word` (1) or given `word` as its value (2): mostly specs that still load, with
+/// requests the OpenAPI descriptions may not have.
+fn mutate_request_line(text: &str, line: prop::sample::Index, edit: u8, word: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let targets: Vec<usize> = (0..lines.len())
+        .filter(|i| {
+            let l = lines[*i].trim_start().trim_start_matches("- ");
+            ["path:", "method:", "operation:"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .collect();
+    if targets.is_empty() {
+        return text.to_owned();
+    }
+    let target = targets[line.index(targets.len())];
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        match (i == target, edit) {
+            (false, _) => out.push_str(l),
+            (true, 0) => continue,
+            (true, 1) => out.push_str(&format!("{l}{word}")),
+            (true, _) => {
+                let key_end = l.find(':').map(|c| c + 1).unwrap_or(l.len());
+                out.push_str(&format!("{} {word}", &l[..key_end]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn descriptions() -> &'static Descriptions {
+    static DESCRIPTIONS: OnceLock<Descriptions> = OnceLock::new();
+    DESCRIPTIONS.get_or_init(|| Descriptions::bundled().unwrap())
+}
+
+proptest! {
+    // Each case checks every request of one tool against both descriptions: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_openapi_checker_reports_on_any_loadable_mutated_spec_without_panicking(
+        index in any::<prop::sample::Index>(),
+        line in any::<prop::sample::Index>(),
+        edit in 0u8..3,
+        word in prop_oneof![
+            Just("GET".to_owned()), Just("POST".to_owned()), Just("PUT".to_owned()),
+            Just("DELETE".to_owned()), Just("PATCH".to_owned()), "[a-z/{}. _-]{1,12}",
+        ],
+    ) {
+        let sources = builtin_sources();
+        let source = &sources[index.index(sources.len())];
+        let mutated = mutate_request_line(&source.text, line, edit, &word);
+        let origin = source.origin.rsplit('/').next().unwrap();
+        let Ok(spec) = parse_spec(&mutated, origin) else { return Ok(()) };
+        let mut templates = Templates::new();
+        let Ok(tool) = CompiledTool::from_spec(spec, origin, &mut templates) else { return Ok(()) };
+        let catalog = Catalog { tools: vec![tool], templates, warnings: vec![] };
+        let engine = offline_engine(catalog).unwrap();
+        let texts = [(origin.to_owned(), mutated.clone())].into_iter().collect();
+        let report = check_engine(&engine, descriptions(), &texts);
+        prop_assert_eq!(report.tools, 1);
+        for line in report.lines() {
+            prop_assert!(line.starts_with(origin), "{line}");
+        }
     }
 }
 
