@@ -93,8 +93,16 @@ enum ToolsCommand {
         /// A tools directory to check (instead of --tools-dir), with the built-in specs.
         dir: Option<PathBuf>,
         /// Skip the OpenAPI check (for requests to endpoints the bundled descriptions lack).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "openapi")]
         no_openapi: bool,
+        /// Check against this OpenAPI description (YAML or JSON, e.g. your server's own)
+        /// instead of the bundled ones; needs --kestra-version.
+        #[arg(long, value_name = "FILE", requires = "kestra_version")]
+        openapi: Option<PathBuf>,
+        /// The Kestra version the --openapi description is of (e.g. 2.1.0); requests are
+        /// rendered for it.
+        #[arg(long, value_name = "VERSION", requires = "openapi", conflicts_with = "no_openapi", value_parser = parse_kestra_version)]
+        kestra_version: Option<semver::Version>,
     },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
@@ -273,19 +281,35 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             );
             Ok(ExitCode::SUCCESS)
         }
-        ToolsCommand::Validate { .. } => check_contract(catalog, options),
+        ToolsCommand::Validate {
+            openapi,
+            kestra_version,
+            ..
+        } => {
+            let descriptions = match openapi.zip(kestra_version) {
+                Some((file, version)) => Descriptions::from_file(&file, &version)?,
+                None => Descriptions::bundled()?,
+            };
+            check_contract(catalog, options, &descriptions)
+        }
         // Needs no specs: answered before loading them.
         ToolsCommand::Schema => Ok(ExitCode::SUCCESS),
     }
 }
 
-/// Checks every request the loaded tools can send against the bundled OpenAPI descriptions.
-fn check_contract(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<ExitCode> {
-    let descriptions = Descriptions::bundled()?;
+/// Checks every request the loaded tools can send against the OpenAPI descriptions.
+fn check_contract(
+    catalog: Catalog,
+    options: &LoadOptions,
+    descriptions: &Descriptions,
+) -> anyhow::Result<ExitCode> {
     let engine = contract::offline_engine(catalog)?;
-    let report = contract::check_engine(&engine, &descriptions, &contract::spec_texts(options));
+    let report = contract::check_engine(&engine, descriptions, &contract::spec_texts(options));
     for line in report.lines() {
         println!("{line}");
+    }
+    for note in &report.notes {
+        eprintln!("note: {note}");
     }
     match report.violations.is_empty() {
         true => {
@@ -297,6 +321,10 @@ fn check_contract(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<Exi
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn parse_kestra_version(text: &str) -> Result<semver::Version, String> {
+    kestra_mcp::config::parse_version(text)
 }
 
 fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {

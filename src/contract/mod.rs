@@ -39,7 +39,7 @@ use crate::engine::{CallError, Engine};
 use crate::filter::apply_disabled;
 use crate::request::RequestTemplate;
 use crate::spec::load::{builtin_sources, dir_sources};
-use crate::spec::{Action, Catalog, CompiledTool, KNOWN_KESTRA_VERSIONS, LoadOptions};
+use crate::spec::{Action, Catalog, CompiledTool, LoadOptions};
 
 /// The tenant requests are rendered for (any name would do: only the path shape matters).
 const SAMPLE_TENANT: &str = "main";
@@ -228,7 +228,7 @@ impl ToolCheck<'_> {
 
     fn run(&self, descriptions: &Descriptions, report: &mut Report) {
         let templates = self.templates();
-        self.check_claims(&templates, report);
+        self.check_claims(&templates, descriptions, report);
         let variant = self
             .variant
             .zip(self.tool.dispatch.argument())
@@ -243,24 +243,34 @@ impl ToolCheck<'_> {
         }
     }
 
-    /// A request whose `kestra:` range fits no described version cannot be checked.
+    /// A request whose `kestra:` range fits no described version cannot be checked: a
+    /// violation when every known version is described, else only a note.
     fn check_claims(
         &self,
         templates: &BTreeMap<String, (&RequestTemplate, Option<&semver::VersionReq>)>,
+        descriptions: &Descriptions,
         report: &mut Report,
     ) {
+        let described = descriptions.versions();
         for (label, (template, req)) in templates {
-            let fits_any = KNOWN_KESTRA_VERSIONS
+            let fits_any = described
                 .iter()
                 .any(|v| semver::Version::parse(v).is_ok_and(|v| req.is_none_or(|r| r.matches(&v))));
-            if !fits_any {
+            if !fits_any && !descriptions.covers_known_versions {
+                report.notes.insert(format!(
+                    "{} {label}: not checked, `kestra: {}` does not fit Kestra {}",
+                    self.who(),
+                    req.map(ToString::to_string).unwrap_or_default(),
+                    described.join(", ")
+                ));
+            } else if !fits_any {
                 report.violation(
                     &self.location(Some(template)),
                     format!(
                         "{} {label}: `kestra: {}` fits none of the described Kestra versions ({}), so the request cannot be checked",
                         self.who(),
                         req.map(ToString::to_string).unwrap_or_default(),
-                        KNOWN_KESTRA_VERSIONS.join(", ")
+                        described.join(", ")
                     ),
                     "-",
                 );

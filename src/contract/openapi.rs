@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::{Value, json};
 
 use super::ContractError;
-use super::overlay::apply_overlay;
+use super::overlay::{Stale, apply_overlay};
 use crate::spec::KNOWN_KESTRA_VERSIONS;
 
 pub(crate) const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
@@ -19,6 +19,9 @@ include!(concat!(env!("OUT_DIR"), "/openapi_bundle.rs"));
 /// One description per known Kestra version (`1.3.0`, `2.0.0`).
 pub struct Descriptions {
     by_version: BTreeMap<String, Description>,
+    /// Every known Kestra version is described (the bundled set): a request that fits none of
+    /// them can never be checked, which is a problem of its spec.
+    pub covers_known_versions: bool,
 }
 
 /// The description used for one known Kestra version.
@@ -38,30 +41,48 @@ pub struct Description {
 }
 
 impl Descriptions {
-    /// The descriptions compiled into this binary.
+    /// The descriptions compiled into this binary, one per known Kestra version.
     pub fn bundled() -> Result<Self, ContractError> {
-        let overlay = parse_yaml("overlay.yaml", &inflate("overlay.yaml", OVERLAY)?)?;
-        let mut raw: BTreeMap<&str, Value> = BTreeMap::new();
-        for (file, deflated) in BUNDLED {
-            raw.insert(file, parse_yaml(file, &inflate(file, deflated)?)?);
-        }
+        let bundle = Bundle::open()?;
         let mut by_version = BTreeMap::new();
         for known in KNOWN_KESTRA_VERSIONS {
-            let key = minor_key(known);
-            let prefix = format!("openapi-{key}.");
-            let (file, original) = raw
+            let prefix = format!("openapi-{}.", minor_key(known));
+            let (file, original) = bundle
+                .raw
                 .iter()
                 .find(|(f, _)| f.starts_with(&prefix))
                 .ok_or_else(|| ContractError(format!("no bundled OpenAPI description for Kestra {known}")))?;
-            let other = overlay["other_version_files"][&key]
-                .as_str()
-                .and_then(|name| raw.get(name));
-            let mut spec = original.clone();
-            let applied = apply_overlay(&overlay, &key, &mut spec, other)
-                .map_err(|e| ContractError(format!("overlay.yaml on {file}: {e}")))?;
-            by_version.insert(known.to_string(), Description::new(known, file, spec, applied));
+            let description =
+                bundle.overlaid(known, &minor_key(known), file, original.clone(), Stale::Error)?;
+            by_version.insert(known.to_string(), description);
         }
-        Ok(Descriptions { by_version })
+        Ok(Descriptions {
+            by_version,
+            covers_known_versions: true,
+        })
+    }
+
+    /// One description read from `path` (YAML or JSON), for the Kestra `version` it describes
+    /// (a version the bundle lacks, or a server's own description). The overlay entries of the
+    /// newest known version not after `version` apply where they still match: the server
+    /// behaviours they describe are assumed to carry on.
+    pub fn from_file(path: &std::path::Path, version: &semver::Version) -> Result<Self, ContractError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ContractError(format!("{file}: {e}")))?;
+        let spec: Value = yaml_serde::from_str(&text)
+            .map_err(|e| ContractError(format!("{file}: not an OpenAPI description in YAML or JSON: {e}")))?;
+        if !spec["paths"].is_object() {
+            return Err(ContractError(format!(
+                "{file}: not an OpenAPI description (no `paths`)"
+            )));
+        }
+        let key = overlay_key_for(version);
+        let version = version.to_string();
+        let description = Bundle::open()?.overlaid(&version, &key, &file, spec, Stale::Skip)?;
+        Ok(Descriptions {
+            by_version: BTreeMap::from([(version, description)]),
+            covers_known_versions: false,
+        })
     }
 
     /// `(version, description)`, oldest version first.
@@ -69,9 +90,60 @@ impl Descriptions {
         self.by_version.iter()
     }
 
+    /// The versions described.
+    pub fn versions(&self) -> Vec<&str> {
+        self.by_version.keys().map(String::as_str).collect()
+    }
+
     pub fn get(&self, version: &str) -> Option<&Description> {
         self.by_version.get(version)
     }
+}
+
+/// The bundled files, inflated and parsed.
+struct Bundle {
+    overlay: Value,
+    raw: BTreeMap<&'static str, Value>,
+}
+
+impl Bundle {
+    fn open() -> Result<Self, ContractError> {
+        let overlay = parse_yaml("overlay.yaml", &inflate("overlay.yaml", OVERLAY)?)?;
+        let mut raw = BTreeMap::new();
+        for (file, deflated) in BUNDLED {
+            raw.insert(*file, parse_yaml(file, &inflate(file, deflated)?)?);
+        }
+        Ok(Bundle { overlay, raw })
+    }
+
+    /// `spec`, the description of `version`, with the overlay entries for `key` applied.
+    fn overlaid(
+        &self,
+        version: &str,
+        key: &str,
+        file: &str,
+        mut spec: Value,
+        stale: Stale,
+    ) -> Result<Description, ContractError> {
+        let other = self.overlay["other_version_files"][key]
+            .as_str()
+            .and_then(|name| self.raw.get(name));
+        let applied = apply_overlay(&self.overlay, key, &mut spec, other, stale)
+            .map_err(|e| ContractError(format!("overlay.yaml on {file}: {e}")))?;
+        Ok(Description::new(version, file, spec, applied))
+    }
+}
+
+/// The overlay key (`2.0`) of the newest known version not after `version`; the version's own
+/// minor when it predates them all.
+fn overlay_key_for(version: &semver::Version) -> String {
+    KNOWN_KESTRA_VERSIONS
+        .iter()
+        .filter_map(|known| semver::Version::parse(known).ok())
+        .filter(|known| known <= version)
+        .max()
+        .map(|known| minor_key(&known.to_string()))
+        .unwrap_or_else(|| format!("{}.{}", version.major, version.minor))
 }
 
 /// `1.3.0` → `1.3`, the key the overlay and the file names use.
@@ -405,6 +477,15 @@ mod tests {
             .map(|p| p.template.as_str())
             .collect();
         assert_eq!(templates, ["/e/{id}/pause", "/e/{namespace}/{id}"]);
+    }
+
+    #[test]
+    fn a_description_from_elsewhere_gets_the_overlay_of_the_newest_known_version_before_it() {
+        let key = |v: &str| overlay_key_for(&semver::Version::parse(v).unwrap());
+        assert_eq!(key("2.1.0"), "2.0");
+        assert_eq!(key("2.0.3"), "2.0");
+        assert_eq!(key("1.4.0"), "1.3");
+        assert_eq!(key("1.2.0"), "1.2");
     }
 
     #[test]

@@ -59,13 +59,15 @@ fn copy_refs(node: &Value, schemas: &mut Map<String, Value>, other: &Value) {
 }
 
 /// Applies the entries of `overlay` for version `key` (`1.3`) to `spec`; `other` is the
-/// description of the version the overlay names for copying operations. Every entry must
-/// change something: one that matches nothing is stale.
+/// description of the version the overlay names for copying operations. For the bundled
+/// descriptions (`Stale::Error`) every entry must change something: one that matches nothing is
+/// stale. A description from elsewhere may already have what an entry adds (`Stale::Skip`).
 pub(crate) fn apply_overlay(
     overlay: &Value,
     key: &str,
     spec: &mut Value,
     other: Option<&Value>,
+    stale: Stale,
 ) -> Result<Vec<String>, String> {
     let mut applied = Vec::new();
     for entry in overlay["entries"].as_array().into_iter().flatten() {
@@ -80,6 +82,9 @@ pub(crate) fn apply_overlay(
             }
         }
         let hits = apply_entry(entry, spec, other)?;
+        if hits == 0 && stale == Stale::Skip {
+            continue;
+        }
         if hits == 0 {
             return Err(format!(
                 "entry {id} matched nothing in the {key} description (stale?)"
@@ -88,6 +93,13 @@ pub(crate) fn apply_overlay(
         applied.push(format!("{id}: {hits} change(s)"));
     }
     Ok(applied)
+}
+
+/// What an entry that matches nothing means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stale {
+    Error,
+    Skip,
 }
 
 /// Applies one entry; the number of changes it made.

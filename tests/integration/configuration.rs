@@ -547,3 +547,54 @@ fn tools_validate_without_openapi_only_loads_and_lints() {
         "{stdout}"
     );
 }
+
+#[test]
+fn tools_validate_checks_against_a_description_given_for_another_kestra_version() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pause_21.yaml"),
+        "name: pause_21\ngroup: execution\ndescription: Pause an execution (Kestra 2.1 and later).\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequest:\n  kestra: \">=2.1\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/actions/pause\n",
+    )
+    .unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    // The bundled descriptions (1.3, 2.0) cannot check a request only for 2.1.
+    let (code, stdout, _) = run(&["tools", "validate", dir_arg], &[], None);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("pause_21.yaml:13: pause_21 steps[0].requests[0]: `kestra: >=2.1` fits none of the described Kestra versions (1.3.0, 2.0.0)"),
+        "{stdout}"
+    );
+    // A description for 2.1 (here the 2.0 one, as a server's own would be given).
+    let openapi = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi-2.0.0-SNAPSHOT.yml");
+    let args = [
+        "tools",
+        "validate",
+        dir_arg,
+        "--openapi",
+        openapi,
+        "--kestra-version",
+        "2.1",
+    ];
+    let (code, stdout, stderr) = run(&args, &[], None);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Kestra 2.1.0: 290; 0 violation(s)"), "{stdout}");
+    // A file that is not a description is refused, naming it.
+    let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let (code, _, stderr) = run(
+        &[
+            "tools",
+            "validate",
+            "--openapi",
+            readme,
+            "--kestra-version",
+            "2.1",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("README.md: not an OpenAPI description"),
+        "{stderr}"
+    );
+}
