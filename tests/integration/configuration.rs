@@ -486,15 +486,28 @@ fn watch_needs_a_tools_directory() {
     assert!(stderr.contains("--watch needs a tools directory"), "{stderr}");
 }
 
+/// A tools directory holding one spec file.
+fn spec_dir(file: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// A spec taking an `execution_id`, with the given request part.
+fn execution_spec(name: &str, request: &str) -> String {
+    format!(
+        "name: {name}\ngroup: execution\ndescription: Pause an execution.\ninput:\n  type: object\n  properties:\n    execution_id: {{type: string}}\n  required: [execution_id]\n{request}"
+    )
+}
+
 #[test]
 fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("pause_old_style.yaml");
-    std::fs::write(
-        &spec,
-        "name: pause_old_style\ngroup: execution\ndescription: Pause an execution.\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequest:\n  kestra: \">=2.0\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/pause\n",
-    )
-    .unwrap();
+    let old_style = "request:\n  kestra: \">=2.0\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/pause\n";
+    let (dir, spec) = spec_dir(
+        "pause_old_style.yaml",
+        &execution_spec("pause_old_style", old_style),
+    );
     let dir_arg = dir.path().to_str().unwrap();
     let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
@@ -511,11 +524,8 @@ fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_f
     assert!(stderr.contains("1 violation(s)"), "{stderr}");
 
     // The versioned spelling passes, with the built-in tools.
-    std::fs::write(
-        &spec,
-        "name: pause_old_style\ngroup: execution\ndescription: Pause an execution.\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequests:\n  - kestra: \"<2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/pause\n  - kestra: \">=2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/actions/pause\n",
-    )
-    .unwrap();
+    let versioned = "requests:\n  - kestra: \"<2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/pause\n  - kestra: \">=2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/actions/pause\n";
+    std::fs::write(&spec, execution_spec("pause_old_style", versioned)).unwrap();
     let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
@@ -526,12 +536,10 @@ fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_f
 
 #[test]
 fn tools_validate_without_openapi_only_loads_and_lints() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("plugin_endpoint.yaml"),
+    let (dir, _) = spec_dir(
+        "plugin_endpoint.yaml",
         "name: plugin_endpoint\ngroup: flow\ndescription: An endpoint no bundled description has.\nrequest:\n  method: GET\n  path: /my-plugin/status\n",
-    )
-    .unwrap();
+    );
     let dir_arg = dir.path().to_str().unwrap();
     let (code, stdout, _) = run(&["tools", "validate", dir_arg], &[], None);
     assert_eq!(code, 1, "{stdout}");
@@ -550,12 +558,8 @@ fn tools_validate_without_openapi_only_loads_and_lints() {
 
 #[test]
 fn tools_validate_checks_against_a_description_given_for_another_kestra_version() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("pause_21.yaml"),
-        "name: pause_21\ngroup: execution\ndescription: Pause an execution (Kestra 2.1 and later).\ninput:\n  type: object\n  properties:\n    execution_id: {type: string}\n  required: [execution_id]\nrequest:\n  kestra: \">=2.1\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/actions/pause\n",
-    )
-    .unwrap();
+    let only_21 = "request:\n  kestra: \">=2.1\"\n  operation: pauseExecution\n  method: POST\n  path: /executions/{{ execution_id }}/actions/pause\n";
+    let (dir, _) = spec_dir("pause_21.yaml", &execution_spec("pause_21", only_21));
     let dir_arg = dir.path().to_str().unwrap();
     // The bundled descriptions (1.3, 2.0) cannot check a request only for 2.1.
     let (code, stdout, _) = run(&["tools", "validate", dir_arg], &[], None);
