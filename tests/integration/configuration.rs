@@ -350,7 +350,7 @@ async fn on_an_oss_kestra_the_enterprise_tools_are_left_out_unless_configured() 
         kestra.received_requests().await.unwrap().is_empty(),
         "no probe when the setting is explicit"
     );
-    let (mut server, _) = start_against(oss(), Some("logs")).await;
+    let (mut server, _kestra) = start_against(oss(), Some("logs")).await;
     let names = server.tool_names().await;
     assert!(names.contains(&"manage_group".to_owned()) && !names.contains(&"search_logs".to_owned()));
 }
@@ -362,7 +362,9 @@ async fn on_an_ee_or_silent_or_unreachable_kestra_every_tool_is_served() {
         json(json!({"version": "0.23.0"})),
         wiremock::ResponseTemplate::new(401),
     ] {
-        let (mut server, _) = start_against(configs, None).await;
+        // Kept alive: a dropped MockServer returns to wiremock's pool, where a test running
+        // at the same time can take it and mount its own /configs (seen in CI: an OSS answer).
+        let (mut server, _kestra) = start_against(configs, None).await;
         assert_eq!(server.tool_names().await.len(), 39);
     }
     let mut server = Server::start(&[("KESTRA_BASE_URL".into(), "http://127.0.0.1:9/api/v1".into())]).await;
