@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::answer::decode_body;
 use crate::config::{Auth, Config};
+use crate::engine::version_probe;
+use crate::filter::{ENTERPRISE_GROUP, edition_hides_enterprise};
 use crate::http::KestraClient;
 use crate::request::RenderedRequest;
 use crate::spec::CompiledTool;
@@ -52,9 +54,7 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
         }
     };
     let started = Instant::now();
-    let configs = client
-        .send_no_retry(&RenderedRequest::get(Scope::Instance, "/configs", &[]))
-        .await;
+    let configs = client.send_no_retry(&version_probe()).await;
     let elapsed = started.elapsed().as_millis();
     let (edition, version) = match &configs {
         Ok(answer) => {
@@ -115,8 +115,8 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
         ok: auth_ok,
         detail: auth_detail,
     });
-    let ee = tools.iter().filter(|t| t.group == "ee").count();
-    let oss_hides_ee = !config.disabled_explicit && edition.as_deref() == Some("OSS");
+    let ee = tools.iter().filter(|t| t.group == ENTERPRISE_GROUP).count();
+    let oss_hides_ee = edition_hides_enterprise(config.disabled_explicit, edition.as_deref());
     let served = if oss_hides_ee {
         tools.len() - ee
     } else {

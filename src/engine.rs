@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::answer::decode_body;
 use crate::config::Config;
-use crate::filter::Filtered;
+use crate::filter::{ENTERPRISE_GROUP, Filtered, edition_hides_enterprise};
 use crate::http::{HttpError, KestraClient};
 use crate::render::Templates;
 use crate::request::RenderedRequest;
@@ -120,11 +120,15 @@ impl Engine {
                 {
                     let _ = self.version.set(version);
                 }
-                if body.get("edition").and_then(Value::as_str) != Some("OSS") {
+                if !edition_hides_enterprise(!self.edition_aware, body.get("edition").and_then(Value::as_str)) {
                     return BTreeSet::new();
                 }
-                let hidden: BTreeSet<String> =
-                    self.tools.values().filter(|t| t.group == "ee").map(|t| t.tool.name.to_string()).collect();
+                let hidden: BTreeSet<String> = self
+                    .tools
+                    .values()
+                    .filter(|t| t.group == ENTERPRISE_GROUP)
+                    .map(|t| t.tool.name.to_string())
+                    .collect();
                 tracing::warn!(
                     target: "startup",
                     "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
@@ -267,7 +271,8 @@ fn kestra_context(config: &Config) -> Value {
     json!({"tenant": config.tenant, "base_url": api, "ui_url": ui})
 }
 
-fn version_probe() -> RenderedRequest {
+/// `GET /configs`: Kestra's version and edition (asked by the engine and by `doctor`).
+pub fn version_probe() -> RenderedRequest {
     RenderedRequest::get(Scope::Instance, "/configs", &[])
 }
 

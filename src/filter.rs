@@ -14,6 +14,15 @@ pub struct Filtered {
     pub warnings: Vec<String>,
 }
 
+/// The group left out on a Kestra that reports the OSS edition.
+pub const ENTERPRISE_GROUP: &str = "ee";
+
+/// Whether the Enterprise tools are left out: Kestra reports the OSS edition and
+/// `KESTRA_MCP_DISABLED_TOOLS` is not set (an explicit setting always wins).
+pub fn edition_hides_enterprise(disabled_explicit: bool, edition: Option<&str>) -> bool {
+    !disabled_explicit && edition == Some("OSS")
+}
+
 /// Removes the tools that `disabled` names by group or by tool name.
 pub fn apply_disabled(tools: Vec<CompiledTool>, disabled: &[String]) -> Filtered {
     let wanted: Vec<String> = disabled.iter().map(|d| d.trim().to_ascii_lowercase()).collect();

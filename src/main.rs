@@ -101,7 +101,7 @@ enum ToolsCommand {
         openapi: Option<PathBuf>,
         /// The Kestra version the --openapi description is of (e.g. 2.1.0); requests are
         /// rendered for it.
-        #[arg(long, value_name = "VERSION", requires = "openapi", conflicts_with = "no_openapi", value_parser = parse_kestra_version)]
+        #[arg(long, value_name = "VERSION", requires = "openapi", conflicts_with = "no_openapi", value_parser = kestra_mcp::config::parse_version)]
         kestra_version: Option<semver::Version>,
     },
     /// Print the JSON Schema of the spec format, for editors.
@@ -321,10 +321,6 @@ fn check_contract(
             Ok(ExitCode::from(1))
         }
     }
-}
-
-fn parse_kestra_version(text: &str) -> Result<semver::Version, String> {
-    kestra_mcp::config::parse_version(text)
 }
 
 fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {

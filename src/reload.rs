@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::filter::apply_disabled;
+use crate::spec::load::is_spec_file;
 use crate::spec::{LoadOptions, load_catalog};
 
 /// The engine the server currently uses; reloads replace it for the calls that follow.
@@ -63,12 +64,7 @@ fn fingerprint(dir: &Path) -> Fingerprint {
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter(|e| {
-                    matches!(
-                        e.path().extension().and_then(|x| x.to_str()),
-                        Some("yaml" | "yml")
-                    )
-                })
+                .filter(|e| is_spec_file(&e.path()))
                 .filter_map(|e| {
                     let meta = e.metadata().ok()?;
                     Some((e.path(), meta.len(), meta.modified().ok()))

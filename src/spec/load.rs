@@ -79,7 +79,8 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
         .collect()
 }
 
-fn is_spec_file(path: &Path) -> bool {
+/// Whether a file is a tool spec (`*.yaml` or `*.yml`).
+pub(crate) fn is_spec_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 

@@ -1,24 +1,20 @@
-//! The MCP client: the real `kestra-mcp` binary over stdio with raw JSON-RPC lines (the approach
-//! of tests/integration/util.rs), started with a clean environment pointed at a target.
+//! The MCP client: the real `kestra-mcp` binary over stdio with raw JSON-RPC lines (the process
+//! and JSON-RPC plumbing of tests/integration/util.rs), started with a clean environment pointed
+//! at a target.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::bed::{Auth, Target};
+use crate::util::Server;
 
 /// Longer than the server's own request timeout, so its answer (or its timeout error) arrives.
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 pub struct Mcp {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
-    next_id: u64,
-    _dir: tempfile::TempDir,
+    server: Server,
 }
 
 /// A tool's answer.
@@ -56,70 +52,13 @@ impl Mcp {
     /// Starts the binary with exactly `env` (plus PATH), in an empty directory (no `.env`), and
     /// initializes a session.
     pub async fn start(env: &[(String, String)]) -> Mcp {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestra-mcp"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn kestra-mcp");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut mcp = Mcp {
-            child,
-            stdin,
-            stdout,
-            next_id: 1,
-            _dir: dir,
-        };
-        let init = mcp
-            .request(
-                "initialize",
-                json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "kestra-mcp-e2e", "version": "1"}}),
-            )
-            .await;
-        assert_eq!(
-            init["result"]["serverInfo"]["name"], "kestra-mcp",
-            "initialize: {init}"
-        );
-        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized", "params": {}}))
-            .await;
-        mcp
-    }
-
-    async fn send(&mut self, msg: &Value) {
-        let line = format!("{msg}\n");
-        self.stdin
-            .write_all(line.as_bytes())
-            .await
-            .expect("write to kestra-mcp");
-        self.stdin.flush().await.expect("flush");
+        let mut server = Server::spawn_with(env, &[], Stdio::null()).with_timeout(TIMEOUT);
+        server.handshake().await;
+        Mcp { server }
     }
 
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await;
-        loop {
-            let line = tokio::time::timeout(TIMEOUT, self.stdout.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("kestra-mcp did not answer {method} within {TIMEOUT:?}"))
-                .expect("read kestra-mcp stdout")
-                .expect("kestra-mcp closed stdout");
-            let msg: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("non-JSON on kestra-mcp stdout: {line:?}: {e}"));
-            if msg["id"] == json!(id) {
-                return msg;
-            }
-        }
+        self.server.request(method, params).await
     }
 
     /// `tools/list`: every tool with its input schema.
@@ -153,9 +92,7 @@ impl Mcp {
         }
     }
 
-    pub async fn close(mut self) {
-        let _ = self.stdin.shutdown().await;
-        drop(self.stdin);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server.finish()).await;
     }
 }

@@ -20,6 +20,9 @@ mod ctx;
 mod prism;
 mod runner;
 mod scenarios;
+#[path = "../integration/util.rs"]
+#[allow(dead_code)]
+mod util;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenarios() {

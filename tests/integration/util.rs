@@ -1,4 +1,5 @@
-//! Test support: the real `kestra-mcp` binary driven over stdio with raw JSON-RPC lines.
+//! Test support: the real `kestra-mcp` binary driven over stdio with raw JSON-RPC lines. Shared
+//! by the integration tests, tests/load.rs and the end-to-end client (tests/e2e/client.rs).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,6 +16,8 @@ pub struct Server {
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
     next_id: u64,
+    /// How long to wait for each message.
+    timeout: Duration,
 }
 
 /// Environment for a server pointed at `base_url`, with nothing inherited from the developer's
@@ -32,14 +35,18 @@ impl Server {
     /// Starts the binary with exactly `env` (plus PATH) and initializes a session.
     pub async fn start(env: &[(String, String)]) -> Server {
         let mut server = Server::spawn(env, &[]);
-        let init = server.initialize().await;
-        assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
-        server.notify("notifications/initialized", json!({})).await;
+        server.handshake().await;
         server
     }
 
     /// Starts the binary without initializing.
     pub fn spawn(env: &[(String, String)], args: &[&str]) -> Server {
+        Server::spawn_with(env, args, Stdio::piped())
+    }
+
+    /// Starts the binary without initializing, with its stderr going to `stderr` (a long run
+    /// nobody reads stderr from wants `Stdio::null()`, so the pipe never fills up).
+    pub fn spawn_with(env: &[(String, String)], args: &[&str], stderr: Stdio) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestra-mcp"));
         cmd.args(args)
@@ -49,7 +56,7 @@ impl Server {
             .current_dir(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);
@@ -64,7 +71,23 @@ impl Server {
             stdin,
             stdout,
             next_id: 1,
+            timeout: TIMEOUT,
         }
+    }
+
+    /// Waits up to `timeout` for each message instead of [`TIMEOUT`] (the end-to-end client,
+    /// which shares this file).
+    #[allow(dead_code)]
+    pub fn with_timeout(mut self, timeout: Duration) -> Server {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Initializes the session (`initialize`, then `notifications/initialized`).
+    pub async fn handshake(&mut self) {
+        let init = self.initialize().await;
+        assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
+        self.notify("notifications/initialized", json!({})).await;
     }
 
     /// The process id (for memory readings in tests/load.rs, which shares this file).
@@ -104,9 +127,9 @@ impl Server {
 
     /// Reads the next stdout line as JSON; every line must be JSON-RPC.
     pub async fn read_message(&mut self) -> Value {
-        let line = tokio::time::timeout(TIMEOUT, self.stdout.next_line())
+        let line = tokio::time::timeout(self.timeout, self.stdout.next_line())
             .await
-            .expect("timed out waiting for the server")
+            .unwrap_or_else(|_| panic!("no message from the server within {:?}", self.timeout))
             .expect("read stdout")
             .expect("server closed stdout");
         let msg: Value =
@@ -178,11 +201,11 @@ impl Server {
     pub async fn finish(mut self) -> (std::process::ExitStatus, String) {
         drop(self.stdin);
         let mut rest = String::new();
-        while let Ok(Ok(Some(line))) = tokio::time::timeout(TIMEOUT, self.stdout.next_line()).await {
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(self.timeout, self.stdout.next_line()).await {
             rest.push_str(&line);
         }
         assert!(rest.is_empty(), "unexpected stdout after close: {rest}");
-        let status = tokio::time::timeout(TIMEOUT, self.child.wait())
+        let status = tokio::time::timeout(self.timeout, self.child.wait())
             .await
             .expect("exit")
             .expect("wait");
