@@ -31,9 +31,8 @@ trap 'exit 130' INT TERM
 # Build first, so the test bed does not sit idle while cargo compiles (this also builds
 # target/debug/kestra-mcp, which the Python SDK scenarios start).
 (cd "$ROOT" && cargo test --no-run -q --test e2e)
-# The Python `mcp` SDK's stdio client (tests/e2e/python), pinned in tests/python/requirements.txt.
-if [ ! -x "$ROOT/.venv/bin/python" ]; then python3 -m venv "$ROOT/.venv"; fi
-"$ROOT/.venv/bin/pip" install -q -r "$ROOT/tests/python/requirements.txt"
+# start.sh also prepares .venv (tests/python/requirements.txt: the Python `mcp` SDK's stdio
+# client for tests/e2e/python, and PyYAML).
 "$HERE/start.sh" >&2
 cd "$ROOT"
 export KESTRA_TESTBED_ENV="$TESTBED_DIR/env" KESTRA_E2E_REQUIRED=1

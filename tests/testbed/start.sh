@@ -27,8 +27,13 @@ PRISM="${PRISM_PREFIX:-$ROOT/.tools/prism}/node_modules/.bin/prism"
 (cd "$ROOT" && cargo build -q -p kestra-sim --bin kestra-sim) >&2
 SIM="${CARGO_TARGET_DIR:-$ROOT/target}/debug/kestra-sim"
 
-python3 "$HERE/apply-overlay.py" 1.3 "$ROOT/openapi/openapi-1.3.0.yml" "$TESTBED_DIR/openapi-1.3.yml"
-python3 "$HERE/apply-overlay.py" 2.0 "$ROOT/openapi/openapi-2.0.0-SNAPSHOT.yml" "$TESTBED_DIR/openapi-2.0.yml"
+# The project's venv (PyYAML for apply-overlay.py, the MCP SDK for the Python scenarios), pinned
+# in tests/python/requirements.txt: the machine's python3 need not have them.
+if [ ! -x "$ROOT/.venv/bin/python" ]; then python3 -m venv "$ROOT/.venv"; fi
+"$ROOT/.venv/bin/pip" install -q -r "$ROOT/tests/python/requirements.txt" >&2
+PY="$ROOT/.venv/bin/python"
+"$PY" "$HERE/apply-overlay.py" 1.3 "$ROOT/openapi/openapi-1.3.0.yml" "$TESTBED_DIR/openapi-1.3.yml"
+"$PY" "$HERE/apply-overlay.py" 2.0 "$ROOT/openapi/openapi-2.0.0-SNAPSHOT.yml" "$TESTBED_DIR/openapi-2.0.yml"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
