@@ -454,13 +454,32 @@ pub fn configs(core: &Core) -> Response {
         KestraVersion::V1_3 => "1.3.0",
         KestraVersion::V2_0 => "2.0.0",
     };
-    ok_json(&json!({
+    let mut configs = json!({
         "uuid": "kestra-sim", "version": version, "edition": "EE", "commitId": "kestra-sim",
         "isBasicAuthEnabled": false, "isTaskRunEnabled": true, "isAnonymousUsageEnabled": false,
         "isTemplateEnabled": false, "isAiEnabled": true, "isCustomDashboardsEnabled": true,
         "preview": {"initial": 100, "max": 5000}, "systemNamespace": "system",
         "hiddenLabelsPrefixes": ["system."], "resourceToFilters": [], "simulator": true,
-    }))
+    });
+    if core.version == KestraVersion::V1_3 {
+        add_v13_configs(&mut configs);
+    }
+    ok_json(&configs)
+}
+
+/// Keys a real 1.3.0 adds to `/configs` (recorded-1.3.0 misc/configs).
+fn add_v13_configs(configs: &mut Value) {
+    if let Value::Object(m) = configs {
+        for (k, v) in [
+            ("chartDefaultDuration", json!("PT24H")),
+            ("isUiAnonymousUsageEnabled", json!(false)),
+            ("isBasicAuthInitialized", json!(true)),
+            ("pluginsHash", json!(0)),
+            ("isConcurrencyViewEnabled", json!(true)),
+        ] {
+            m.insert(k.to_string(), v);
+        }
+    }
 }
 
 pub fn license_info() -> Response {

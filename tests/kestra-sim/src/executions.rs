@@ -1050,8 +1050,24 @@ pub fn restart(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
             "Illegal argument: No task found to restart execution from!",
         );
     }
+    if req.core.version == crate::KestraVersion::V1_3 && !v13_has_task_to_restart(e) {
+        return req.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Illegal argument: No task found to restart execution from!",
+        );
+    }
     restart_exec(e, now, None, None);
     ok_json(&e.to_json(now))
+}
+
+/// Kestra 1.3 restarts from a failed (or killed) task run and refuses an execution that has
+/// none, even when the execution itself is FAILED (e.g. set by change-status): 422 `No task found
+/// to restart execution from!` (recorded-1.3.0 executions/restart-success; Kestra's
+/// `ExecutionService.restart`, which looks for the task runs to restart, not at the execution's state).
+fn v13_has_task_to_restart(e: &Execution) -> bool {
+    e.task_runs
+        .iter()
+        .any(|r| matches!(r.state.current(), "FAILED" | "KILLED"))
 }
 
 /// Restarts from the failed/killed task runs, or marks `task_run` as `state` first.
@@ -1307,6 +1323,24 @@ fn parse_label_list(req: &Req, body: &Value, op: &str) -> Result<Vec<Value>, Res
 /// `labels`: replaces the non-system labels of a terminated execution; the key pattern is not
 /// enforced (recorded set-labels-invalid-key); not terminated → 400 with a bare text body
 /// typed application/json (recorded set-labels-running).
+/// Kestra 1.3 validates label keys: a lowercase letter first, then lowercase letters, digits,
+/// `-`, `_` or `.` (recorded-1.3.0 executions/set-labels-invalid-key: 422; 0.23 accepted any key).
+fn v13_check_label_keys(req: &Req, labels: &[Value]) -> Option<Response> {
+    let valid = |k: &str| {
+        k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+    };
+    let n = labels
+        .iter()
+        .position(|l| !valid(l.get("key").and_then(Value::as_str).unwrap_or("")))?;
+    Some(req.validation_error(
+        &format!("setLabelsOnTerminatedExecution.labels[{n}].key"),
+        "Invalid label key. A valid key contains only lowercase letters numbers hyphens (-) \
+         underscores (_) or periods (.) and must begin with a lowercase letter.",
+    ))
+}
+
 pub fn set_labels(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     let body = match req.json_body("labels") {
         Ok(b) => b,
@@ -1316,6 +1350,11 @@ pub fn set_labels(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
         Ok(l) => l,
         Err(r) => return r,
     };
+    if req.core.version == crate::KestraVersion::V1_3
+        && let Some(r) = v13_check_label_keys(req, &labels)
+    {
+        return r;
+    }
     let Some(e) = t.execution_mut(req.param("executionId")) else {
         return req.not_found();
     };

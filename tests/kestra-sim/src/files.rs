@@ -24,7 +24,7 @@ pub struct Node {
 const DOTDOT: &str =
     "Illegal argument: File should be accessed with their full path and not using relative '..' path.";
 
-fn normalise(p: &str) -> String {
+pub(crate) fn normalise(p: &str) -> String {
     let trimmed = p.trim_matches('/');
     if trimmed.is_empty() {
         "/".to_string()
@@ -33,21 +33,21 @@ fn normalise(p: &str) -> String {
     }
 }
 
-fn parent(p: &str) -> String {
+pub(crate) fn parent(p: &str) -> String {
     match p.rfind('/') {
         Some(0) | None => "/".to_string(),
         Some(i) => p[..i].to_string(),
     }
 }
 
-fn check_path(req: &Req, p: &str) -> Result<String, Response> {
+pub(crate) fn check_path(req: &Req, p: &str) -> Result<String, Response> {
     if p.split('/').any(|s| s == "..") {
         return Err(req.error(StatusCode::UNPROCESSABLE_ENTITY, DOTDOT));
     }
     Ok(normalise(p))
 }
 
-fn ns_guard(req: &Req) -> Result<String, Response> {
+pub(crate) fn ns_guard(req: &Req) -> Result<String, Response> {
     let ns = req.param("namespace").to_string();
     if climbing(&ns) {
         return Err(req.error(
@@ -58,7 +58,7 @@ fn ns_guard(req: &Req) -> Result<String, Response> {
     Ok(ns)
 }
 
-fn storage_path(req: &Req, ns: &str, p: &str) -> String {
+pub(crate) fn storage_path(req: &Req, ns: &str, p: &str) -> String {
     format!(
         "<kestra-sim>/storage/{}/{}/_files{}",
         req.tenant,
@@ -67,7 +67,7 @@ fn storage_path(req: &Req, ns: &str, p: &str) -> String {
     )
 }
 
-fn mkdirs(tree: &mut BTreeMap<String, Node>, p: &str, ms: i64) {
+pub(crate) fn mkdirs(tree: &mut BTreeMap<String, Node>, p: &str, ms: i64) {
     let mut cur = String::new();
     for seg in p.split('/').filter(|s| !s.is_empty()) {
         cur.push('/');
@@ -91,6 +91,12 @@ fn attrs(name: &str, n: &Node) -> Value {
     })
 }
 
+/// Kestra 1.3 answers namespace files from an index kept next to the storage: see
+/// [`crate::files_v13`].
+fn is_v13(req: &Req) -> bool {
+    req.core.version == crate::KestraVersion::V1_3
+}
+
 macro_rules! tryr {
     ($e:expr) => {
         match $e {
@@ -101,6 +107,9 @@ macro_rules! tryr {
 }
 
 pub fn get(req: &Req, t: &Tenant) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::get(req, t);
+    }
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, tryr!(req.required_q("path"))));
     if p.starts_with("/_flows") {
@@ -145,6 +154,9 @@ pub async fn upload(req: Req) -> Response {
         return import_flow(&req, t, &ns, &part.data);
     }
     let ms = now.timestamp_millis();
+    if is_v13(&req) {
+        crate::files_v13::index_upload(t, &ns, &p, part.data.len(), ms);
+    }
     let tree = t.files.entry(ns).or_default();
     mkdirs(tree, &parent(&p), ms);
     let created = tree.get(&p).map_or(ms, |n| n.created);
@@ -188,12 +200,16 @@ fn import_flow(req: &Req, t: &mut Tenant, ns: &str, data: &Bytes) -> Response {
         def,
         deleted: false,
         from_json: false,
+        updated: req.core.clock.now(),
     };
     entry.revisions.push(rev);
     empty(StatusCode::OK)
 }
 
 pub fn move_(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::move_(req, t, now);
+    }
     let ns = tryr!(ns_guard(req));
     let from = tryr!(check_path(req, tryr!(req.required_q("from"))));
     let to = tryr!(check_path(req, tryr!(req.required_q("to"))));
@@ -231,6 +247,9 @@ pub fn move_(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
 
 /// Deleting a missing path → 200 (recorded namespace-files/delete-missing).
 pub fn delete(req: &Req, t: &mut Tenant) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::delete(req, t);
+    }
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, tryr!(req.required_q("path"))));
     if let Some(tree) = t.files.get_mut(&ns) {
@@ -244,6 +263,9 @@ pub fn delete(req: &Req, t: &mut Tenant) -> Response {
 }
 
 pub fn list_directory(req: &Req, t: &mut Tenant) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::list_directory(req, t);
+    }
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, req.q("path").unwrap_or("/")));
     let tree = t.files.entry(ns.clone()).or_default();
@@ -279,6 +301,9 @@ pub fn list_directory(req: &Req, t: &mut Tenant) -> Response {
 }
 
 pub fn create_directory(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::create_directory(req, t, now);
+    }
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, req.q("path").unwrap_or("/")));
     let tree = t.files.entry(ns).or_default();
@@ -287,6 +312,9 @@ pub fn create_directory(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Respon
 }
 
 pub fn stats(req: &Req, t: &Tenant) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::stats(req, t);
+    }
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, req.q("path").unwrap_or("/")));
     match t.files.get(&ns).and_then(|tree| tree.get(&p)) {
@@ -306,6 +334,9 @@ pub fn stats(req: &Req, t: &Tenant) -> Response {
 
 /// Search returns only file paths (recorded namespace-files/search).
 pub fn search(req: &Req, t: &Tenant) -> Response {
+    if is_v13(req) {
+        return crate::files_v13::search(req, t);
+    }
     let ns = tryr!(ns_guard(req));
     let q = tryr!(req.required_q("q")).to_lowercase();
     let out: Vec<&String> = t

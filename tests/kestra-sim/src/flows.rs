@@ -19,6 +19,8 @@ pub struct FlowRev {
     pub deleted: bool,
     /// Created through the deprecated JSON route: rendered without `source`.
     pub from_json: bool,
+    /// When this revision was saved (rendered as `updated` on 1.3).
+    pub updated: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -152,6 +154,9 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
     if tasks.is_empty() {
         return Err(req.validation_error("tasks", "must not be empty"));
     }
+    if req.core.version == crate::KestraVersion::V1_3 {
+        v13_check_input_defaults(req, &def)?;
+    }
     for list in ["tasks", "triggers", "errors", "finally"] {
         for t in def.get(list).and_then(Value::as_array).into_iter().flatten() {
             let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
@@ -164,6 +169,31 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
         }
     }
     Ok(def)
+}
+
+/// Kestra 1.3 refuses an input that has `defaults` and `required: false` (recorded-1.3.0
+/// flows/create-all_inputs-default-with-required-false: 422 naming the input, path `inputs[12]`).
+fn v13_check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Response> {
+    let inputs = def.get("inputs").and_then(Value::as_array);
+    for (n, input) in inputs.into_iter().flatten().enumerate() {
+        let optional = input.get("required") == Some(&Value::Bool(false));
+        if optional && input.get("defaults").is_some_and(|d| !d.is_null()) {
+            let id = input.get("id").and_then(Value::as_str).unwrap_or("");
+            let message =
+                "Inputs with a default value must be required, since the default is always applied.";
+            let errors = json!([{"message": message, "logref": null, "path": format!("inputs[{n}]"),
+                "_links": {}, "_embedded": {}}]);
+            return Err(json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &crate::http::error_body(
+                    &format!("Invalid entity: {id}: {message}\n"),
+                    &req.href(),
+                    Some(errors),
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Labels from YAML (a map or a list of {key,value}) as Kestra's list of labels.
@@ -196,6 +226,10 @@ pub fn render(rev: &FlowRev, with_source: bool, version: crate::KestraVersion) -
         d.get("namespace").cloned().unwrap_or(Value::Null),
     );
     m.insert("revision".into(), json!(rev.revision));
+    if version == crate::KestraVersion::V1_3 {
+        // recorded-1.3.0 flows/get-hello: `updated` follows `revision`.
+        m.insert("updated".into(), json!(crate::state::fmt_time(&rev.updated)));
+    }
     if let Some(desc) = d.get("description") {
         m.insert("description".into(), desc.clone());
     }
@@ -328,6 +362,7 @@ pub fn create(req: &Req, t: &mut Tenant) -> Response {
         def,
         deleted: false,
         from_json,
+        updated: req.core.clock.now(),
     };
     let out = render(&rev, true, req.core.version);
     entry.revisions.push(rev.clone());
@@ -373,6 +408,7 @@ pub fn update(req: &Req, t: &mut Tenant) -> Response {
         def,
         deleted: false,
         from_json: false,
+        updated: req.core.clock.now(),
     };
     let out = render(&rev, true, req.core.version);
     entry.revisions.push(rev.clone());
@@ -734,6 +770,7 @@ pub fn bulk(req: &Req, t: &mut Tenant) -> Response {
             def,
             deleted: false,
             from_json: false,
+            updated: req.core.clock.now(),
         };
         out.push(render(&rev, true, req.core.version));
         entry.revisions.push(rev.clone());

@@ -119,6 +119,12 @@ pub fn list(req: &Req, t: &Tenant) -> Response {
 }
 
 pub fn download(req: &Req, t: &Tenant) -> Response {
+    // Kestra 1.3 answers 404 for an unknown execution (recorded-1.3.0
+    // logs/download-unknown-execution; 0.23 answered 200 with nothing).
+    let id = req.param("executionId");
+    if req.core.version == KestraVersion::V1_3 && t.execution(id).is_none() {
+        return req.error(StatusCode::NOT_FOUND, &format!("Execution '{id}' not found."));
+    }
     let f = match log_filter(req) {
         Ok(f) => f,
         Err(r) => return r,

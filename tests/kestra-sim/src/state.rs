@@ -127,6 +127,8 @@ pub struct Tenant {
     pub kv: BTreeMap<(String, String), crate::kv::KvEntry>,
     /// namespace -> path -> node.
     pub files: BTreeMap<String, BTreeMap<String, crate::files::Node>>,
+    /// 1.3 mode only: namespace -> path -> the namespace-file index (see files_v13).
+    pub file_index_v13: BTreeMap<String, BTreeMap<String, crate::files_v13::Entry>>,
     /// (namespace, flowId, triggerId) -> trigger context.
     pub triggers: BTreeMap<(String, String, String), crate::triggers::TriggerCtx>,
     pub ee: crate::ee::EeState,

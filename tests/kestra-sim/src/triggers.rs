@@ -309,15 +309,17 @@ fn parse_backfill(req: &Req, b: &Value, now: DateTime<Utc>) -> Result<Backfill, 
     })
 }
 
-/// 1.3 `PUT /triggers` (updateTrigger). Without `tenantId` in the body the recorded 0.23 server
-/// answered 404 `Not Found` (triggers/backfill-create-mcp-payload-no-tenantId): the trigger is
-/// looked up by a uid that includes the tenant. GUESS: 1.3 behaves the same.
+/// 1.3 `PUT /triggers` (updateTrigger, a 1.3-only route). Without `tenantId` in the body 1.3.0
+/// answers 200 (recorded-1.3.0 triggers/backfill-create-mcp-payload-no-tenantId,
+/// triggers/update-disable-trigger-no-tenantId; 0.23 answered 404). GUESS: another tenant's id
+/// is still looked up by its uid and not found (404), as 0.23 did for a missing one.
 pub fn update(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     let body = match req.json_body("newTrigger") {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if body.get("tenantId").and_then(Value::as_str) != Some(req.tenant.as_str()) {
+    let tenant_id = body.get("tenantId").and_then(Value::as_str);
+    if tenant_id.is_some_and(|id| id != req.tenant) {
         // Flow/trigger existence errors still come first when they apply (recorded 318-320).
         if let Err(r) = find_flow_trigger(req, t, &body) {
             return r;

@@ -1,0 +1,202 @@
+//! Replays the corpus recorded from a real Kestra OSS 1.3.0 (tests/recorded-1.3.0, a copy of
+//! /work/shared/kestra-api/recorded-1.3.0) against the simulator in 1.3 mode, with the shared
+//! harness in `common/` (status + body shape, id mapping, manual clock). Every difference is
+//! listed in KNOWN_DIFFERENCES with its reason; stale entries fail.
+
+mod common;
+
+use kestra_sim::KestraVersion;
+
+/// (recorded pair name `file/name` as in recorded-1.3.0/INDEX.md, reason).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    // The simulator does not authenticate (any or no credentials are accepted).
+    ("errors/unauth-bearer-token", "no authentication in the simulator"),
+    (
+        "errors/unauth-malformed-basic",
+        "no authentication in the simulator",
+    ),
+    (
+        "errors/unauth-no-credentials",
+        "no authentication in the simulator",
+    ),
+    ("errors/unauth-unknown-user", "no authentication in the simulator"),
+    (
+        "errors/unauth-wrong-password",
+        "no authentication in the simulator",
+    ),
+    (
+        "errors/unauth-on-unknown-path",
+        "no authentication in the simulator (404 instead of 401)",
+    ),
+    // Climbing guard (see src/http.rs `climbing`): real 1.3.0 answered 404/422/200.
+    (
+        "errors/dotdot-encoded-in-flow-path",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-in-namespace-segment",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-kv-key",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-kv-put",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-files",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-files-2",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-kv",
+        "climbing guard: 400 for `..` or `/` in a decoded namespace, id or key, stricter than Kestra on purpose",
+    ),
+    // The simulator plays a 1.3 Enterprise server (1.3 EE description); the corpus is OSS.
+    (
+        "misc/ee-ai-generate-dashboard",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/ee-ai-generate-flow",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/ee-apps-search",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/ee-banners-search",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/ee-tests-create",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/license-info",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/me-root-probe",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404 (GET /api/v1/me)",
+    ),
+    (
+        "namespaces/create-namespace-ee",
+        "simulator plays an Enterprise server; 1.3.0 OSS answered 404",
+    ),
+    (
+        "misc/tenant-other-than-main",
+        "Enterprise: any tenant is accepted (state per tenant); OSS 1.3.0 answered 400 `Tenant must be 'main'`",
+    ),
+    (
+        "misc/no-tenant-legacy-path",
+        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant)",
+    ),
+    (
+        "flows/dashboard-create",
+        "dashboards keep the EE rule the ee tools rely on (id generated, `id` refused); 1.3.0 OSS requires an id (422)",
+    ),
+    (
+        "flows/dashboard-create-with-id",
+        "dashboards keep the EE rule (id generated, `id` refused); 1.3.0 OSS accepts an id",
+    ),
+    (
+        "flows/dashboard-create-invalid",
+        "dashboard validation is not simulated; 1.3.0 OSS refused it for its missing id",
+    ),
+    // Content-type routing of flow creation (no deprecated JSON route emulation).
+    (
+        "errors/flow-create-content-type-text-plain",
+        "415 instead of 422 (no deprecated route emulation)",
+    ),
+    (
+        "errors/flow-create-no-content-type",
+        "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
+    ),
+    // Not simulated (not used by kestra-mcp's tools).
+    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
+    (
+        "executions/get-flow-of-execution",
+        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
+    ),
+    (
+        "executions/get-flow-of-paused-typed",
+        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
+    ),
+    (
+        "executions/replay-single",
+        "a replayed execution has no empty taskRunList / parentId fields",
+    ),
+    (
+        "executions/validate-all_inputs-bad",
+        "POST /executions/{namespace}/{id}/validate is not simulated",
+    ),
+    (
+        "executions/validate-all_inputs-typed",
+        "POST /executions/{namespace}/{id}/validate is not simulated",
+    ),
+    (
+        "flows/source-search-namespace",
+        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
+    ),
+    (
+        "flows/source-search-q-Sleep",
+        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
+    ),
+    (
+        "flows/source-search-q-Sleep-paged",
+        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
+    ),
+    (
+        "flows/validate-all_inputs-default-with-required-false",
+        "deprecationPaths (BOOLEAN inputs) are not reported by validate",
+    ),
+    // Typed inputs: the simulator stores what was sent (0.23 typing); 1.3 types DURATION as seconds, parses YAML, lists optional inputs as null and refuses SECRET inputs without encryption.
+    (
+        "executions/create-all_inputs-defaults-only",
+        "1.3 input typing not simulated (optional inputs listed as null, DURATION in seconds, JSON parsed)",
+    ),
+    (
+        "executions/create-all_inputs-typed-no-secret-wait",
+        "1.3 input typing not simulated (DURATION in seconds, YAML parsed, absent SECRET as null)",
+    ),
+    (
+        "executions/get-all_inputs-typed-no-secret",
+        "1.3 input typing not simulated (DURATION in seconds, YAML parsed, absent SECRET as null)",
+    ),
+    (
+        "executions/create-all_inputs-typed-wait",
+        "SECRET inputs are accepted; 1.3.0 without encryption configured answered 422",
+    ),
+    (
+        "executions/resume-validate",
+        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
+    ),
+    (
+        "executions/resume-validate-typed-bad-select",
+        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
+    ),
+    (
+        "executions/resume-validate-typed-missing-required",
+        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_1_3_0_corpus_matches_simulator_1_3() {
+    common::Replay {
+        corpus: "recorded-1.3.0",
+        version: KestraVersion::V1_3,
+        // The 1.3.0 corpus was recorded on 2026-12-07 from 00:02 UTC.
+        clock_start: "2026-12-07T00:02:00Z",
+        known_differences: KNOWN_DIFFERENCES,
+    }
+    .assert_known_differences_only()
+    .await;
+}
