@@ -1323,13 +1323,14 @@ fn parse_label_list(req: &Req, body: &Value, op: &str) -> Result<Vec<Value>, Res
 /// `labels`: replaces the non-system labels of a terminated execution; the key pattern is not
 /// enforced (recorded set-labels-invalid-key); not terminated → 400 with a bare text body
 /// typed application/json (recorded set-labels-running).
-/// Kestra 1.3 validates label keys: a lowercase letter first, then lowercase letters, digits,
-/// `-`, `_` or `.` (recorded-1.3.0 executions/set-labels-invalid-key: 422; 0.23 accepted any key).
+/// Kestra 1.3 validates label keys (recorded-1.3.0 executions/set-labels-invalid-key: 422; 0.23
+/// accepted any key) with Kestra's `Label` pattern `^[\p{Ll}][\p{L}0-9._-]*$`: a lowercase letter
+/// first, then letters of either case (`system.correlationId` is valid), digits, `.`, `_`, `-`.
 fn v13_check_label_keys(req: &Req, labels: &[Value]) -> Option<Response> {
     let valid = |k: &str| {
-        k.starts_with(|c: char| c.is_ascii_lowercase())
+        k.starts_with(char::is_lowercase)
             && k.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+                .all(|c| c.is_alphabetic() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
     };
     let n = labels
         .iter()
