@@ -68,6 +68,42 @@ fn prism_saw(c: &Ctx, method: &str, path: &str) -> Option<bool> {
     Some(log.contains(&needle))
 }
 
+/// An execution set to FAILED by change-status has no failed task: Kestra refuses to restart it
+/// and leaves it FAILED. 1.3 answers 422 `Illegal argument: No task found to restart execution
+/// from!` (recorded-1.3.0 executions/restart-success); 2.0 answers 409 `Conflict: ...`
+/// (recorded-2.0.0-SNAPSHOT/INDEX.md, action endpoints).
+async fn assert_restart_refused(c: &mut Ctx, ns: &str, id: &str, v2: bool) {
+    let r = c
+        .call(
+            "restart_execution",
+            json!({"namespace": ns, "flow_id": "guarded", "execution_id": id}),
+        )
+        .await;
+    assert!(
+        r.is_error || r.value.get("error").is_some(),
+        "[{}] restart of an execution without a failed task succeeded: {}",
+        c.target.label,
+        r.text
+    );
+    let why = if v2 {
+        "Conflict"
+    } else {
+        "No task found to restart execution from"
+    };
+    assert!(
+        r.text.contains(why),
+        "[{}] restart refusal does not carry Kestra's `{why}`: {}",
+        c.target.label,
+        r.text
+    );
+    assert_eq!(
+        api::state(&c.api.execution(id).await.json("execution")),
+        "FAILED",
+        "[{}] a refused restart changed the execution",
+        c.target.label
+    );
+}
+
 pub async fn version_safety(mut c: Ctx) {
     if !c.require(&[
         "create_flow_from_yaml",
@@ -130,12 +166,7 @@ pub async fn version_safety(mut c: Ctx) {
             "FAILED"
         );
         if c.has("restart_execution") {
-            c.ok(
-                "restart_execution",
-                json!({"namespace": ns, "flow_id": "guarded", "execution_id": id}),
-            )
-            .await;
-            c.wait_state(&id, &["SUCCESS"]).await;
+            assert_restart_refused(&mut c, &ns, &id, v2).await;
         }
     }
     if c.has("add_execution_labels") {
