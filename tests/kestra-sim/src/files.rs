@@ -1,6 +1,7 @@
 //! Namespace files and directories (webserver/.../controllers/api/NamespaceFileController.java,
 //! recorded namespace-files.json). Paths are normalised to a leading `/`; any `..` segment in
 //! `path`/`from`/`to` → 422 as real Kestra answers; a climbing namespace → 400 (simulator rule).
+//! In 1.3 mode every operation goes through `files_v13` (Kestra 1.3's file index, recorded-1.3.0).
 
 use std::collections::BTreeMap;
 
