@@ -401,6 +401,47 @@ pub fn coerce_inputs(
     Ok(out.into_iter().collect())
 }
 
+/// Types execution inputs the way Kestra 1.3 stores them (recorded-1.3.0
+/// executions/create-all_inputs-typed-no-secret-wait, create-all_inputs-defaults-only): DURATION
+/// as a number of seconds, JSON and YAML parsed, an absent optional input as `null`. A SECRET
+/// input with a value → 422, encryption not being configured (recorded-1.3.0
+/// executions/create-all_inputs-typed-wait). GUESS: the simulator plays a server without
+/// encryption, as the recorded one was.
+fn v13_type_inputs(req: &Req, defs: &[Value], inputs: &mut Map<String, Value>) -> Result<(), Response> {
+    for d in defs {
+        let Some(id) = d.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let ty = d.get("type").and_then(Value::as_str).unwrap_or("STRING");
+        let value = inputs.entry(id.to_string()).or_insert(Value::Null);
+        match (ty, &*value) {
+            ("SECRET", v) if !v.is_null() => {
+                return Err(req.error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid entity:  errors:\n```\nUnable to use a `SECRET` input/output as encryption is not configured\n```",
+                ));
+            }
+            ("DURATION", Value::String(s)) => {
+                if let Some(d) = parse_duration(s) {
+                    *value = json!(d.num_milliseconds() as f64 / 1000.0);
+                }
+            }
+            ("JSON", Value::String(s)) => {
+                if let Ok(v) = serde_json::from_str::<Value>(s) {
+                    *value = v;
+                }
+            }
+            ("YAML", Value::String(s)) => {
+                if let Ok(v) = yaml_serde::from_str::<Value>(s) {
+                    *value = v;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Builds a new execution of a flow revision (state CREATED).
 #[allow(clippy::too_many_arguments)]
 pub fn new_execution(
@@ -551,12 +592,17 @@ pub async fn create(req: Req) -> Response {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let inputs = match coerce_inputs(&defs, &fields) {
+        let mut inputs = match coerce_inputs(&defs, &fields) {
             Ok(i) => i,
             Err((path, msg)) => {
                 return req.validation_error_raw(&format!("{path}: {msg}"), &path);
             }
         };
+        if req.core.version == crate::KestraVersion::V1_3
+            && let Err(r) = v13_type_inputs(&req, &defs, &mut inputs)
+        {
+            return r;
+        }
         let e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
         let id = e.id.clone();
         if !wait {
@@ -948,7 +994,30 @@ pub async fn resume_validate(req: Req) -> Response {
             json!({"input": input, "value": values.get(id).cloned().unwrap_or(Value::Null), "enabled": true, "errors": []})
         })
         .collect();
-    ok_json(&json!({"id": e.flow_id, "namespace": e.namespace, "inputs": inputs}))
+    let mut out = json!({"id": e.flow_id, "namespace": e.namespace, "inputs": inputs});
+    if req.core.version == crate::KestraVersion::V1_3 {
+        v13_resume_validate_shape(&mut out, &fields);
+    }
+    ok_json(&out)
+}
+
+/// Kestra 1.3's `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
+/// sent, so its default applies) and a `checks` list (recorded-1.3.0 executions/resume-validate,
+/// resume-validate-typed-bad-select).
+fn v13_resume_validate_shape(out: &mut Value, fields: &[(String, String)]) {
+    for entry in out["inputs"].as_array_mut().into_iter().flatten() {
+        let id = entry["input"]["id"].as_str().unwrap_or("").to_string();
+        let has_default = match entry["input"].get_mut("defaults") {
+            Some(d) if !d.is_null() => {
+                *d = json!(flows::scalar_string(d));
+                true
+            }
+            _ => false,
+        };
+        let given = fields.iter().any(|(k, _)| *k == id);
+        entry["isDefault"] = json!(has_default && !given);
+    }
+    out["checks"] = json!([]);
 }
 
 fn bulk_invalid(message: &str, invalids: Vec<(String, &str)>) -> Response {

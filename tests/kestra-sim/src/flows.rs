@@ -662,12 +662,29 @@ pub fn validate(req: &Req, _t: &Tenant) -> Response {
             m.insert("constraints".into(), json!(constraint_text(req, doc)));
         }
         m.insert("outdated".into(), json!(false));
-        m.insert("deprecationPaths".into(), json!([]));
+        let deprecated = match (&def, req.core.version) {
+            (Some(d), crate::KestraVersion::V1_3) => v13_deprecation_paths(d),
+            _ => Vec::new(),
+        };
+        m.insert("deprecationPaths".into(), json!(deprecated));
         m.insert("warnings".into(), json!([]));
         m.insert("infos".into(), json!([]));
         out.push(Value::Object(m));
     }
     ok_json(&Value::Array(out))
+}
+
+/// Kestra 1.3 reports `BOOLEAN` inputs (deprecated for `BOOL`) in `deprecationPaths`
+/// (recorded-1.3.0 flows/validate-all_inputs-default-with-required-false: `["inputs[4]"]`).
+fn v13_deprecation_paths(def: &Map<String, Value>) -> Vec<String> {
+    let inputs = def.get("inputs").and_then(Value::as_array);
+    inputs
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, i)| i.get("type").and_then(Value::as_str) == Some("BOOLEAN"))
+        .map(|(n, _)| format!("inputs[{n}]"))
+        .collect()
 }
 
 fn constraint_text(_req: &Req, doc: &str) -> String {

@@ -143,48 +143,15 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "flows/source-search-namespace",
-        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
+        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
     ),
     (
         "flows/source-search-q-Sleep",
-        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
+        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
     ),
     (
         "flows/source-search-q-Sleep-paged",
-        "GET /flows/source answers the 0.23 list, not 1.3's paged {results:[{model, fragments}]}",
-    ),
-    (
-        "flows/validate-all_inputs-default-with-required-false",
-        "deprecationPaths (BOOLEAN inputs) are not reported by validate",
-    ),
-    // Typed inputs: the simulator stores what was sent (0.23 typing); 1.3 types DURATION as seconds, parses YAML, lists optional inputs as null and refuses SECRET inputs without encryption.
-    (
-        "executions/create-all_inputs-defaults-only",
-        "1.3 input typing not simulated (optional inputs listed as null, DURATION in seconds, JSON parsed)",
-    ),
-    (
-        "executions/create-all_inputs-typed-no-secret-wait",
-        "1.3 input typing not simulated (DURATION in seconds, YAML parsed, absent SECRET as null)",
-    ),
-    (
-        "executions/get-all_inputs-typed-no-secret",
-        "1.3 input typing not simulated (DURATION in seconds, YAML parsed, absent SECRET as null)",
-    ),
-    (
-        "executions/create-all_inputs-typed-wait",
-        "SECRET inputs are accepted; 1.3.0 without encryption configured answered 422",
-    ),
-    (
-        "executions/resume-validate",
-        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
-    ),
-    (
-        "executions/resume-validate-typed-bad-select",
-        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
-    ),
-    (
-        "executions/resume-validate-typed-missing-required",
-        "resume/validate answers without `checks`/`isDefault` and with typed defaults (1.3 normalises defaults to strings)",
+        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
     ),
 ];
 
