@@ -30,7 +30,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "errors/unauth-wrong-password",
         "no authentication in the simulator",
     ),
-    ("misc/configs-no-auth", "no authentication in the simulator"),
+    (
+        "misc/configs-no-auth",
+        "1.3 serves /configs without credentials (recorded-1.3.0 misc/configs-no-auth); 0.23: 401",
+    ),
     // Climbing guard: stricter than real Kestra on purpose (400 for `..` or `/` in a decoded
     // namespace, id or key; real Kestra climbed or answered 404/422).
     (
@@ -64,11 +67,11 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // Version differences: the simulator plays 1.3 (EE description), the corpus is OSS 0.23.
     (
         "errors/diff-2.0-kv-inheritance",
-        "1.3 description has GET /namespaces/{ns}/kv/inheritance; 0.23 did not",
+        "1.3 serves GET /namespaces/{ns}/kv/inheritance (recorded-1.3.0 errors/diff-2.0-kv-inheritance); 0.23 read it as a key",
     ),
     (
         "errors/diff-2.0-kv-list-all",
-        "1.3 description has GET /kv (listAllKeys); 0.23 did not",
+        "1.3 serves GET /kv (recorded-1.3.0 errors/diff-2.0-kv-list-all); 0.23: 404",
     ),
     (
         "misc/ee-ai-generate-dashboard",
@@ -108,7 +111,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "misc/no-tenant-legacy-path",
-        "GUESS: 1.x has no tenant-less legacy routes; 0.23 still served /api/v1/flows/search",
+        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant); 0.23 and 1.3.0 (recorded-1.3.0 misc/no-tenant-legacy-path) served them",
     ),
     // Content-type routing of flow creation: the simulator answers 415 for text/plain and
     // parses a body without Content-Type as YAML; real 0.23 reached a deprecated JSON route
