@@ -221,6 +221,15 @@ async fn manage_kv_store_set_sends_kestra_literals_as_text() {
         assert_eq!(header(&req, "content-type").as_deref(), Some("text/plain"));
         assert_eq!(body_text(&req), sent, "value {value}");
     }
+    // Without a value Kestra would store an empty key and answer 200: refused before sending.
+    for args in [
+        json!({"namespace": "ns", "action": "set", "key": "k"}),
+        json!({"namespace": "ns", "action": "set", "key": "k", "value": null}),
+    ] {
+        let err = bed.server.call_err("manage_kv_store", args).await;
+        assert!(err.starts_with("`key` and `value` are required"), "{err}");
+    }
+    assert!(bed.requests().await.is_empty());
 }
 
 #[tokio::test]
@@ -247,14 +256,14 @@ async fn manage_kv_store_delete_reports_the_answer_and_a_missing_key() {
         ResponseTemplate::new(404),
     )
     .await;
-    let result = bed
+    let err = bed
         .server
-        .call_ok(
+        .call_err(
             "manage_kv_store",
             json!({"namespace": "ns", "action": "delete", "key": "gone"}),
         )
         .await;
-    assert_eq!(result, json!({"error": "key 'gone' not found in namespace 'ns'"}));
+    assert_eq!(err, "key 'gone' not found in namespace 'ns'");
 }
 
 #[tokio::test]

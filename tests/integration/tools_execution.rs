@@ -324,9 +324,11 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
         execution("a", "hello", "SUCCESS", "2026-11-20T10:00:00Z"),
         execution("b", "hello", "FAILED", "2026-11-24T10:00:00Z"),
     ];
-    first[1]["durationSeconds"] = json!(4.5);
+    // Kestra reports `state.duration` (ISO 8601); a running execution may have none.
+    first[1]["state"]["duration"] = json!("PT3M16.593087S");
     first[1]["labels"] = json!([]);
-    let second = vec![execution("c", "hello", "RUNNING", "2026-11-22T10:00:00Z")];
+    let mut second = vec![execution("c", "hello", "RUNNING", "2026-11-22T10:00:00Z")];
+    second[0]["state"].as_object_mut().unwrap().remove("duration");
     for (n, results) in [("1", first), ("2", second)] {
         Mock::given(method("GET"))
             .and(path(at))
@@ -351,12 +353,11 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
         })
     };
     let mut newest = row("b", "FAILED", "2026-11-24T10:00:00Z");
-    newest["durationSeconds"] = json!(4.5);
+    newest["durationSeconds"] = json!(196.593087);
     newest.as_object_mut().unwrap().remove("labels");
-    assert_eq!(
-        result,
-        json!({"results": [newest, row("c", "RUNNING", "2026-11-22T10:00:00Z")]})
-    );
+    let mut running = row("c", "RUNNING", "2026-11-22T10:00:00Z");
+    running["durationSeconds"] = json!(null);
+    assert_eq!(result, json!({"results": [newest, running]}));
     let since = at_midnight_days_ago(90).replace(':', "%3A");
     let query = |n: u32| {
         format!(
