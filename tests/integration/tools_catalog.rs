@@ -68,7 +68,7 @@ async fn get_execution_logs_filters_per_version() {
         ),
         (
             "2.0",
-            "filters%5BattemptNumber%5D%5BEQUALS%5D=0&filters%5Blevel%5D%5BEQUALS%5D=WARN&filters%5BtaskId%5D%5BEQUALS%5D=log&filters%5BtaskRunId%5D%5BEQUALS%5D=xQpGq1nlGHAmN7MC2yVxM",
+            "filters%5BattemptNumber%5D%5BEQUALS%5D=0&filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=WARN&filters%5BtaskId%5D%5BEQUALS%5D=log&filters%5BtaskRunId%5D%5BEQUALS%5D=xQpGq1nlGHAmN7MC2yVxM",
         ),
     ] {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
@@ -112,7 +112,8 @@ async fn download_execution_logs_returns_text_per_version() {
     let logs = "2026-11-25T14:10:18.106459Z ERROR Intentional failure\n2026-11-25T14:10:18.209498Z ERROR Intentional failure";
     for (version, query) in [
         ("1.3", "minLevel=ERROR"),
-        ("2.0", "filters%5Blevel%5D%5BEQUALS%5D=ERROR"),
+        // 2.0: EQUALS on level is a 400 (pair logs/search-filters-syntax).
+        ("2.0", "filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=ERROR"),
     ] {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
         bed.answer(
@@ -162,35 +163,44 @@ async fn download_execution_logs_returns_text_per_version() {
 
 #[tokio::test]
 async fn search_logs_sends_filters_and_paging() {
-    let mut bed = Bed::start().await;
-    let page = json!({"results": log_entries(), "total": 1});
-    bed.answer("GET", "/api/v1/main/logs/search", json(page.clone()))
-        .await;
-    let result = bed
-        .server
-        .call_ok(
-            "search_logs",
-            json!({"query": "Hello", "namespace": "company.team", "flow_id": "hello", "min_level": "INFO",
-                   "start_date": "2026-11-24T14:10:23Z", "end_date": "2026-11-25T15:10:23Z", "page": 2, "size": 5}),
-        )
-        .await;
-    assert_eq!(result, page);
-    assert_eq!(
-        line(&bed.only_request().await),
-        "GET /api/v1/main/logs/search?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2026-11-25T15%3A10%3A23Z\
-&filters%5BflowId%5D%5BEQUALS%5D=hello&filters%5Blevel%5D%5BEQUALS%5D=INFO\
+    // 1.3 reads level EQUALS as the minimum and refuses GREATER_THAN_OR_EQUAL_TO on it; 2.0 is the
+    // opposite (400 `Operation EQUALS is not supported for field LEVEL`).
+    for (version, level) in [
+        ("1.3", "filters%5Blevel%5D%5BEQUALS%5D=INFO"),
+        ("2.0", "filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=INFO"),
+    ] {
+        let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
+        let page = json!({"results": log_entries(), "total": 1});
+        bed.answer("GET", "/api/v1/main/logs/search", json(page.clone()))
+            .await;
+        let result = bed
+            .server
+            .call_ok(
+                "search_logs",
+                json!({"query": "Hello", "namespace": "company.team", "flow_id": "hello", "min_level": "INFO",
+                       "start_date": "2026-11-24T14:10:23Z", "end_date": "2026-11-25T15:10:23Z", "page": 2, "size": 5}),
+            )
+            .await;
+        assert_eq!(result, page);
+        assert_eq!(
+            line(&bed.only_request().await),
+            format!(
+                "GET /api/v1/main/logs/search?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2026-11-25T15%3A10%3A23Z\
+&filters%5BflowId%5D%5BEQUALS%5D=hello&{level}\
 &filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bq%5D%5BEQUALS%5D=Hello\
 &filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=2026-11-24T14%3A10%3A23Z&page=2&size=5"
-    );
-    bed.server.call_ok("search_logs", json!({})).await;
-    assert_eq!(
-        line(&bed.only_request().await),
-        "GET /api/v1/main/logs/search?page=1&size=25"
-    );
-    bed.server
-        .call_err("search_logs", json!({"min_level": "FATAL"}))
-        .await;
-    assert!(bed.requests().await.is_empty());
+            )
+        );
+        bed.server.call_ok("search_logs", json!({})).await;
+        assert_eq!(
+            line(&bed.only_request().await),
+            "GET /api/v1/main/logs/search?page=1&size=25"
+        );
+        bed.server
+            .call_err("search_logs", json!({"min_level": "FATAL"}))
+            .await;
+        assert!(bed.requests().await.is_empty());
+    }
 }
 
 #[tokio::test]

@@ -495,7 +495,7 @@ async fn restart_execution_finds_the_latest_failed_execution() {
     assert_eq!(
         lines(&bed.requests().await),
         vec![
-            "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=failing&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BEQUALS%5D=FAILED&page=1&size=25".to_owned(),
+            "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=failing&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BIN%5D=FAILED&page=1&size=25".to_owned(),
             format!("POST {restart}"),
         ]
     );
@@ -716,7 +716,7 @@ async fn resume_execution_resumes_the_latest_paused_execution_with_the_pause_def
             lines(&sent),
             vec![
                 // Searched with a PAUSED filter: never GET /executions, which 1.3 refuses.
-                "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=approval&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BEQUALS%5D=PAUSED&page=1&size=100".to_owned(),
+                "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=approval&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BIN%5D=PAUSED&page=1&size=100".to_owned(),
                 "GET /api/v1/main/flows/company.team/approval?allowDeleted=false&source=false".to_owned(),
                 format!("POST {resume}"),
             ]
