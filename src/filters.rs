@@ -19,6 +19,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("mutable", mutable);
     env.add_filter("duration_seconds", duration_seconds);
     env.add_filter("elapsed_seconds", elapsed_seconds);
+    env.add_filter("add_milliseconds", add_milliseconds);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -224,6 +225,23 @@ fn duration_seconds(text: &str) -> Result<i64, Error> {
         return Err(invalid());
     }
     Ok(total)
+}
+
+/// An ISO 8601 date-time with an offset (`2026-12-06T16:00:00Z`, `...+02:00`) moved by `delta`
+/// milliseconds, in UTC with milliseconds (`2026-12-06T15:59:59.999Z`); anything else is an error.
+fn add_milliseconds(text: &str, delta: i64) -> Result<String, Error> {
+    let when = chrono::DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{text:?} is not an ISO 8601 date-time with an offset, e.g. 2025-04-01T00:00:00Z: {e}"),
+        )
+    })?;
+    let moved = chrono::Duration::try_milliseconds(delta)
+        .and_then(|d| when.checked_add_signed(d))
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "the time shift is out of range"))?;
+    Ok(moved
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// The seconds of a duration as Kestra reports it (`state.duration`: Java's ISO 8601 form,
@@ -513,6 +531,22 @@ mod tests {
         );
         assert_eq!(now.len(), 20);
         assert!(earlier < now, "{earlier} < {now}");
+    }
+
+    #[test]
+    fn add_milliseconds_moves_a_date_time_and_refuses_other_text() {
+        let cases = [
+            ("2026-12-06T16:00:00Z", -1, "2026-12-06T15:59:59.999Z"),
+            ("2026-12-06T16:00:00+02:00", -1, "2026-12-06T13:59:59.999Z"),
+            ("2026-12-06T16:00:00.5Z", 0, "2026-12-06T16:00:00.500Z"),
+            ("2026-12-31T23:59:59.999Z", 1, "2027-01-01T00:00:00.000Z"),
+        ];
+        for (text, delta, moved) in cases {
+            assert_eq!(add_milliseconds(text, delta).unwrap(), moved, "{text}");
+        }
+        for bad in ["2026-12-06", "2026-12-06T16:00:00", "yesterday", ""] {
+            assert!(add_milliseconds(bad, -1).is_err(), "{bad:?} must be refused");
+        }
     }
 
     #[test]

@@ -1004,10 +1004,26 @@ async fn backfill_executions_on_2_0_creates_a_backfill() {
         body_json(&req),
         json!({
             "namespace": "company.team", "flowId": "scheduled", "triggerId": "every_hour",
-            "backfill": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z",
+            // One millisecond before `start`: 2.0 starts after the start instant, 1.x includes
+            // a slot at `start`; the tool keeps the 1.x meaning on both.
+            "backfill": {"start": "2026-10-31T23:59:59.999Z", "end": "2026-11-02T00:00:00Z",
                          "inputs": {}, "labels": [{"key": "backfill", "value": "mcp"}]}
         })
     );
+    // A start without an offset cannot be moved: refused before sending.
+    let err = bed
+        .server
+        .call_err(
+            "backfill_executions",
+            json!({"namespace": "company.team", "flow_id": "scheduled", "trigger_id": "every_hour",
+                   "start": "2026-11-01T00:00:00"}),
+        )
+        .await;
+    assert!(
+        err.contains("is not an ISO 8601 date-time with an offset"),
+        "{err}"
+    );
+    assert!(bed.requests().await.is_empty());
 }
 
 #[tokio::test]
