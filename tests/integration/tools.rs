@@ -547,6 +547,110 @@ async fn create_flow_from_yaml_creates_or_falls_back_to_update() {
     assert_eq!(body_text(&sent[1]), source);
 }
 
+/// Kestra's 422 body for `message` and `errors` (`[(path, message)]`), as 1.3 and 2.0 send it.
+fn invalid_entity(message: &str, errors: &[(Option<&str>, &str)]) -> ResponseTemplate {
+    let errors: Vec<Value> = errors
+        .iter()
+        .map(|(path, message)| json!({"message": message, "logref": null, "path": path, "_links": {}, "_embedded": {}}))
+        .collect();
+    ResponseTemplate::new(422).set_body_json(json!({
+        "message": message, "logref": null, "path": null,
+        "_links": {"self": {"href": "/api/v1/main/flows", "templated": false}},
+        "_embedded": {"errors": errors}
+    }))
+}
+
+#[tokio::test]
+async fn create_flow_from_yaml_tells_an_existing_flow_from_an_invalid_one() {
+    let mut bed = Bed::start().await;
+    let source = "id: hello\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    // The recorded answer to an existing flow (pair flows/create-existing-flow, 1.3 and 2.0).
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        invalid_entity(
+            "Invalid entity: flow.id: Flow id already exists",
+            &[(Some("flow.id"), "Flow id already exists")],
+        ),
+    )
+    .await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "revision": 3})),
+    )
+    .await;
+    let updated = bed
+        .server
+        .call_ok("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(updated, json!({"id": "hello", "revision": 3}));
+    assert_eq!(bed.requests().await.len(), 2);
+
+    // Any other 422 is the YAML's fault: every message, with its path, and no update.
+    bed.reset().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        invalid_entity(
+            "Invalid entity: Invalid type: io.kestra.plugin.core.log.DoesNotExist",
+            &[
+                (
+                    Some("io.kestra.core.models.flows.FlowWithSource[\"tasks\"]->java.util.ArrayList[0]"),
+                    "Invalid type: io.kestra.plugin.core.log.DoesNotExist",
+                ),
+                (
+                    None,
+                    "No plugin registered for the defined type: 'io.kestra.plugin.core.log.DoesNotExist'",
+                ),
+            ],
+        ),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(
+        err,
+        "Kestra refused the flow 'company.team.hello' (422): Invalid entity: Invalid type: io.kestra.plugin.core.log.DoesNotExist\n\
+- io.kestra.core.models.flows.FlowWithSource[\"tasks\"]->java.util.ArrayList[0]: Invalid type: io.kestra.plugin.core.log.DoesNotExist\n\
+- No plugin registered for the defined type: 'io.kestra.plugin.core.log.DoesNotExist'\n\
+Fix the YAML and try again."
+    );
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec!["POST /api/v1/main/flows"]
+    );
+
+    // An existing flow whose new source is invalid: the update's refusal is reported.
+    bed.reset().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        ResponseTemplate::new(409).set_body_json(json!({"message": "Conflict"})),
+    )
+    .await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/flows/company.team/hello",
+        invalid_entity(
+            "Invalid entity: tasks: must not be empty",
+            &[(Some("tasks"), "must not be empty")],
+        ),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert!(
+        err.starts_with("Kestra refused the flow 'company.team.hello' (422): Invalid entity: tasks: must not be empty\n- tasks: must not be empty\n"),
+        "{err}"
+    );
+    assert_eq!(bed.requests().await.len(), 2);
+}
+
 #[tokio::test]
 async fn create_flow_from_yaml_checks_the_yaml_before_sending() {
     let mut bed = Bed::start().await;

@@ -1270,6 +1270,98 @@ async fn generate_flow_returns_the_yaml_or_creates_the_flow() {
 }
 
 #[tokio::test]
+async fn generate_tools_say_when_ai_is_not_configured() {
+    // 1.3 has no AI controller without a provider (404); 2.0 answers 500 or 503 (pairs
+    // v20/inv4-ai-generate-flow, v20/inv4-ai-generate-flow-providerId).
+    let answers = [
+        (
+            404,
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found", "_embedded": {}})),
+            "Not Found",
+        ),
+        (
+            500,
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"message": "Internal server error", "_embedded": {}})),
+            "Internal server error",
+        ),
+        (
+            503,
+            ResponseTemplate::new(503).set_body_raw(
+                "AI Copilot is not available: no AI provider is configured or reachable.",
+                "text/plain",
+            ),
+            "AI Copilot is not available: no AI provider is configured or reachable.",
+        ),
+    ];
+    for (status, answer, said) in answers {
+        for (tool, kind) in [("generate_flow", "flow"), ("generate_dashboard", "dashboard")] {
+            let mut bed = Bed::start().await;
+            bed.answer(
+                "POST",
+                &format!("/api/v1/main/ai/generate/{kind}"),
+                answer.clone(),
+            )
+            .await;
+            let err = bed
+                .server
+                .call_err(tool, json!({"user_prompt": "logs hello", "auto_create": true}))
+                .await;
+            assert!(
+                err.contains(&format!(
+                    "AI is not configured on this Kestra ({status} from POST /ai/generate/{kind})"
+                )) || (status == 500
+                    && err.contains(&format!(
+                        "AI is most likely not configured on this Kestra (500 from POST /ai/generate/{kind})"
+                    ))),
+                "{err}"
+            );
+            assert!(
+                err.contains("`kestra.ai.type: gemini`") && err.contains("`kestra.ai.providers`"),
+                "{err}"
+            );
+            assert!(err.ends_with(&format!("Kestra said: {said}")), "{err}");
+            assert_eq!(bed.requests().await.len(), 1, "nothing created");
+        }
+    }
+}
+
+#[tokio::test]
+async fn generate_flow_auto_create_reports_kestras_validation_messages() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/ai/generate/flow",
+        text(GENERATED_FLOW, "application/yaml"),
+    )
+    .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Invalid entity: tasks[0].message: must not be null",
+            "_embedded": {"errors": [{"message": "must not be null", "path": "tasks[0].message"}]}
+        })),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "generate_flow",
+            json!({"user_prompt": "logs", "auto_create": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "Kestra refused the flow 'company.team.hello_ai' (422): Invalid entity: tasks[0].message: must not be null\n- tasks[0].message: must not be null\nFix the YAML and try again."
+    );
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec!["POST /api/v1/main/ai/generate/flow", "POST /api/v1/main/flows"]
+    );
+}
+
+#[tokio::test]
 async fn generate_dashboard_returns_the_yaml_or_creates_it() {
     let mut bed = Bed::start().await;
     let yaml = "title: MCP dashboard\ncharts: []\n";
