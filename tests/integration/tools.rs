@@ -48,6 +48,50 @@ fn every_builtin_tool_and_variant_is_exercised() {
 }
 
 #[tokio::test]
+async fn search_flows_in_source_uses_the_full_text_search() {
+    let mut bed = Bed::start().await;
+    // Shaped as the recorded answer (pair flows/source-search-q-Sleep, 1.3 and 2.0).
+    let found = json!({"results": [{
+        "model": {"id": "slow", "namespace": "company.team", "revision": 1, "disabled": false, "deleted": false,
+                  "tasks": [{"id": "sleep", "type": "io.kestra.plugin.core.flow.Sleep", "duration": "PT20S"}], "triggers": []},
+        "fragments": ["tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]"]
+    }], "total": 1});
+    bed.answer("GET", "/api/v1/main/flows/source", json(found)).await;
+    let result = bed
+        .server
+        .call_ok(
+            "search_flows",
+            json!({"query": "Sleep", "in_source": true, "namespace": "company.team"}),
+        )
+        .await;
+    assert_eq!(
+        result,
+        json!({"results": [{"id": "slow", "namespace": "company.team", "revision": 1, "disabled": false,
+                            "fragments": ["tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]"]}],
+               "total": 1})
+    );
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/source?namespace=company.team&page=1&q=Sleep&size=10"
+    );
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/source",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
+    let none = bed
+        .server
+        .call_ok("search_flows", json!({"query": "zzznomatch", "in_source": true}))
+        .await;
+    assert_eq!(none, json!({"results": [], "total": 0}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/source?page=1&q=zzznomatch&size=10"
+    );
+}
+
+#[tokio::test]
 async fn search_flows_sends_the_query_as_a_filter_with_paging() {
     let mut bed = Bed::start().await;
     let page = json!({"results": [{"id": "hello", "namespace": "company.team"}], "total": 1});
