@@ -74,6 +74,7 @@ async fn search_flows_in_source_uses_the_full_text_search() {
         line(&bed.only_request().await),
         "GET /api/v1/main/flows/source?namespace=company.team&page=1&q=Sleep&size=10"
     );
+    bed.reset().await;
     bed.answer(
         "GET",
         "/api/v1/main/flows/source",
