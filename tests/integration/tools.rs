@@ -440,6 +440,16 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
         json(execution.clone()),
     )
     .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "namespace": "company.team", "inputs": [
+            {"id": "name", "type": "STRING", "required": true, "defaults": "world"},
+            {"id": "count", "type": "INT", "required": true, "defaults": "1"},
+            {"id": "conf", "type": "JSON", "required": false}
+        ]})),
+    )
+    .await;
     let args = json!({
         "namespace": "company.team", "flow_id": "hello",
         "inputs": {"name": "Ada", "count": 3, "conf": {"deep": true}},
@@ -447,7 +457,13 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
     });
     let result = bed.server.call_ok("execute_flow", args).await;
     assert_eq!(result, execution);
-    let req = bed.only_request().await;
+    let mut sent = bed.requests().await;
+    assert_eq!(
+        line(&sent[0]),
+        "GET /api/v1/main/flows/company.team/hello?source=false"
+    );
+    assert_eq!(sent.len(), 2, "the flow, then the execution");
+    let req = sent.remove(1);
     assert_eq!(
         line(&req),
         "POST /api/v1/main/executions/company.team/hello?labels=env%3Aprod&labels=team%3Adata&wait=false"
@@ -461,6 +477,93 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
             ("conf".to_owned(), None, "{\"deep\":true}".to_owned()),
         ]
     );
+}
+
+#[tokio::test]
+async fn execute_flow_refuses_inputs_the_flow_does_not_declare() {
+    let mut bed = Bed::start().await;
+    // 2.0's FORM input groups children, sent as `env.region` (pair flows/get-all_inputs).
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/order",
+        json(json!({"id": "order", "namespace": "company.team", "inputs": [
+            {"id": "quantity", "type": "INT", "required": true, "defaults": "1"},
+            {"id": "env", "type": "FORM", "required": true, "inputs": [
+                {"id": "region", "type": "STRING", "required": true, "defaults": "eu-west-1"},
+                {"id": "replicas", "type": "INT", "required": true, "defaults": "2"}
+            ]}
+        ]})),
+    )
+    .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/company.team/order",
+        json(json!({"id": "e1"})),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "order", "inputs": {"qty": 3}}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "Flow 'company.team.order' does not declare the input \"qty\" (Kestra would ignore it and run with the defaults); its inputs are: quantity, env, env.region, env.replicas. Nothing was started."
+    );
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec!["GET /api/v1/main/flows/company.team/order?source=false"]
+    );
+
+    let started = bed
+        .server
+        .call_ok(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "order", "revision": 2,
+                   "inputs": {"quantity": 3, "env.region": "us-east-1"}}),
+        )
+        .await;
+    assert_eq!(started, json!({"id": "e1"}));
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec![
+            "GET /api/v1/main/flows/company.team/order?revision=2&source=false",
+            "POST /api/v1/main/executions/company.team/order?revision=2&wait=false"
+        ]
+    );
+
+    // A flow without inputs, and a flow that does not exist.
+    bed.reset().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/plain",
+        json(json!({"id": "plain", "namespace": "company.team"})),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "plain", "inputs": {"a": 1, "b": 2}}),
+        )
+        .await;
+    assert!(
+        err.starts_with(
+            "Flow 'company.team.plain' does not declare the inputs \"a\", \"b\" (Kestra would ignore them"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("it declares no inputs"), "{err}");
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "nope", "inputs": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(err, "Flow 'company.team.nope' not found; nothing was started.");
 }
 
 #[tokio::test]
