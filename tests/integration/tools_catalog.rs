@@ -688,6 +688,17 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
         stats("File", "a.txt"),
     )
     .await;
+    // `/d1` also holds an empty directory `/d1/empty` (no file of search lists it).
+    bed.answer(
+        "GET",
+        &format!("{FILES}/directory"),
+        json(json!([
+            {"type": "Directory", "size": 0, "fileName": "sub"},
+            {"type": "Directory", "size": 0, "fileName": "empty"},
+            {"type": "File", "size": 2, "fileName": "b.txt"}
+        ])),
+    )
+    .await;
     bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
     bed.answer("PUT", FILES, empty()).await;
     bed.answer("DELETE", FILES, empty()).await;
@@ -712,6 +723,9 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
             format!("GET {stats_at}?path=%2Fd2"),
             format!("GET {FILES}/search?q=%2Fd1%2F"),
             format!("POST {FILES}/directory?path=%2Fd2"),
+            format!("GET {FILES}/directory?path=%2Fd1"),
+            format!("POST {FILES}/directory?path=%2Fd2%2Fsub"),
+            format!("POST {FILES}/directory?path=%2Fd2%2Fempty"),
             format!("PUT {FILES}?from=%2Fd1%2Fb.txt&to=%2Fd2%2Fb.txt"),
             format!("PUT {FILES}?from=%2Fd1%2Fsub%2Fa.txt&to=%2Fd2%2Fsub%2Fa.txt"),
             format!("GET {stats_at}?path=%2Fd2%2Fb.txt"),
