@@ -638,7 +638,8 @@ async fn namespace_directory_action_turns_404_into_error_results() {
 }
 
 /// The stub of a namespace holding `/d1/b.txt` and `/d1/sub/a.txt` (pairs v13-upload-d1-*),
-/// with `/d2` free; search also answers a path outside `/d1` that contains `/d1/`.
+/// with `/d2` free before the move and there after it; search also answers a path outside `/d1`
+/// that contains `/d1/`.
 async fn directory_to_move(bed: &Bed) {
     let stats_at = format!("{FILES}/stats");
     answer_query(
@@ -649,12 +650,19 @@ async fn directory_to_move(bed: &Bed) {
         stats("Directory", "d1"),
     )
     .await;
+    Mock::given(method("GET"))
+        .and(path(stats_at.as_str()))
+        .and(query_param("path", "/d2"))
+        .respond_with(not_found("Not Found: /d2"))
+        .up_to_n_times(1)
+        .mount(&bed.kestra)
+        .await;
     answer_query(
         bed,
         "GET",
         &stats_at,
         &[("path", "/d2")],
-        not_found("Not Found: /d2"),
+        stats("Directory", "d2"),
     )
     .await;
     answer_query(
@@ -730,6 +738,7 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
             format!("PUT {FILES}?from=%2Fd1%2Fsub%2Fa.txt&to=%2Fd2%2Fsub%2Fa.txt"),
             format!("GET {stats_at}?path=%2Fd2%2Fb.txt"),
             format!("GET {stats_at}?path=%2Fd2%2Fsub%2Fa.txt"),
+            format!("GET {stats_at}?path=%2Fd2"),
             format!("DELETE {FILES}?path=%2Fd1"),
         ]
     );
@@ -790,6 +799,45 @@ async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_sour
 }
 
 #[tokio::test]
+async fn namespace_directory_action_keeps_an_empty_source_whose_destination_did_not_appear() {
+    // Kestra 1.3 keeps no trace of a nested empty directory (pair v13-list-e1): deleting the
+    // source would lose it.
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
+    let stats_at = format!("{FILES}/stats");
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/e1")],
+        stats("Directory", "e1"),
+    )
+    .await;
+    bed.answer("GET", &stats_at, not_found("Not Found")).await;
+    bed.answer("GET", &format!("{FILES}/search"), json(json!([])))
+        .await;
+    bed.answer("GET", &format!("{FILES}/directory"), json(json!([])))
+        .await;
+    bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/e1", "action": "move", "to_path": "/x/e2"}),
+        )
+        .await;
+    assert!(
+        err.starts_with("The move of '/e1' to '/x/e2' in namespace 'company.team' is incomplete: 0 of 0 files moved, the source directory was kept."),
+        "{err}"
+    );
+    assert!(
+        err.contains("the destination directory does not exist after the move"),
+        "{err}"
+    );
+    let sent = lines(&bed.requests().await);
+    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+}
+
+#[tokio::test]
 async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_checks_it() {
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "2.0")]).await;
     let stats_at = format!("{FILES}/stats");
@@ -829,6 +877,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
             format!("PUT {FILES}?from=%2Fd1&to=%2Fd2"),
             format!("GET {stats_at}?path=%2Fd2%2Fb.txt"),
             format!("GET {stats_at}?path=%2Fd2%2Fsub%2Fa.txt"),
+            format!("GET {stats_at}?path=%2Fd2"),
         ]
     );
 
