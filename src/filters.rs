@@ -18,6 +18,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("similarity", similarity);
     env.add_filter("mutable", mutable);
     env.add_filter("duration_seconds", duration_seconds);
+    env.add_filter("elapsed_seconds", elapsed_seconds);
+    env.add_filter("add_milliseconds", add_milliseconds);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -223,6 +225,86 @@ fn duration_seconds(text: &str) -> Result<i64, Error> {
         return Err(invalid());
     }
     Ok(total)
+}
+
+/// An ISO 8601 date-time with an offset (`2026-12-06T16:00:00Z`, `...+02:00`) moved by `delta`
+/// milliseconds, in UTC with milliseconds (`2026-12-06T15:59:59.999Z`); anything else is an error.
+fn add_milliseconds(text: &str, delta: i64) -> Result<String, Error> {
+    let when = chrono::DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{text:?} is not an ISO 8601 date-time with an offset, e.g. 2025-04-01T00:00:00Z: {e}"),
+        )
+    })?;
+    let moved = chrono::Duration::try_milliseconds(delta)
+        .and_then(|d| when.checked_add_signed(d))
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "the time shift is out of range"))?;
+    Ok(moved
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// The seconds of a duration as Kestra reports it (`state.duration`: Java's ISO 8601 form,
+/// `PT3M16.593087S` → 196.593087; days `P1DT2H` → 93600; a sign on any amount, `PT-0.5S`), as a
+/// number with its fraction; `none` when the value is missing or not such a duration, so that one
+/// odd row never breaks a listing.
+fn elapsed_seconds(value: Value) -> Value {
+    value
+        .as_str()
+        .and_then(parse_elapsed)
+        .map_or(Value::from(()), Value::from)
+}
+
+/// `[-]P[nD][T[nH][nM][n[.f]S]]` in seconds; weeks, months and years are refused (ambiguous).
+fn parse_elapsed(text: &str) -> Option<f64> {
+    let (sign, rest) = match text.trim().strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text.trim()),
+    };
+    let rest = rest.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((_, "")) => return None,
+        Some((date, time)) => (date, time),
+        None => (rest, ""),
+    };
+    let mut total = 0.0;
+    let mut amounts = 0;
+    for (mut part, units) in [
+        (date, &[('D', 86_400.0)][..]),
+        (time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)][..]),
+    ] {
+        for (unit, factor) in units {
+            if let Some((number, after)) = part.split_once(*unit) {
+                total += elapsed_amount(number, *unit == 'S')? * factor;
+                amounts += 1;
+                part = after;
+            }
+        }
+        if !part.is_empty() {
+            return None;
+        }
+    }
+    (amounts > 0 && total.is_finite()).then_some(sign * total)
+}
+
+/// One amount of a duration: digits with an optional sign, and a fraction for seconds only.
+fn elapsed_amount(number: &str, fraction_allowed: bool) -> Option<f64> {
+    let digits = number.strip_prefix('-').unwrap_or(number);
+    let (whole, fraction) = match digits.split_once(['.', ',']) {
+        Some((whole, fraction)) if fraction_allowed => (whole, fraction),
+        Some(_) => return None,
+        None => (digits, "0"),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let amount: f64 = format!("{whole}.{fraction}").parse().ok()?;
+    Some(if digits.len() < number.len() {
+        -amount
+    } else {
+        amount
+    })
 }
 
 /// A random UUID (for Kestra's AI conversation ids).
@@ -449,6 +531,61 @@ mod tests {
         );
         assert_eq!(now.len(), 20);
         assert!(earlier < now, "{earlier} < {now}");
+    }
+
+    #[test]
+    fn add_milliseconds_moves_a_date_time_and_refuses_other_text() {
+        let cases = [
+            ("2026-12-06T16:00:00Z", -1, "2026-12-06T15:59:59.999Z"),
+            ("2026-12-06T16:00:00+02:00", -1, "2026-12-06T13:59:59.999Z"),
+            ("2026-12-06T16:00:00.5Z", 0, "2026-12-06T16:00:00.500Z"),
+            ("2026-12-31T23:59:59.999Z", 1, "2027-01-01T00:00:00.000Z"),
+        ];
+        for (text, delta, moved) in cases {
+            assert_eq!(add_milliseconds(text, delta).unwrap(), moved, "{text}");
+        }
+        for bad in ["2026-12-06", "2026-12-06T16:00:00", "yesterday", ""] {
+            assert!(add_milliseconds(bad, -1).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn elapsed_seconds_reads_kestra_durations() {
+        let cases = [
+            ("PT3M16.593087S", "196.593087"),
+            ("P1DT2H", "93600.0"),
+            ("PT0.5S", "0.5"),
+            ("PT26H3M", "93780.0"),
+            ("PT1,25S", "1.25"),
+            ("P2D", "172800.0"),
+            ("PT-0.5S", "-0.5"),
+            ("-PT1M", "-60.0"),
+            ("PT0S", "0.0"),
+        ];
+        for (text, seconds) in cases {
+            let out = render("{{ d | elapsed_seconds }}", serde_json::json!({"d": text}));
+            assert_eq!(out, seconds, "{text}");
+        }
+        for missing in [
+            serde_json::json!({"d": null}),
+            serde_json::json!({"d": 12}),
+            serde_json::json!({"d": ""}),
+            serde_json::json!({"d": "P"}),
+            serde_json::json!({"d": "PT"}),
+            serde_json::json!({"d": "P1.5D"}),
+            serde_json::json!({"d": "P1W"}),
+            serde_json::json!({"d": "PT1.S"}),
+            serde_json::json!({"d": "PT1M1H"}),
+            serde_json::json!({"d": "3 minutes"}),
+        ] {
+            let out = render("{{ (d | elapsed_seconds) is none }}", missing.clone());
+            assert_eq!(out, "True", "{missing}");
+        }
+        let absent = render(
+            "{{ (x.duration | default(none) | elapsed_seconds) | tojson }}",
+            serde_json::json!({"x": {}}),
+        );
+        assert_eq!(absent, "null");
     }
 
     #[test]

@@ -48,6 +48,51 @@ fn every_builtin_tool_and_variant_is_exercised() {
 }
 
 #[tokio::test]
+async fn search_flows_in_source_uses_the_full_text_search() {
+    let mut bed = Bed::start().await;
+    // Shaped as the recorded answer (pair flows/source-search-q-Sleep, 1.3 and 2.0).
+    let found = json!({"results": [{
+        "model": {"id": "slow", "namespace": "company.team", "revision": 1, "disabled": false, "deleted": false,
+                  "tasks": [{"id": "sleep", "type": "io.kestra.plugin.core.flow.Sleep", "duration": "PT20S"}], "triggers": []},
+        "fragments": ["tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]"]
+    }], "total": 1});
+    bed.answer("GET", "/api/v1/main/flows/source", json(found)).await;
+    let result = bed
+        .server
+        .call_ok(
+            "search_flows",
+            json!({"query": "Sleep", "in_source": true, "namespace": "company.team"}),
+        )
+        .await;
+    assert_eq!(
+        result,
+        json!({"results": [{"id": "slow", "namespace": "company.team", "revision": 1, "disabled": false,
+                            "fragments": ["tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]"]}],
+               "total": 1})
+    );
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/source?namespace=company.team&page=1&q=Sleep&size=10"
+    );
+    bed.reset().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/source",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
+    let none = bed
+        .server
+        .call_ok("search_flows", json!({"query": "zzznomatch", "in_source": true}))
+        .await;
+    assert_eq!(none, json!({"results": [], "total": 0}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/flows/source?page=1&q=zzznomatch&size=10"
+    );
+}
+
+#[tokio::test]
 async fn search_flows_sends_the_query_as_a_filter_with_paging() {
     let mut bed = Bed::start().await;
     let page = json!({"results": [{"id": "hello", "namespace": "company.team"}], "total": 1});
@@ -221,6 +266,15 @@ async fn manage_kv_store_set_sends_kestra_literals_as_text() {
         assert_eq!(header(&req, "content-type").as_deref(), Some("text/plain"));
         assert_eq!(body_text(&req), sent, "value {value}");
     }
+    // Without a value Kestra would store an empty key and answer 200: refused before sending.
+    for args in [
+        json!({"namespace": "ns", "action": "set", "key": "k"}),
+        json!({"namespace": "ns", "action": "set", "key": "k", "value": null}),
+    ] {
+        let err = bed.server.call_err("manage_kv_store", args).await;
+        assert!(err.starts_with("`key` and `value` are required"), "{err}");
+    }
+    assert!(bed.requests().await.is_empty());
 }
 
 #[tokio::test]
@@ -247,14 +301,14 @@ async fn manage_kv_store_delete_reports_the_answer_and_a_missing_key() {
         ResponseTemplate::new(404),
     )
     .await;
-    let result = bed
+    let err = bed
         .server
-        .call_ok(
+        .call_err(
             "manage_kv_store",
             json!({"namespace": "ns", "action": "delete", "key": "gone"}),
         )
         .await;
-    assert_eq!(result, json!({"error": "key 'gone' not found in namespace 'ns'"}));
+    assert_eq!(err, "key 'gone' not found in namespace 'ns'");
 }
 
 #[tokio::test]
@@ -386,6 +440,16 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
         json(execution.clone()),
     )
     .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "namespace": "company.team", "inputs": [
+            {"id": "name", "type": "STRING", "required": true, "defaults": "world"},
+            {"id": "count", "type": "INT", "required": true, "defaults": "1"},
+            {"id": "conf", "type": "JSON", "required": false}
+        ]})),
+    )
+    .await;
     let args = json!({
         "namespace": "company.team", "flow_id": "hello",
         "inputs": {"name": "Ada", "count": 3, "conf": {"deep": true}},
@@ -393,7 +457,13 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
     });
     let result = bed.server.call_ok("execute_flow", args).await;
     assert_eq!(result, execution);
-    let req = bed.only_request().await;
+    let mut sent = bed.requests().await;
+    assert_eq!(
+        line(&sent[0]),
+        "GET /api/v1/main/flows/company.team/hello?source=false"
+    );
+    assert_eq!(sent.len(), 2, "the flow, then the execution");
+    let req = sent.remove(1);
     assert_eq!(
         line(&req),
         "POST /api/v1/main/executions/company.team/hello?labels=env%3Aprod&labels=team%3Adata&wait=false"
@@ -407,6 +477,93 @@ async fn execute_flow_sends_inputs_as_multipart_and_labels_as_query() {
             ("conf".to_owned(), None, "{\"deep\":true}".to_owned()),
         ]
     );
+}
+
+#[tokio::test]
+async fn execute_flow_refuses_inputs_the_flow_does_not_declare() {
+    let mut bed = Bed::start().await;
+    // 2.0's FORM input groups children, sent as `env.region` (pair flows/get-all_inputs).
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/order",
+        json(json!({"id": "order", "namespace": "company.team", "inputs": [
+            {"id": "quantity", "type": "INT", "required": true, "defaults": "1"},
+            {"id": "env", "type": "FORM", "required": true, "inputs": [
+                {"id": "region", "type": "STRING", "required": true, "defaults": "eu-west-1"},
+                {"id": "replicas", "type": "INT", "required": true, "defaults": "2"}
+            ]}
+        ]})),
+    )
+    .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/company.team/order",
+        json(json!({"id": "e1"})),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "order", "inputs": {"qty": 3}}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "Flow 'company.team.order' does not declare the input \"qty\" (Kestra would ignore it and run with the defaults); its inputs are: quantity, env, env.region, env.replicas. Nothing was started."
+    );
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec!["GET /api/v1/main/flows/company.team/order?source=false"]
+    );
+
+    let started = bed
+        .server
+        .call_ok(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "order", "revision": 2,
+                   "inputs": {"quantity": 3, "env.region": "us-east-1"}}),
+        )
+        .await;
+    assert_eq!(started, json!({"id": "e1"}));
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec![
+            "GET /api/v1/main/flows/company.team/order?revision=2&source=false",
+            "POST /api/v1/main/executions/company.team/order?revision=2&wait=false"
+        ]
+    );
+
+    // A flow without inputs, and a flow that does not exist.
+    bed.reset().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/company.team/plain",
+        json(json!({"id": "plain", "namespace": "company.team"})),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "plain", "inputs": {"a": 1, "b": 2}}),
+        )
+        .await;
+    assert!(
+        err.starts_with(
+            "Flow 'company.team.plain' does not declare the inputs \"a\", \"b\" (Kestra would ignore them"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("it declares no inputs"), "{err}");
+    let err = bed
+        .server
+        .call_err(
+            "execute_flow",
+            json!({"namespace": "company.team", "flow_id": "nope", "inputs": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(err, "Flow 'company.team.nope' not found; nothing was started.");
 }
 
 #[tokio::test]
@@ -536,6 +693,110 @@ async fn create_flow_from_yaml_creates_or_falls_back_to_update() {
         ]
     );
     assert_eq!(body_text(&sent[1]), source);
+}
+
+/// Kestra's 422 body for `message` and `errors` (`[(path, message)]`), as 1.3 and 2.0 send it.
+fn invalid_entity(message: &str, errors: &[(Option<&str>, &str)]) -> ResponseTemplate {
+    let errors: Vec<Value> = errors
+        .iter()
+        .map(|(path, message)| json!({"message": message, "logref": null, "path": path, "_links": {}, "_embedded": {}}))
+        .collect();
+    ResponseTemplate::new(422).set_body_json(json!({
+        "message": message, "logref": null, "path": null,
+        "_links": {"self": {"href": "/api/v1/main/flows", "templated": false}},
+        "_embedded": {"errors": errors}
+    }))
+}
+
+#[tokio::test]
+async fn create_flow_from_yaml_tells_an_existing_flow_from_an_invalid_one() {
+    let mut bed = Bed::start().await;
+    let source = "id: hello\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    // The recorded answer to an existing flow (pair flows/create-existing-flow, 1.3 and 2.0).
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        invalid_entity(
+            "Invalid entity: flow.id: Flow id already exists",
+            &[(Some("flow.id"), "Flow id already exists")],
+        ),
+    )
+    .await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/flows/company.team/hello",
+        json(json!({"id": "hello", "revision": 3})),
+    )
+    .await;
+    let updated = bed
+        .server
+        .call_ok("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(updated, json!({"id": "hello", "revision": 3}));
+    assert_eq!(bed.requests().await.len(), 2);
+
+    // Any other 422 is the YAML's fault: every message, with its path, and no update.
+    bed.reset().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        invalid_entity(
+            "Invalid entity: Invalid type: io.kestra.plugin.core.log.DoesNotExist",
+            &[
+                (
+                    Some("io.kestra.core.models.flows.FlowWithSource[\"tasks\"]->java.util.ArrayList[0]"),
+                    "Invalid type: io.kestra.plugin.core.log.DoesNotExist",
+                ),
+                (
+                    None,
+                    "No plugin registered for the defined type: 'io.kestra.plugin.core.log.DoesNotExist'",
+                ),
+            ],
+        ),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert_eq!(
+        err,
+        "Kestra refused the flow 'company.team.hello' (422): Invalid entity: Invalid type: io.kestra.plugin.core.log.DoesNotExist\n\
+- io.kestra.core.models.flows.FlowWithSource[\"tasks\"]->java.util.ArrayList[0]: Invalid type: io.kestra.plugin.core.log.DoesNotExist\n\
+- No plugin registered for the defined type: 'io.kestra.plugin.core.log.DoesNotExist'\n\
+Fix the YAML and try again."
+    );
+    assert_eq!(
+        bed.requests().await.iter().map(line).collect::<Vec<_>>(),
+        vec!["POST /api/v1/main/flows"]
+    );
+
+    // An existing flow whose new source is invalid: the update's refusal is reported.
+    bed.reset().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        ResponseTemplate::new(409).set_body_json(json!({"message": "Conflict"})),
+    )
+    .await;
+    bed.answer(
+        "PUT",
+        "/api/v1/main/flows/company.team/hello",
+        invalid_entity(
+            "Invalid entity: tasks: must not be empty",
+            &[(Some("tasks"), "must not be empty")],
+        ),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err("create_flow_from_yaml", json!({"yaml_definition": source}))
+        .await;
+    assert!(
+        err.starts_with("Kestra refused the flow 'company.team.hello' (422): Invalid entity: tasks: must not be empty\n- tasks: must not be empty\n"),
+        "{err}"
+    );
+    assert_eq!(bed.requests().await.len(), 2);
 }
 
 #[tokio::test]

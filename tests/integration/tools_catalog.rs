@@ -68,7 +68,7 @@ async fn get_execution_logs_filters_per_version() {
         ),
         (
             "2.0",
-            "filters%5BattemptNumber%5D%5BEQUALS%5D=0&filters%5Blevel%5D%5BEQUALS%5D=WARN&filters%5BtaskId%5D%5BEQUALS%5D=log&filters%5BtaskRunId%5D%5BEQUALS%5D=xQpGq1nlGHAmN7MC2yVxM",
+            "filters%5BattemptNumber%5D%5BEQUALS%5D=0&filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=WARN&filters%5BtaskId%5D%5BEQUALS%5D=log&filters%5BtaskRunId%5D%5BEQUALS%5D=xQpGq1nlGHAmN7MC2yVxM",
         ),
     ] {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
@@ -112,7 +112,8 @@ async fn download_execution_logs_returns_text_per_version() {
     let logs = "2026-11-25T14:10:18.106459Z ERROR Intentional failure\n2026-11-25T14:10:18.209498Z ERROR Intentional failure";
     for (version, query) in [
         ("1.3", "minLevel=ERROR"),
-        ("2.0", "filters%5Blevel%5D%5BEQUALS%5D=ERROR"),
+        // 2.0: EQUALS on level is a 400 (pair logs/search-filters-syntax).
+        ("2.0", "filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=ERROR"),
     ] {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
         bed.answer(
@@ -162,35 +163,44 @@ async fn download_execution_logs_returns_text_per_version() {
 
 #[tokio::test]
 async fn search_logs_sends_filters_and_paging() {
-    let mut bed = Bed::start().await;
-    let page = json!({"results": log_entries(), "total": 1});
-    bed.answer("GET", "/api/v1/main/logs/search", json(page.clone()))
-        .await;
-    let result = bed
-        .server
-        .call_ok(
-            "search_logs",
-            json!({"query": "Hello", "namespace": "company.team", "flow_id": "hello", "min_level": "INFO",
-                   "start_date": "2026-11-24T14:10:23Z", "end_date": "2026-11-25T15:10:23Z", "page": 2, "size": 5}),
-        )
-        .await;
-    assert_eq!(result, page);
-    assert_eq!(
-        line(&bed.only_request().await),
-        "GET /api/v1/main/logs/search?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2026-11-25T15%3A10%3A23Z\
-&filters%5BflowId%5D%5BEQUALS%5D=hello&filters%5Blevel%5D%5BEQUALS%5D=INFO\
+    // 1.3 reads level EQUALS as the minimum and refuses GREATER_THAN_OR_EQUAL_TO on it; 2.0 is the
+    // opposite (400 `Operation EQUALS is not supported for field LEVEL`).
+    for (version, level) in [
+        ("1.3", "filters%5Blevel%5D%5BEQUALS%5D=INFO"),
+        ("2.0", "filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=INFO"),
+    ] {
+        let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
+        let page = json!({"results": log_entries(), "total": 1});
+        bed.answer("GET", "/api/v1/main/logs/search", json(page.clone()))
+            .await;
+        let result = bed
+            .server
+            .call_ok(
+                "search_logs",
+                json!({"query": "Hello", "namespace": "company.team", "flow_id": "hello", "min_level": "INFO",
+                       "start_date": "2026-11-24T14:10:23Z", "end_date": "2026-11-25T15:10:23Z", "page": 2, "size": 5}),
+            )
+            .await;
+        assert_eq!(result, page);
+        assert_eq!(
+            line(&bed.only_request().await),
+            format!(
+                "GET /api/v1/main/logs/search?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2026-11-25T15%3A10%3A23Z\
+&filters%5BflowId%5D%5BEQUALS%5D=hello&{level}\
 &filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bq%5D%5BEQUALS%5D=Hello\
 &filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=2026-11-24T14%3A10%3A23Z&page=2&size=5"
-    );
-    bed.server.call_ok("search_logs", json!({})).await;
-    assert_eq!(
-        line(&bed.only_request().await),
-        "GET /api/v1/main/logs/search?page=1&size=25"
-    );
-    bed.server
-        .call_err("search_logs", json!({"min_level": "FATAL"}))
-        .await;
-    assert!(bed.requests().await.is_empty());
+            )
+        );
+        bed.server.call_ok("search_logs", json!({})).await;
+        assert_eq!(
+            line(&bed.only_request().await),
+            "GET /api/v1/main/logs/search?page=1&size=25"
+        );
+        bed.server
+            .call_err("search_logs", json!({"min_level": "FATAL"}))
+            .await;
+        assert!(bed.requests().await.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -332,112 +342,190 @@ async fn namespace_file_action_get_create_delete_search() {
         line(&bed.only_request().await),
         format!("GET {FILES}/search?q=hello")
     );
-    bed.server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "search"}),
-        )
-        .await;
-    assert!(bed.requests().await.is_empty());
+    // Without `q` (or with an empty one) every file is listed: Kestra requires `q` and matches it
+    // anywhere in the path, and every path starts with `/`.
+    for args in [
+        json!({"namespace": "company.team", "action": "search"}),
+        json!({"namespace": "company.team", "action": "search", "q": ""}),
+    ] {
+        let found = bed.server.call_ok("namespace_file_action", args).await;
+        assert_eq!(found, json!({"results": ["/scripts/hello.py"]}));
+        assert_eq!(
+            line(&bed.only_request().await),
+            format!("GET {FILES}/search?q=%2F")
+        );
+    }
+}
+
+/// Answers `verb at` with `response` only when every `(name, value)` query parameter matches.
+async fn answer_query(bed: &Bed, verb: &str, at: &str, query: &[(&str, &str)], response: ResponseTemplate) {
+    let mut mock = Mock::given(method(verb)).and(path(at));
+    for (name, value) in query {
+        mock = mock.and(query_param(*name, *value));
+    }
+    mock.respond_with(response).mount(&bed.kestra).await;
+}
+
+fn stats(kind: &str, name: &str) -> ResponseTemplate {
+    json(json!({"type": kind, "size": 2, "fileName": name, "metadata": {}}))
+}
+
+fn server_error(message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(500).set_body_json(json!({"message": message, "_embedded": {}}))
 }
 
 #[tokio::test]
-async fn namespace_file_action_move_explains_a_404() {
+async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_back() {
     let mut bed = Bed::start().await;
+    let stats_at = format!("{FILES}/stats");
+    // Kestra 1.3 creates a missing destination directory (pair v13-move-file-into-missing-dir).
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/m.txt")],
+        stats("File", "m.txt"),
+    )
+    .await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/nodir/m.txt")],
+        stats("File", "m.txt"),
+    )
+    .await;
     bed.answer("PUT", FILES, empty()).await;
     let moved = bed
         .server
         .call_ok(
             "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/scripts/hello.py", "to_path": "/scripts/main.py"}),
+            json!({"namespace": "company.team", "action": "move", "path": "/m.txt", "to_path": "/nodir/m.txt"}),
         )
         .await;
-    assert_eq!(moved, json!({"status": "moved"}));
     assert_eq!(
-        line(&bed.only_request().await),
-        format!("PUT {FILES}?from=%2Fscripts%2Fhello.py&to=%2Fscripts%2Fmain.py")
+        moved,
+        json!({"status": "moved", "from": "/m.txt", "to": "/nodir/m.txt"})
+    );
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec![
+            format!("GET {stats_at}?path=%2Fm.txt"),
+            format!("PUT {FILES}?from=%2Fm.txt&to=%2Fnodir%2Fm.txt"),
+            format!("GET {stats_at}?path=%2Fnodir%2Fm.txt"),
+        ]
     );
 
-    // The source is missing.
+    // Kestra answers 200 to the move of a missing file (pair move-missing-source): refused first.
     bed.reset().await;
-    bed.answer("PUT", FILES, not_found("Not Found: nope.txt -> nope2.txt"))
-        .await;
-    bed.answer("GET", &format!("{FILES}/stats"), not_found("Not Found: nope.txt"))
-        .await;
-    let moved = bed
+    bed.answer(
+        "GET",
+        &stats_at,
+        not_found("Not Found: File '/nope.txt' was not found"),
+    )
+    .await;
+    bed.answer("PUT", FILES, empty()).await;
+    let err = bed
         .server
-        .call_ok(
+        .call_err(
             "namespace_file_action",
             json!({"namespace": "company.team", "action": "move", "path": "/nope.txt", "to_path": "/nope2.txt"}),
         )
         .await;
     assert_eq!(
-        moved,
-        json!({"error": "The source file '/nope.txt' does not exist in namespace 'company.team'."})
+        err,
+        "The source file '/nope.txt' does not exist in namespace 'company.team'; nothing was moved."
     );
     assert_eq!(
         lines(&bed.requests().await),
-        vec![
-            format!("PUT {FILES}?from=%2Fnope.txt&to=%2Fnope2.txt"),
-            format!("GET {FILES}/stats?path=%2Fnope.txt"),
-        ]
+        vec![format!("GET {stats_at}?path=%2Fnope.txt")]
     );
 
-    // The source exists, the destination directory does not.
+    // A 200 after which the destination is missing is not a success.
     bed.reset().await;
-    bed.answer("PUT", FILES, not_found("Not Found: main.py -> newdir/main.py"))
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{FILES}/stats")))
-        .and(query_param("path", "/scripts/main.py"))
-        .respond_with(json(json!({"type": "File", "size": 21, "fileName": "main.py"})))
-        .mount(&bed.kestra)
-        .await;
-    bed.answer("GET", &format!("{FILES}/stats"), not_found("Not Found: newdir"))
-        .await;
-    let moved = bed
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/a.txt")],
+        stats("File", "a.txt"),
+    )
+    .await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/b.txt")],
+        not_found("Not Found"),
+    )
+    .await;
+    bed.answer("PUT", FILES, empty()).await;
+    let err = bed
         .server
-        .call_ok(
+        .call_err(
             "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/scripts/main.py", "to_path": "/newdir/main.py"}),
+            json!({"namespace": "company.team", "action": "move", "path": "/a.txt", "to_path": "/b.txt"}),
         )
         .await;
-    assert_eq!(
-        moved,
-        json!({"error": "The destination directory '/newdir' does not exist in namespace 'company.team'. Please create it first."})
-    );
-    assert_eq!(
-        lines(&bed.requests().await),
-        vec![
-            format!("PUT {FILES}?from=%2Fscripts%2Fmain.py&to=%2Fnewdir%2Fmain.py"),
-            format!("GET {FILES}/stats?path=%2Fscripts%2Fmain.py"),
-            format!("GET {FILES}/stats?path=%2Fnewdir"),
-        ]
-    );
+    assert!(err.contains("'/b.txt' does not exist afterwards"), "{err}");
 
-    // Kestra 2.x cannot move a versioned file: a 500 gets an explanation.
+    // A directory is sent to namespace_directory_action.
     bed.reset().await;
+    bed.answer("GET", &stats_at, stats("Directory", "scripts")).await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_file_action",
+            json!({"namespace": "company.team", "action": "move", "path": "/scripts", "to_path": "/code"}),
+        )
+        .await;
+    assert!(err.contains("use namespace_directory_action"), "{err}");
+    assert_eq!(bed.requests().await.len(), 1);
+
+    // Kestra 2.0 refuses to overwrite (pair v13-move-file-to-existing-file): the error says so.
+    bed.reset().await;
+    bed.answer("GET", &stats_at, stats("File", "b.txt")).await;
     bed.answer(
         "PUT",
         FILES,
-        ResponseTemplate::new(500).set_body_json(json!({"message": "Internal server error"})),
+        server_error(
+            "Internal server error: File '/d2/sub/a.txt' already exists in namespace 'company.team'.",
+        ),
     )
     .await;
-    let moved = bed
+    let err = bed
         .server
-        .call_ok(
+        .call_err(
+            "namespace_file_action",
+            json!({"namespace": "company.team", "action": "move", "path": "/d2/b.txt", "to_path": "/d2/sub/a.txt"}),
+        )
+        .await;
+    assert!(
+        err.starts_with("Kestra refused to move '/d2/b.txt' to '/d2/sub/a.txt' in namespace 'company.team': the destination already exists"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Kestra said: Internal server error: File '/d2/sub/a.txt' already exists"),
+        "{err}"
+    );
+
+    // Any other 500 keeps the explanation of 2.x versioned names and Kestra's message.
+    bed.reset().await;
+    bed.answer("GET", &stats_at, stats("File", "a.txt")).await;
+    bed.answer("PUT", FILES, server_error("Internal server error"))
+        .await;
+    let err = bed
+        .server
+        .call_err(
             "namespace_file_action",
             json!({"namespace": "company.team", "action": "move", "path": "/a.txt", "to_path": "/b.txt"}),
         )
         .await;
     assert!(
-        moved["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("Kestra could not move '/a.txt' to '/b.txt' in namespace 'company.team'."),
-        "{moved}"
+        err.starts_with("Kestra could not move '/a.txt' to '/b.txt' in namespace 'company.team'."),
+        "{err}"
     );
-    assert_eq!(bed.requests().await.len(), 1);
+    assert_eq!(bed.requests().await.len(), 2);
     bed.server
         .call_err(
             "namespace_file_action",
@@ -494,19 +582,6 @@ async fn namespace_directory_action_list_create_delete_move() {
         format!("DELETE {FILES}?path=%2Fdata")
     );
 
-    bed.answer("PUT", FILES, empty()).await;
-    let moved = bed
-        .server
-        .call_ok(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/data/raw", "action": "move", "to_path": "/data/archive"}),
-        )
-        .await;
-    assert_eq!(moved, json!({"status": "directory_moved"}));
-    assert_eq!(
-        line(&bed.only_request().await),
-        format!("PUT {FILES}?from=%2Fdata%2Fraw&to=%2Fdata%2Farchive")
-    );
     bed.server
         .call_err(
             "namespace_directory_action",
@@ -517,25 +592,25 @@ async fn namespace_directory_action_list_create_delete_move() {
 }
 
 #[tokio::test]
-async fn namespace_directory_action_turns_404_into_errors() {
+async fn namespace_directory_action_turns_404_into_error_results() {
     let mut bed = Bed::start().await;
     let dir = format!("{FILES}/directory");
     bed.answer("GET", &dir, not_found("Not Found: nope")).await;
     bed.answer("DELETE", FILES, not_found("Not Found: nope")).await;
-    bed.answer("PUT", FILES, not_found("Not Found: nope -> other"))
+    bed.answer("GET", &format!("{FILES}/stats"), not_found("Not Found: nope"))
         .await;
+    let missing = "The directory '/nope' does not exist in namespace 'company.team'.";
     let listed = bed
         .server
-        .call_ok(
+        .call_err(
             "namespace_directory_action",
             json!({"namespace": "company.team", "path": "/nope", "action": "list"}),
         )
         .await;
-    let missing = json!({"error": "The directory '/nope' does not exist in namespace 'company.team'."});
     assert_eq!(listed, missing);
     let deleted = bed
         .server
-        .call_ok(
+        .call_err(
             "namespace_directory_action",
             json!({"namespace": "company.team", "path": "/nope", "action": "delete"}),
         )
@@ -543,23 +618,302 @@ async fn namespace_directory_action_turns_404_into_errors() {
     assert_eq!(deleted, missing);
     let moved = bed
         .server
-        .call_ok(
+        .call_err(
             "namespace_directory_action",
             json!({"namespace": "company.team", "path": "/nope", "action": "move", "to_path": "/a/other"}),
         )
         .await;
     assert_eq!(
         moved,
-        json!({"error": "The source directory '/nope' does not exist in namespace 'company.team'."})
+        "The source directory '/nope' does not exist in namespace 'company.team'; nothing was moved."
     );
     assert_eq!(
         lines(&bed.requests().await),
         vec![
             format!("GET {dir}?path=%2Fnope"),
             format!("DELETE {FILES}?path=%2Fnope"),
-            format!("PUT {FILES}?from=%2Fnope&to=%2Fa%2Fother"),
-            format!("GET {dir}?path=%2Fnope"),
+            format!("GET {FILES}/stats?path=%2Fnope"),
         ]
+    );
+}
+
+/// The stub of a namespace holding `/d1/b.txt` and `/d1/sub/a.txt` (pairs v13-upload-d1-*),
+/// with `/d2` free before the move and there after it; search also answers a path outside `/d1`
+/// that contains `/d1/`.
+async fn directory_to_move(bed: &Bed) {
+    let stats_at = format!("{FILES}/stats");
+    answer_query(
+        bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d1")],
+        stats("Directory", "d1"),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(stats_at.as_str()))
+        .and(query_param("path", "/d2"))
+        .respond_with(not_found("Not Found: /d2"))
+        .up_to_n_times(1)
+        .mount(&bed.kestra)
+        .await;
+    answer_query(
+        bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2")],
+        stats("Directory", "d2"),
+    )
+    .await;
+    answer_query(
+        bed,
+        "GET",
+        &format!("{FILES}/search"),
+        &[("q", "/d1/")],
+        json(json!(["/d1/b.txt", "/d1/sub/a.txt", "/old/d1/c.txt"])),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
+    let stats_at = format!("{FILES}/stats");
+    directory_to_move(&bed).await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/b.txt")],
+        stats("File", "b.txt"),
+    )
+    .await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/sub/a.txt")],
+        stats("File", "a.txt"),
+    )
+    .await;
+    // `/d1` also holds an empty directory `/d1/empty` (no file of search lists it).
+    bed.answer(
+        "GET",
+        &format!("{FILES}/directory"),
+        json(json!([
+            {"type": "Directory", "size": 0, "fileName": "sub"},
+            {"type": "Directory", "size": 0, "fileName": "empty"},
+            {"type": "File", "size": 2, "fileName": "b.txt"}
+        ])),
+    )
+    .await;
+    bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
+    bed.answer("PUT", FILES, empty()).await;
+    bed.answer("DELETE", FILES, empty()).await;
+    let moved = bed
+        .server
+        .call_ok(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
+        )
+        .await;
+    assert_eq!(
+        moved,
+        json!({"status": "directory_moved", "from": "/d1", "to": "/d2", "failed": [], "moved": [
+            {"from": "/d1/b.txt", "to": "/d2/b.txt"},
+            {"from": "/d1/sub/a.txt", "to": "/d2/sub/a.txt"}
+        ]})
+    );
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec![
+            format!("GET {stats_at}?path=%2Fd1"),
+            format!("GET {stats_at}?path=%2Fd2"),
+            format!("GET {FILES}/search?q=%2Fd1%2F"),
+            format!("POST {FILES}/directory?path=%2Fd2"),
+            format!("GET {FILES}/directory?path=%2Fd1"),
+            format!("POST {FILES}/directory?path=%2Fd2%2Fsub"),
+            format!("POST {FILES}/directory?path=%2Fd2%2Fempty"),
+            format!("PUT {FILES}?from=%2Fd1%2Fb.txt&to=%2Fd2%2Fb.txt"),
+            format!("PUT {FILES}?from=%2Fd1%2Fsub%2Fa.txt&to=%2Fd2%2Fsub%2Fa.txt"),
+            format!("GET {stats_at}?path=%2Fd2%2Fb.txt"),
+            format!("GET {stats_at}?path=%2Fd2%2Fsub%2Fa.txt"),
+            format!("GET {stats_at}?path=%2Fd2"),
+            format!("DELETE {FILES}?path=%2Fd1"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_source() {
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
+    let stats_at = format!("{FILES}/stats");
+    directory_to_move(&bed).await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/b.txt")],
+        stats("File", "b.txt"),
+    )
+    .await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/sub/a.txt")],
+        not_found("Not Found"),
+    )
+    .await;
+    bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
+    answer_query(&bed, "PUT", FILES, &[("from", "/d1/b.txt")], empty()).await;
+    answer_query(
+        &bed,
+        "PUT",
+        FILES,
+        &[("from", "/d1/sub/a.txt")],
+        server_error("Internal server error: disk full"),
+    )
+    .await;
+    bed.answer("DELETE", FILES, empty()).await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
+        )
+        .await;
+    assert!(
+        err.starts_with("The move of '/d1' to '/d2' in namespace 'company.team' is incomplete: 1 of 2 files moved, the source directory was kept."),
+        "{err}"
+    );
+    let report: Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
+    assert_eq!(
+        report,
+        json!({"status": "incomplete", "from": "/d1", "to": "/d2",
+               "moved": [{"from": "/d1/b.txt", "to": "/d2/b.txt"}],
+               "failed": [{"from": "/d1/sub/a.txt", "to": "/d2/sub/a.txt", "reason": "Kestra answered 500: Internal server error: disk full"}]})
+    );
+    let sent = lines(&bed.requests().await);
+    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+}
+
+#[tokio::test]
+async fn namespace_directory_action_keeps_an_empty_source_whose_destination_did_not_appear() {
+    // Kestra 1.3 keeps no trace of a nested empty directory (pair v13-list-e1): deleting the
+    // source would lose it.
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
+    let stats_at = format!("{FILES}/stats");
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/e1")],
+        stats("Directory", "e1"),
+    )
+    .await;
+    bed.answer("GET", &stats_at, not_found("Not Found")).await;
+    bed.answer("GET", &format!("{FILES}/search"), json(json!([])))
+        .await;
+    bed.answer("GET", &format!("{FILES}/directory"), json(json!([])))
+        .await;
+    bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/e1", "action": "move", "to_path": "/x/e2"}),
+        )
+        .await;
+    assert!(
+        err.starts_with("The move of '/e1' to '/x/e2' in namespace 'company.team' is incomplete: 0 of 0 files moved, the source directory was kept."),
+        "{err}"
+    );
+    assert!(
+        err.contains("the destination directory does not exist after the move"),
+        "{err}"
+    );
+    let sent = lines(&bed.requests().await);
+    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+}
+
+#[tokio::test]
+async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_checks_it() {
+    let mut bed = Bed::with_env(&[("KESTRA_VERSION", "2.0")]).await;
+    let stats_at = format!("{FILES}/stats");
+    directory_to_move(&bed).await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/b.txt")],
+        stats("File", "b.txt"),
+    )
+    .await;
+    answer_query(
+        &bed,
+        "GET",
+        &stats_at,
+        &[("path", "/d2/sub/a.txt")],
+        stats("File", "a.txt"),
+    )
+    .await;
+    bed.answer("PUT", FILES, empty()).await;
+    let moved = bed
+        .server
+        .call_ok(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "d1/", "action": "move", "to_path": "/d2"}),
+        )
+        .await;
+    assert_eq!(moved["status"], json!("directory_moved"));
+    assert_eq!(moved["moved"].as_array().unwrap().len(), 2, "{moved}");
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec![
+            format!("GET {stats_at}?path=%2Fd1"),
+            format!("GET {stats_at}?path=%2Fd2"),
+            format!("GET {FILES}/search?q=%2Fd1%2F"),
+            format!("PUT {FILES}?from=%2Fd1&to=%2Fd2"),
+            format!("GET {stats_at}?path=%2Fd2%2Fb.txt"),
+            format!("GET {stats_at}?path=%2Fd2%2Fsub%2Fa.txt"),
+            format!("GET {stats_at}?path=%2Fd2"),
+        ]
+    );
+
+    // A destination that exists is refused before anything moves.
+    bed.reset().await;
+    bed.answer("GET", &stats_at, stats("Directory", "d")).await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
+        )
+        .await;
+    assert!(err.starts_with("The destination '/d2' already exists"), "{err}");
+    assert_eq!(bed.requests().await.len(), 2);
+
+    // Kestra's own `already exists` (a race with another writer) is said plainly.
+    bed.reset().await;
+    directory_to_move(&bed).await;
+    bed.answer(
+        "PUT",
+        FILES,
+        server_error("Internal server error: File '/d2/b.txt' already exists in namespace 'company.team'."),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "namespace_directory_action",
+            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
+        )
+        .await;
+    assert!(err.contains("the destination already exists"), "{err}");
+    assert!(
+        err.contains("Kestra said: Internal server error: File '/d2/b.txt' already exists"),
+        "{err}"
     );
 }
 
@@ -976,6 +1330,98 @@ async fn generate_flow_returns_the_yaml_or_creates_the_flow() {
         assert_eq!(header(req, "content-type").as_deref(), Some("application/x-yaml"));
         assert_eq!(body_text(req), GENERATED_FLOW);
     }
+}
+
+#[tokio::test]
+async fn generate_tools_say_when_ai_is_not_configured() {
+    // 1.3 has no AI controller without a provider (404); 2.0 answers 500 or 503 (pairs
+    // v20/inv4-ai-generate-flow, v20/inv4-ai-generate-flow-providerId).
+    let answers = [
+        (
+            404,
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found", "_embedded": {}})),
+            "Not Found",
+        ),
+        (
+            500,
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"message": "Internal server error", "_embedded": {}})),
+            "Internal server error",
+        ),
+        (
+            503,
+            ResponseTemplate::new(503).set_body_raw(
+                "AI Copilot is not available: no AI provider is configured or reachable.",
+                "text/plain",
+            ),
+            "AI Copilot is not available: no AI provider is configured or reachable.",
+        ),
+    ];
+    for (status, answer, said) in answers {
+        for (tool, kind) in [("generate_flow", "flow"), ("generate_dashboard", "dashboard")] {
+            let mut bed = Bed::start().await;
+            bed.answer(
+                "POST",
+                &format!("/api/v1/main/ai/generate/{kind}"),
+                answer.clone(),
+            )
+            .await;
+            let err = bed
+                .server
+                .call_err(tool, json!({"user_prompt": "logs hello", "auto_create": true}))
+                .await;
+            assert!(
+                err.contains(&format!(
+                    "AI is not configured on this Kestra ({status} from POST /ai/generate/{kind})"
+                )) || (status == 500
+                    && err.contains(&format!(
+                        "AI is most likely not configured on this Kestra (500 from POST /ai/generate/{kind})"
+                    ))),
+                "{err}"
+            );
+            assert!(
+                err.contains("`kestra.ai.type: gemini`") && err.contains("`kestra.ai.providers`"),
+                "{err}"
+            );
+            assert!(err.ends_with(&format!("Kestra said: {said}")), "{err}");
+            assert_eq!(bed.requests().await.len(), 1, "nothing created");
+        }
+    }
+}
+
+#[tokio::test]
+async fn generate_flow_auto_create_reports_kestras_validation_messages() {
+    let mut bed = Bed::start().await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/ai/generate/flow",
+        text(GENERATED_FLOW, "application/yaml"),
+    )
+    .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/flows",
+        ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Invalid entity: tasks[0].message: must not be null",
+            "_embedded": {"errors": [{"message": "must not be null", "path": "tasks[0].message"}]}
+        })),
+    )
+    .await;
+    let err = bed
+        .server
+        .call_err(
+            "generate_flow",
+            json!({"user_prompt": "logs", "auto_create": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "Kestra refused the flow 'company.team.hello_ai' (422): Invalid entity: tasks[0].message: must not be null\n- tasks[0].message: must not be null\nFix the YAML and try again."
+    );
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec!["POST /api/v1/main/ai/generate/flow", "POST /api/v1/main/flows"]
+    );
 }
 
 #[tokio::test]

@@ -324,9 +324,11 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
         execution("a", "hello", "SUCCESS", "2026-11-20T10:00:00Z"),
         execution("b", "hello", "FAILED", "2026-11-24T10:00:00Z"),
     ];
-    first[1]["durationSeconds"] = json!(4.5);
+    // Kestra reports `state.duration` (ISO 8601); a running execution may have none.
+    first[1]["state"]["duration"] = json!("PT3M16.593087S");
     first[1]["labels"] = json!([]);
-    let second = vec![execution("c", "hello", "RUNNING", "2026-11-22T10:00:00Z")];
+    let mut second = vec![execution("c", "hello", "RUNNING", "2026-11-22T10:00:00Z")];
+    second[0]["state"].as_object_mut().unwrap().remove("duration");
     for (n, results) in [("1", first), ("2", second)] {
         Mock::given(method("GET"))
             .and(path(at))
@@ -351,12 +353,11 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
         })
     };
     let mut newest = row("b", "FAILED", "2026-11-24T10:00:00Z");
-    newest["durationSeconds"] = json!(4.5);
+    newest["durationSeconds"] = json!(196.593087);
     newest.as_object_mut().unwrap().remove("labels");
-    assert_eq!(
-        result,
-        json!({"results": [newest, row("c", "RUNNING", "2026-11-22T10:00:00Z")]})
-    );
+    let mut running = row("c", "RUNNING", "2026-11-22T10:00:00Z");
+    running["durationSeconds"] = json!(null);
+    assert_eq!(result, json!({"results": [newest, running]}));
     let since = at_midnight_days_ago(90).replace(':', "%3A");
     let query = |n: u32| {
         format!(
@@ -494,7 +495,7 @@ async fn restart_execution_finds_the_latest_failed_execution() {
     assert_eq!(
         lines(&bed.requests().await),
         vec![
-            "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=failing&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BEQUALS%5D=FAILED&page=1&size=25".to_owned(),
+            "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=failing&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BIN%5D=FAILED&page=1&size=25".to_owned(),
             format!("POST {restart}"),
         ]
     );
@@ -715,7 +716,7 @@ async fn resume_execution_resumes_the_latest_paused_execution_with_the_pause_def
             lines(&sent),
             vec![
                 // Searched with a PAUSED filter: never GET /executions, which 1.3 refuses.
-                "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=approval&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BEQUALS%5D=PAUSED&page=1&size=100".to_owned(),
+                "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=approval&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BIN%5D=PAUSED&page=1&size=100".to_owned(),
                 "GET /api/v1/main/flows/company.team/approval?allowDeleted=false&source=false".to_owned(),
                 format!("POST {resume}"),
             ]
@@ -1003,10 +1004,26 @@ async fn backfill_executions_on_2_0_creates_a_backfill() {
         body_json(&req),
         json!({
             "namespace": "company.team", "flowId": "scheduled", "triggerId": "every_hour",
-            "backfill": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z",
+            // One millisecond before `start`: 2.0 starts after the start instant, 1.x includes
+            // a slot at `start`; the tool keeps the 1.x meaning on both.
+            "backfill": {"start": "2026-10-31T23:59:59.999Z", "end": "2026-11-02T00:00:00Z",
                          "inputs": {}, "labels": [{"key": "backfill", "value": "mcp"}]}
         })
     );
+    // A start without an offset cannot be moved: refused before sending.
+    let err = bed
+        .server
+        .call_err(
+            "backfill_executions",
+            json!({"namespace": "company.team", "flow_id": "scheduled", "trigger_id": "every_hour",
+                   "start": "2026-11-01T00:00:00"}),
+        )
+        .await;
+    assert!(
+        err.contains("is not an ISO 8601 date-time with an offset"),
+        "{err}"
+    );
+    assert!(bed.requests().await.is_empty());
 }
 
 #[tokio::test]

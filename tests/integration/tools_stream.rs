@@ -19,7 +19,7 @@ id: progress\ndata: {\"taskId\":\"ret\",\"timestamp\":\"2026-11-25T14:10:08.155Z
 async fn follow_execution_logs_reads_the_stream_per_version() {
     for (version, query) in [
         ("1.3", "minLevel=INFO"),
-        ("2.0", "filters%5Blevel%5D%5BEQUALS%5D=INFO"),
+        ("2.0", "filters%5Blevel%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=INFO"),
     ] {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
         let sse = ResponseTemplate::new(200).set_body_raw(EVENTS, "text/event-stream");
