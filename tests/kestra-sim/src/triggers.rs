@@ -60,7 +60,7 @@ fn cron_of(def: &Value) -> Option<(String, String)> {
 }
 
 /// Cron slots in [from, to), at most `limit`.
-fn slots(def: &Value, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+pub(crate) fn slots(def: &Value, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
     let Some((m, h)) = cron_of(def) else {
         return Vec::new();
     };
@@ -190,6 +190,9 @@ fn ctx_json(tenant: &str, k: &(String, String, String), c: &TriggerCtx, now: Dat
 
 /// Emits the executions of due backfills.
 pub fn tick(core: &Core, t: &mut Tenant, now: DateTime<Utc>) {
+    if core.version == KestraVersion::V2_0 {
+        return crate::v2::backfill_tick(core, t, now);
+    }
     // GUESS: a backfill completes 1.5 s after its creation on the simulator's clock.
     let delay = TimeDelta::milliseconds(1500);
     let due: Vec<(String, String, String)> = t
