@@ -151,6 +151,15 @@ fn state_json(
             m.insert("nextEvaluationDate".into(), n);
         }
         m.insert("locked".into(), json!(false));
+        // 2.0 trigger states say what kind of trigger they belong to (triggers/for-flow,
+        // triggers/search: `"kind": "SCHEDULE"`). GUESS: FLOW for a Flow trigger.
+        let ty = c.def.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = if ty.ends_with("trigger.Flow") {
+            "FLOW"
+        } else {
+            "SCHEDULE"
+        };
+        m.insert("kind".into(), json!(kind));
     }
     j
 }
@@ -455,7 +464,11 @@ pub fn of_flow(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
         .triggers
         .iter()
         .filter(|(k, _)| k.0 == ns && k.1 == flow)
-        .map(|(k, c)| ctx_json(&req.tenant, k, c, now))
+        .map(|(k, c)| match req.core.version {
+            KestraVersion::V1_3 => ctx_json(&req.tenant, k, c, now),
+            // 2.0 answers the trigger states (triggers/for-flow).
+            KestraVersion::V2_0 => state_json(req.core.version, &req.tenant, k, c, now),
+        })
         .collect();
     let total = items.len();
     ok_json(&paged(items, total))

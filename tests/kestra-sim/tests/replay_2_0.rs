@@ -18,7 +18,424 @@ use kestra_sim::{KestraVersion, Options, Simulator};
 use serde_json::Value;
 
 /// (recorded pair name, reason). Names are `file/name` as in INDEX.md.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "errors/diff-2.0-kv-inheritance",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "errors/dotdot-encoded-in-flow-path",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-in-namespace-segment",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-kv-key",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-kv-put",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-files",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-files-2",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    (
+        "errors/dotdot-encoded-namespace-kv",
+        "climbing guard: 400 for `..` or `/` in a decoded segment, stricter than real Kestra on purpose",
+    ),
+    ("errors/unauth-bearer-token", "no authentication in the simulator"),
+    (
+        "errors/unauth-malformed-basic",
+        "no authentication in the simulator",
+    ),
+    (
+        "errors/unauth-no-credentials",
+        "no authentication in the simulator",
+    ),
+    (
+        "errors/unauth-on-unknown-path",
+        "no authentication in the simulator",
+    ),
+    ("errors/unauth-unknown-user", "no authentication in the simulator"),
+    (
+        "errors/unauth-wrong-password",
+        "no authentication in the simulator",
+    ),
+    (
+        "executions/create-all_inputs-defaults-only",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "executions/create-all_inputs-typed-no-secret-wait",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "executions/create-approval-1",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-approval-2",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-approval-3",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-approval-4",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-approval-5",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-approval_typed",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-hello-empty-multipart",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-hello-multipart",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-hello-no-body",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-slow",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-slow-2",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-slow-for-delete",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/create-slow-for-follow",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "executions/get-all_inputs-typed-no-secret",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "executions/get-flow-of-execution",
+        "flow JSON omits errors/afterExecution/quotas/sla/finally when the YAML has none",
+    ),
+    (
+        "executions/get-flow-of-paused-typed",
+        "flow JSON omits errors/afterExecution/quotas/sla/finally when the YAML has none",
+    ),
+    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
+    (
+        "executions/replay-single",
+        "a replayed execution has no taskRunList/parentId yet, and the replayed hello run had no inputs here (its all_inputs neighbours differ)",
+    ),
+    (
+        "executions/resume-validate",
+        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
+    ),
+    (
+        "executions/resume-validate-typed-bad-select",
+        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
+    ),
+    (
+        "executions/resume-validate-typed-missing-required",
+        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
+    ),
+    (
+        "executions/set-labels-invalid-key",
+        "label key validation is not simulated",
+    ),
+    (
+        "executions/validate-all_inputs-bad",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "executions/validate-all_inputs-typed",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "flows/create-all_inputs",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "flows/create-all_inputs-default-with-required-false",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "flows/dashboard-create",
+        "dashboards are stored minimally; chart validation is not simulated",
+    ),
+    (
+        "flows/dashboard-create-invalid",
+        "dashboards are stored minimally; chart validation is not simulated",
+    ),
+    (
+        "flows/dashboard-create-with-id",
+        "dashboards are stored minimally; chart validation is not simulated",
+    ),
+    (
+        "flows/dependencies-hello-destinationOnly",
+        "shared rule: destinationOnly keeps the edges whose SOURCE is the flow; Kestra keeps those whose DESTINATION is (1.3 likely too: left to the 1.3 owner)",
+    ),
+    (
+        "flows/source-search-namespace",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "flows/source-search-q-Sleep",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "flows/source-search-q-Sleep-paged",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "flows/validate-all_inputs-default-with-required-false",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "kv/get-json-object",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "kv/get-string-quoted-json",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "kv/list-namespace-prefix",
+        "KV listing with filters[namespace][PREFIX] matches nothing in the simulator",
+    ),
+    (
+        "kv/put-invalid-json",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "kv/put-invalid-json-text-plain",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "kv/put-json-object",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "kv/put-string-quoted-json",
+        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
+    ),
+    (
+        "logs/download-unknown-execution",
+        "download of an unknown execution answers an empty text (2.0: 404)",
+    ),
+    (
+        "logs/logs-of-all_inputs-typed",
+        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
+    ),
+    (
+        "misc/configs",
+        "the simulator's /configs lists the fields kestra-mcp reads, not every 2.0 field (chartDefaultDuration, flowTemplate, ...)",
+    ),
+    ("misc/configs-no-auth", "no authentication in the simulator"),
+    (
+        "misc/ee-apps-search",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "misc/ee-banners-search",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "misc/ee-tests-create",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "misc/license-info",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "misc/me-root-probe",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "misc/no-tenant-legacy-path",
+        "GUESS kept from 1.3: no tenant-less legacy routes; the recorded 2.0 still serves /api/v1/flows/search",
+    ),
+    (
+        "misc/tenant-other-than-main",
+        "simulator accepts any tenant (state per tenant); the recorded OSS routes only `main`",
+    ),
+    (
+        "namespace-files/list-after-dir-move",
+        "after a sibling directory move 2.0 listed /data empty; not understood, not simulated",
+    ),
+    (
+        "namespace-files/list-file-as-dir",
+        "listing a file as a directory: the simulator 500, 2.0 200",
+    ),
+    (
+        "namespace-files/v13-list-e1",
+        "a nested empty directory is listed by the simulator; 2.0 does not keep it",
+    ),
+    (
+        "namespaces/create-namespace-ee",
+        "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
+    ),
+    (
+        "namespaces/search-existing-true",
+        "namespaces that only exist by their flows are not listed with existing=true",
+    ),
+    (
+        "triggers/backfill-create-2.0-path",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/backfill-create-full-trigger",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/backfill-delete",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/backfill-delete-finished",
+        "deleting a finished backfill: the shared rule answers 400; 2.0 answers 200",
+    ),
+    (
+        "triggers/backfill-executions",
+        "legacy flowId=scheduled is ignored on 2.0 (returns hello runs with their inputs); the simulator returns the backfill runs",
+    ),
+    (
+        "triggers/backfill-pause",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/backfill-pause-minimal-body",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/backfill-unpause",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/for-flow-after-backfill-delete",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/for-flow-after-backfill-ran",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/for-flow-with-paused-backfill",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/search-disabled-trigger",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/update-disable-trigger",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/update-disable-trigger-no-tenantId",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "triggers/update-enable-trigger",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "v20/inv1-create-1",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv1-create-2",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv1-create-3",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv1-create-4",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv1-create-5",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv10-configs-with-credentials",
+        "no authentication in the simulator",
+    ),
+    (
+        "v20/inv10-configs-without-credentials",
+        "no authentication in the simulator",
+    ),
+    (
+        "v20/inv10-configs-wrong-credentials",
+        "no authentication in the simulator",
+    ),
+    (
+        "v20/inv2-create-approval_typed",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv3-executions-t1s",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "v20/inv3-executions-t3s",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "v20/inv3-trigger-after",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "v20/inv3-trigger-t1s",
+        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+    ),
+    (
+        "v20/inv6-source-no-q",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "v20/inv6-source-q-log-namespace",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "v20/inv6-source-q-nomatch",
+        "GET /flows/source answers a list in the simulator; Kestra a page {results:[{model, fragments}], total}",
+    ),
+    (
+        "v20/inv7-create-slow",
+        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
+    ),
+    (
+        "v20/inv7-replay-success",
+        "a replayed execution has no taskRunList/parentId yet, and the replayed hello run had no inputs here (its all_inputs neighbours differ)",
+    ),
+    (
+        "v20/inv7-restart-by-ids",
+        "POST /executions/restart/by-ids is not simulated",
+    ),
+];
 
 fn load_corpus() -> Vec<(String, Value)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/recorded-2.0.0-SNAPSHOT");
