@@ -223,7 +223,10 @@ fn outputs(op: Op, req: &Req, t: &mut Tenant) -> Response {
     let Some(e) = t.execution(req.param("executionId")) else {
         return req.not_found();
     };
-    let has_outputs = |o: &Option<Value>| o.as_ref().is_some_and(|v| !v.is_null());
+    let has_outputs = |o: &Option<Value>| {
+        o.as_ref()
+            .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|m| !m.is_empty()))
+    };
     if op == Op::ListOutputs {
         let list: Vec<Value> = e
             .task_runs
@@ -648,13 +651,13 @@ fn emit_due_slots(core: &Core, t: &mut Tenant, k: &(String, String, String), now
         usize::try_from(ticks + 1).unwrap_or(0).min(slots.len())
     };
     let inputs = backfill_inputs(&rev, &b);
-    for (i, slot) in slots.iter().enumerate().take(due).skip(emitted) {
+    for slot in slots.iter().take(due).skip(emitted) {
         let mut labels = b.labels.clone();
         labels.push(json!({"key": "system.from", "value": "trigger"}));
-        let previous = i.checked_sub(1).and_then(|p| slots.get(p)).unwrap_or(slot);
-        let next = slots.get(i + 1).unwrap_or(slot);
+        let (previous, next) = cron_neighbours(&def, *slot);
         let trigger = json!({"id": k.2, "type": def.get("type"), "variables": {
-            "date": fmt_time_secs(slot), "next": fmt_time_secs(next), "previous": fmt_time_secs(previous)}});
+            "date": fmt_time_secs(slot), "next": next.map(|d| fmt_time_secs(&d)),
+            "previous": previous.map(|d| fmt_time_secs(&d))}});
         let mut e = crate::executions::new_execution(
             core,
             "",
@@ -676,6 +679,18 @@ fn emit_due_slots(core: &Core, t: &mut Tenant, k: &(String, String, String), now
     } else {
         t.v2.backfill_emitted.insert(k.clone(), due.max(emitted));
     }
+}
+
+/// The cron slots before and after `slot` (`trigger.variables.previous/next`: 20:00 and 22:00
+/// around 21:00 in v20/inv3-executions-t10s, whatever the window).
+fn cron_neighbours(def: &Value, slot: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let previous = crate::triggers::slots(def, slot - TimeDelta::days(1), slot, 2000)
+        .last()
+        .copied();
+    let next = crate::triggers::slots(def, slot + TimeDelta::seconds(1), slot + TimeDelta::days(1), 1)
+        .first()
+        .copied();
+    (previous, next)
 }
 
 fn backfill_inputs(rev: &crate::flows::FlowRev, b: &crate::triggers::Backfill) -> Map<String, Value> {
