@@ -384,6 +384,11 @@ pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str)
         Err(r) => return r,
     };
     let Some(b) = ctx.backfill.as_mut() else {
+        if req.core.version == KestraVersion::V2_0 && action == "delete" {
+            // 2.0: deleting a backfill that already completed answers the trigger state
+            // (recorded 2.0 triggers/backfill-delete-finished → 200).
+            return ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now));
+        }
         return req.error(StatusCode::BAD_REQUEST, "Bad Request: No backfill found");
     };
     match action {
