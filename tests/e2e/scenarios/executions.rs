@@ -54,8 +54,11 @@ tasks:
     type: io.kestra.plugin.core.flow.Pause
     onResume:
       - id: approved
-        type: BOOLEAN
+        type: BOOL
         defaults: true
+      - id: comment
+        type: STRING
+        defaults: none
   - id: after
     type: io.kestra.plugin.core.log.Log
     message: approved
@@ -157,6 +160,7 @@ pub async fn execute_inputs_labels_logs(mut c: Ctx) {
             log_messages(&out).contains("Hello e2e"),
             "get_execution_logs: {out}"
         );
+        // A minimum level (2.0 refuses EQUALS on the level; findings::log_level_filter).
         let out = c
             .ok(
                 "get_execution_logs",
@@ -166,6 +170,16 @@ pub async fn execute_inputs_labels_logs(mut c: Ctx) {
         assert!(
             !log_messages(&out).contains("Hello e2e"),
             "min_level ERROR kept an INFO log: {out}"
+        );
+        let out = c
+            .ok(
+                "get_execution_logs",
+                json!({"execution_id": id, "min_level": "DEBUG"}),
+            )
+            .await;
+        assert!(
+            log_messages(&out).contains("Hello e2e"),
+            "min_level DEBUG dropped an INFO log: {out}"
         );
     }
     if c.has("download_execution_logs") {
@@ -223,6 +237,27 @@ pub async fn execute_inputs_labels_logs(mut c: Ctx) {
     }
 }
 
+/// The outputs of a task run: inline in the execution on 1.3; on 2.0 the task runs no longer
+/// carry them and they come from `GET /outputs/{executionId}/{taskRunId}` (recorded
+/// v20/inv2-outputs-*).
+async fn task_outputs(c: &Ctx, execution: &Value, task_id: &str) -> Value {
+    let run = execution["taskRunList"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["taskId"] == json!(task_id)).cloned())
+        .unwrap_or_else(|| panic!("no task run {task_id} in {execution}"));
+    if !c.v2() {
+        return run["outputs"].clone();
+    }
+    let (id, run_id) = (
+        execution["id"].as_str().unwrap_or_default(),
+        run["id"].as_str().unwrap_or_default(),
+    );
+    c.api
+        .get(&format!("/outputs/{}/{}", Api::enc(id), Api::enc(run_id)))
+        .await
+        .json("task run outputs")
+}
+
 pub async fn pause_and_resume(mut c: Ctx) {
     if !c.require(&["create_flow_from_yaml", "execute_flow", "resume_execution"]) {
         return;
@@ -242,19 +277,21 @@ pub async fn pause_and_resume(mut c: Ctx) {
     c.wait_state(&b, &["PAUSED"]).await;
     c.ok(
         "resume_execution",
-        json!({"namespace": ns, "flow_id": "approval", "on_resume": {"approved": false}}),
+        json!({"namespace": ns, "flow_id": "approval", "on_resume": {"approved": false, "comment": "lgtm"}}),
     )
     .await;
     let e = c.wait_state(&b, TERMINAL).await;
     assert_eq!(api::state(&e), "SUCCESS", "{e}");
-    let approve = e["taskRunList"]
-        .as_array()
-        .and_then(|l| l.iter().find(|t| t["taskId"] == json!("approve")).cloned())
-        .unwrap_or_default();
+    let outputs = task_outputs(&c, &e, "approve").await;
     assert_eq!(
-        approve["outputs"]["onResume"]["approved"],
+        outputs["onResume"]["approved"],
         json!(false),
-        "the onResume input did not reach the server: {approve}"
+        "the BOOL onResume input did not reach the server as a boolean: {outputs}"
+    );
+    assert_eq!(
+        outputs["onResume"]["comment"],
+        json!("lgtm"),
+        "the STRING onResume input did not reach the server: {outputs}"
     );
 
     // Pause a running execution, then resume it.
@@ -515,11 +552,27 @@ pub async fn backfill_schedule(mut c: Ctx) {
         t.to_string().contains("backfill"),
         "the trigger holds no backfill: {t}"
     );
-    // The backfill emits one execution per cron slot (00:00, 01:00, 02:00).
+    // The backfill emits one execution per cron slot (00:00, 01:00, 02:00: the start slot
+    // included on both versions, see findings::backfill_start_slot), progressively: a real 2.0
+    // schedules about one slot per second, none in the first second (recorded v20/inv3-*).
     let deadline = Instant::now() + Duration::from_secs(if c.sim() { 15 } else { 120 });
     loop {
         let all = c.api.executions_of(&ns, Some("hourly")).await;
         if all.len() >= 3 {
+            let mut dates: Vec<&str> = all
+                .iter()
+                .filter_map(|x| x["trigger"]["variables"]["date"].as_str())
+                .collect();
+            dates.sort_unstable();
+            assert_eq!(
+                dates,
+                [
+                    "2026-01-01T00:00:00Z",
+                    "2026-01-01T01:00:00Z",
+                    "2026-01-01T02:00:00Z"
+                ],
+                "backfill slots"
+            );
             assert!(
                 all.iter().all(|x| x["inputs"]["who"] == json!("backfill")),
                 "{all:?}"

@@ -1,6 +1,8 @@
 //! Flows: create from YAML, search, find, update, revisions, enable/disable, delete; namespaces
 //! and dependencies.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use crate::api::Api;
@@ -171,18 +173,28 @@ pub async fn namespaces_and_dependencies(mut c: Ctx) {
     );
     c.create_flow(&child).await;
     c.create_flow(&parent).await;
-    let deps = c
-        .api
-        .get(&format!(
-            "/flows/{}/child/dependencies?destinationOnly=false&expandAll=false",
-            Api::enc(&ns)
-        ))
-        .await
-        .json("dependencies");
-    assert!(
-        deps.to_string().contains("parent"),
-        "the server has no parent→child edge: {deps}"
-    );
+    // Kestra computes the flow topology asynchronously from its flow queue: a real 2.0 answered
+    // `{"nodes":[],"edges":[]}` right after the flows were created (Kestra's own FlowServiceTest
+    // awaits the topology up to 10 s), so wait for the edge before asking the tools.
+    let deadline = Instant::now() + Duration::from_secs(if c.sim() { 10 } else { 60 });
+    loop {
+        let deps = c
+            .api
+            .get(&format!(
+                "/flows/{}/child/dependencies?destinationOnly=false&expandAll=false",
+                Api::enc(&ns)
+            ))
+            .await
+            .json("dependencies");
+        if deps.to_string().contains("parent") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server has no parent→child edge: {deps}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     if c.has("manage_flow[list_dependencies]") {
         let out = c

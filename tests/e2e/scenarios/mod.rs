@@ -6,6 +6,7 @@ use crate::runner::Scenario;
 mod ee;
 mod executions;
 mod files;
+mod findings;
 mod flows;
 mod kv;
 mod safety;
@@ -60,6 +61,22 @@ pub fn all() -> Vec<Scenario> {
         scenario!(
             executions::backfill_schedule,
             "backfill a schedule trigger over a past window"
+        ),
+        scenario!(
+            findings::log_level_filter,
+            "min_level is a minimum on every log tool (2.0 refuses EQUALS on the level)"
+        ),
+        scenario!(
+            findings::backfill_start_slot,
+            "a backfill runs the slot its window starts on (2.0 starts after it)"
+        ),
+        scenario!(
+            findings::ai_not_configured,
+            "AI generation without an AI provider says what to configure (2.0)"
+        ),
+        scenario!(
+            findings::action_refusals,
+            "refused restart/force-run are errors naming the state (2.0 answers 409)"
         ),
         scenario!(
             kv::kv_every_type,

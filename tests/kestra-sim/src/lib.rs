@@ -31,6 +31,7 @@ pub mod namespaces;
 pub mod routes;
 pub mod state;
 pub mod triggers;
+pub mod v2;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -246,11 +247,26 @@ async fn handle(State(app): State<Arc<AppState>>, request: Request<Body>) -> Res
         headers: parts.headers,
         body,
     };
-    let mut resp = dispatch(op, req).await;
+    let mut resp = if app.core.version == KestraVersion::V2_0 {
+        dispatch_v2(op, req).await
+    } else {
+        dispatch(op, req).await
+    };
     if lookup_method != parts.method {
         *resp.body_mut() = Body::empty();
     }
     resp
+}
+
+/// Runs one operation on the 2.0 simulator: the 2.0-only rules (v2.rs) around the shared ones.
+async fn dispatch_v2(op: Op, mut req: Req) -> Response {
+    if let Some(r) = v2::before(op, &mut req) {
+        return r;
+    }
+    let (core, tenant) = (req.core.clone(), req.tenant.clone());
+    let bulk = v2::bulk_items(op, &req);
+    let resp = dispatch(op, req).await;
+    v2::after(op, &core, &tenant, bulk, resp).await
 }
 
 /// Runs one operation.
@@ -381,5 +397,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         CreateExecution | Resume | ResumeValidate | ReplayWithInputs | UploadFile | FollowExecution
         | FollowLogs | Configs | LicenseInfo | Me | CreateBanner | SearchBanners | UpdateBanner
         | DeleteBanner => req.not_found(),
+        // 2.0 only, answered by v2::before.
+        ListOutputs | GetOutputs | AiProviders => req.not_found(),
     }
 }

@@ -68,6 +68,10 @@ pub enum Op {
     ChangeTaskRunState,
     ForceRun,
     Unqueue,
+    // 2.0 only: task run outputs (v2.rs)
+    ListOutputs,
+    GetOutputs,
+    AiProviders,
     // logs
     SearchLogs,
     ListLogs,
@@ -549,6 +553,16 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
             t.push(route(M::PUT, "/triggers", UpdateTrigger, Some(JSON)));
         }
         KestraVersion::V2_0 => {
+            // 2.0 only: task run outputs left the execution (v20/inv2-outputs-*).
+            t.push(route(M::GET, "/outputs/{executionId}", ListOutputs, None));
+            // 2.0 only: AI providers (v20/inv4-ai-providers).
+            t.push(route(M::GET, "/ai/providers", AiProviders, None));
+            t.push(route(
+                M::GET,
+                "/outputs/{executionId}/{taskRunId}",
+                GetOutputs,
+                None,
+            ));
             // 2.0 only: backfill/create and set-disabled replace PUT /triggers.
             t.push(route(
                 M::PUT,

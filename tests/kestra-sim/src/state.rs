@@ -132,6 +132,8 @@ pub struct Tenant {
     /// (namespace, flowId, triggerId) -> trigger context.
     pub triggers: BTreeMap<(String, String, String), crate::triggers::TriggerCtx>,
     pub ee: crate::ee::EeState,
+    /// What only the 2.0 mode keeps (v2.rs).
+    pub v2: crate::v2::V2State,
 }
 
 impl Tenant {

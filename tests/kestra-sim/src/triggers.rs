@@ -60,7 +60,7 @@ fn cron_of(def: &Value) -> Option<(String, String)> {
 }
 
 /// Cron slots in [from, to), at most `limit`.
-fn slots(def: &Value, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+pub(crate) fn slots(def: &Value, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
     let Some((m, h)) = cron_of(def) else {
         return Vec::new();
     };
@@ -151,6 +151,15 @@ fn state_json(
             m.insert("nextEvaluationDate".into(), n);
         }
         m.insert("locked".into(), json!(false));
+        // 2.0 trigger states say what kind of trigger they belong to (triggers/for-flow,
+        // triggers/search: `"kind": "SCHEDULE"`). GUESS: FLOW for a Flow trigger.
+        let ty = c.def.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = if ty.ends_with("trigger.Flow") {
+            "FLOW"
+        } else {
+            "SCHEDULE"
+        };
+        m.insert("kind".into(), json!(kind));
     }
     j
 }
@@ -190,6 +199,9 @@ fn ctx_json(tenant: &str, k: &(String, String, String), c: &TriggerCtx, now: Dat
 
 /// Emits the executions of due backfills.
 pub fn tick(core: &Core, t: &mut Tenant, now: DateTime<Utc>) {
+    if core.version == KestraVersion::V2_0 {
+        return crate::v2::backfill_tick(core, t, now);
+    }
     // GUESS: a backfill completes 1.5 s after its creation on the simulator's clock.
     let delay = TimeDelta::milliseconds(1500);
     let due: Vec<(String, String, String)> = t
@@ -374,6 +386,11 @@ pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str)
         Err(r) => return r,
     };
     let Some(b) = ctx.backfill.as_mut() else {
+        if req.core.version == KestraVersion::V2_0 && action == "delete" {
+            // 2.0: deleting a backfill that already completed answers the trigger state
+            // (recorded 2.0 triggers/backfill-delete-finished → 200).
+            return ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now));
+        }
         return req.error(StatusCode::BAD_REQUEST, "Bad Request: No backfill found");
     };
     match action {
@@ -454,7 +471,11 @@ pub fn of_flow(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
         .triggers
         .iter()
         .filter(|(k, _)| k.0 == ns && k.1 == flow)
-        .map(|(k, c)| ctx_json(&req.tenant, k, c, now))
+        .map(|(k, c)| match req.core.version {
+            KestraVersion::V1_3 => ctx_json(&req.tenant, k, c, now),
+            // 2.0 answers the trigger states (triggers/for-flow).
+            KestraVersion::V2_0 => state_json(req.core.version, &req.tenant, k, c, now),
+        })
         .collect();
     let total = items.len();
     ok_json(&paged(items, total))

@@ -1,0 +1,216 @@
+//! The 2.0 mode's server-side rules that neither Prism nor a single recorded pair checks: they
+//! depend on time (backfills, the flow topology) or on a request the corpus has no twin for.
+//! Each follows pairs of tests/recorded-2.0.0-SNAPSHOT (cited in src/v2.rs).
+
+use std::time::Duration;
+
+use kestra_sim::{KestraVersion, Options, RunningSim, Simulator};
+use serde_json::{Value, json};
+
+struct Bed {
+    sim: RunningSim,
+    http: reqwest::Client,
+}
+
+impl Bed {
+    async fn start() -> Bed {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+            .expect("date")
+            .with_timezone(&chrono::Utc);
+        let sim = Simulator::spawn_with(
+            KestraVersion::V2_0,
+            0,
+            Options {
+                task_delay: Duration::from_millis(10),
+                manual_clock: Some(start),
+            },
+        )
+        .await
+        .expect("spawn");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Bed { sim, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/main{path}", self.sim.api_url())
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    async fn yaml(&self, path: &str, yaml: &str) -> (u16, Value) {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Content-Type", "application/x-yaml")
+                .body(yaml.to_owned()),
+        )
+        .await
+    }
+
+    async fn json(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.http.request(method, self.url(path)).json(&body))
+            .await
+    }
+
+    async fn run(&self, ns: &str, flow: &str) -> String {
+        let (status, e) = self
+            .send(self.http.post(self.url(&format!("/executions/{ns}/{flow}"))))
+            .await;
+        assert_eq!(status, 200, "{e}");
+        self.sim.advance(Duration::from_secs(1));
+        e["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn backfill_dates(&self) -> Vec<String> {
+        let (_, page) = self
+            .get("/executions/search?filters[namespace][EQUALS]=t&filters[flowId][EQUALS]=hourly&size=50")
+            .await;
+        let mut dates: Vec<String> = page["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["trigger"]["variables"]["date"].as_str().map(str::to_owned))
+            .collect();
+        dates.sort();
+        dates
+    }
+}
+
+const HOURLY: &str = "id: hourly\nnamespace: t\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: tick\ntriggers:\n  - id: every_hour\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 * * * *\"\n";
+
+#[tokio::test]
+async fn backfill_starts_after_the_start_instant_and_emits_one_slot_per_second() {
+    let bed = Bed::start().await;
+    assert_eq!(bed.yaml("/flows", HOURLY).await.0, 200);
+    let (status, state) = bed
+        .json(
+            reqwest::Method::PUT,
+            "/triggers/backfill/create",
+            json!({"namespace": "t", "flowId": "hourly", "triggerId": "every_hour",
+                   "backfill": {"start": "2026-01-01T16:00:00Z", "end": "2026-01-01T18:30:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{state}");
+    assert!(bed.backfill_dates().await.is_empty(), "nothing at once");
+    bed.sim.advance(Duration::from_secs(2));
+    assert_eq!(bed.backfill_dates().await, ["2026-01-01T17:00:00Z"]);
+    bed.sim.advance(Duration::from_secs(1));
+    assert_eq!(
+        bed.backfill_dates().await,
+        ["2026-01-01T17:00:00Z", "2026-01-01T18:00:00Z"],
+        "16:00 is the start instant: 2.0 starts after it"
+    );
+    bed.sim.advance(Duration::from_secs(5));
+    assert_eq!(bed.backfill_dates().await.len(), 2, "no slot after the end");
+    let (_, triggers) = bed.get("/triggers/t/hourly").await;
+    assert!(
+        triggers["results"][0].get("backfill").is_none(),
+        "a finished backfill leaves the trigger: {triggers}"
+    );
+}
+
+#[tokio::test]
+async fn dependencies_appear_once_the_topology_is_computed() {
+    let bed = Bed::start().await;
+    let child = "id: child\nnamespace: t\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: c\n";
+    let parent = "id: parent\nnamespace: t\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t\n    flowId: child\n";
+    assert_eq!(bed.yaml("/flows", child).await.0, 200);
+    assert_eq!(bed.yaml("/flows", parent).await.0, 200);
+    let (_, deps) = bed.get("/flows/t/child/dependencies").await;
+    assert_eq!(deps, json!({"nodes": [], "edges": []}), "right after creation");
+    bed.sim.advance(Duration::from_secs(3));
+    let (_, deps) = bed.get("/flows/t/child/dependencies").await;
+    assert_eq!(deps["edges"][0]["source"], json!("main_t_parent"), "{deps}");
+}
+
+#[tokio::test]
+async fn level_filters_take_only_range_operations_and_legacy_parameters_are_ignored() {
+    let bed = Bed::start().await;
+    let flow = "id: lv\nnamespace: t\ntasks:\n  - id: i\n    type: io.kestra.plugin.core.log.Log\n    message: info\n  - id: w\n    type: io.kestra.plugin.core.log.Log\n    level: WARN\n    message: warn\n";
+    assert_eq!(bed.yaml("/flows", flow).await.0, 200);
+    let id = bed.run("t", "lv").await;
+    bed.sim.advance(Duration::from_secs(2));
+
+    let (status, err) = bed.get(&format!("/logs/{id}?filters[level][EQUALS]=WARN")).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("Operation EQUALS is not supported for field LEVEL. Supported operations are GREATER_THAN_OR_EQUAL_TO, LESS_THAN_OR_EQUAL_TO"),
+        "{err}"
+    );
+    let (status, _) = bed.get("/logs/search?filters[level][EQUALS]=WARN").await;
+    assert_eq!(status, 400);
+    let (status, _) = bed
+        .get(&format!(
+            "/logs/{id}?filters[level][GREATER_THAN_OR_EQUAL_TO]=LOUD"
+        ))
+        .await;
+    assert_eq!(status, 422);
+
+    let (_, warn) = bed
+        .get(&format!(
+            "/logs/{id}?filters[level][GREATER_THAN_OR_EQUAL_TO]=WARN"
+        ))
+        .await;
+    assert_eq!(warn.as_array().map(Vec::len), Some(1), "{warn}");
+    let (status, all) = bed.get(&format!("/logs/{id}?minLevel=LOUD&taskId=w")).await;
+    assert_eq!(status, 200, "legacy parameters are ignored, not refused");
+    assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
+    let (status, page) = bed.get("/executions/search?state=NOPE&namespace=elsewhere").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page["total"],
+        json!(1),
+        "a wrong legacy filter returns everything"
+    );
+}
+
+#[tokio::test]
+async fn bulk_actions_are_accepted_and_refusals_are_conflicts() {
+    let bed = Bed::start().await;
+    let flow = "id: ok\nnamespace: t\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: fine\n";
+    assert_eq!(bed.yaml("/flows", flow).await.0, 200);
+    let id = bed.run("t", "ok").await;
+    bed.sim.advance(Duration::from_secs(2));
+
+    let (status, op) = bed
+        .json(reqwest::Method::POST, "/executions/replay/by-ids", json!([id]))
+        .await;
+    assert_eq!(status, 202, "{op}");
+    assert_eq!(op["totalItems"], json!(1));
+    assert!(op["operationId"].is_string(), "{op}");
+
+    let (status, err) = bed
+        .send(
+            bed.http
+                .post(bed.url(&format!("/executions/{id}/actions/restart"))),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        err["message"],
+        json!(
+            "Conflict: Cannot restart execution: current state is 'SUCCESS', expected terminated or paused."
+        )
+    );
+    let (status, err) = bed
+        .json(reqwest::Method::DELETE, "/executions/kill/by-ids", json!([id]))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["invalids"][0]["message"], json!("execution already finished"));
+}
