@@ -111,6 +111,33 @@ impl Server {
         self.stdin.flush().await.expect("flush");
     }
 
+    /// Writes `bytes` to stdin as they are (no newline added) and closes it; returns every
+    /// line the server then writes to stdout until it closes it, and its exit status.
+    pub async fn send_all_and_close(mut self, bytes: &[u8]) -> (Vec<Value>, std::process::ExitStatus) {
+        self.stdin.write_all(bytes).await.expect("write");
+        self.stdin.flush().await.expect("flush");
+        drop(self.stdin);
+        let mut messages = Vec::new();
+        loop {
+            let line = tokio::time::timeout(self.timeout, self.stdout.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("stdout still open after {:?}", self.timeout))
+                .expect("read stdout");
+            match line {
+                Some(line) => messages.push(
+                    serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("non-JSON on stdout: {line:?}: {e}")),
+                ),
+                None => break,
+            }
+        }
+        let status = tokio::time::timeout(self.timeout, self.child.wait())
+            .await
+            .expect("exit")
+            .expect("wait");
+        (messages, status)
+    }
+
     pub async fn notify(&mut self, method: &str, params: Value) {
         let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
         self.send_line(&msg.to_string()).await;

@@ -1,0 +1,108 @@
+//! Reliability at the edges of a session: every request read before end of input is answered.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+use crate::stub::json as ok_json;
+use crate::util::Server;
+
+/// A stub Kestra that is slow to say its edition (OSS) and slow to list a namespace's flows.
+async fn slow_kestra(call_delay: Duration) -> MockServer {
+    let kestra = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/configs"))
+        .respond_with(
+            ok_json(json!({"version": "1.3.0", "edition": "OSS"})).set_delay(Duration::from_millis(300)),
+        )
+        .mount(&kestra)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/slow.ns"))
+        .respond_with(ok_json(json!([{"id": "f", "namespace": "slow.ns"}])).set_delay(call_delay))
+        .mount(&kestra)
+        .await;
+    kestra
+}
+
+/// `initialize`, `initialized`, `tools/list`, a slow `tools/call` and a `ping` whose line has
+/// no newline, written at once; stdin is then closed.
+fn session_bytes() -> Vec<u8> {
+    let lines = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_flows_in_namespace", "arguments": {"namespace": "slow.ns"}}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "ping"}),
+    ];
+    lines
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+async fn run_session(uri: String) -> Vec<Value> {
+    // KESTRA_MCP_DISABLED_TOOLS unset: tools/list waits for the GET /configs probe.
+    let env = vec![("KESTRA_BASE_URL".to_owned(), format!("{uri}/api/v1"))];
+    let server = Server::spawn_with(&env, &[], std::process::Stdio::null());
+    let (messages, status) = server.send_all_and_close(&session_bytes()).await;
+    assert!(status.success(), "exit status {status}");
+    messages
+}
+
+fn assert_all_answered(messages: &[Value], run: usize) {
+    for id in 1..=4 {
+        let reply = messages.iter().find(|m| m["id"] == json!(id));
+        let reply = reply.unwrap_or_else(|| panic!("run {run}: no answer to request {id}: {messages:#?}"));
+        assert!(reply.get("result").is_some(), "run {run}: {reply}");
+    }
+    let tools = messages
+        .iter()
+        .find(|m| m["id"] == json!(2))
+        .map(|m| m["result"]["tools"].clone());
+    let names: Vec<&str> = tools
+        .iter()
+        .flat_map(|t| t.as_array().into_iter().flatten())
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"list_flows_in_namespace"), "run {run}: {names:?}");
+    assert!(
+        !names.contains(&"manage_apps"),
+        "run {run}: OSS hides ee tools: {names:?}"
+    );
+    let call = &messages
+        .iter()
+        .find(|m| m["id"] == json!(3))
+        .map(|m| m["result"].clone())
+        .unwrap_or_default();
+    assert_ne!(call["isError"], json!(true), "run {run}: {call}");
+}
+
+#[tokio::test]
+async fn every_request_read_before_end_of_input_is_answered() {
+    let kestra = slow_kestra(Duration::from_millis(200)).await;
+    // Five sessions at a time, so that 20 take about as long as four.
+    let mut all = Vec::new();
+    for batch in 0..4 {
+        let sessions: Vec<_> = (0..5).map(|_| tokio::spawn(run_session(kestra.uri()))).collect();
+        for (i, session) in sessions.into_iter().enumerate() {
+            all.push((batch * 5 + i, session.await.expect("session task")));
+        }
+    }
+    for (run, messages) in &all {
+        assert_all_answered(messages, *run);
+    }
+}
+
+/// rmcp itself stops waiting for running calls 5 seconds after end of input; the answer of a
+/// call that takes longer must still come.
+#[tokio::test]
+async fn a_call_longer_than_rmcp_drain_is_still_answered_after_end_of_input() {
+    let kestra = slow_kestra(Duration::from_millis(6000)).await;
+    let messages = run_session(kestra.uri()).await;
+    assert_all_answered(&messages, 0);
+}
