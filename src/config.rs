@@ -23,13 +23,15 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Auth::None => write!(f, "none"),
+            // The user name is not a secret; the password never shows.
             Auth::Basic { username, .. } => write!(f, "basic({username}, password=***)"),
             Auth::Bearer(_) => write!(f, "bearer(***)"),
         }
     }
 }
 
-/// Everything the engine needs to reach Kestra.
+/// Everything the engine needs to reach Kestra. `Debug` shows the credentials redacted (see
+/// [`Auth`]).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KESTRA_BASE_URL`, without a trailing slash.
@@ -121,15 +123,6 @@ impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// The secrets to scrub from any text that may reach a client or a log.
-    pub fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            Auth::None => vec![],
-            Auth::Basic { password, .. } => vec![password.clone()],
-            Auth::Bearer(token) => vec![token.clone()],
-        }
     }
 }
 
@@ -260,6 +253,8 @@ mod tests {
             (("KESTRA_BASE_URL", "ftp://x/api/v1"), "KESTRA_BASE_URL"),
             (("KESTRA_BASE_URL", "http://u:p@x/api/v1"), "KESTRA_BASE_URL"),
             (("KESTRA_TENANT_ID", "../other"), "KESTRA_TENANT_ID"),
+            (("KESTRA_TENANT_ID", ".."), "KESTRA_TENANT_ID"),
+            (("KESTRA_TENANT_ID", "."), "KESTRA_TENANT_ID"),
             (("KESTRA_MCP_TIMEOUT", "soon"), "KESTRA_MCP_TIMEOUT"),
             (
                 ("KESTRA_MCP_MAX_RESPONSE_BYTES", "-1"),

@@ -12,6 +12,7 @@ use crate::filter::{ENTERPRISE_GROUP, Filtered, edition_hides_enterprise};
 use crate::http::{HttpError, KestraClient};
 use crate::render::Templates;
 use crate::request::RenderedRequest;
+use crate::secrets::Secrets;
 use crate::spec::raw::Scope;
 use crate::spec::{Action, CompiledTool, Dispatch};
 
@@ -46,16 +47,38 @@ impl CallError {
     pub fn is_protocol_error(&self) -> bool {
         matches!(self, CallError::UnknownTool(_))
     }
+
+    /// The same error, of the same kind, with `f` applied to each of its texts.
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> CallError {
+        match self {
+            CallError::UnknownTool(t) => CallError::UnknownTool(f(&t)),
+            CallError::InvalidArguments(t) => CallError::InvalidArguments(f(&t)),
+            CallError::Render(t) => CallError::Render(f(&t)),
+            CallError::Kestra {
+                status,
+                method,
+                path,
+                message,
+            } => CallError::Kestra {
+                status,
+                method,
+                path: f(&path),
+                message: f(&message),
+            },
+            CallError::Http(e) => CallError::Http(e.map_text(f)),
+            CallError::BadAnswer(t) => CallError::BadAnswer(f(&t)),
+            CallError::Declared(t) => CallError::Declared(f(&t)),
+        }
+    }
 }
 
 /// The tools being served and everything needed to call them.
-#[derive(Debug)]
 pub struct Engine {
     tools: BTreeMap<String, CompiledTool>,
     pub(crate) templates: Templates,
     pub(crate) client: KestraClient,
     kestra: Value,
-    secrets: Vec<String>,
+    secrets: Secrets,
     version: tokio::sync::OnceCell<semver::Version>,
     /// Learn the edition from Kestra and hide the `ee` tools on OSS (no explicit disabled list).
     edition_aware: bool,
@@ -75,7 +98,7 @@ impl Engine {
             templates,
             client: KestraClient::new(config)?,
             kestra: kestra_context(config),
-            secrets: config.secrets(),
+            secrets: Secrets::from_auth(&config.auth),
             probe_timeout: config.connect_timeout,
             version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
             edition_aware: !config.disabled_explicit,
@@ -246,20 +269,25 @@ impl Engine {
             .await
     }
 
+    /// The error without the configured credentials, in any form, and of the same kind.
     fn scrub(&self, err: CallError) -> CallError {
-        let text = err.to_string();
-        if self
-            .secrets
-            .iter()
-            .any(|s| !s.is_empty() && text.contains(s.as_str()))
-        {
-            let mut clean = text;
-            for secret in &self.secrets {
-                clean = clean.replace(secret.as_str(), "***");
-            }
-            return CallError::BadAnswer(clean);
+        if self.secrets.is_empty() {
+            return err;
         }
-        err
+        err.map_text(|text| self.secrets.scrub(text).into_owned())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    /// Written by hand: the credentials never appear (the client shows its auth redacted).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tools", &self.tools.keys().collect::<Vec<_>>())
+            .field("client", &self.client)
+            .field("kestra", &self.kestra)
+            .field("secrets", &self.secrets)
+            .field("edition_aware", &self.edition_aware)
+            .finish_non_exhaustive()
     }
 }
 
@@ -283,10 +311,11 @@ fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallEr
         .iter_errors(&instance)
         .map(|e| {
             let at = e.instance_path().to_string();
+            let reason = describe_violation(&e);
             if at.is_empty() {
-                e.to_string()
+                reason
             } else {
-                format!("'{}': {e}", at.trim_start_matches('/'))
+                format!("'{}': {reason}", at.trim_start_matches('/'))
             }
         })
         .collect();
@@ -294,6 +323,25 @@ fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallEr
         Ok(())
     } else {
         Err(CallError::InvalidArguments(problems.join("; ")))
+    }
+}
+
+/// The reason of one schema violation. jsonschema's own text is kept except for enums, whose
+/// message lists only a few allowed values ("or 4 other candidates"): the agent needs them all.
+fn describe_violation(e: &jsonschema::ValidationError<'_>) -> String {
+    match e.kind() {
+        jsonschema::error::ValidationErrorKind::Enum { options } => {
+            let allowed: Vec<String> = match options.as_ref() {
+                Value::Array(values) => values.iter().map(Value::to_string).collect(),
+                other => vec![other.to_string()],
+            };
+            format!(
+                "{} is not one of the allowed values: {}",
+                e.instance(),
+                allowed.join(", ")
+            )
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -331,4 +379,92 @@ fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&
         )));
     }
     Ok(action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::apply_disabled;
+    use crate::spec::{LoadOptions, load_catalog};
+
+    fn engine(vars: &[(&str, &str)]) -> Engine {
+        let config = Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config).unwrap()
+    }
+
+    #[test]
+    fn debug_output_carries_no_credential() {
+        let basic = [
+            ("KESTRA_USERNAME", "admin"),
+            ("KESTRA_PASSWORD", "hunter2-secret"),
+        ];
+        let engine = engine(&basic);
+        let config = Config::from_lookup(|name| {
+            basic
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        for text in [
+            format!("{engine:?}"),
+            format!("{:?}", engine.client),
+            format!("{config:?}"),
+            format!("{:?}", config.auth),
+        ] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        let bearer = self::engine(&[("KESTRA_API_TOKEN", "tok-very-secret")]);
+        assert!(!format!("{bearer:?}").contains("tok-very-secret"));
+    }
+
+    #[test]
+    fn scrubbing_keeps_the_error_kind_and_ordinary_words() {
+        let engine = engine(&[("KESTRA_USERNAME", "admin"), ("KESTRA_PASSWORD", "p")]);
+        let err = engine.scrub(CallError::Kestra {
+            status: 404,
+            method: "GET",
+            path: "/flows/company.team/broken_by_mcp".into(),
+            message: "Flow broken_by_mcp not found; you sent admin:p (YWRtaW46cA==)".into(),
+        });
+        assert_eq!(
+            err,
+            CallError::Kestra {
+                status: 404,
+                method: "GET",
+                path: "/flows/company.team/broken_by_mcp".into(),
+                message: "Flow broken_by_mcp not found; you sent *** (***)".into(),
+            }
+        );
+        let err = engine.scrub(CallError::InvalidArguments("p is wrong".into()));
+        assert_eq!(err, CallError::InvalidArguments("*** is wrong".into()));
+        let engine = self::engine(&[("KESTRA_USERNAME", "admin"), ("KESTRA_PASSWORD", "e")]);
+        let err = engine.scrub(CallError::Declared("Kestra answered: e".into()));
+        assert_eq!(err, CallError::Declared("Kestra answered: ***".into()));
+    }
+
+    #[test]
+    fn an_enum_violation_lists_every_allowed_value() {
+        let engine = engine(&[]);
+        let args = json!({"state": "NOPE", "execution_id": "e", "task_run_id": "t"});
+        let Err(CallError::InvalidArguments(message)) =
+            engine.prepare("change_taskrun_state", args.as_object().unwrap().clone())
+        else {
+            panic!("the arguments should be refused");
+        };
+        assert!(
+            message.starts_with(
+                "'state': \"NOPE\" is not one of the allowed values: \"CANCELLED\", \"CREATED\","
+            ),
+            "{message}"
+        );
+        assert!(message.ends_with("\"SUCCESS\", \"WARNING\""), "{message}");
+        assert!(!message.contains("other candidates"), "{message}");
+    }
 }

@@ -14,8 +14,9 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::Value;
 
-/// Bytes left unencoded in a path segment: RFC 3986 "unreserved" characters only.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+/// Bytes left unencoded in a path segment: RFC 3986 "unreserved" characters only. Shared by
+/// path arguments and the tenant id (`http.rs`).
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -106,3 +106,56 @@ async fn a_call_longer_than_rmcp_drain_is_still_answered_after_end_of_input() {
     let messages = run_session(kestra.uri()).await;
     assert_all_answered(&messages, 0);
 }
+
+/// A Kestra that refuses every call and echoes the credentials it got, in several forms.
+async fn echoing_kestra() -> MockServer {
+    let kestra = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(|req: &wiremock::Request| {
+            let auth = req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let user_pass = auth
+                .strip_prefix("Basic ")
+                .and_then(|b64| {
+                    use std::process::Command;
+                    // Decoded by the system's base64, so the test does not trust our encoder.
+                    let out = Command::new("base64").arg("-d").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().ok()?;
+                    let mut out = out;
+                    std::io::Write::write_all(out.stdin.as_mut()?, b64.as_bytes()).ok()?;
+                    drop(out.stdin.take());
+                    String::from_utf8(out.wait_with_output().ok()?.stdout).ok()
+                })
+                .unwrap_or_default();
+            let password = user_pass.split_once(':').map(|(_, p)| p.to_owned()).unwrap_or_default();
+            wiremock::ResponseTemplate::new(401).set_body_json(json!({
+                "message": format!("Bad credentials: Authorization: {auth}; user {user_pass}; secret {password}; see http://{user_pass}@host.example/"),
+            }))
+        })
+        .mount(&kestra)
+        .await;
+    kestra
+}
+
+#[tokio::test]
+async fn echoed_credentials_are_hidden_and_ordinary_words_kept() {
+    let kestra = echoing_kestra().await;
+    for password in ["p", "e", "password", "main", "kestra"] {
+        let mut env = crate::util::env_for(&format!("{}/api/v1", kestra.uri()));
+        env.push(("KESTRA_USERNAME".into(), "admin".into()));
+        env.push(("KESTRA_PASSWORD".into(), password.into()));
+        let mut server = Server::start(&env).await;
+        let text = server
+            .call_err("list_flows_in_namespace", json!({"namespace": "broken_by_mcp"}))
+            .await;
+        assert!(
+            text.starts_with("Kestra answered 401 to GET /flows/broken_by_mcp: Bad credentials: Authorization: Basic ***; user ***; secret ***; see http://admin:***@host.example/"),
+            "password {password:?}: {text}"
+        );
+        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+        assert!(!words.contains(&password), "password {password:?} in {text}");
+    }
+}
