@@ -57,6 +57,9 @@ pub struct Config {
     pub max_response_bytes: usize,
     /// `KESTRA_VERSION`: the server's version, instead of asking `GET /configs` once.
     pub kestra_version: Option<semver::Version>,
+    /// `KESTRA_MCP_PROBE_BACKOFF` seconds (default 5): after `GET /configs` failed, how long
+    /// before the edition and version are asked again.
+    pub probe_backoff: Duration,
 }
 
 /// A configuration value that cannot be used.
@@ -110,6 +113,7 @@ impl Config {
             timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
             connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,
             max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+            probe_backoff: seconds(&non_empty, "KESTRA_MCP_PROBE_BACKOFF", 5.0)?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",

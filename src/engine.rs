@@ -3,6 +3,8 @@
 //! adapts them to rmcp.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -83,7 +85,27 @@ pub struct Engine {
     /// Learn the edition from Kestra and hide the `ee` tools on OSS (no explicit disabled list).
     edition_aware: bool,
     probe_timeout: std::time::Duration,
-    hidden_by_edition: tokio::sync::OnceCell<BTreeSet<String>>,
+    /// After a failed `GET /configs`, how long to wait before asking again.
+    probe_backoff: Duration,
+    /// The edition probe: what it learned, or when it last failed (held while probing, so
+    /// concurrent calls wait for one probe).
+    edition: tokio::sync::Mutex<EditionProbe>,
+    /// When and why learning the version last failed.
+    version_failure: std::sync::Mutex<Option<(Instant, CallError)>>,
+}
+
+/// What the edition probe knows.
+#[derive(Debug, Default)]
+struct EditionProbe {
+    /// The tools hidden by edition, once Kestra has answered.
+    hidden: Option<Arc<BTreeSet<String>>>,
+    /// When the last probe failed (Kestra down, starting, 5xx).
+    failed_at: Option<Instant>,
+}
+
+/// Whether a failed probe is recent enough to not ask Kestra again yet.
+fn within_backoff(failed_at: Option<Instant>, backoff: Duration) -> bool {
+    failed_at.is_some_and(|at| at.elapsed() < backoff)
 }
 
 impl Engine {
@@ -102,7 +124,9 @@ impl Engine {
             probe_timeout: config.connect_timeout,
             version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
             edition_aware: !config.disabled_explicit,
-            hidden_by_edition: tokio::sync::OnceCell::new(),
+            probe_backoff: config.probe_backoff,
+            edition: tokio::sync::Mutex::new(EditionProbe::default()),
+            version_failure: std::sync::Mutex::new(None),
         })
     }
 
@@ -121,45 +145,73 @@ impl Engine {
             .collect()
     }
 
-    /// Asks `GET /configs` once (within the connect timeout) which edition Kestra is. On OSS the
+    /// Asks `GET /configs` (within the connect timeout) which edition Kestra is. On OSS the
     /// `ee` group is hidden; on EE, on an older server that does not say, or when Kestra cannot
-    /// be reached, nothing is hidden.
-    async fn hidden_by_edition(&self) -> &BTreeSet<String> {
-        self.hidden_by_edition
-            .get_or_init(|| async {
-                if !self.edition_aware {
-                    return BTreeSet::new();
-                }
-                let probe = tokio::time::timeout(self.probe_timeout, self.client.send_no_retry(&version_probe())).await;
-                let body = match probe {
-                    Ok(Ok(answer)) if answer.status == 200 => decode_body(&answer).unwrap_or(Value::Null),
-                    _ => {
-                        tracing::warn!(target: "startup", "cannot learn Kestra's edition from GET /configs; serving every tool");
-                        return BTreeSet::new();
-                    }
-                };
-                if let Some(version) = body.get("version").and_then(Value::as_str)
-                    && let Ok(version) = crate::config::parse_version(version)
-                {
-                    let _ = self.version.set(version);
-                }
-                if !edition_hides_enterprise(!self.edition_aware, body.get("edition").and_then(Value::as_str)) {
-                    return BTreeSet::new();
-                }
-                let hidden: BTreeSet<String> = self
-                    .tools
-                    .values()
-                    .filter(|t| t.group == ENTERPRISE_GROUP)
-                    .map(|t| t.tool.name.to_string())
-                    .collect();
+    /// be reached, nothing is hidden. An answer is kept for the server's life; a failure (Kestra
+    /// down or starting, 5xx) is asked again after the back-off.
+    async fn hidden_by_edition(&self) -> Arc<BTreeSet<String>> {
+        if !self.edition_aware {
+            return Arc::default();
+        }
+        let mut probe = self.edition.lock().await;
+        if let Some(hidden) = &probe.hidden {
+            return hidden.clone();
+        }
+        if within_backoff(probe.failed_at, self.probe_backoff) {
+            return Arc::default();
+        }
+        match self.probe_edition().await {
+            Some(hidden) => {
+                let hidden = Arc::new(hidden);
+                probe.hidden = Some(hidden.clone());
+                probe.failed_at = None;
+                hidden
+            }
+            None => {
                 tracing::warn!(
                     target: "startup",
-                    "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
-                    hidden.len()
+                    "cannot learn Kestra's edition from GET /configs; serving every tool for now, asking again in {:?}",
+                    self.probe_backoff
                 );
-                hidden
-            })
-            .await
+                probe.failed_at = Some(Instant::now());
+                Arc::default()
+            }
+        }
+    }
+
+    /// One `GET /configs`: the tools to hide, or `None` when Kestra gave no usable answer.
+    async fn probe_edition(&self) -> Option<BTreeSet<String>> {
+        let probe =
+            tokio::time::timeout(self.probe_timeout, self.client.send_no_retry(&version_probe())).await;
+        let answer = match probe {
+            Ok(Ok(answer)) if answer.status < 500 => answer,
+            _ => return None,
+        };
+        if answer.status != 200 {
+            // Refused (credentials, wrong URL): asking again will not change that.
+            return Some(BTreeSet::new());
+        }
+        let body = decode_body(&answer).unwrap_or(Value::Null);
+        if let Some(version) = body.get("version").and_then(Value::as_str)
+            && let Ok(version) = crate::config::parse_version(version)
+        {
+            let _ = self.version.set(version);
+        }
+        if !edition_hides_enterprise(!self.edition_aware, body.get("edition").and_then(Value::as_str)) {
+            return Some(BTreeSet::new());
+        }
+        let hidden: BTreeSet<String> = self
+            .tools
+            .values()
+            .filter(|t| t.group == ENTERPRISE_GROUP)
+            .map(|t| t.tool.name.to_string())
+            .collect();
+        tracing::warn!(
+            target: "startup",
+            "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
+            hidden.len()
+        );
+        Some(hidden)
     }
 
     /// One served tool.
@@ -250,23 +302,53 @@ impl Engine {
         Ok((action, ctx))
     }
 
-    /// The server's version: `KESTRA_VERSION` if set, else asked once from `GET /configs`.
+    /// The server's version: `KESTRA_VERSION` if set, else asked from `GET /configs` and kept.
+    /// After a failure, the same error is given without asking again until the back-off ends.
     pub(crate) async fn version(&self) -> Result<&semver::Version, CallError> {
-        self.version
-            .get_or_try_init(|| async {
-                let answer = self.client.send(&version_probe()).await?;
-                let body = decode_body(&answer)?;
-                let found = body.get("version").and_then(Value::as_str).filter(|_| answer.status == 200);
-                let Some(text) = found else {
-                    return Err(CallError::BadAnswer(format!(
-                        "cannot learn the Kestra version from GET /configs (status {}); set KESTRA_VERSION, e.g. 1.3 or 2.0",
-                        answer.status
-                    )));
-                };
-                crate::config::parse_version(text)
-                    .map_err(|e| CallError::BadAnswer(format!("Kestra reports version '{text}': {e}; set KESTRA_VERSION")))
-            })
-            .await
+        if let Some(version) = self.version.get() {
+            return Ok(version);
+        }
+        if let Some((at, err)) = self.recent_version_failure()
+            && within_backoff(Some(at), self.probe_backoff)
+        {
+            return Err(err);
+        }
+        let learned = self.version.get_or_try_init(|| self.ask_version()).await;
+        if let Err(err) = &learned {
+            let mut failure = self
+                .version_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *failure = Some((Instant::now(), err.clone()));
+        }
+        learned
+    }
+
+    fn recent_version_failure(&self) -> Option<(Instant, CallError)> {
+        self.version_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn ask_version(&self) -> Result<semver::Version, CallError> {
+        let answer = self.client.send(&version_probe()).await?;
+        let body = decode_body(&answer)?;
+        let found = body
+            .get("version")
+            .and_then(Value::as_str)
+            .filter(|_| answer.status == 200);
+        let Some(text) = found else {
+            return Err(CallError::BadAnswer(format!(
+                "cannot learn the Kestra version from GET /configs (status {}); set KESTRA_VERSION, e.g. 1.3 or 2.0",
+                answer.status
+            )));
+        };
+        crate::config::parse_version(text).map_err(|e| {
+            CallError::BadAnswer(format!(
+                "Kestra reports version '{text}': {e}; set KESTRA_VERSION"
+            ))
+        })
     }
 
     /// The error without the configured credentials, in any form, and of the same kind.
