@@ -92,6 +92,8 @@ pub struct Engine {
     edition: tokio::sync::Mutex<EditionProbe>,
     /// When and why learning the version last failed.
     version_failure: std::sync::Mutex<Option<(Instant, CallError)>>,
+    /// What is wrong with `KESTRA_BASE_URL`, said with every 404.
+    base_url_problem: Option<String>,
 }
 
 /// What the edition probe knows.
@@ -127,6 +129,7 @@ impl Engine {
             probe_backoff: config.probe_backoff,
             edition: tokio::sync::Mutex::new(EditionProbe::default()),
             version_failure: std::sync::Mutex::new(None),
+            base_url_problem: config.base_url_problem(),
         })
     }
 
@@ -226,7 +229,30 @@ impl Engine {
         name: &str,
         args: Option<Map<String, Value>>,
     ) -> Result<Map<String, Value>, CallError> {
-        self.call_inner(name, args).await.map_err(|e| self.scrub(e))
+        self.call_inner(name, args)
+            .await
+            .map_err(|e| self.scrub(self.explain_404(e)))
+    }
+
+    /// A 404 from a Kestra whose base URL lacks `/api/v1` says why.
+    fn explain_404(&self, err: CallError) -> CallError {
+        match (err, &self.base_url_problem) {
+            (
+                CallError::Kestra {
+                    status: 404,
+                    method,
+                    path,
+                    message,
+                },
+                Some(problem),
+            ) => CallError::Kestra {
+                status: 404,
+                method,
+                path,
+                message: format!("{message} ({problem})"),
+            },
+            (err, _) => err,
+        }
     }
 
     async fn call_inner(

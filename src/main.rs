@@ -197,6 +197,9 @@ fn serve(
     if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
         tracing::error!(target: "startup", "cannot read .env: {e}");
     }
+    if let Some(problem) = config.base_url_problem() {
+        tracing::warn!(target: "startup", "{problem}");
+    }
     if watch && options.tools_dir.is_none() {
         anyhow::bail!("--watch needs a tools directory (--tools-dir or KESTRA_MCP_TOOLS_DIR)");
     }

@@ -275,3 +275,44 @@ async fn the_version_is_asked_again_after_the_back_off_only() {
         assert_eq!(asked, probes, "back-off {backoff}");
     }
 }
+
+#[tokio::test]
+async fn a_base_url_without_api_v1_is_explained_at_start_in_404s_and_by_doctor() {
+    let kestra = MockServer::start().await;
+    let base = kestra.uri();
+    let fix = format!("set KESTRA_BASE_URL={base}/api/v1");
+    let env = crate::util::env_for(&base);
+    let mut server = Server::start(&env).await;
+    let text = server
+        .call_err("list_flows_in_namespace", json!({"namespace": "ns"}))
+        .await;
+    assert!(
+        text.starts_with("Kestra answered 404 to GET /flows/ns: not found (KESTRA_BASE_URL"),
+        "{text}"
+    );
+    assert!(
+        text.contains("does not end with /api/v1") && text.ends_with(&format!("{fix})")),
+        "{text}"
+    );
+    let (_, stderr) = server.finish().await;
+    assert!(
+        stderr.contains("does not end with /api/v1") && stderr.contains(&fix),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = crate::util::run(&["doctor"], &env, None);
+    assert_ne!(code, 0);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("API path"))
+        .unwrap_or_default();
+    assert!(line.starts_with("FAIL") && line.ends_with(&fix), "{stdout}");
+
+    let good = crate::util::env_for(&format!("{base}/api/v1"));
+    let (_, stdout, _) = crate::util::run(&["doctor"], &good, None);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("API path"))
+        .unwrap_or_default();
+    assert!(line.starts_with("ok"), "{stdout}");
+}

@@ -22,12 +22,12 @@ pub struct Server {
 
 /// Environment for a server pointed at `base_url`, with nothing inherited from the developer's
 /// shell or a `.env` file.
-/// `KESTRA_MCP_DISABLED_TOOLS` is set (empty) so that no edition probe adds a request to the
-/// ones each test asserts; tests of the edition probe remove it.
+/// `KESTRA_MCP_DISABLED_TOOLS` is `none` (every tool, no edition probe) so that no probe adds a
+/// request to the ones each test asserts; tests of the edition probe remove it.
 pub fn env_for(base_url: &str) -> Vec<(String, String)> {
     vec![
         ("KESTRA_BASE_URL".into(), base_url.into()),
-        ("KESTRA_MCP_DISABLED_TOOLS".into(), String::new()),
+        ("KESTRA_MCP_DISABLED_TOOLS".into(), "none".into()),
     ]
 }
 
