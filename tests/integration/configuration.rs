@@ -492,7 +492,7 @@ fn watch_needs_a_tools_directory() {
 }
 
 /// A tools directory holding one spec file.
-fn spec_dir(file: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn spec_dir(file: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(file);
     std::fs::write(&path, text).unwrap();

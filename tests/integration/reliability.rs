@@ -316,3 +316,16 @@ async fn a_base_url_without_api_v1_is_explained_at_start_in_404s_and_by_doctor()
         .unwrap_or_default();
     assert!(line.starts_with("ok"), "{stdout}");
 }
+
+#[test]
+fn tools_validate_refuses_a_response_that_steps_would_ignore() {
+    let text = "name: silent_response\ngroup: flow\ndescription: d\nsteps:\n  - request: {method: GET, path: /flows/search}\nresponse:\n  select: $.results\n";
+    let (dir, _) = crate::configuration::spec_dir("silent_response.yaml", text);
+    let dir_arg = dir.path().to_str().unwrap();
+    let (code, _, stderr) = crate::util::run(&["tools", "validate", "--no-openapi", dir_arg], &[], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("silent_response.yaml:6: response: does nothing on a tool with `steps`"),
+        "{stderr}"
+    );
+}
