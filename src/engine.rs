@@ -264,7 +264,7 @@ impl Engine {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
         let (action, ctx) = self.prepare(name, args.unwrap_or_default())?;
-        self.run(action, ctx).await
+        self.run(name, action, ctx).await
     }
 
     /// The first request a call with `args` would send to a Kestra of `version`, without sending.

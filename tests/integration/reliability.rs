@@ -329,3 +329,23 @@ fn tools_validate_refuses_a_response_that_steps_would_ignore() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_of_an_unexpected_shape_says_what_was_expected_where_and_what_came() {
+    let spec = "name: count_flows\ngroup: flow\ndescription: d\nsteps:\n  - name: found\n    request: {method: GET, path: /flows/search}\n    response:\n      select: $.results\n      template: \"{{ result.total }} flows\"\n";
+    let (dir, _) = crate::configuration::spec_dir("count_flows.yaml", spec);
+    let kestra = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/search"))
+        .respond_with(ok_json(json!({"results": [{"id": "a"}], "total": 1})))
+        .mount(&kestra)
+        .await;
+    let mut env = crate::util::env_for(&format!("{}/api/v1", kestra.uri()));
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().to_str().unwrap().into()));
+    let mut server = Server::start(&env).await;
+    let text = server.call_err("count_flows", json!({})).await;
+    assert_eq!(
+        text,
+        "cannot shape Kestra's answer (tool 'count_flows', step 'found'): the response `template` failed: undefined value in `result.total`; `select: $.results` gave a list of 1: [{\"id\":\"a\"}]; Kestra's answer was an object with keys results, total: {\"results\":[{\"id\":\"a\"}],\"total\":1}"
+    );
+}
