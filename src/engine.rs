@@ -558,6 +558,24 @@ mod tests {
     }
 
     #[test]
+    fn validation_messages_name_the_argument_and_the_reason() {
+        let engine = engine(&[]);
+        let refused = |args: Value| match engine
+            .prepare("list_flows_in_namespace", args.as_object().unwrap().clone())
+        {
+            Err(CallError::InvalidArguments(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(refused(json!({})), "\"namespace\" is a required property");
+        assert_eq!(
+            refused(json!({"namespace": 5})),
+            "'namespace': 5 is not of type \"string\""
+        );
+        let unexpected = refused(json!({"namespace": "n", "nmespace": "n"}));
+        assert!(unexpected.contains("'nmespace' was unexpected"), "{unexpected}");
+    }
+
+    #[test]
     fn an_enum_violation_lists_every_allowed_value() {
         let engine = engine(&[]);
         let args = json!({"state": "NOPE", "execution_id": "e", "task_run_id": "t"});
