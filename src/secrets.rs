@@ -3,7 +3,8 @@
 //! user info) or in our own messages, as itself or encoded: `user:password`, its base64 (the
 //! basic `Authorization` value), the secret's own base64 and its percent-encoded forms.
 //!
-//! Each form is replaced as a whole token only, so that a short or common-word password (`p`,
+//! A form of 12 characters or more is replaced wherever it appears. A shorter one is replaced
+//! as a whole token only, so that a short or common-word password (`p`,
 //! `e`, `main`) never mangles the words it happens to be part of: `broken_by_mcp` stays intact
 //! with the password `p`. A token ends where a character that cannot continue an identifier
 //! begins (letters, digits, `_`, `-` and `/` continue one); `.` continues one only between two
@@ -17,6 +18,9 @@ use crate::config::Auth;
 
 /// What replaces a secret.
 pub const MASK: &str = "***";
+/// Forms at least this long are hidden wherever they appear, even inside a longer token (an API
+/// token in a path): no ordinary word that long equals a secret by chance.
+const LONG_FORM_CHARS: usize = 12;
 
 /// The forms of the configured credentials to hide, longest first (so `user:pass` goes before
 /// `pass`).
@@ -87,7 +91,7 @@ fn replace_tokens(text: &str, form: &str) -> String {
     while let Some(found) = text[from..].find(form) {
         let start = from + found;
         let end = start + form.len();
-        if is_whole_token(text, start, end) {
+        if form.chars().count() >= LONG_FORM_CHARS || is_whole_token(text, start, end) {
             out.push_str(&text[rest..start]);
             out.push_str(MASK);
             rest = end;
@@ -208,6 +212,11 @@ mod tests {
             "Authorization: Bearer ***; b64 *** but tok-1234 stays"
         );
         assert!(Secrets::from_auth(&Auth::None).is_empty());
+        let long = Secrets::from_auth(&Auth::Bearer("eyJhbGciOiJIUzI1NiJ9".into()));
+        assert_eq!(
+            long.scrub("GET /x/eyJhbGciOiJIUzI1NiJ9/y and key_eyJhbGciOiJIUzI1NiJ9"),
+            "GET /x/***/y and key_***"
+        );
     }
 
     #[test]
