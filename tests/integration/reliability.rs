@@ -152,7 +152,9 @@ async fn echoed_credentials_are_hidden_and_ordinary_words_kept() {
             .call_err("list_flows_in_namespace", json!({"namespace": "broken_by_mcp"}))
             .await;
         assert!(
-            text.starts_with("Kestra answered 401 to GET /flows/broken_by_mcp: Bad credentials: Authorization: Basic ***; user ***; secret ***; see http://admin:***@host.example/"),
+            text.starts_with("Kestra answered 401 to GET /flows/broken_by_mcp: Bad credentials: Authorization: Basic ***; user ***; secret ***; see http://")
+                // `admin:password` is long enough to be hidden whole; `admin:p` leaves the user.
+                && (text.ends_with(" http://admin:***@host.example/") || text.ends_with(" http://***@host.example/")),
             "password {password:?}: {text}"
         );
         let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
