@@ -8,6 +8,11 @@ use reqwest::Url;
 
 /// Default `KESTRA_BASE_URL`, as in the Python server.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:8080/api/v1";
+/// The `KESTRA_MCP_DISABLED_TOOLS` value that disables nothing and serves every tool, whatever
+/// the edition.
+pub const DISABLED_NONE: &str = "none";
+/// The path every Kestra API URL starts with.
+pub const API_PATH: &str = "/api/v1";
 /// Default tenant (Kestra OSS has exactly this one).
 pub const DEFAULT_TENANT: &str = "main";
 
@@ -23,13 +28,15 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Auth::None => write!(f, "none"),
+            // The user name is not a secret; the password never shows.
             Auth::Basic { username, .. } => write!(f, "basic({username}, password=***)"),
             Auth::Bearer(_) => write!(f, "bearer(***)"),
         }
     }
 }
 
-/// Everything the engine needs to reach Kestra.
+/// Everything the engine needs to reach Kestra. `Debug` shows the credentials redacted (see
+/// [`Auth`]).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KESTRA_BASE_URL`, without a trailing slash.
@@ -42,8 +49,8 @@ pub struct Config {
     pub auth: Auth,
     /// `KESTRA_MCP_DISABLED_TOOLS`, split and trimmed.
     pub disabled: Vec<String>,
-    /// Whether `KESTRA_MCP_DISABLED_TOOLS` is set at all (even empty). When it is not, the
-    /// Enterprise tools are left out on a Kestra that reports the OSS edition.
+    /// Whether `KESTRA_MCP_DISABLED_TOOLS` is set to a non-empty value (a list, or `none`). When
+    /// it is not, the Enterprise tools are left out on a Kestra that reports the OSS edition.
     pub disabled_explicit: bool,
     /// `KESTRA_MCP_LOG_LEVEL` (default `ERROR`).
     pub log_level: String,
@@ -55,6 +62,9 @@ pub struct Config {
     pub max_response_bytes: usize,
     /// `KESTRA_VERSION`: the server's version, instead of asking `GET /configs` once.
     pub kestra_version: Option<semver::Version>,
+    /// `KESTRA_MCP_PROBE_BACKOFF` seconds (default 5): after `GET /configs` failed, how long
+    /// before the edition and version are asked again.
+    pub probe_backoff: Duration,
 }
 
 /// A configuration value that cannot be used.
@@ -89,7 +99,12 @@ impl Config {
             (_, _, Some(token)) => Auth::Bearer(token),
             _ => Auth::None,
         };
-        let disabled = non_empty("KESTRA_MCP_DISABLED_TOOLS")
+        // Empty counts as unset, as for every variable (a `.env` copied with an empty value, or
+        // `${VAR}` in a compose file, means "not chosen"); `none` chooses "every tool".
+        let disabled_raw = non_empty("KESTRA_MCP_DISABLED_TOOLS");
+        let disabled = disabled_raw
+            .as_deref()
+            .filter(|list| !list.eq_ignore_ascii_case(DISABLED_NONE))
             .map(|list| {
                 list.split(',')
                     .map(|s| s.trim().to_owned())
@@ -103,11 +118,12 @@ impl Config {
             tenant_explicit,
             auth,
             disabled,
-            disabled_explicit: get("KESTRA_MCP_DISABLED_TOOLS").is_some(),
+            disabled_explicit: disabled_raw.is_some(),
             log_level: non_empty("KESTRA_MCP_LOG_LEVEL").unwrap_or_else(|| "ERROR".into()),
             timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
             connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,
             max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+            probe_backoff: seconds(&non_empty, "KESTRA_MCP_PROBE_BACKOFF", 5.0)?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",
@@ -123,14 +139,42 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The secrets to scrub from any text that may reach a client or a log.
-    pub fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            Auth::None => vec![],
-            Auth::Basic { password, .. } => vec![password.clone()],
-            Auth::Bearer(token) => vec![token.clone()],
+    /// Why `KESTRA_BASE_URL` looks wrong, with the fix: its path does not end with `/api/v1`
+    /// (e.g. `http://localhost:8080`, or a UI address such as `.../ui/main/flows`), so every
+    /// request goes to a path Kestra answers 404 to.
+    pub fn base_url_problem(&self) -> Option<String> {
+        let path = self.base_url.path().trim_end_matches('/');
+        if path.ends_with(API_PATH) {
+            return None;
         }
+        let ui = ui_prefix(path);
+        let root = ui.unwrap_or(path);
+        let fix = format!("{}{root}{API_PATH}", self.base_url.origin().ascii_serialization());
+        let what = match ui {
+            Some(_) => "looks like an address of Kestra's UI, not of its API",
+            None => "does not end with /api/v1",
+        };
+        Some(format!(
+            "KESTRA_BASE_URL '{}' {what}: requests go to {}/{}/... where Kestra answers 404; set KESTRA_BASE_URL={fix}",
+            self.base_url,
+            self.base_url.as_str().trim_end_matches('/'),
+            self.tenant
+        ))
     }
+}
+
+/// The part of `path` before a `/ui` segment, if it has one.
+fn ui_prefix(path: &str) -> Option<&str> {
+    let mut at = 0;
+    while let Some(found) = path[at..].find("/ui") {
+        let start = at + found;
+        let end = start + 3;
+        if path[end..].is_empty() || path[end..].starts_with('/') {
+            return Some(&path[..start]);
+        }
+        at = end;
+    }
+    None
 }
 
 /// A Kestra version such as `1.3`, `1.3.2` or `2.0.0-SNAPSHOT`, without its pre-release tag
@@ -251,6 +295,48 @@ mod tests {
     fn disabled_list_is_split_and_trimmed() {
         let c = config(&[("KESTRA_MCP_DISABLED_TOOLS", " ee, logs ,,search_flows ")]).unwrap();
         assert_eq!(c.disabled, vec!["ee", "logs", "search_flows"]);
+        assert!(c.disabled_explicit);
+    }
+
+    #[test]
+    fn an_empty_disabled_list_counts_as_unset_and_none_serves_every_tool() {
+        for empty in ["", "  "] {
+            let c = config(&[("KESTRA_MCP_DISABLED_TOOLS", empty)]).unwrap();
+            assert!(c.disabled.is_empty() && !c.disabled_explicit, "{empty:?}");
+        }
+        for none in ["none", " None "] {
+            let c = config(&[("KESTRA_MCP_DISABLED_TOOLS", none)]).unwrap();
+            assert!(c.disabled.is_empty() && c.disabled_explicit, "{none:?}");
+        }
+    }
+
+    #[test]
+    fn a_base_url_without_the_api_path_is_explained_with_the_fix() {
+        let problem = |url: &str| config(&[("KESTRA_BASE_URL", url)]).unwrap().base_url_problem();
+        assert_eq!(problem("http://localhost:8080/api/v1"), None);
+        assert_eq!(problem("https://k.example/kestra/api/v1/"), None);
+        assert_eq!(
+            problem("http://localhost:8080").as_deref(),
+            Some(
+                "KESTRA_BASE_URL 'http://localhost:8080/' does not end with /api/v1: requests go to http://localhost:8080/main/... where Kestra answers 404; set KESTRA_BASE_URL=http://localhost:8080/api/v1"
+            )
+        );
+        let ui = problem("http://localhost:8080/ui/main/flows").unwrap();
+        assert!(ui.contains("looks like an address of Kestra's UI"), "{ui}");
+        assert!(
+            ui.ends_with("set KESTRA_BASE_URL=http://localhost:8080/api/v1"),
+            "{ui}"
+        );
+        let sub = problem("https://k.example/kestra/ui").unwrap();
+        assert!(
+            sub.ends_with("set KESTRA_BASE_URL=https://k.example/kestra/api/v1"),
+            "{sub}"
+        );
+        assert!(
+            problem("http://k/uid")
+                .unwrap()
+                .ends_with("KESTRA_BASE_URL=http://k/uid/api/v1")
+        );
     }
 
     #[test]
@@ -260,6 +346,8 @@ mod tests {
             (("KESTRA_BASE_URL", "ftp://x/api/v1"), "KESTRA_BASE_URL"),
             (("KESTRA_BASE_URL", "http://u:p@x/api/v1"), "KESTRA_BASE_URL"),
             (("KESTRA_TENANT_ID", "../other"), "KESTRA_TENANT_ID"),
+            (("KESTRA_TENANT_ID", ".."), "KESTRA_TENANT_ID"),
+            (("KESTRA_TENANT_ID", "."), "KESTRA_TENANT_ID"),
             (("KESTRA_MCP_TIMEOUT", "soon"), "KESTRA_MCP_TIMEOUT"),
             (
                 ("KESTRA_MCP_MAX_RESPONSE_BYTES", "-1"),

@@ -32,6 +32,13 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
             detail: config.base_url.to_string(),
         },
         Check {
+            label: "API path",
+            ok: config.base_url_problem().is_none(),
+            detail: config
+                .base_url_problem()
+                .unwrap_or_else(|| format!("ends with {}", crate::config::API_PATH)),
+        },
+        Check {
             label: "tenant",
             ok: true,
             detail: config.tenant.clone(),

@@ -3,6 +3,8 @@
 //! adapts them to rmcp.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +14,7 @@ use crate::filter::{ENTERPRISE_GROUP, Filtered, edition_hides_enterprise};
 use crate::http::{HttpError, KestraClient};
 use crate::render::Templates;
 use crate::request::RenderedRequest;
+use crate::secrets::Secrets;
 use crate::spec::raw::Scope;
 use crate::spec::{Action, CompiledTool, Dispatch};
 
@@ -46,21 +49,65 @@ impl CallError {
     pub fn is_protocol_error(&self) -> bool {
         matches!(self, CallError::UnknownTool(_))
     }
+
+    /// The same error, of the same kind, with `f` applied to each of its texts.
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> CallError {
+        match self {
+            CallError::UnknownTool(t) => CallError::UnknownTool(f(&t)),
+            CallError::InvalidArguments(t) => CallError::InvalidArguments(f(&t)),
+            CallError::Render(t) => CallError::Render(f(&t)),
+            CallError::Kestra {
+                status,
+                method,
+                path,
+                message,
+            } => CallError::Kestra {
+                status,
+                method,
+                path: f(&path),
+                message: f(&message),
+            },
+            CallError::Http(e) => CallError::Http(e.map_text(f)),
+            CallError::BadAnswer(t) => CallError::BadAnswer(f(&t)),
+            CallError::Declared(t) => CallError::Declared(f(&t)),
+        }
+    }
 }
 
 /// The tools being served and everything needed to call them.
-#[derive(Debug)]
 pub struct Engine {
     tools: BTreeMap<String, CompiledTool>,
     pub(crate) templates: Templates,
     pub(crate) client: KestraClient,
     kestra: Value,
-    secrets: Vec<String>,
+    secrets: Secrets,
     version: tokio::sync::OnceCell<semver::Version>,
     /// Learn the edition from Kestra and hide the `ee` tools on OSS (no explicit disabled list).
     edition_aware: bool,
     probe_timeout: std::time::Duration,
-    hidden_by_edition: tokio::sync::OnceCell<BTreeSet<String>>,
+    /// After a failed `GET /configs`, how long to wait before asking again.
+    probe_backoff: Duration,
+    /// The edition probe: what it learned, or when it last failed (held while probing, so
+    /// concurrent calls wait for one probe).
+    edition: tokio::sync::Mutex<EditionProbe>,
+    /// When and why learning the version last failed.
+    version_failure: std::sync::Mutex<Option<(Instant, CallError)>>,
+    /// What is wrong with `KESTRA_BASE_URL`, said with every 404.
+    base_url_problem: Option<String>,
+}
+
+/// What the edition probe knows.
+#[derive(Debug, Default)]
+struct EditionProbe {
+    /// The tools hidden by edition, once Kestra has answered.
+    hidden: Option<Arc<BTreeSet<String>>>,
+    /// When the last probe failed (Kestra down, starting, 5xx).
+    failed_at: Option<Instant>,
+}
+
+/// Whether a failed probe is recent enough to not ask Kestra again yet.
+fn within_backoff(failed_at: Option<Instant>, backoff: Duration) -> bool {
+    failed_at.is_some_and(|at| at.elapsed() < backoff)
 }
 
 impl Engine {
@@ -75,11 +122,14 @@ impl Engine {
             templates,
             client: KestraClient::new(config)?,
             kestra: kestra_context(config),
-            secrets: config.secrets(),
+            secrets: Secrets::from_auth(&config.auth),
             probe_timeout: config.connect_timeout,
             version: tokio::sync::OnceCell::new_with(config.kestra_version.clone()),
             edition_aware: !config.disabled_explicit,
-            hidden_by_edition: tokio::sync::OnceCell::new(),
+            probe_backoff: config.probe_backoff,
+            edition: tokio::sync::Mutex::new(EditionProbe::default()),
+            version_failure: std::sync::Mutex::new(None),
+            base_url_problem: config.base_url_problem(),
         })
     }
 
@@ -98,45 +148,73 @@ impl Engine {
             .collect()
     }
 
-    /// Asks `GET /configs` once (within the connect timeout) which edition Kestra is. On OSS the
+    /// Asks `GET /configs` (within the connect timeout) which edition Kestra is. On OSS the
     /// `ee` group is hidden; on EE, on an older server that does not say, or when Kestra cannot
-    /// be reached, nothing is hidden.
-    async fn hidden_by_edition(&self) -> &BTreeSet<String> {
-        self.hidden_by_edition
-            .get_or_init(|| async {
-                if !self.edition_aware {
-                    return BTreeSet::new();
-                }
-                let probe = tokio::time::timeout(self.probe_timeout, self.client.send_no_retry(&version_probe())).await;
-                let body = match probe {
-                    Ok(Ok(answer)) if answer.status == 200 => decode_body(&answer).unwrap_or(Value::Null),
-                    _ => {
-                        tracing::warn!(target: "startup", "cannot learn Kestra's edition from GET /configs; serving every tool");
-                        return BTreeSet::new();
-                    }
-                };
-                if let Some(version) = body.get("version").and_then(Value::as_str)
-                    && let Ok(version) = crate::config::parse_version(version)
-                {
-                    let _ = self.version.set(version);
-                }
-                if !edition_hides_enterprise(!self.edition_aware, body.get("edition").and_then(Value::as_str)) {
-                    return BTreeSet::new();
-                }
-                let hidden: BTreeSet<String> = self
-                    .tools
-                    .values()
-                    .filter(|t| t.group == ENTERPRISE_GROUP)
-                    .map(|t| t.tool.name.to_string())
-                    .collect();
+    /// be reached, nothing is hidden. An answer is kept for the server's life; a failure (Kestra
+    /// down or starting, 5xx) is asked again after the back-off.
+    async fn hidden_by_edition(&self) -> Arc<BTreeSet<String>> {
+        if !self.edition_aware {
+            return Arc::default();
+        }
+        let mut probe = self.edition.lock().await;
+        if let Some(hidden) = &probe.hidden {
+            return hidden.clone();
+        }
+        if within_backoff(probe.failed_at, self.probe_backoff) {
+            return Arc::default();
+        }
+        match self.probe_edition().await {
+            Some(hidden) => {
+                let hidden = Arc::new(hidden);
+                probe.hidden = Some(hidden.clone());
+                probe.failed_at = None;
+                hidden
+            }
+            None => {
                 tracing::warn!(
                     target: "startup",
-                    "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
-                    hidden.len()
+                    "cannot learn Kestra's edition from GET /configs; serving every tool for now, asking again in {:?}",
+                    self.probe_backoff
                 );
-                hidden
-            })
-            .await
+                probe.failed_at = Some(Instant::now());
+                Arc::default()
+            }
+        }
+    }
+
+    /// One `GET /configs`: the tools to hide, or `None` when Kestra gave no usable answer.
+    async fn probe_edition(&self) -> Option<BTreeSet<String>> {
+        let probe =
+            tokio::time::timeout(self.probe_timeout, self.client.send_no_retry(&version_probe())).await;
+        let answer = match probe {
+            Ok(Ok(answer)) if answer.status < 500 => answer,
+            _ => return None,
+        };
+        if answer.status != 200 {
+            // Refused (credentials, wrong URL): asking again will not change that.
+            return Some(BTreeSet::new());
+        }
+        let body = decode_body(&answer).unwrap_or(Value::Null);
+        if let Some(version) = body.get("version").and_then(Value::as_str)
+            && let Ok(version) = crate::config::parse_version(version)
+        {
+            let _ = self.version.set(version);
+        }
+        if !edition_hides_enterprise(!self.edition_aware, body.get("edition").and_then(Value::as_str)) {
+            return Some(BTreeSet::new());
+        }
+        let hidden: BTreeSet<String> = self
+            .tools
+            .values()
+            .filter(|t| t.group == ENTERPRISE_GROUP)
+            .map(|t| t.tool.name.to_string())
+            .collect();
+        tracing::warn!(
+            target: "startup",
+            "Kestra reports the OSS edition: leaving out the {} Enterprise (ee) tools; set KESTRA_MCP_DISABLED_TOOLS to choose the tools yourself",
+            hidden.len()
+        );
+        Some(hidden)
     }
 
     /// One served tool.
@@ -151,7 +229,30 @@ impl Engine {
         name: &str,
         args: Option<Map<String, Value>>,
     ) -> Result<Map<String, Value>, CallError> {
-        self.call_inner(name, args).await.map_err(|e| self.scrub(e))
+        self.call_inner(name, args)
+            .await
+            .map_err(|e| self.scrub(self.explain_404(e)))
+    }
+
+    /// A 404 from a Kestra whose base URL lacks `/api/v1` says why.
+    fn explain_404(&self, err: CallError) -> CallError {
+        match (err, &self.base_url_problem) {
+            (
+                CallError::Kestra {
+                    status: 404,
+                    method,
+                    path,
+                    message,
+                },
+                Some(problem),
+            ) => CallError::Kestra {
+                status: 404,
+                method,
+                path,
+                message: format!("{message} ({problem})"),
+            },
+            (err, _) => err,
+        }
     }
 
     async fn call_inner(
@@ -163,7 +264,7 @@ impl Engine {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
         let (action, ctx) = self.prepare(name, args.unwrap_or_default())?;
-        self.run(action, ctx).await
+        self.run(name, action, ctx).await
     }
 
     /// The first request a call with `args` would send to a Kestra of `version`, without sending.
@@ -227,39 +328,74 @@ impl Engine {
         Ok((action, ctx))
     }
 
-    /// The server's version: `KESTRA_VERSION` if set, else asked once from `GET /configs`.
+    /// The server's version: `KESTRA_VERSION` if set, else asked from `GET /configs` and kept.
+    /// After a failure, the same error is given without asking again until the back-off ends.
     pub(crate) async fn version(&self) -> Result<&semver::Version, CallError> {
-        self.version
-            .get_or_try_init(|| async {
-                let answer = self.client.send(&version_probe()).await?;
-                let body = decode_body(&answer)?;
-                let found = body.get("version").and_then(Value::as_str).filter(|_| answer.status == 200);
-                let Some(text) = found else {
-                    return Err(CallError::BadAnswer(format!(
-                        "cannot learn the Kestra version from GET /configs (status {}); set KESTRA_VERSION, e.g. 1.3 or 2.0",
-                        answer.status
-                    )));
-                };
-                crate::config::parse_version(text)
-                    .map_err(|e| CallError::BadAnswer(format!("Kestra reports version '{text}': {e}; set KESTRA_VERSION")))
-            })
-            .await
+        if let Some(version) = self.version.get() {
+            return Ok(version);
+        }
+        if let Some((at, err)) = self.recent_version_failure()
+            && within_backoff(Some(at), self.probe_backoff)
+        {
+            return Err(err);
+        }
+        let learned = self.version.get_or_try_init(|| self.ask_version()).await;
+        if let Err(err) = &learned {
+            let mut failure = self
+                .version_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *failure = Some((Instant::now(), err.clone()));
+        }
+        learned
     }
 
+    fn recent_version_failure(&self) -> Option<(Instant, CallError)> {
+        self.version_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn ask_version(&self) -> Result<semver::Version, CallError> {
+        let answer = self.client.send(&version_probe()).await?;
+        let body = decode_body(&answer)?;
+        let found = body
+            .get("version")
+            .and_then(Value::as_str)
+            .filter(|_| answer.status == 200);
+        let Some(text) = found else {
+            return Err(CallError::BadAnswer(format!(
+                "cannot learn the Kestra version from GET /configs (status {}); set KESTRA_VERSION, e.g. 1.3 or 2.0",
+                answer.status
+            )));
+        };
+        crate::config::parse_version(text).map_err(|e| {
+            CallError::BadAnswer(format!(
+                "Kestra reports version '{text}': {e}; set KESTRA_VERSION"
+            ))
+        })
+    }
+
+    /// The error without the configured credentials, in any form, and of the same kind.
     fn scrub(&self, err: CallError) -> CallError {
-        let text = err.to_string();
-        if self
-            .secrets
-            .iter()
-            .any(|s| !s.is_empty() && text.contains(s.as_str()))
-        {
-            let mut clean = text;
-            for secret in &self.secrets {
-                clean = clean.replace(secret.as_str(), "***");
-            }
-            return CallError::BadAnswer(clean);
+        if self.secrets.is_empty() {
+            return err;
         }
-        err
+        err.map_text(|text| self.secrets.scrub(text).into_owned())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    /// Written by hand: the credentials never appear (the client shows its auth redacted).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tools", &self.tools.keys().collect::<Vec<_>>())
+            .field("client", &self.client)
+            .field("kestra", &self.kestra)
+            .field("secrets", &self.secrets)
+            .field("edition_aware", &self.edition_aware)
+            .finish_non_exhaustive()
     }
 }
 
@@ -283,10 +419,11 @@ fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallEr
         .iter_errors(&instance)
         .map(|e| {
             let at = e.instance_path().to_string();
+            let reason = describe_violation(&e);
             if at.is_empty() {
-                e.to_string()
+                reason
             } else {
-                format!("'{}': {e}", at.trim_start_matches('/'))
+                format!("'{}': {reason}", at.trim_start_matches('/'))
             }
         })
         .collect();
@@ -294,6 +431,25 @@ fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallEr
         Ok(())
     } else {
         Err(CallError::InvalidArguments(problems.join("; ")))
+    }
+}
+
+/// The reason of one schema violation. jsonschema's own text is kept except for enums, whose
+/// message lists only a few allowed values ("or 4 other candidates"): the agent needs them all.
+fn describe_violation(e: &jsonschema::ValidationError<'_>) -> String {
+    match e.kind() {
+        jsonschema::error::ValidationErrorKind::Enum { options } => {
+            let allowed: Vec<String> = match options.as_ref() {
+                Value::Array(values) => values.iter().map(Value::to_string).collect(),
+                other => vec![other.to_string()],
+            };
+            format!(
+                "{} is not one of the allowed values: {}",
+                e.instance(),
+                allowed.join(", ")
+            )
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -331,4 +487,110 @@ fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&
         )));
     }
     Ok(action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::apply_disabled;
+    use crate::spec::{LoadOptions, load_catalog};
+
+    fn engine(vars: &[(&str, &str)]) -> Engine {
+        let config = Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config).unwrap()
+    }
+
+    #[test]
+    fn debug_output_carries_no_credential() {
+        let basic = [
+            ("KESTRA_USERNAME", "admin"),
+            ("KESTRA_PASSWORD", "hunter2-secret"),
+        ];
+        let engine = engine(&basic);
+        let config = Config::from_lookup(|name| {
+            basic
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        for text in [
+            format!("{engine:?}"),
+            format!("{:?}", engine.client),
+            format!("{config:?}"),
+            format!("{:?}", config.auth),
+        ] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        let bearer = self::engine(&[("KESTRA_API_TOKEN", "tok-very-secret")]);
+        assert!(!format!("{bearer:?}").contains("tok-very-secret"));
+    }
+
+    #[test]
+    fn scrubbing_keeps_the_error_kind_and_ordinary_words() {
+        let engine = engine(&[("KESTRA_USERNAME", "admin"), ("KESTRA_PASSWORD", "p")]);
+        let err = engine.scrub(CallError::Kestra {
+            status: 404,
+            method: "GET",
+            path: "/flows/company.team/broken_by_mcp".into(),
+            message: "Flow broken_by_mcp not found; you sent admin:p (YWRtaW46cA==)".into(),
+        });
+        assert_eq!(
+            err,
+            CallError::Kestra {
+                status: 404,
+                method: "GET",
+                path: "/flows/company.team/broken_by_mcp".into(),
+                message: "Flow broken_by_mcp not found; you sent *** (***)".into(),
+            }
+        );
+        let err = engine.scrub(CallError::InvalidArguments("p is wrong".into()));
+        assert_eq!(err, CallError::InvalidArguments("*** is wrong".into()));
+        let engine = self::engine(&[("KESTRA_USERNAME", "admin"), ("KESTRA_PASSWORD", "e")]);
+        let err = engine.scrub(CallError::Declared("Kestra answered: e".into()));
+        assert_eq!(err, CallError::Declared("Kestra answered: ***".into()));
+    }
+
+    #[test]
+    fn validation_messages_name_the_argument_and_the_reason() {
+        let engine = engine(&[]);
+        let refused = |args: Value| match engine
+            .prepare("list_flows_in_namespace", args.as_object().unwrap().clone())
+        {
+            Err(CallError::InvalidArguments(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(refused(json!({})), "\"namespace\" is a required property");
+        assert_eq!(
+            refused(json!({"namespace": 5})),
+            "'namespace': 5 is not of type \"string\""
+        );
+        let unexpected = refused(json!({"namespace": "n", "nmespace": "n"}));
+        assert!(unexpected.contains("'nmespace' was unexpected"), "{unexpected}");
+    }
+
+    #[test]
+    fn an_enum_violation_lists_every_allowed_value() {
+        let engine = engine(&[]);
+        let args = json!({"state": "NOPE", "execution_id": "e", "task_run_id": "t"});
+        let Err(CallError::InvalidArguments(message)) =
+            engine.prepare("change_taskrun_state", args.as_object().unwrap().clone())
+        else {
+            panic!("the arguments should be refused");
+        };
+        assert!(
+            message.starts_with(
+                "'state': \"NOPE\" is not one of the allowed values: \"CANCELLED\", \"CREATED\","
+            ),
+            "{message}"
+        );
+        assert!(message.ends_with("\"SUCCESS\", \"WARNING\""), "{message}");
+        assert!(!message.contains("other candidates"), "{message}");
+    }
 }

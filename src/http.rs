@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Client, Url, multipart, redirect};
 
@@ -42,8 +42,23 @@ pub enum HttpError {
     Url(String),
 }
 
+impl HttpError {
+    /// The same error, of the same kind, with `f` applied to each of its texts.
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> HttpError {
+        match self {
+            HttpError::Timeout(d) => HttpError::Timeout(d),
+            HttpError::Connect { origin, reason } => HttpError::Connect {
+                origin: f(&origin),
+                reason: f(&reason),
+            },
+            HttpError::Other(t) => HttpError::Other(f(&t)),
+            HttpError::Url(t) => HttpError::Url(f(&t)),
+        }
+    }
+}
+
 /// The client for one Kestra server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KestraClient {
     /// Built on first use and shared by clones (one pool for the process).
     http: Arc<std::sync::OnceLock<Result<Client, HttpError>>>,
@@ -54,6 +69,18 @@ pub struct KestraClient {
     connect_timeout: Duration,
     timeout: Duration,
     max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for KestraClient {
+    /// Written by hand so that no credential can show: the auth prints redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KestraClient")
+            .field("base", &self.base.as_str())
+            .field("tenant", &self.tenant)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KestraClient {
@@ -83,7 +110,10 @@ impl KestraClient {
     pub fn url_for(&self, req: &RenderedRequest) -> Result<Url, HttpError> {
         let base = self.base.as_str().trim_end_matches('/');
         let root = match req.scope {
-            Scope::Tenant => format!("{base}/{}", utf8_percent_encode(&self.tenant, NON_ALPHANUMERIC)),
+            Scope::Tenant => format!(
+                "{base}/{}",
+                utf8_percent_encode(&self.tenant, crate::render::SEGMENT)
+            ),
             Scope::Instance => base.to_owned(),
         };
         let mut url =
@@ -335,6 +365,27 @@ mod tests {
         );
         let url = c.url_for(&request(Scope::Instance, "/configs", &[])).unwrap();
         assert_eq!(url.as_str(), "http://k:8080/api/v1/configs");
+    }
+
+    #[test]
+    fn the_tenant_is_one_segment_encoded_like_path_arguments() {
+        let with_tenant = |tenant: &str| {
+            let config = Config::from_lookup(|name| match name {
+                "KESTRA_BASE_URL" => Some("http://k:8080/api/v1".to_owned()),
+                "KESTRA_TENANT_ID" => Some(tenant.to_owned()),
+                _ => None,
+            })
+            .unwrap();
+            let url = KestraClient::new(&config)
+                .unwrap()
+                .url_for(&request(Scope::Tenant, "/flows", &[]))
+                .unwrap();
+            url.path().to_owned()
+        };
+        assert_eq!(with_tenant("my-tenant_1"), "/api/v1/my-tenant_1/flows");
+        assert_eq!(with_tenant("a.b~c"), "/api/v1/a.b~c/flows");
+        assert_eq!(with_tenant("a b:c"), "/api/v1/a%20b%3Ac/flows");
+        assert_eq!(with_tenant("..."), "/api/v1/.../flows");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod reload;
 pub mod render;
 pub mod request;
 pub mod run;
+pub mod secrets;
 pub mod serve;
 pub mod serve_http;
 pub mod spec;

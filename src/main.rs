@@ -21,6 +21,14 @@ use tracing_subscriber::EnvFilter;
 
 /// How often a watched tools directory is checked when no file event arrives.
 const WATCH_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the last answers may take to reach stdout once the session has ended.
+const WRITER_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long, at end of input, the requests already read may take to be answered: a call's own
+/// bound (KESTRA_MCP_TIMEOUT for each of a GET's three attempts), plus the edition probe.
+fn drain_limit(config: &Config) -> std::time::Duration {
+    config.timeout * 3 + config.connect_timeout
+}
 
 #[derive(Parser)]
 #[command(
@@ -189,6 +197,9 @@ fn serve(
     if let Some(e) = dotenv_error.filter(|e| !e.not_found()) {
         tracing::error!(target: "startup", "cannot read .env: {e}");
     }
+    if let Some(problem) = config.base_url_problem() {
+        tracing::warn!(target: "startup", "{problem}");
+    }
     if watch && options.tools_dir.is_none() {
         anyhow::bail!("--watch needs a tools directory (--tools-dir or KESTRA_MCP_TOOLS_DIR)");
     }
@@ -251,15 +262,19 @@ async fn serve_mcp(
         serve_http(engine, http).await.context("HTTP transport failed")?;
         return Ok(ExitCode::SUCCESS);
     }
+    let framed = kestra_mcp::stdio::framed(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        kestra_mcp::stdio::DEFAULT_MAX_LINE_BYTES,
+        drain_limit(config),
+    );
     let service = KestraMcp::new(engine, subscribers)
-        .serve(kestra_mcp::stdio::framed(
-            tokio::io::stdin(),
-            tokio::io::stdout(),
-            kestra_mcp::stdio::DEFAULT_MAX_LINE_BYTES,
-        ))
+        .serve((framed.service_in, framed.service_out))
         .await
         .context("MCP handshake failed")?;
     service.waiting().await.context("MCP session ended abnormally")?;
+    // The last answers may still be on their way to stdout: the runtime stops with main.
+    let _ = tokio::time::timeout(WRITER_FLUSH, framed.writer).await;
     Ok(ExitCode::SUCCESS)
 }
 

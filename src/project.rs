@@ -14,6 +14,7 @@ use crate::render::{TemplateError, TemplateId, Templates};
 pub struct Selection {
     query: JpQuery,
     singular: bool,
+    source: String,
 }
 
 impl Selection {
@@ -26,7 +27,16 @@ impl Selection {
                 Segment::Selector(Selector::Name(_)) | Segment::Selector(Selector::Index(_))
             )
         });
-        Ok(Selection { query, singular })
+        Ok(Selection {
+            query,
+            singular,
+            source: path.to_owned(),
+        })
+    }
+
+    /// The JSONPath as written in the spec.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The selected value: one value (or null) for a singular path, else the list of matches.
@@ -58,13 +68,13 @@ impl Projection {
     /// template context (arguments, steps); `result` is added to it for the template.
     pub fn value(
         &self,
-        body: Value,
+        body: &Value,
         templates: &Templates,
         ctx: &Map<String, Value>,
     ) -> Result<Value, TemplateError> {
         let mut result = match &self.select {
-            Some(sel) => sel.apply(&body),
-            None => body,
+            Some(sel) => sel.apply(body),
+            None => body.clone(),
         };
         if let Some(fields) = &self.fields {
             result = trim_fields(result, fields);
@@ -146,7 +156,7 @@ mod tests {
             wrap: Some("results".into()),
         };
         let body = json!({"results": [{"id": "a", "namespace": "n", "tasks": []}], "total": 1});
-        let out = p.value(body, &Templates::new(), &Map::new()).unwrap();
+        let out = p.value(&body, &Templates::new(), &Map::new()).unwrap();
         assert_eq!(out, json!({"results": [{"id": "a", "namespace": "n"}]}));
     }
 
@@ -172,7 +182,7 @@ mod tests {
             ..Projection::default()
         };
         let out = p
-            .value(json!([{"id": "a"}, {"id": "b"}]), &templates, &Map::new())
+            .value(&json!([{"id": "a"}, {"id": "b"}]), &templates, &Map::new())
             .unwrap();
         assert_eq!(Value::Object(wrap(out, None)), json!({"result": "a;b;"}));
     }

@@ -14,8 +14,9 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::Value;
 
-/// Bytes left unencoded in a path segment: RFC 3986 "unreserved" characters only.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+/// Bytes left unencoded in a path segment: RFC 3986 "unreserved" characters only. Shared by
+/// path arguments and the tenant id (`http.rs`).
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -225,7 +226,14 @@ impl Templates {
     /// Renders a text or path template.
     pub fn render(&self, id: &TemplateId, ctx: &JinjaValue) -> Result<String, TemplateError> {
         let template = self.env.get_template(&id.0)?;
-        Ok(template.render(ctx)?)
+        template.render(ctx).map_err(|e| match e.kind() {
+            // Which expression read the missing value, not only that one was missing.
+            ErrorKind::UndefinedError => TemplateError(format!(
+                "undefined value in `{}`",
+                failing_expression(template.source(), e.range())
+            )),
+            _ => TemplateError::from(e),
+        })
     }
 
     /// Renders a value template.
@@ -259,6 +267,20 @@ impl Templates {
                     .collect::<Result<_, TemplateError>>()?,
             ),
         })
+    }
+}
+
+/// The part of `source` an error points at (the whole template when it does not say), cut to
+/// a readable length.
+fn failing_expression(source: &str, range: Option<std::ops::Range<usize>>) -> String {
+    let part = range
+        .and_then(|r| source.get(r))
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or(source)
+        .trim();
+    match part.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &part[..cut]),
+        None => part.to_owned(),
     }
 }
 

@@ -22,18 +22,23 @@ enum Fetched {
 }
 
 impl Engine {
-    /// Runs `action` with `ctx` (arguments and `kestra`); returns the result object.
+    /// Runs `action` of the tool `tool` with `ctx` (arguments and `kestra`); returns the result
+    /// object.
     pub(crate) async fn run(
         &self,
+        tool: &str,
         action: &Action,
         mut ctx: Map<String, Value>,
     ) -> Result<Map<String, Value>, CallError> {
         let mut steps = Map::new();
         let mut last = Value::Null;
-        for step in &action.steps {
+        for (index, step) in action.steps.iter().enumerate() {
             ctx.insert("steps".into(), Value::Object(steps.clone()));
             let value = match self.should_run(step, &ctx)? {
-                true => self.run_step(step, &ctx).await?,
+                true => self
+                    .run_step(step, &ctx)
+                    .await
+                    .map_err(|e| locate_shape_error(e, tool, action.steps.len(), index, step))?,
                 false => Value::Null,
             };
             if let Some(name) = &step.name {
@@ -193,16 +198,28 @@ impl Engine {
         Ok(Fetched::Body(decode_body(&answer)?))
     }
 
+    /// Kestra's answer made into the step's value by the step's `response`. A failure says
+    /// what was expected (the template's expression, the `select` path and what it gave) and
+    /// what came (the answer's type and its beginning).
     fn shape(
         &self,
         response: &ResponseTemplate,
         body: Value,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
-        response
-            .projection
-            .value(body, &self.templates, ctx)
-            .map_err(|e| CallError::Render(format!("cannot shape Kestra's answer: {}", e.0)))
+        let projection = &response.projection;
+        projection.value(&body, &self.templates, ctx).map_err(|e| {
+            let mut message = format!("{SHAPE_ERROR}: the response `template` failed: {}", e.0);
+            if let Some(select) = &projection.select {
+                message.push_str(&format!(
+                    "; `select: {}` gave {}",
+                    select.source(),
+                    describe(&select.apply(&body))
+                ));
+            }
+            message.push_str(&format!("; Kestra's answer was {}", describe(&body)));
+            CallError::Render(message)
+        })
     }
 
     fn eval(&self, t: &ValueTemplate, ctx: &Map<String, Value>) -> Result<Value, CallError> {
@@ -237,6 +254,51 @@ pub fn render_request(
         .template
         .render(templates, &crate::render::context(ctx))
         .map_err(render_error)
+}
+
+/// How a shaping error starts (before [`locate_shape_error`] says where).
+const SHAPE_ERROR: &str = "cannot shape Kestra's answer";
+/// Characters of a value quoted in an error.
+const EXCERPT_CHARS: usize = 200;
+
+/// A shaping error of `step` (number `index` of `count`) says the tool and the step.
+fn locate_shape_error(err: CallError, tool: &str, count: usize, index: usize, step: &Step) -> CallError {
+    let CallError::Render(message) = err else {
+        return err;
+    };
+    let Some(rest) = message.strip_prefix(SHAPE_ERROR) else {
+        return CallError::Render(message);
+    };
+    let place = match (&step.name, count) {
+        (Some(name), _) => format!("tool '{tool}', step '{name}'"),
+        (None, 1) => format!("tool '{tool}'"),
+        (None, _) => format!("tool '{tool}', steps[{index}]"),
+    };
+    CallError::Render(format!("{SHAPE_ERROR} ({place}){rest}"))
+}
+
+/// A value's type and the beginning of its JSON, for error messages.
+fn describe(value: &Value) -> String {
+    let kind = match value {
+        Value::Null => return "null".to_owned(),
+        Value::Bool(_) => "a boolean".to_owned(),
+        Value::Number(_) => "a number".to_owned(),
+        Value::String(_) => "a string".to_owned(),
+        Value::Array(items) => format!("a list of {}", items.len()),
+        Value::Object(map) => match map.len() {
+            0 => "an empty object".to_owned(),
+            _ => format!(
+                "an object with keys {}",
+                map.keys().take(10).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        },
+    };
+    let json = value.to_string();
+    let excerpt = match json.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &json[..cut]),
+        None => json,
+    };
+    format!("{kind}: {excerpt}")
 }
 
 fn render_error(e: crate::render::TemplateError) -> CallError {

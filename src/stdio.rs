@@ -5,18 +5,41 @@
 //! longer than the limit an invalid-request error, without ever holding more than the limit in
 //! memory. Everything else passes through untouched. Only whole lines reach stdout, so rmcp's
 //! messages and these errors never interleave.
+//!
+//! End of input: a last line without a newline still counts, and the service sees end of file
+//! only once every request read before it has been answered (or `drain_limit` has passed):
+//! rmcp stops its running handlers a few seconds after end of file, which would leave a slow
+//! call unanswered. The caller awaits the returned writer task before exiting, so no answer is
+//! lost in stdout's buffer when the runtime shuts down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
 
 /// Default bound on one incoming JSON-RPC line.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 const PIPE_BYTES: usize = 256 * 1024;
 
-/// Wraps `input`/`output` (stdin/stdout) and returns the reader and writer to give rmcp.
-pub fn framed<R, W>(input: R, output: W, max_line: usize) -> (DuplexStream, DuplexStream)
+/// The service's ends of the framing, plus the task writing stdout.
+pub struct Framed {
+    /// What the service reads (whole, checked lines).
+    pub service_in: DuplexStream,
+    /// What the service writes.
+    pub service_out: DuplexStream,
+    /// Ends once the service's output is closed and every line has been written and flushed;
+    /// await it before the runtime shuts down.
+    pub writer: JoinHandle<()>,
+}
+
+/// Wraps `input`/`output` (stdin/stdout) for rmcp. At end of input, the service sees end of
+/// file once the requests already read are answered, or after `drain_limit`.
+pub fn framed<R, W>(input: R, output: W, max_line: usize, drain_limit: Duration) -> Framed
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -24,17 +47,110 @@ where
     let (service_in, feed) = tokio::io::duplex(PIPE_BYTES);
     let (service_out, drain) = tokio::io::duplex(PIPE_BYTES);
     let (errors_tx, errors_rx) = mpsc::unbounded_channel::<String>();
-    tokio::spawn(read_lines(input, feed, errors_tx, max_line));
-    tokio::spawn(write_lines(drain, errors_rx, output));
-    (service_in, service_out)
+    let pending = Arc::new(Pending::default());
+    let reader = LineReader {
+        feed,
+        errors: errors_tx,
+        max_line,
+        pending: pending.clone(),
+        drain_limit,
+    };
+    tokio::spawn(reader.run(input));
+    let writer = tokio::spawn(write_lines(drain, errors_rx, output, pending));
+    Framed {
+        service_in,
+        service_out,
+        writer,
+    }
+}
+
+/// Requests forwarded to the service and not answered yet, by id (counted: ids may repeat).
+#[derive(Default)]
+struct Pending {
+    ids: Mutex<HashMap<String, usize>>,
+    changed: Notify,
+}
+
+impl Pending {
+    fn with_ids<T>(&self, f: impl FnOnce(&mut HashMap<String, usize>) -> T) -> T {
+        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut ids)
+    }
+
+    fn add(&self, id: String) {
+        self.with_ids(|ids| *ids.entry(id).or_default() += 1);
+    }
+
+    fn remove(&self, id: &str) {
+        self.with_ids(|ids| {
+            if let Some(n) = ids.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    ids.remove(id);
+                }
+            }
+        });
+        // A stored permit: the one waiter never misses a change made before it waits.
+        self.changed.notify_one();
+    }
+
+    fn clear(&self) {
+        self.with_ids(HashMap::clear);
+        self.changed.notify_one();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.with_ids(|ids| ids.is_empty())
+    }
+
+    async fn until_empty(&self) {
+        while !self.is_empty() {
+            self.changed.notified().await;
+        }
+    }
 }
 
 /// What to do with one incoming line.
 #[derive(Debug, PartialEq)]
 enum Verdict {
-    Forward,
+    Forward(Track),
     Skip,
     Reply(String),
+}
+
+/// What a forwarded line means for the requests awaiting an answer.
+#[derive(Debug, PartialEq)]
+enum Track {
+    Nothing,
+    /// A request with this id (JSON text) awaits its answer.
+    Request(String),
+    /// The client gave up on the request with this id.
+    Cancelled(String),
+}
+
+fn track(message: &serde_json::Map<String, Value>) -> Track {
+    let method = message.get("method").and_then(Value::as_str);
+    match (method, message.get("id")) {
+        (Some("notifications/cancelled"), _) => {
+            match message.get("params").and_then(|p| p.get("requestId")) {
+                Some(id) => Track::Cancelled(id.to_string()),
+                None => Track::Nothing,
+            }
+        }
+        (Some(_), Some(id)) if !id.is_null() => Track::Request(id.to_string()),
+        _ => Track::Nothing,
+    }
+}
+
+/// The id of a response or error the service wrote, if the line is one.
+fn answered_id(line: &str) -> Option<String> {
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(line) else {
+        return None;
+    };
+    if message.contains_key("method") {
+        return None;
+    }
+    message.get("id").map(Value::to_string)
 }
 
 fn judge(line: &[u8]) -> Verdict {
@@ -70,82 +186,119 @@ fn judge(line: &[u8]) -> Verdict {
             "invalid request: no \"method\" (or \"result\"/\"error\")",
         ));
     }
-    Verdict::Forward
+    Verdict::Forward(track(message))
 }
 
 fn error(id: Value, code: i64, message: &str) -> String {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).to_string()
 }
 
-async fn read_lines<R: AsyncRead + Unpin>(
-    input: R,
-    mut feed: DuplexStream,
+/// Reads stdin line by line and forwards the checked lines to the service.
+struct LineReader {
+    feed: DuplexStream,
     errors: mpsc::UnboundedSender<String>,
     max_line: usize,
-) {
-    let mut reader = BufReader::new(input);
-    let mut line = Vec::new();
-    let mut oversized = false;
-    loop {
-        let (consumed, complete) = match reader.fill_buf().await {
-            Ok([]) | Err(_) => break,
-            Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
-                Some(i) => {
-                    if !oversized {
-                        line.extend_from_slice(&buf[..i]);
+    pending: Arc<Pending>,
+    drain_limit: Duration,
+}
+
+impl LineReader {
+    async fn run<R: AsyncRead + Unpin>(mut self, input: R) {
+        let mut reader = BufReader::new(input);
+        let mut line = Vec::new();
+        let mut oversized = false;
+        loop {
+            let (consumed, complete) = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        if !oversized {
+                            line.extend_from_slice(&buf[..i]);
+                        }
+                        (i + 1, true)
                     }
-                    (i + 1, true)
-                }
-                None => {
-                    if !oversized {
-                        line.extend_from_slice(buf);
+                    None => {
+                        if !oversized {
+                            line.extend_from_slice(buf);
+                        }
+                        (buf.len(), false)
                     }
-                    (buf.len(), false)
-                }
-            },
-        };
-        reader.consume(consumed);
-        if line.len() > max_line {
-            oversized = true;
-            line = Vec::new();
+                },
+            };
+            reader.consume(consumed);
+            if line.len() > self.max_line {
+                oversized = true;
+                line = Vec::new();
+            }
+            if !complete {
+                continue;
+            }
+            if !self.handle(&line, oversized).await {
+                return self.finish().await;
+            }
+            line.clear();
+            oversized = false;
         }
-        if !complete {
-            continue;
+        // A last line without a newline is still a line.
+        if oversized || !line.is_empty() {
+            self.handle(&line, oversized).await;
         }
+        self.finish().await;
+    }
+
+    /// Judges and forwards (or answers) one line; false once the service or stdout is gone.
+    async fn handle(&mut self, line: &[u8], oversized: bool) -> bool {
         let verdict = match oversized {
             true => Verdict::Reply(error(
                 Value::Null,
                 -32600,
-                &format!("invalid request: the message is longer than {max_line} bytes"),
+                &format!(
+                    "invalid request: the message is longer than {} bytes",
+                    self.max_line
+                ),
             )),
-            false => judge(&line),
+            false => judge(line),
         };
         match verdict {
-            Verdict::Forward => {
-                line.push(b'\n');
-                if feed.write_all(&line).await.is_err() {
-                    break;
+            Verdict::Forward(track) => {
+                match track {
+                    Track::Request(id) => self.pending.add(id),
+                    Track::Cancelled(id) => self.pending.remove(&id),
+                    Track::Nothing => {}
                 }
+                let mut framed = line.to_vec();
+                framed.push(b'\n');
+                self.feed.write_all(&framed).await.is_ok()
             }
-            Verdict::Skip => {}
+            Verdict::Skip => true,
             Verdict::Reply(reply) => {
                 tracing::warn!("refused an incoming line: {reply}");
-                if errors.send(reply).is_err() {
-                    break;
-                }
+                self.errors.send(reply).is_ok()
             }
         }
-        line.clear();
-        oversized = false;
     }
-    // End of input: the service sees end of file and stops.
-    let _ = feed.shutdown().await;
+
+    /// End of input: waits for the answers still due, then lets the service see end of file.
+    async fn finish(mut self) {
+        if tokio::time::timeout(self.drain_limit, self.pending.until_empty())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "end of input: requests still unanswered after {:?}; stopping",
+                self.drain_limit
+            );
+        }
+        drop(self.errors);
+        let _ = self.feed.shutdown().await;
+    }
 }
 
 async fn write_lines<W: AsyncWrite + Unpin>(
     drain: DuplexStream,
     mut errors: mpsc::UnboundedReceiver<String>,
     mut output: W,
+    pending: Arc<Pending>,
 ) {
     let mut lines = BufReader::new(drain).lines();
     let mut errors_open = true;
@@ -163,15 +316,30 @@ async fn write_lines<W: AsyncWrite + Unpin>(
                 }
             },
         };
-        let written = async {
-            output.write_all(line.as_bytes()).await?;
-            output.write_all(b"\n").await?;
-            output.flush().await
-        };
-        if written.await.is_err() {
+        if write_line(&mut output, &line).await.is_err() {
+            pending.clear();
+            return;
+        }
+        if !pending.is_empty()
+            && let Some(id) = answered_id(&line)
+        {
+            pending.remove(&id);
+        }
+    }
+    // The service is done; errors queued before its end of file still go out.
+    while let Ok(line) = errors.try_recv() {
+        if write_line(&mut output, &line).await.is_err() {
             break;
         }
     }
+    pending.clear();
+    let _ = output.flush().await;
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(output: &mut W, line: &str) -> std::io::Result<()> {
+    output.write_all(line.as_bytes()).await?;
+    output.write_all(b"\n").await?;
+    output.flush().await
 }
 
 #[cfg(test)]
@@ -191,11 +359,15 @@ mod tests {
     fn lines_are_judged() {
         assert_eq!(
             judge(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Verdict::Forward
+            Verdict::Forward(Track::Request("1".into()))
         );
         assert_eq!(
             judge(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
-            Verdict::Forward
+            Verdict::Forward(Track::Nothing)
+        );
+        assert_eq!(
+            judge(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a"}}"#),
+            Verdict::Forward(Track::Cancelled("\"a\"".into()))
         );
         assert_eq!(judge(b"   "), Verdict::Skip);
         assert_eq!(reply_code(judge(b"not json")), -32700);
@@ -212,15 +384,65 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
             "x".repeat(5000)
         );
-        let (service_in, mut service_out) =
-            framed(std::io::Cursor::new(input.into_bytes()), tokio::io::sink(), 1000);
+        let mut framed = framed(
+            std::io::Cursor::new(input.into_bytes()),
+            tokio::io::sink(),
+            1000,
+            Duration::from_secs(30),
+        );
+        let mut reader = BufReader::new(framed.service_in);
         let mut forwarded = String::new();
-        let mut reader = BufReader::new(service_in);
-        while reader.read_line(&mut forwarded).await.unwrap() > 0 {}
+        for _ in 0..2 {
+            reader.read_line(&mut forwarded).await.unwrap();
+        }
         assert_eq!(
             forwarded,
             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n"
         );
-        service_out.shutdown().await.unwrap();
+        // Both requests are answered: only then does the service see end of file.
+        for id in [1, 2] {
+            let answer = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{}}}}\n");
+            framed.service_out.write_all(answer.as_bytes()).await.unwrap();
+        }
+        let mut rest = String::new();
+        assert_eq!(reader.read_line(&mut rest).await.unwrap(), 0);
+        framed.service_out.shutdown().await.unwrap();
+        drop(framed.service_out);
+        framed.writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn end_of_input_waits_for_answers_and_keeps_a_last_line_without_newline() {
+        let input = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}";
+        let (output, mut stdout) = tokio::io::duplex(4096);
+        let framed = framed(
+            std::io::Cursor::new(input.as_bytes().to_vec()),
+            output,
+            1000,
+            Duration::from_secs(30),
+        );
+        let mut lines = BufReader::new(framed.service_in).lines();
+        assert!(lines.next_line().await.unwrap().unwrap().contains("\"a\""));
+        assert!(lines.next_line().await.unwrap().unwrap().contains("7"));
+        let mut service_out = framed.service_out;
+        service_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":{}}\n")
+            .await
+            .unwrap();
+        // One answer still due: no end of file yet, while the last request is answered.
+        let wait = tokio::time::timeout(Duration::from_millis(50), lines.next_line()).await;
+        assert!(wait.is_err(), "end of file came before every answer: {wait:?}");
+        service_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n")
+            .await
+            .unwrap();
+        assert_eq!(lines.next_line().await.unwrap(), None);
+        drop(service_out);
+        framed.writer.await.unwrap();
+        let mut written = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut written)
+            .await
+            .unwrap();
+        assert_eq!(written.lines().count(), 2, "{written}");
     }
 }

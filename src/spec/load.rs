@@ -103,6 +103,16 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
     })
 }
 
+/// Compiles one parsed spec, refusing first the constructs that would do nothing.
+fn compile_source(
+    spec: ToolSpec,
+    source: &SpecSource,
+    templates: &mut Templates,
+) -> Result<CompiledTool, SpecError> {
+    super::inert::check(&spec, &source.text, &source.origin)?;
+    CompiledTool::from_spec(spec, &source.origin, templates)
+}
+
 /// Loads, merges and compiles the specs. On failure, returns every problem found.
 pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
     let mut errors = Vec::new();
@@ -159,7 +169,7 @@ pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
     let mut templates = Templates::new();
     let mut tools = Vec::new();
     for (_, (source, spec)) in chosen {
-        match CompiledTool::from_spec(spec, &source.origin, &mut templates) {
+        match compile_source(spec, &source, &mut templates) {
             Ok(tool) => tools.push(tool),
             Err(e) => errors.push(e),
         }
@@ -194,7 +204,11 @@ request:
 
     fn compile(text: &str, origin: &str) -> Result<CompiledTool, SpecError> {
         let spec = parse_spec(text, origin)?;
-        CompiledTool::from_spec(spec, origin, &mut Templates::new())
+        let source = SpecSource {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+        };
+        compile_source(spec, &source, &mut Templates::new())
     }
 
     #[test]
@@ -249,6 +263,106 @@ request:
             let got = compile(text, "x/list_things.yaml").unwrap_err().to_string();
             assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
         }
+    }
+
+    const STEPS: &str = "name: list_things
+group: flow
+description: d
+input:
+  type: object
+  properties:
+    namespace: {type: string}
+steps:
+  - name: flows
+    request:
+      method: GET
+      path: /flows/{{ namespace }}
+";
+
+    const VARIANTS: &str = "name: manage_things
+group: kv
+description: d
+input:
+  type: object
+  properties:
+    action: {type: string, enum: [get, list]}
+    key: {type: [string, 'null'], default: null}
+  required: [action]
+variants:
+  get:
+    requires: [key]
+    request: {method: GET, path: '/kv/{{ key }}'}
+  list:
+    steps:
+      - request: {method: GET, path: /kv}
+";
+
+    #[test]
+    fn constructs_that_would_do_nothing_are_refused_with_their_line() {
+        let cases: Vec<(String, &str, &str)> = vec![
+            (
+                format!("{STEPS}response:\n  select: $.results\n"),
+                "list_things.yaml",
+                "list_things.yaml:13: response: does nothing on a tool with `steps`: give each request step its own `response`, and build the result with `result`",
+            ),
+            (
+                VARIANTS.replace("    steps:\n", "    response: {select: $.x}\n    steps:\n"),
+                "manage_things.yaml",
+                "manage_things.yaml:15: variants.list.response: does nothing on a variant with `steps`",
+            ),
+            (
+                format!("{VARIANTS}result: {{a: 1}}\n"),
+                "manage_things.yaml",
+                "manage_things.yaml:17: result: does nothing on a tool with `variants`: give each variant with `steps` its own `result`",
+            ),
+            (
+                format!(
+                    "{}response:\n  select: $.x\n",
+                    VARIANTS.replace(
+                        "request: {method: GET, path: '/kv/{{ key }}'}",
+                        "request: {method: GET, path: '/kv/{{ key }}'}\n    response: {select: $.value}"
+                    )
+                ),
+                "manage_things.yaml",
+                "manage_things.yaml:18: response: no variant uses it",
+            ),
+            (
+                format!(
+                    "{}response:\n  select: $.x\n",
+                    GOOD.replace(
+                        "  path: /flows/{{ namespace }}\n",
+                        "  path: /flows/{{ namespace }}\n  response: {select: $.y}\n"
+                    )
+                ),
+                "list_things.yaml",
+                "list_things.yaml:13: response: every request here has its own `response`, so this one is never used",
+            ),
+            (
+                format!("{STEPS}    response:\n      output_schema: {{type: object}}\n"),
+                "list_things.yaml",
+                "list_things.yaml:14: steps[0].response.output_schema: `output_schema` is read only from the tool's own top-level `response`",
+            ),
+            (
+                VARIANTS.replace(
+                    "    requires: [key]\n",
+                    "    requires: [key]\n    response:\n      output_schema: {type: object}\n",
+                ),
+                "manage_things.yaml",
+                "manage_things.yaml:14: variants.get.response.output_schema: `output_schema` is read only",
+            ),
+        ];
+        for (text, origin, want) in cases {
+            let got = compile(&text, origin).unwrap_err().to_string();
+            assert!(got.starts_with(want), "\n got: {got}\nwant: {want}\n{text}");
+        }
+        // What they should be instead compiles.
+        compile(STEPS, "list_things.yaml").unwrap();
+        compile(VARIANTS, "manage_things.yaml").unwrap();
+        compile(
+            &format!("{STEPS}response:\n  output_schema: {{type: object}}\n"),
+            "list_things.yaml",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod compile;
+pub mod inert;
 pub mod load;
 pub mod raw;
 

@@ -137,7 +137,7 @@ def watched_server(kestra):
     tools_dir = tempfile.mkdtemp()
     with open(os.path.join(HERE, "..", "..", "tools.d", "search_flows.yaml"), encoding="utf-8") as f:
         search_flows = f.read()
-    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "",
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "none",
                               "KESTRA_MCP_TOOLS_DIR": tools_dir}, ["--watch"])
     yield url, tools_dir, search_flows
     proc.terminate()

@@ -343,13 +343,16 @@ async fn on_an_oss_kestra_the_enterprise_tools_are_left_out_unless_configured() 
         "{stderr}"
     );
 
-    // An explicit setting wins, even an empty one.
-    let (mut server, kestra) = start_against(oss(), Some("")).await;
+    // An explicit setting wins: `none` serves every tool without asking.
+    let (mut server, kestra) = start_against(oss(), Some("none")).await;
     assert_eq!(server.tool_names().await.len(), 39);
     assert!(
         kestra.received_requests().await.unwrap().is_empty(),
         "no probe when the setting is explicit"
     );
+    // An empty value counts as unset (a .env copied from .env_example): edition-aware.
+    let (mut server, _kestra) = start_against(oss(), Some("")).await;
+    assert_eq!(server.tool_names().await, python_names(Some("ee")));
     let (mut server, _kestra) = start_against(oss(), Some("logs")).await;
     let names = server.tool_names().await;
     assert!(names.contains(&"manage_group".to_owned()) && !names.contains(&"search_logs".to_owned()));
@@ -489,7 +492,7 @@ fn watch_needs_a_tools_directory() {
 }
 
 /// A tools directory holding one spec file.
-fn spec_dir(file: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn spec_dir(file: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(file);
     std::fs::write(&path, text).unwrap();

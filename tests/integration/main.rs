@@ -6,6 +6,7 @@
 mod configuration;
 mod faults;
 mod protocol;
+mod reliability;
 mod stub;
 mod tools;
 mod tools_catalog;

@@ -145,25 +145,33 @@ async fn a_cancelled_call_aborts_its_request_and_gets_no_result() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// A call still running when stdin closes is answered within its own time limit
+/// (KESTRA_MCP_TIMEOUT), then the process exits cleanly.
 #[tokio::test]
 async fn closing_stdin_ends_the_process_cleanly_even_with_a_call_in_flight() {
-    let mut bed = Bed::start().await;
+    let mut bed = Bed::with_env(&[("KESTRA_MCP_TIMEOUT", "1")]).await;
     bed.answer(
         "GET",
         "/api/v1/main/flows/slow.ns",
         ResponseTemplate::new(200).set_delay(Duration::from_secs(30)),
     )
     .await;
-    bed.server
+    let id = bed
+        .server
         .send_request(
             "tools/call",
             json!({"name": "list_flows_in_namespace", "arguments": {"namespace": "slow.ns"}}),
         )
         .await;
-    let started = Instant::now();
-    let (status, stderr) = bed.server.finish().await;
-    assert!(status.success(), "exit {status:?}: {stderr}");
-    assert!(started.elapsed() < Duration::from_secs(15));
+    let (messages, status) = bed.server.send_all_and_close(b"").await;
+    assert!(status.success(), "exit {status:?}");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["id"], json!(id));
+    assert_eq!(messages[0]["result"]["isError"], json!(true), "{}", messages[0]);
+    let text = messages[0]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("did not answer within"), "{text}");
 }
 
 #[tokio::test]

@@ -22,12 +22,12 @@ pub struct Server {
 
 /// Environment for a server pointed at `base_url`, with nothing inherited from the developer's
 /// shell or a `.env` file.
-/// `KESTRA_MCP_DISABLED_TOOLS` is set (empty) so that no edition probe adds a request to the
-/// ones each test asserts; tests of the edition probe remove it.
+/// `KESTRA_MCP_DISABLED_TOOLS` is `none` (every tool, no edition probe) so that no probe adds a
+/// request to the ones each test asserts; tests of the edition probe remove it.
 pub fn env_for(base_url: &str) -> Vec<(String, String)> {
     vec![
         ("KESTRA_BASE_URL".into(), base_url.into()),
-        ("KESTRA_MCP_DISABLED_TOOLS".into(), String::new()),
+        ("KESTRA_MCP_DISABLED_TOOLS".into(), "none".into()),
     ]
 }
 
@@ -109,6 +109,33 @@ impl Server {
         self.stdin.write_all(line.as_bytes()).await.expect("write");
         self.stdin.write_all(b"\n").await.expect("write");
         self.stdin.flush().await.expect("flush");
+    }
+
+    /// Writes `bytes` to stdin as they are (no newline added) and closes it; returns every
+    /// line the server then writes to stdout until it closes it, and its exit status.
+    pub async fn send_all_and_close(mut self, bytes: &[u8]) -> (Vec<Value>, std::process::ExitStatus) {
+        self.stdin.write_all(bytes).await.expect("write");
+        self.stdin.flush().await.expect("flush");
+        drop(self.stdin);
+        let mut messages = Vec::new();
+        loop {
+            let line = tokio::time::timeout(self.timeout, self.stdout.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("stdout still open after {:?}", self.timeout))
+                .expect("read stdout");
+            match line {
+                Some(line) => messages.push(
+                    serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("non-JSON on stdout: {line:?}: {e}")),
+                ),
+                None => break,
+            }
+        }
+        let status = tokio::time::timeout(self.timeout, self.child.wait())
+            .await
+            .expect("exit")
+            .expect("wait");
+        (messages, status)
     }
 
     pub async fn notify(&mut self, method: &str, params: Value) {

@@ -22,8 +22,8 @@ def kestra():
 
 
 def params(kestra, **extra):
-    # KESTRA_MCP_DISABLED_TOOLS set (empty): no edition probe among the requests counted here.
-    env = {"KESTRA_BASE_URL": kestra.url, "PATH": os.environ.get("PATH", ""), "KESTRA_MCP_DISABLED_TOOLS": ""}
+    # KESTRA_MCP_DISABLED_TOOLS=none: no edition probe among the requests counted here.
+    env = {"KESTRA_BASE_URL": kestra.url, "PATH": os.environ.get("PATH", ""), "KESTRA_MCP_DISABLED_TOOLS": "none"}
     env.update(extra)
     return StdioServerParameters(command=os.path.abspath(BINARY), env=env, cwd=tempfile.mkdtemp())
 

@@ -1,0 +1,248 @@
+//! Constructs that parse and compile but would do nothing: a `response` no request uses, a
+//! `result` no action reads, an `output_schema` outside the tool's own `response`. A tool author
+//! who writes one expects an effect, so loading refuses them, saying where (`file:line: field`)
+//! and what to write instead.
+
+use super::SpecError;
+use super::raw::{RequestSpec, ResponseSpec, StepSpec, ToolSpec, VariantSpec};
+
+const STEPS_SHAPE: &str = "give each request step its own `response`, and build the result with `result`";
+const OUTPUT_SCHEMA_HOME: &str = "`output_schema` is read only from the tool's own top-level `response` (the tool's outputSchema); move it there";
+const NEVER_USED: &str = "every request here has its own `response`, so this one is never used; remove it";
+
+/// The first inert construct of `spec` (read from `text`), as a load error with its line.
+pub fn check(spec: &ToolSpec, text: &str, origin: &str) -> Result<(), SpecError> {
+    match first_inert(spec) {
+        None => Ok(()),
+        Some((field, message)) => Err(SpecError {
+            origin: origin.to_owned(),
+            line: line_of_field(text, &field),
+            field: Some(field),
+            message,
+        }),
+    }
+}
+
+/// Whether a `response` changes anything besides the advertised output schema.
+fn shapes(response: &ResponseSpec) -> bool {
+    response.select.is_some()
+        || response.fields.is_some()
+        || response.template.is_some()
+        || response.wrap.is_some()
+        || !response.on_status.is_empty()
+}
+
+/// The requests of a `request`/`requests` pair.
+fn requests<'a>(one: Option<&'a RequestSpec>, many: Option<&'a [RequestSpec]>) -> Vec<&'a RequestSpec> {
+    one.into_iter().chain(many.into_iter().flatten()).collect()
+}
+
+/// Whether every one of `requests` (at least one) overrides the response around it.
+fn all_override(requests: &[&RequestSpec]) -> bool {
+    !requests.is_empty() && requests.iter().all(|r| r.response.is_some())
+}
+
+fn first_inert(spec: &ToolSpec) -> Option<(String, String)> {
+    let top = spec.response.as_ref();
+    if spec.steps.is_some() && top.is_some_and(shapes) {
+        return Some((
+            "response".into(),
+            format!(
+                "does nothing on a tool with `steps`: {STEPS_SHAPE} (only `response.output_schema` is read here)"
+            ),
+        ));
+    }
+    if top.is_some_and(shapes) && all_override(&requests(spec.request.as_ref(), spec.requests.as_deref())) {
+        return Some(("response".into(), NEVER_USED.into()));
+    }
+    if let Some(variants) = &spec.variants {
+        if spec.result.is_some() {
+            return Some((
+                "result".into(),
+                "does nothing on a tool with `variants`: give each variant with `steps` its own `result`"
+                    .into(),
+            ));
+        }
+        if top.is_some_and(shapes) && !variants.values().any(uses_tool_response) {
+            return Some((
+                "response".into(),
+                "no variant uses it: each has `steps` or its own `response`; remove it or move it to the variants it is for".into(),
+            ));
+        }
+        for (key, variant) in variants {
+            if let Some((field, message)) = inert_in_variant(variant) {
+                return Some((format!("variants.{key}.{field}"), message));
+            }
+        }
+    }
+    inert_in_requests(spec.request.as_ref(), spec.requests.as_deref())
+        .or_else(|| spec.steps.as_deref().and_then(inert_in_steps))
+}
+
+/// Whether a variant falls back to the tool's `response`.
+fn uses_tool_response(variant: &VariantSpec) -> bool {
+    variant.steps.is_none()
+        && variant.response.is_none()
+        && !all_override(&requests(variant.request.as_ref(), variant.requests.as_deref()))
+}
+
+fn inert_in_variant(variant: &VariantSpec) -> Option<(String, String)> {
+    if let Some(response) = &variant.response {
+        if variant.steps.is_some() {
+            return Some((
+                "response".into(),
+                format!("does nothing on a variant with `steps`: {STEPS_SHAPE}"),
+            ));
+        }
+        if response.output_schema.is_some() {
+            return Some(("response.output_schema".into(), OUTPUT_SCHEMA_HOME.into()));
+        }
+        if shapes(response) && all_override(&requests(variant.request.as_ref(), variant.requests.as_deref()))
+        {
+            return Some(("response".into(), NEVER_USED.into()));
+        }
+    }
+    inert_in_requests(variant.request.as_ref(), variant.requests.as_deref())
+        .or_else(|| variant.steps.as_deref().and_then(inert_in_steps))
+}
+
+fn inert_in_steps(steps: &[StepSpec]) -> Option<(String, String)> {
+    steps.iter().enumerate().find_map(|(i, step)| {
+        let at = |field: &str| format!("steps[{i}].{field}");
+        if let Some(response) = &step.response {
+            if response.output_schema.is_some() {
+                return Some((at("response.output_schema"), OUTPUT_SCHEMA_HOME.into()));
+            }
+            if all_override(&requests(step.request.as_ref(), step.requests.as_deref())) {
+                return Some((at("response"), NEVER_USED.into()));
+            }
+        }
+        inert_in_requests(step.request.as_ref(), step.requests.as_deref())
+            .map(|(field, message)| (at(&field), message))
+    })
+}
+
+fn inert_in_requests(one: Option<&RequestSpec>, many: Option<&[RequestSpec]>) -> Option<(String, String)> {
+    let labelled = one.map(|r| ("request".to_owned(), r)).into_iter().chain(
+        many.into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, r)| (format!("requests[{i}]"), r)),
+    );
+    for (label, request) in labelled {
+        if request
+            .response
+            .as_ref()
+            .is_some_and(|r| r.output_schema.is_some())
+        {
+            return Some((
+                format!("{label}.response.output_schema"),
+                OUTPUT_SCHEMA_HOME.into(),
+            ));
+        }
+    }
+    None
+}
+
+/// The line (1-based) of a field path such as `variants.get.steps[1].response` in a YAML text
+/// written in block style; `None` when a key is not found (e.g. written inline).
+pub fn line_of_field(text: &str, field: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut at = 0;
+    let mut parent_indent: Option<usize> = None;
+    for segment in field.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let (found, indent) = (at..lines.len()).find_map(|i| {
+            let (key, indent) = key_of(lines[i])?;
+            // Top-level keys first (column 0), then keys deeper than their parent.
+            let deeper = parent_indent.map_or(indent == 0, |p| indent > p);
+            (key == name && deeper).then_some((i, indent))
+        })?;
+        at = found;
+        parent_indent = Some(indent);
+        if let Some(n) = index {
+            let (item, item_indent) = list_item(&lines, found, indent, n)?;
+            at = item;
+            // The keys of the item (`- request:` and the lines under it) are deeper than its dash.
+            parent_indent = Some(item_indent);
+        }
+    }
+    Some(at + 1)
+}
+
+/// The key a block-style YAML line starts, and its column (after a `- ` list marker).
+fn key_of(line: &str) -> Option<(&str, usize)> {
+    let content = line.trim_start();
+    let mut indent = line.len() - content.len();
+    let content = match content.strip_prefix("- ") {
+        Some(rest) => {
+            indent += 2;
+            rest.trim_start()
+        }
+        None => content,
+    };
+    let key = content.split(':').next()?.trim();
+    let is_key = content.contains(':')
+        && !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    is_key.then_some((key, indent))
+}
+
+/// The `n`-th `- ` item of the list under the key at line `key_line` (indented `key_indent`).
+fn list_item(lines: &[&str], key_line: usize, key_indent: usize, n: usize) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    let mut dash_indent = None;
+    for (i, line) in lines.iter().enumerate().skip(key_line + 1) {
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        if indent < key_indent || (indent == key_indent && !content.starts_with("- ")) {
+            return None;
+        }
+        if content.starts_with("- ") && dash_indent.is_none_or(|d| d == indent) {
+            dash_indent = Some(indent);
+            if seen == n {
+                return Some((i, indent));
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "name: t
+response:
+  select: $.a
+variants:
+  get:
+    steps:
+      - name: one
+        request: {method: GET, path: /a}
+      - request:
+          method: GET
+          path: /b
+        response:
+          select: $.b
+";
+
+    #[test]
+    fn fields_are_found_on_their_lines() {
+        assert_eq!(line_of_field(TEXT, "response"), Some(2));
+        assert_eq!(line_of_field(TEXT, "variants.get"), Some(5));
+        assert_eq!(line_of_field(TEXT, "variants.get.steps[0]"), Some(7));
+        assert_eq!(line_of_field(TEXT, "variants.get.steps[1].response"), Some(12));
+        assert_eq!(line_of_field(TEXT, "variants.get.steps[1].request"), Some(9));
+        assert_eq!(line_of_field(TEXT, "variants.put"), None);
+    }
+}
