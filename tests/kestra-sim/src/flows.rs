@@ -158,17 +158,50 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
         v13_check_input_defaults(req, &def)?;
     }
     for list in ["tasks", "triggers", "errors", "finally"] {
-        for t in def.get(list).and_then(Value::as_array).into_iter().flatten() {
+        for (i, t) in def
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
             if t.get("id").and_then(Value::as_str).is_none() {
                 return Err(req.validation_error(&format!("{list}[].id"), "must not be null"));
             }
             if !known_type(ty) {
-                return Err(req.validation_error_raw(&format!("Invalid type: {ty}"), "tasks"));
+                return Err(unknown_type(req, list, i, ty));
             }
         }
     }
     Ok(def)
+}
+
+/// The 422 for a task or trigger type no plugin provides (recorded errors/flow-create-unknown-task-type
+/// and flows/create-unknown-task-type of both corpora): `Invalid entity: Invalid type: <type>` with
+/// two embedded errors on the Jackson path of the item, Kestra's and Jackson's; 1.3 lists
+/// Kestra's first, 2.0 Jackson's.
+fn unknown_type(req: &Req, list: &str, index: usize, ty: &str) -> Response {
+    let path =
+        format!("io.kestra.core.models.flows.FlowWithSource[\"{list}\"]->java.util.ArrayList[{index}]");
+    let error = |message: String| json!({"message": message, "logref": null, "path": path, "_links": {}, "_embedded": {}});
+    let kestra = error(format!("Invalid type: {ty}"));
+    let jackson = error(format!(
+        "Could not resolve type id '{ty}' as a subtype of `io.kestra.core.models.Plugin`: No plugin registered for the defined type: '{ty}'\n at [Source: UNKNOWN; byte offset: #UNKNOWN] (through reference chain: {path})"
+    ));
+    let errors = if req.core.version == crate::KestraVersion::V1_3 {
+        vec![kestra, jackson]
+    } else {
+        vec![jackson, kestra]
+    };
+    json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &crate::http::error_body(
+            &format!("Invalid entity: Invalid type: {ty}"),
+            &req.href(),
+            Some(Value::Array(errors)),
+        ),
+    )
 }
 
 /// Kestra 1.3 refuses an input that has `defaults` and `required: false` (recorded-1.3.0
