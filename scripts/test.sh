@@ -4,7 +4,8 @@
 #   1. formatting and lints
 #   2. Rust tests: unit tests, the real binary over stdio against loopback stubs (integration),
 #      OpenAPI contract checks of every tool (contract), property tests, a load test with faults,
-#      and the Kestra simulator's own tests (replay of 396 recorded real Kestra exchanges)
+#      and the Kestra simulator's own tests (replays of three corpora recorded from real Kestra
+#      servers: 0.23, 1.3.0 and 2.0.0-SNAPSHOT, 396 + 473 + 571 exchanges)
 #   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
 #   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
 #      and response against Kestra's OpenAPI descriptions

@@ -3,6 +3,7 @@
 
 use crate::runner::Scenario;
 
+mod agent_errors;
 mod ee;
 mod executions;
 mod files;
@@ -89,6 +90,22 @@ pub fn all() -> Vec<Scenario> {
         scenario!(
             files::namespace_directories,
             "create/list/move/delete namespace directories"
+        ),
+        scenario!(
+            agent_errors::flow_yaml_refusals_and_source_search,
+            "create_flow_from_yaml: an unknown task type is refused with Kestra's messages (nothing created or updated), an existing flow is updated; search_flows in_source finds a task type"
+        ),
+        scenario!(
+            agent_errors::execute_unknown_input_and_duration,
+            "execute_flow refuses an undeclared input with the valid names (nothing started); list_executions gives durationSeconds"
+        ),
+        scenario!(
+            agent_errors::kv_set_without_value,
+            "manage_kv_store set without a value is refused; no key is created"
+        ),
+        scenario!(
+            agent_errors::missing_directory_and_empty_file_search,
+            "listing a missing directory is an error; a file search with an empty q lists every file"
         ),
         scenario!(
             safety::version_safety,

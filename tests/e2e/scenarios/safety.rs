@@ -58,7 +58,7 @@ async fn assert_no_trap_ran(c: &Ctx, execution_id: &str) {
 }
 
 /// Whether Prism saw kestra-mcp call `path` (test bed only).
-fn prism_saw(c: &Ctx, method: &str, path: &str) -> Option<bool> {
+pub(crate) fn prism_saw(c: &Ctx, method: &str, path: &str) -> Option<bool> {
     let log = std::fs::read_to_string(c.target.prism_log.as_ref()?).ok()?;
     let needle = format!(
         "[HTTP SERVER] {} /api/v1/{}{path} ",

@@ -1119,7 +1119,7 @@ pub fn restart(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
             "Illegal argument: No task found to restart execution from!",
         );
     }
-    if req.core.version == crate::KestraVersion::V1_3 && !v13_has_task_to_restart(e) {
+    if req.core.version == crate::KestraVersion::V1_3 && !has_task_to_restart(e) {
         return req.error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Illegal argument: No task found to restart execution from!",
@@ -1129,11 +1129,11 @@ pub fn restart(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     ok_json(&e.to_json(now))
 }
 
-/// Kestra 1.3 restarts from a failed (or killed) task run and refuses an execution that has
+/// Kestra (1.3 here, 2.0 in v2.rs) restarts from a failed (or killed) task run and refuses one that has
 /// none, even when the execution itself is FAILED (e.g. set by change-status): 422 `No task found
 /// to restart execution from!` (recorded-1.3.0 executions/restart-success; Kestra's
 /// `ExecutionService.restart`, which looks for the task runs to restart, not at the execution's state).
-fn v13_has_task_to_restart(e: &Execution) -> bool {
+pub(crate) fn has_task_to_restart(e: &Execution) -> bool {
     e.task_runs
         .iter()
         .any(|r| matches!(r.state.current(), "FAILED" | "KILLED"))

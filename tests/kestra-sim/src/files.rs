@@ -308,7 +308,17 @@ pub fn create_directory(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Respon
     let ns = tryr!(ns_guard(req));
     let p = tryr!(check_path(req, req.q("path").unwrap_or("/")));
     let tree = t.files.entry(ns).or_default();
-    mkdirs(tree, &p, now.timestamp_millis());
+    // Only the directory itself: 2.0 keeps no nested empty directory either (a `mkdir /e1/e2`
+    // leaves `/e1` unknown, 404, and out of the root listing: recorded-2.0.0-SNAPSHOT
+    // namespace-files/v13-list-root-after-nested-mkdir, v13-list-e1). A file uploaded below
+    // creates the missing parents (`upload`).
+    let ms = now.timestamp_millis();
+    tree.entry(p).or_insert(Node {
+        dir: true,
+        content: Bytes::new(),
+        created: ms,
+        modified: ms,
+    });
     empty(StatusCode::OK)
 }
 

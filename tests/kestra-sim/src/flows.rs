@@ -158,17 +158,50 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
         v13_check_input_defaults(req, &def)?;
     }
     for list in ["tasks", "triggers", "errors", "finally"] {
-        for t in def.get(list).and_then(Value::as_array).into_iter().flatten() {
+        for (i, t) in def
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
             if t.get("id").and_then(Value::as_str).is_none() {
                 return Err(req.validation_error(&format!("{list}[].id"), "must not be null"));
             }
             if !known_type(ty) {
-                return Err(req.validation_error_raw(&format!("Invalid type: {ty}"), "tasks"));
+                return Err(unknown_type(req, list, i, ty));
             }
         }
     }
     Ok(def)
+}
+
+/// The 422 for a task or trigger type no plugin provides (recorded errors/flow-create-unknown-task-type
+/// and flows/create-unknown-task-type of both corpora): `Invalid entity: Invalid type: <type>` with
+/// two embedded errors on the Jackson path of the item, Kestra's and Jackson's; 1.3 lists
+/// Kestra's first, 2.0 Jackson's.
+fn unknown_type(req: &Req, list: &str, index: usize, ty: &str) -> Response {
+    let path =
+        format!("io.kestra.core.models.flows.FlowWithSource[\"{list}\"]->java.util.ArrayList[{index}]");
+    let error = |message: String| json!({"message": message, "logref": null, "path": path, "_links": {}, "_embedded": {}});
+    let kestra = error(format!("Invalid type: {ty}"));
+    let jackson = error(format!(
+        "Could not resolve type id '{ty}' as a subtype of `io.kestra.core.models.Plugin`: No plugin registered for the defined type: '{ty}'\n at [Source: UNKNOWN; byte offset: #UNKNOWN] (through reference chain: {path})"
+    ));
+    let errors = if req.core.version == crate::KestraVersion::V1_3 {
+        vec![kestra, jackson]
+    } else {
+        vec![jackson, kestra]
+    };
+    json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &crate::http::error_body(
+            &format!("Invalid entity: Invalid type: {ty}"),
+            &req.href(),
+            Some(Value::Array(errors)),
+        ),
+    )
 }
 
 /// Kestra 1.3 refuses an input that has `defaults` and `required: false` (recorded-1.3.0
@@ -615,6 +648,79 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
     ok_json(&paged(paginate(&rendered, page, size), total))
 }
 
+/// Full-text search over flow sources, `GET /flows/source` (the same on 1.3 and 2.0: recorded
+/// pairs flows/source-search-* of both corpora and 2.0's v20/inv6-source-*): `q` matches the YAML
+/// source case-insensitively, `namespace` narrows to a namespace and its children, no `q` lists
+/// every flow. Each result is `{model: <flow without source>, fragments: [one excerpt]}`, in
+/// order of last update (as the recordings list them).
+pub fn search_by_source(req: &Req, t: &Tenant) -> Response {
+    let (page, size) = match req.paging("searchFlowsBySourceCode") {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let q = req.q("q").filter(|q| !q.is_empty()).map(str::to_ascii_lowercase);
+    let ns = req.q("namespace").filter(|ns| !ns.is_empty());
+    let mut items: Vec<&FlowRev> = live_flows(t)
+        .filter(|r| {
+            let flow_ns = r.def.get("namespace").and_then(Value::as_str).unwrap_or("");
+            ns.is_none_or(|ns| ns_matches(ns, flow_ns))
+                && q.as_deref()
+                    .is_none_or(|q| r.source.to_ascii_lowercase().contains(q))
+        })
+        .collect();
+    items.sort_by_key(|r| r.updated);
+    let total = items.len();
+    let rendered: Vec<Value> = items
+        .iter()
+        .map(|r| {
+            let mut model = render(r, false, req.core.version);
+            // Both recordings show `updated` in the model (the revision's save time).
+            if let Value::Object(m) = &mut model {
+                m.insert("updated".into(), json!(crate::state::fmt_time(&r.updated)));
+            }
+            json!({"model": model, "fragments": [source_fragment(&r.source, q.as_deref())]})
+        })
+        .collect();
+    ok_json(&paged(paginate(&rendered, page, size), total))
+}
+
+/// The excerpt Kestra returns for a source match: the line before the first matching line and
+/// up to three after it (the first four lines without `q`), the first match of `q` in each of
+/// these lines between `[mark]` and `[/mark]`. GUESS from the recorded fragments (e.g.
+/// `tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]
+/// \n    duration: PT20S`, and `core.[mark]log[/mark].Log` marking only the first `log`).
+fn source_fragment(source: &str, q: Option<&str>) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let first = q
+        .and_then(|q| lines.iter().position(|l| l.to_ascii_lowercase().contains(q)))
+        .unwrap_or(0);
+    let start = first.saturating_sub(1);
+    lines
+        .iter()
+        .skip(start)
+        .take(4)
+        .map(|l| match q {
+            Some(q) => mark_first(l, q),
+            None => (*l).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `line` with its first case-insensitive occurrence of `q` (lowercase) between `[mark]` and
+/// `[/mark]`, keeping the line's case. ASCII lowercasing keeps byte offsets.
+fn mark_first(line: &str, q: &str) -> String {
+    match line.to_ascii_lowercase().find(q) {
+        Some(at) => format!(
+            "{}[mark]{}[/mark]{}",
+            &line[..at],
+            &line[at..at + q.len()],
+            &line[at + q.len()..]
+        ),
+        None => line.to_string(),
+    }
+}
+
 pub fn list_by_namespace(req: &Req, t: &Tenant) -> Response {
     let ns = req.param("namespace");
     if let Some(r) = guard(req, &[ns]) {
@@ -934,4 +1040,33 @@ pub fn namespace_dependencies(req: &Req, t: &Tenant) -> Response {
 
 pub fn climbing_guard(req: &Req, values: &[&str]) -> Option<Response> {
     guard(req, values)
+}
+
+#[cfg(test)]
+mod source_fragment_tests {
+    use super::source_fragment;
+
+    /// recorded flows/source-search-q-Sleep (1.3.0 and 2.0.0-SNAPSHOT): the flow `slow`.
+    #[test]
+    fn fragment_starts_one_line_before_the_first_match() {
+        let slow = "id: slow\nnamespace: company.team\ntasks:\n  - id: sleep\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT20S\n  - id: done\n    type: io.kestra.plugin.core.log.Log\n    message: done sleeping\n";
+        assert_eq!(
+            source_fragment(slow, Some("sleep")),
+            "tasks:\n  - id: [mark]sleep[/mark]\n    type: io.kestra.plugin.core.flow.[mark]Sleep[/mark]\n    duration: PT20S"
+        );
+    }
+
+    /// recorded v20/inv6-source-q-log-namespace (the flow `backfilled`) and inv6-source-no-q.
+    #[test]
+    fn only_the_first_match_of_a_line_is_marked_and_no_query_shows_the_head() {
+        let src = "id: backfilled\nnamespace: company.v20\ninputs:\n  - id: region\n    type: STRING\n    defaults: eu\ntasks:\n  - id: tick\n    type: io.kestra.plugin.core.log.Log\n    message: \"tick\"\ntriggers:\n  - id: hourly\n";
+        assert_eq!(
+            source_fragment(src, Some("log")),
+            "  - id: tick\n    type: io.kestra.plugin.core.[mark]log[/mark].Log\n    message: \"tick\"\ntriggers:"
+        );
+        assert_eq!(
+            source_fragment(src, None),
+            "id: backfilled\nnamespace: company.v20\ninputs:\n  - id: region"
+        );
+    }
 }

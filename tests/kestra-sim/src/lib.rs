@@ -301,6 +301,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
     match op {
         CreateFlow => flows::create(&req, t),
         SearchFlows => flows::search(&req, t),
+        SearchFlowsBySource => flows::search_by_source(&req, t),
         DistinctNamespaces => flows::distinct_namespaces(&req, t),
         ValidateFlows => flows::validate(&req, t),
         BulkFlows => flows::bulk(&req, t),

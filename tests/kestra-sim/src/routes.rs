@@ -30,6 +30,7 @@ pub enum Op {
     // flows
     CreateFlow,
     SearchFlows,
+    SearchFlowsBySource,
     DistinctNamespaces,
     ValidateFlows,
     BulkFlows,
@@ -225,6 +226,7 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
         // FlowController
         route(M::POST, "/flows", CreateFlow, Some(YAML_OR_JSON)),
         route(M::GET, "/flows/search", SearchFlows, None),
+        route(M::GET, "/flows/source", SearchFlowsBySource, None),
         route(M::GET, "/flows/distinct-namespaces", DistinctNamespaces, None),
         route(M::POST, "/flows/validate", ValidateFlows, Some(YAML)),
         route(M::POST, "/flows/bulk", BulkFlows, Some(YAML)),

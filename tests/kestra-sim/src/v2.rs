@@ -280,6 +280,14 @@ fn refuse_action(op: Op, req: &Req, t: &mut Tenant) -> Option<Response> {
         Op::Restart if state != "FAILED" => conflict(&format!(
             "Cannot restart execution: current state is '{state}', expected terminated or paused."
         )),
+        // A FAILED execution without a failed task run (set FAILED by change-status): Kestra's
+        // `taskRunToRestart` finds nothing, and 2.0 wraps it like the recorded
+        // executions/state-unknown-taskrun. GUESS: the action is named 'Restart' (not recorded).
+        Op::Restart if !crate::executions::has_task_to_restart(e) => conflict(&format!(
+            "Failed to execute action 'Restart' on execution {} (operation_id={}). Cause: No task found to restart execution from!",
+            e.id,
+            req.core.new_id()
+        )),
         // executions/force-run-terminated, v20/inv7-force-run-success.
         Op::ForceRun if terminal => {
             conflict("Cannot force run execution: only non-terminated executions can be force run.")
@@ -639,9 +647,11 @@ fn emit_due_slots(core: &Core, t: &mut Tenant, k: &(String, String, String), now
     else {
         return;
     };
+    // Strictly after `start`: a start one millisecond before a slot (what backfill_executions
+    // sends on 2.0 to include the slot at the window's start) keeps that slot.
     let slots: Vec<DateTime<Utc>> = crate::triggers::slots(
         &def,
-        b.start + TimeDelta::seconds(1),
+        b.start + TimeDelta::nanoseconds(1),
         b.end + TimeDelta::seconds(1),
         500,
     );

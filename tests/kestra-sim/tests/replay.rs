@@ -217,6 +217,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 async fn recorded_corpus_matches_simulator_1_3() {
     common::Replay {
         corpus: "recorded-0.23",
+        extra_files: &[],
         version: KestraVersion::V1_3,
         clock_start: "2026-11-25T14:10:00Z",
         known_differences: KNOWN_DIFFERENCES,

@@ -141,24 +141,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "executions/validate-all_inputs-typed",
         "POST /executions/{namespace}/{id}/validate is not simulated",
     ),
-    (
-        "flows/source-search-namespace",
-        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
-    ),
-    (
-        "flows/source-search-q-Sleep",
-        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
-    ),
-    (
-        "flows/source-search-q-Sleep-paged",
-        "GET /flows/source is not simulated (it reaches GET /flows/{namespace}); no kestra-mcp tool uses it",
-    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_1_3_0_corpus_matches_simulator_1_3() {
     common::Replay {
         corpus: "recorded-1.3.0",
+        extra_files: &[],
         version: KestraVersion::V1_3,
         // The 1.3.0 corpus was recorded on 2026-12-07 from 00:02 UTC.
         clock_start: "2026-12-07T00:02:00Z",

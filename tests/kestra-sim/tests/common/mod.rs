@@ -1,5 +1,5 @@
 //! The replay harness shared by the corpus replays (`replay.rs` for 0.23, `replay_1_3.rs` for
-//! 1.3.0): it replays a corpus recorded from a real Kestra (a copy of
+//! 1.3.0, `replay_2_0.rs` for 2.0.0-SNAPSHOT): it replays a corpus recorded from a real Kestra (a copy of
 //! /work/shared/kestra-api/recorded-*) against the simulator in a given mode, in recording
 //! order, and compares every status code and JSON body shape (keys and value types of the
 //! recorded body; extra keys in the simulator are allowed).
@@ -19,7 +19,7 @@ use std::time::Duration;
 use kestra_sim::{KestraVersion, Options, Simulator};
 use serde_json::Value;
 
-/// The corpus files, each a list of pairs; `seq` orders them globally.
+/// The corpus files every recording has, each a list of pairs; `seq` orders them globally.
 const CORPUS_FILES: &[&str] = &[
     "misc",
     "flows",
@@ -36,6 +36,8 @@ const CORPUS_FILES: &[&str] = &[
 pub struct Replay {
     /// Directory name under tests/ (e.g. `recorded-1.3.0`).
     pub corpus: &'static str,
+    /// Corpus files this recording has beyond the common ones (e.g. 2.0's `v20`).
+    pub extra_files: &'static [&'static str],
     /// The mode the simulator plays.
     pub version: KestraVersion,
     /// Start of the manual clock (RFC 3339), about when the corpus was recorded.
@@ -50,10 +52,10 @@ pub struct Outcome {
     pub diffs: BTreeMap<String, String>,
 }
 
-fn load_corpus(corpus: &str) -> Vec<(String, Value)> {
+fn load_corpus(corpus: &str, extra_files: &[&str]) -> Vec<(String, Value)> {
     let dir = format!("{}/tests/{corpus}", env!("CARGO_MANIFEST_DIR"));
     let mut all = Vec::new();
-    for f in CORPUS_FILES {
+    for f in CORPUS_FILES.iter().chain(extra_files) {
         let text = std::fs::read_to_string(format!("{dir}/{f}.json")).expect("corpus file");
         let pairs: Vec<Value> = serde_json::from_str(&text).expect("corpus json");
         for p in pairs {
@@ -244,7 +246,7 @@ impl Replay {
             .expect("client");
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         let mut diffs: BTreeMap<String, String> = BTreeMap::new();
-        let corpus = load_corpus(self.corpus);
+        let corpus = load_corpus(self.corpus, self.extra_files);
         for (file, p) in &corpus {
             let name = format!("{file}/{}", p["name"].as_str().unwrap_or(""));
             sim.advance(Duration::from_secs(1));
