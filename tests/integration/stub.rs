@@ -1,7 +1,7 @@
 //! A loopback HTTP stub of Kestra (wiremock) and helpers to assert exactly what was sent.
 
 use serde_json::Value;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::util::{Server, env_for};
@@ -41,6 +41,21 @@ impl Bed {
             .await;
     }
 
+    /// Answers `verb at` with `response` only when every `(name, value)` query parameter matches.
+    pub async fn answer_query(
+        &self,
+        verb: &str,
+        at: &str,
+        query: &[(&str, &str)],
+        response: ResponseTemplate,
+    ) {
+        let mut mock = Mock::given(method(verb)).and(path(at));
+        for (name, value) in query {
+            mock = mock.and(query_param(*name, *value));
+        }
+        mock.respond_with(response).mount(&self.kestra).await;
+    }
+
     /// The one request Kestra received since the last call; fails if there were others.
     pub async fn only_request(&mut self) -> Request {
         let mut received = self.requests().await;
@@ -77,6 +92,11 @@ fn summary(requests: &[Request]) -> Vec<String> {
 
 pub fn json(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// `METHOD /path?query` of each request, in the order received.
+pub fn lines(requests: &[Request]) -> Vec<String> {
+    requests.iter().map(line).collect()
 }
 
 /// `METHOD /path?query` of a request, query as sent.

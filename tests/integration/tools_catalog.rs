@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::stub::{Bed, body_json, body_text, header, json, line, multipart_parts};
+use crate::stub::{Bed, body_json, body_text, header, json, line, lines, multipart_parts};
 
 pub const EXERCISED: &[&str] = &[
     "delete_execution_logs",
@@ -50,10 +50,6 @@ fn text(body: &str, content_type: &str) -> ResponseTemplate {
 
 fn not_found(message: &str) -> ResponseTemplate {
     ResponseTemplate::new(404).set_body_json(json!({"message": message, "_embedded": {}}))
-}
-
-fn lines(requests: &[wiremock::Request]) -> Vec<String> {
-    requests.iter().map(line).collect()
 }
 
 // --- logs ------------------------------------------------------------------------------------
@@ -357,13 +353,10 @@ async fn namespace_file_action_get_create_delete_search() {
     }
 }
 
-/// Answers `verb at` with `response` only when every `(name, value)` query parameter matches.
-async fn answer_query(bed: &Bed, verb: &str, at: &str, query: &[(&str, &str)], response: ResponseTemplate) {
-    let mut mock = Mock::given(method(verb)).and(path(at));
-    for (name, value) in query {
-        mock = mock.and(query_param(*name, *value));
-    }
-    mock.respond_with(response).mount(&bed.kestra).await;
+/// Answers `GET {FILES}/stats?path={of}` with `response`.
+async fn answer_stats(bed: &Bed, of: &str, response: ResponseTemplate) {
+    bed.answer_query("GET", &format!("{FILES}/stats"), &[("path", of)], response)
+        .await;
 }
 
 fn stats(kind: &str, name: &str) -> ResponseTemplate {
@@ -379,22 +372,8 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     let mut bed = Bed::start().await;
     let stats_at = format!("{FILES}/stats");
     // Kestra 1.3 creates a missing destination directory (pair v13-move-file-into-missing-dir).
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/m.txt")],
-        stats("File", "m.txt"),
-    )
-    .await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/nodir/m.txt")],
-        stats("File", "m.txt"),
-    )
-    .await;
+    answer_stats(&bed, "/m.txt", stats("File", "m.txt")).await;
+    answer_stats(&bed, "/nodir/m.txt", stats("File", "m.txt")).await;
     bed.answer("PUT", FILES, empty()).await;
     let moved = bed
         .server
@@ -443,22 +422,8 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
 
     // A 200 after which the destination is missing is not a success.
     bed.reset().await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/a.txt")],
-        stats("File", "a.txt"),
-    )
-    .await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/b.txt")],
-        not_found("Not Found"),
-    )
-    .await;
+    answer_stats(&bed, "/a.txt", stats("File", "a.txt")).await;
+    answer_stats(&bed, "/b.txt", not_found("Not Found")).await;
     bed.answer("PUT", FILES, empty()).await;
     let err = bed
         .server
@@ -642,14 +607,7 @@ async fn namespace_directory_action_turns_404_into_error_results() {
 /// that contains `/d1/`.
 async fn directory_to_move(bed: &Bed) {
     let stats_at = format!("{FILES}/stats");
-    answer_query(
-        bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d1")],
-        stats("Directory", "d1"),
-    )
-    .await;
+    answer_stats(bed, "/d1", stats("Directory", "d1")).await;
     Mock::given(method("GET"))
         .and(path(stats_at.as_str()))
         .and(query_param("path", "/d2"))
@@ -657,16 +615,8 @@ async fn directory_to_move(bed: &Bed) {
         .up_to_n_times(1)
         .mount(&bed.kestra)
         .await;
-    answer_query(
-        bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2")],
-        stats("Directory", "d2"),
-    )
-    .await;
-    answer_query(
-        bed,
+    answer_stats(bed, "/d2", stats("Directory", "d2")).await;
+    bed.answer_query(
         "GET",
         &format!("{FILES}/search"),
         &[("q", "/d1/")],
@@ -675,27 +625,23 @@ async fn directory_to_move(bed: &Bed) {
     .await;
 }
 
+/// Both files of `/d1` read back under `/d2` after the move.
+async fn both_files_arrive(bed: &Bed) {
+    answer_stats(bed, "/d2/b.txt", stats("File", "b.txt")).await;
+    answer_stats(bed, "/d2/sub/a.txt", stats("File", "a.txt")).await;
+}
+
+/// The arguments of `namespace_directory_action` moving `/d1` to `/d2`.
+fn move_d1_to_d2() -> Value {
+    json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"})
+}
+
 #[tokio::test]
 async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
     let stats_at = format!("{FILES}/stats");
     directory_to_move(&bed).await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/b.txt")],
-        stats("File", "b.txt"),
-    )
-    .await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/sub/a.txt")],
-        stats("File", "a.txt"),
-    )
-    .await;
+    both_files_arrive(&bed).await;
     // `/d1` also holds an empty directory `/d1/empty` (no file of search lists it).
     bed.answer(
         "GET",
@@ -712,10 +658,7 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
     bed.answer("DELETE", FILES, empty()).await;
     let moved = bed
         .server
-        .call_ok(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
-        )
+        .call_ok("namespace_directory_action", move_d1_to_d2())
         .await;
     assert_eq!(
         moved,
@@ -747,28 +690,13 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
 #[tokio::test]
 async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_source() {
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
-    let stats_at = format!("{FILES}/stats");
     directory_to_move(&bed).await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/b.txt")],
-        stats("File", "b.txt"),
-    )
-    .await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/sub/a.txt")],
-        not_found("Not Found"),
-    )
-    .await;
+    answer_stats(&bed, "/d2/b.txt", stats("File", "b.txt")).await;
+    answer_stats(&bed, "/d2/sub/a.txt", not_found("Not Found")).await;
     bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
-    answer_query(&bed, "PUT", FILES, &[("from", "/d1/b.txt")], empty()).await;
-    answer_query(
-        &bed,
+    bed.answer_query("PUT", FILES, &[("from", "/d1/b.txt")], empty())
+        .await;
+    bed.answer_query(
         "PUT",
         FILES,
         &[("from", "/d1/sub/a.txt")],
@@ -778,10 +706,7 @@ async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_sour
     bed.answer("DELETE", FILES, empty()).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
-        )
+        .call_err("namespace_directory_action", move_d1_to_d2())
         .await;
     assert!(
         err.starts_with("The move of '/d1' to '/d2' in namespace 'company.team' is incomplete: 1 of 2 files moved, the source directory was kept."),
@@ -804,14 +729,7 @@ async fn namespace_directory_action_keeps_an_empty_source_whose_destination_did_
     // source would lose it.
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
     let stats_at = format!("{FILES}/stats");
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/e1")],
-        stats("Directory", "e1"),
-    )
-    .await;
+    answer_stats(&bed, "/e1", stats("Directory", "e1")).await;
     bed.answer("GET", &stats_at, not_found("Not Found")).await;
     bed.answer("GET", &format!("{FILES}/search"), json(json!([])))
         .await;
@@ -842,22 +760,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "2.0")]).await;
     let stats_at = format!("{FILES}/stats");
     directory_to_move(&bed).await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/b.txt")],
-        stats("File", "b.txt"),
-    )
-    .await;
-    answer_query(
-        &bed,
-        "GET",
-        &stats_at,
-        &[("path", "/d2/sub/a.txt")],
-        stats("File", "a.txt"),
-    )
-    .await;
+    both_files_arrive(&bed).await;
     bed.answer("PUT", FILES, empty()).await;
     let moved = bed
         .server
@@ -886,10 +789,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     bed.answer("GET", &stats_at, stats("Directory", "d")).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
-        )
+        .call_err("namespace_directory_action", move_d1_to_d2())
         .await;
     assert!(err.starts_with("The destination '/d2' already exists"), "{err}");
     assert_eq!(bed.requests().await.len(), 2);
@@ -905,10 +805,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     .await;
     let err = bed
         .server
-        .call_err(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"}),
-        )
+        .call_err("namespace_directory_action", move_d1_to_d2())
         .await;
     assert!(err.contains("the destination already exists"), "{err}");
     assert!(
@@ -934,12 +831,13 @@ async fn list_namespaces_pages_until_a_short_page_per_version() {
             ),
             ("2", json!([{"id": "company.team", "deleted": false}])),
         ] {
-            Mock::given(method("GET"))
-                .and(path("/api/v1/main/namespaces/search"))
-                .and(query_param("page", n))
-                .respond_with(page(items))
-                .mount(&bed.kestra)
-                .await;
+            bed.answer_query(
+                "GET",
+                "/api/v1/main/namespaces/search",
+                &[("page", n)],
+                page(items),
+            )
+            .await;
         }
         let result = bed
             .server

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use crate::stub::{Bed, body_json, body_text, header, json, line};
+use crate::stub::{Bed, body_json, body_text, header, json, line, lines};
 
 /// Every (tool, variant) these tests exercise.
 pub const EXERCISED: &[&str] = &[
@@ -51,10 +51,6 @@ fn app(uid: &str, id: &str) -> Value {
         "namespace": "company.team", "flowId": "expense_flow", "tags": [], "enabled": true,
         "created": "2026-05-01T10:00:00Z", "updated": "2026-05-01T10:00:00Z"
     })
-}
-
-fn lines(requests: &[wiremock::Request]) -> Vec<String> {
-    requests.iter().map(line).collect()
 }
 
 // ---- get_instance_info ----

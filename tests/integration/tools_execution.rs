@@ -4,10 +4,9 @@
 //! on Kestra 1.3 and 2.0 (per-execution actions move under `/actions/` on 2.0) and the results.
 
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-use crate::stub::{Bed, body_json, header, json, line, multipart_parts};
+use crate::stub::{Bed, body_json, header, json, line, lines, multipart_parts};
 
 /// Every (tool, variant) these tests exercise.
 pub const EXERCISED: &[&str] = &[
@@ -87,10 +86,6 @@ fn failed_execution(id: &str) -> Value {
 fn page(results: Vec<Value>) -> Value {
     let total = results.len();
     json!({"results": results, "total": total})
-}
-
-fn lines(requests: &[wiremock::Request]) -> Vec<String> {
-    requests.iter().map(line).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,11 +325,7 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
     let mut second = vec![execution("c", "hello", "RUNNING", "2026-11-22T10:00:00Z")];
     second[0]["state"].as_object_mut().unwrap().remove("duration");
     for (n, results) in [("1", first), ("2", second)] {
-        Mock::given(method("GET"))
-            .and(path(at))
-            .and(query_param("page", n))
-            .respond_with(json(page(results)))
-            .mount(&bed.kestra)
+        bed.answer_query("GET", at, &[("page", n)], json(page(results)))
             .await;
     }
     let result = bed
