@@ -162,25 +162,46 @@ async fn echoed_credentials_are_hidden_and_ordinary_words_kept() {
     }
 }
 
+/// Mounts a `GET /configs` that fails once with `status`, then answers `config`.
+async fn configs_failing_once(kestra: &MockServer, status: u16, config: Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/configs"))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(kestra)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/configs"))
+        .respond_with(ok_json(config))
+        .mount(kestra)
+        .await;
+}
+
+/// The environment of a server on `kestra` that waits `backoff` seconds before probing again.
+fn env_with_backoff(kestra: &MockServer, backoff: &str) -> Vec<(String, String)> {
+    vec![
+        ("KESTRA_BASE_URL".to_owned(), format!("{}/api/v1", kestra.uri())),
+        ("KESTRA_MCP_PROBE_BACKOFF".to_owned(), backoff.to_owned()),
+    ]
+}
+
+/// How many times `kestra` was asked `GET /configs`.
+async fn configs_probes(kestra: &MockServer) -> usize {
+    kestra
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/configs")
+        .count()
+}
+
 #[tokio::test]
 async fn a_failed_edition_probe_is_asked_again_and_a_success_is_kept() {
     let kestra = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/configs"))
-        .respond_with(wiremock::ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&kestra)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/configs"))
-        .respond_with(ok_json(json!({"version": "1.3.0", "edition": "OSS"})))
-        .mount(&kestra)
-        .await;
-    let env = vec![
-        ("KESTRA_BASE_URL".to_owned(), format!("{}/api/v1", kestra.uri())),
-        ("KESTRA_MCP_PROBE_BACKOFF".to_owned(), "0.05".to_owned()),
-    ];
+    configs_failing_once(&kestra, 503, json!({"version": "1.3.0", "edition": "OSS"})).await;
+    let env = env_with_backoff(&kestra, "0.05");
     let mut server = Server::start(&env).await;
     let first = server.tool_names().await;
     assert!(
@@ -194,14 +215,11 @@ async fn a_failed_edition_probe_is_asked_again_and_a_success_is_kept() {
     assert!(second.contains(&"list_namespaces".to_owned()));
     let third = server.tool_names().await;
     assert_eq!(third, second);
-    let probes = kestra
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == "/api/v1/configs")
-        .count();
-    assert_eq!(probes, 2, "a success is kept: no third probe");
+    assert_eq!(
+        configs_probes(&kestra).await,
+        2,
+        "a success is kept: no third probe"
+    );
 }
 
 #[tokio::test]
@@ -212,10 +230,7 @@ async fn within_the_back_off_a_down_kestra_is_not_asked_again() {
         .respond_with(wiremock::ResponseTemplate::new(503))
         .mount(&kestra)
         .await;
-    let env = vec![
-        ("KESTRA_BASE_URL".to_owned(), format!("{}/api/v1", kestra.uri())),
-        ("KESTRA_MCP_PROBE_BACKOFF".to_owned(), "600".to_owned()),
-    ];
+    let env = env_with_backoff(&kestra, "600");
     let mut server = Server::start(&env).await;
     for _ in 0..3 {
         assert!(server.tool_names().await.contains(&"manage_apps".to_owned()));
@@ -227,18 +242,7 @@ async fn within_the_back_off_a_down_kestra_is_not_asked_again() {
 /// A Kestra whose first `GET /configs` fails with 500, then says 1.3.0; namespaces are empty.
 async fn kestra_failing_configs_once() -> MockServer {
     let kestra = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/configs"))
-        .respond_with(wiremock::ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&kestra)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/configs"))
-        .respond_with(ok_json(json!({"version": "1.3.0"})))
-        .mount(&kestra)
-        .await;
+    configs_failing_once(&kestra, 500, json!({"version": "1.3.0"})).await;
     Mock::given(method("GET"))
         .and(path("/api/v1/main/namespaces/search"))
         .respond_with(ok_json(json!({"results": [], "total": 0})))
@@ -251,12 +255,9 @@ async fn kestra_failing_configs_once() -> MockServer {
 async fn the_version_is_asked_again_after_the_back_off_only() {
     for (backoff, pause, second_ok, probes) in [("600", 0, false, 1), ("0.05", 200, true, 2)] {
         let kestra = kestra_failing_configs_once().await;
-        let env = vec![
-            ("KESTRA_BASE_URL".to_owned(), format!("{}/api/v1", kestra.uri())),
-            // Not edition-aware: only the version is asked.
-            ("KESTRA_MCP_DISABLED_TOOLS".to_owned(), "ee".to_owned()),
-            ("KESTRA_MCP_PROBE_BACKOFF".to_owned(), backoff.to_owned()),
-        ];
+        let mut env = env_with_backoff(&kestra, backoff);
+        // Not edition-aware: only the version is asked.
+        env.push(("KESTRA_MCP_DISABLED_TOOLS".to_owned(), "ee".to_owned()));
         let mut server = Server::start(&env).await;
         let first = server.call_err("list_namespaces", json!({})).await;
         assert!(first.contains("cannot learn the Kestra version"), "{first}");
@@ -267,14 +268,7 @@ async fn the_version_is_asked_again_after_the_back_off_only() {
             second_ok,
             "back-off {backoff}: {second}"
         );
-        let asked = kestra
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r.url.path() == "/api/v1/configs")
-            .count();
-        assert_eq!(asked, probes, "back-off {backoff}");
+        assert_eq!(configs_probes(&kestra).await, probes, "back-off {backoff}");
     }
 }
 

@@ -353,6 +353,12 @@ async fn namespace_file_action_get_create_delete_search() {
     }
 }
 
+/// The arguments of `namespace_file_action` or `namespace_directory_action` moving `from` to `to`
+/// in `company.team`.
+fn moving(from: &str, to: &str) -> Value {
+    json!({"namespace": "company.team", "action": "move", "path": from, "to_path": to})
+}
+
 /// Answers `GET {FILES}/stats?path={of}` with `response`.
 async fn answer_stats(bed: &Bed, of: &str, response: ResponseTemplate) {
     bed.answer_query("GET", &format!("{FILES}/stats"), &[("path", of)], response)
@@ -377,10 +383,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     bed.answer("PUT", FILES, empty()).await;
     let moved = bed
         .server
-        .call_ok(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/m.txt", "to_path": "/nodir/m.txt"}),
-        )
+        .call_ok("namespace_file_action", moving("/m.txt", "/nodir/m.txt"))
         .await;
     assert_eq!(
         moved,
@@ -406,10 +409,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     bed.answer("PUT", FILES, empty()).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/nope.txt", "to_path": "/nope2.txt"}),
-        )
+        .call_err("namespace_file_action", moving("/nope.txt", "/nope2.txt"))
         .await;
     assert_eq!(
         err,
@@ -427,10 +427,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     bed.answer("PUT", FILES, empty()).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/a.txt", "to_path": "/b.txt"}),
-        )
+        .call_err("namespace_file_action", moving("/a.txt", "/b.txt"))
         .await;
     assert!(err.contains("'/b.txt' does not exist afterwards"), "{err}");
 
@@ -439,10 +436,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     bed.answer("GET", &stats_at, stats("Directory", "scripts")).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/scripts", "to_path": "/code"}),
-        )
+        .call_err("namespace_file_action", moving("/scripts", "/code"))
         .await;
     assert!(err.contains("use namespace_directory_action"), "{err}");
     assert_eq!(bed.requests().await.len(), 1);
@@ -460,10 +454,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     .await;
     let err = bed
         .server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/d2/b.txt", "to_path": "/d2/sub/a.txt"}),
-        )
+        .call_err("namespace_file_action", moving("/d2/b.txt", "/d2/sub/a.txt"))
         .await;
     assert!(
         err.starts_with("Kestra refused to move '/d2/b.txt' to '/d2/sub/a.txt' in namespace 'company.team': the destination already exists"),
@@ -481,10 +472,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
         .await;
     let err = bed
         .server
-        .call_err(
-            "namespace_file_action",
-            json!({"namespace": "company.team", "action": "move", "path": "/a.txt", "to_path": "/b.txt"}),
-        )
+        .call_err("namespace_file_action", moving("/a.txt", "/b.txt"))
         .await;
     assert!(
         err.starts_with("Kestra could not move '/a.txt' to '/b.txt' in namespace 'company.team'."),
@@ -583,10 +571,7 @@ async fn namespace_directory_action_turns_404_into_error_results() {
     assert_eq!(deleted, missing);
     let moved = bed
         .server
-        .call_err(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/nope", "action": "move", "to_path": "/a/other"}),
-        )
+        .call_err("namespace_directory_action", moving("/nope", "/a/other"))
         .await;
     assert_eq!(
         moved,
@@ -625,15 +610,16 @@ async fn directory_to_move(bed: &Bed) {
     .await;
 }
 
+/// Asserts that nothing was deleted since the last look at the requests.
+async fn assert_source_kept(bed: &mut Bed) {
+    let sent = lines(&bed.requests().await);
+    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+}
+
 /// Both files of `/d1` read back under `/d2` after the move.
 async fn both_files_arrive(bed: &Bed) {
     answer_stats(bed, "/d2/b.txt", stats("File", "b.txt")).await;
     answer_stats(bed, "/d2/sub/a.txt", stats("File", "a.txt")).await;
-}
-
-/// The arguments of `namespace_directory_action` moving `/d1` to `/d2`.
-fn move_d1_to_d2() -> Value {
-    json!({"namespace": "company.team", "path": "/d1", "action": "move", "to_path": "/d2"})
 }
 
 #[tokio::test]
@@ -658,7 +644,7 @@ async fn namespace_directory_action_moves_file_by_file_on_kestra_1() {
     bed.answer("DELETE", FILES, empty()).await;
     let moved = bed
         .server
-        .call_ok("namespace_directory_action", move_d1_to_d2())
+        .call_ok("namespace_directory_action", moving("/d1", "/d2"))
         .await;
     assert_eq!(
         moved,
@@ -706,7 +692,7 @@ async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_sour
     bed.answer("DELETE", FILES, empty()).await;
     let err = bed
         .server
-        .call_err("namespace_directory_action", move_d1_to_d2())
+        .call_err("namespace_directory_action", moving("/d1", "/d2"))
         .await;
     assert!(
         err.starts_with("The move of '/d1' to '/d2' in namespace 'company.team' is incomplete: 1 of 2 files moved, the source directory was kept."),
@@ -719,8 +705,7 @@ async fn namespace_directory_action_reports_what_did_not_move_and_keeps_the_sour
                "moved": [{"from": "/d1/b.txt", "to": "/d2/b.txt"}],
                "failed": [{"from": "/d1/sub/a.txt", "to": "/d2/sub/a.txt", "reason": "Kestra answered 500: Internal server error: disk full"}]})
     );
-    let sent = lines(&bed.requests().await);
-    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+    assert_source_kept(&mut bed).await;
 }
 
 #[tokio::test]
@@ -738,10 +723,7 @@ async fn namespace_directory_action_keeps_an_empty_source_whose_destination_did_
     bed.answer("POST", &format!("{FILES}/directory"), empty()).await;
     let err = bed
         .server
-        .call_err(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "/e1", "action": "move", "to_path": "/x/e2"}),
-        )
+        .call_err("namespace_directory_action", moving("/e1", "/x/e2"))
         .await;
     assert!(
         err.starts_with("The move of '/e1' to '/x/e2' in namespace 'company.team' is incomplete: 0 of 0 files moved, the source directory was kept."),
@@ -751,8 +733,7 @@ async fn namespace_directory_action_keeps_an_empty_source_whose_destination_did_
         err.contains("the destination directory does not exist after the move"),
         "{err}"
     );
-    let sent = lines(&bed.requests().await);
-    assert!(!sent.iter().any(|l| l.starts_with("DELETE")), "{sent:?}");
+    assert_source_kept(&mut bed).await;
 }
 
 #[tokio::test]
@@ -764,10 +745,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     bed.answer("PUT", FILES, empty()).await;
     let moved = bed
         .server
-        .call_ok(
-            "namespace_directory_action",
-            json!({"namespace": "company.team", "path": "d1/", "action": "move", "to_path": "/d2"}),
-        )
+        .call_ok("namespace_directory_action", moving("d1/", "/d2"))
         .await;
     assert_eq!(moved["status"], json!("directory_moved"));
     assert_eq!(moved["moved"].as_array().unwrap().len(), 2, "{moved}");
@@ -789,7 +767,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     bed.answer("GET", &stats_at, stats("Directory", "d")).await;
     let err = bed
         .server
-        .call_err("namespace_directory_action", move_d1_to_d2())
+        .call_err("namespace_directory_action", moving("/d1", "/d2"))
         .await;
     assert!(err.starts_with("The destination '/d2' already exists"), "{err}");
     assert_eq!(bed.requests().await.len(), 2);
@@ -805,7 +783,7 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     .await;
     let err = bed
         .server
-        .call_err("namespace_directory_action", move_d1_to_d2())
+        .call_err("namespace_directory_action", moving("/d1", "/d2"))
         .await;
     assert!(err.contains("the destination already exists"), "{err}");
     assert!(
