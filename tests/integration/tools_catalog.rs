@@ -373,6 +373,20 @@ fn server_error(message: &str) -> ResponseTemplate {
     ResponseTemplate::new(500).set_body_json(json!({"message": message, "_embedded": {}}))
 }
 
+/// Kestra 2.0's answer to a move onto the existing `file` (pair v13-move-file-to-existing-file).
+fn already_exists(file: &str) -> ResponseTemplate {
+    server_error(&format!(
+        "Internal server error: File '{file}' already exists in namespace 'company.team'."
+    ))
+}
+
+/// Asserts that a move error says the destination exists and quotes Kestra about `file`.
+fn assert_says_already_exists(err: &str, file: &str) {
+    assert!(err.contains("the destination already exists"), "{err}");
+    let quoted = format!("Kestra said: Internal server error: File '{file}' already exists");
+    assert!(err.contains(&quoted), "{err}");
+}
+
 #[tokio::test]
 async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_back() {
     let mut bed = Bed::start().await;
@@ -444,14 +458,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
     // Kestra 2.0 refuses to overwrite (pair v13-move-file-to-existing-file): the error says so.
     bed.reset().await;
     bed.answer("GET", &stats_at, stats("File", "b.txt")).await;
-    bed.answer(
-        "PUT",
-        FILES,
-        server_error(
-            "Internal server error: File '/d2/sub/a.txt' already exists in namespace 'company.team'.",
-        ),
-    )
-    .await;
+    bed.answer("PUT", FILES, already_exists("/d2/sub/a.txt")).await;
     let err = bed
         .server
         .call_err("namespace_file_action", moving("/d2/b.txt", "/d2/sub/a.txt"))
@@ -460,10 +467,7 @@ async fn namespace_file_action_move_checks_the_source_and_reads_the_destination_
         err.starts_with("Kestra refused to move '/d2/b.txt' to '/d2/sub/a.txt' in namespace 'company.team': the destination already exists"),
         "{err}"
     );
-    assert!(
-        err.contains("Kestra said: Internal server error: File '/d2/sub/a.txt' already exists"),
-        "{err}"
-    );
+    assert_says_already_exists(&err, "/d2/sub/a.txt");
 
     // Any other 500 keeps the explanation of 2.x versioned names and Kestra's message.
     bed.reset().await;
@@ -775,21 +779,12 @@ async fn namespace_directory_action_moves_the_whole_directory_on_kestra_2_and_ch
     // Kestra's own `already exists` (a race with another writer) is said plainly.
     bed.reset().await;
     directory_to_move(&bed).await;
-    bed.answer(
-        "PUT",
-        FILES,
-        server_error("Internal server error: File '/d2/b.txt' already exists in namespace 'company.team'."),
-    )
-    .await;
+    bed.answer("PUT", FILES, already_exists("/d2/b.txt")).await;
     let err = bed
         .server
         .call_err("namespace_directory_action", moving("/d1", "/d2"))
         .await;
-    assert!(err.contains("the destination already exists"), "{err}");
-    assert!(
-        err.contains("Kestra said: Internal server error: File '/d2/b.txt' already exists"),
-        "{err}"
-    );
+    assert_says_already_exists(&err, "/d2/b.txt");
 }
 
 // --- namespaces and dependencies -------------------------------------------------------------
