@@ -1,17 +1,11 @@
 //! Enterprise tools: groups, invitations, apps, tests, announcements, instance info, AI
 //! generation. Skipped on an OSS server.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::Api;
 use crate::ctx::Ctx;
-
-fn results(v: &Value) -> Vec<Value> {
-    v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| v.as_array().cloned().unwrap_or_default())
-}
+use crate::scenarios::helpers::results;
 
 fn tag(c: &Ctx) -> String {
     format!(

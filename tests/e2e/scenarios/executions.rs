@@ -1,21 +1,13 @@
 //! Executions: run with inputs and labels, wait, logs, pause/resume, restart, replay, status,
 //! labels, kill, backfill.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::api::{self, Api};
 use crate::ctx::Ctx;
-
-const TERMINAL: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"];
-
-fn results(v: &Value) -> Vec<Value> {
-    v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| v.as_array().cloned().unwrap_or_default())
-}
+use crate::scenarios::helpers::{TERMINAL, log_messages, poll, results, wait_logs};
 
 fn log_flow(ns: &str, id: &str) -> String {
     format!(
@@ -72,29 +64,10 @@ fn fail_flow(ns: &str, id: &str) -> String {
     )
 }
 
-fn log_messages(logs: &Value) -> String {
-    results(logs)
-        .iter()
-        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Waits until the API holds a log of `execution` containing `text` (logs are written
-/// asynchronously by a real Kestra).
+/// Waits until the API holds a log of `execution` containing `text`.
 async fn wait_log(c: &Ctx, execution: &str, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(if c.sim() { 10 } else { 60 });
-    loop {
-        let logs = c.api.logs(execution).await.json("logs");
-        if log_messages(&logs).contains(text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no log '{text}' for {execution}: {logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let awaited = format!("no log '{text}'");
+    wait_logs(c, execution, &awaited, |logs| log_messages(logs).contains(text)).await;
 }
 
 pub async fn execute_inputs_labels_logs(mut c: Ctx) {
@@ -403,15 +376,13 @@ pub async fn replay(mut c: Ctx) {
     c.wait_state(&id, TERMINAL).await;
 
     c.ok("replay_execution", json!({"ids": [id]})).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let replayed = loop {
+    let replayed = poll(Duration::from_secs(30), Duration::from_millis(200), || async {
         let all = c.api.executions_of(&ns, Some("again")).await;
-        if let Some(r) = all.iter().find(|x| x["id"] != json!(id)) {
-            break r.clone();
-        }
-        assert!(Instant::now() < deadline, "no replayed execution of {id}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        all.into_iter()
+            .find(|x| x["id"] != json!(id))
+            .ok_or_else(|| format!("no replayed execution of {id}"))
+    })
+    .await;
     let rid = replayed["id"].as_str().expect("id").to_owned();
     c.made().made.executions.insert(rid.clone());
     let r = c.wait_state(&rid, TERMINAL).await;
@@ -425,14 +396,14 @@ pub async fn replay(mut c: Ctx) {
     // The latest execution of the flow.
     c.ok("replay_execution", json!({"namespace": ns, "flow_id": "again"}))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.api.executions_of(&ns, Some("again")).await.len() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "replay of the latest execution made nothing"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    poll(Duration::from_secs(30), Duration::from_millis(200), || async {
+        if c.api.executions_of(&ns, Some("again")).await.len() >= 3 {
+            Ok(())
+        } else {
+            Err("replay of the latest execution made nothing".to_owned())
+        }
+    })
+    .await;
 }
 
 pub async fn change_status_and_labels(mut c: Ctx) {
@@ -555,41 +526,38 @@ pub async fn backfill_schedule(mut c: Ctx) {
     // The backfill emits one execution per cron slot (00:00, 01:00, 02:00: the start slot
     // included on both versions, see findings::backfill_start_slot), progressively: a real 2.0
     // schedules about one slot per second, none in the first second (recorded v20/inv3-*).
-    let deadline = Instant::now() + Duration::from_secs(if c.sim() { 15 } else { 120 });
-    loop {
+    let within = Duration::from_secs(if c.sim() { 15 } else { 120 });
+    let all = poll(within, Duration::from_millis(300), || async {
         let all = c.api.executions_of(&ns, Some("hourly")).await;
         if all.len() >= 3 {
-            let mut dates: Vec<&str> = all
-                .iter()
-                .filter_map(|x| x["trigger"]["variables"]["date"].as_str())
-                .collect();
-            dates.sort_unstable();
-            assert_eq!(
-                dates,
-                [
-                    "2026-01-01T00:00:00Z",
-                    "2026-01-01T01:00:00Z",
-                    "2026-01-01T02:00:00Z"
-                ],
-                "backfill slots"
-            );
-            assert!(
-                all.iter().all(|x| x["inputs"]["who"] == json!("backfill")),
-                "{all:?}"
-            );
-            assert!(
-                all.iter().all(|x| api::has_label(x, "source", "backfill")),
-                "{all:?}"
-            );
-            break;
+            Ok(all)
+        } else {
+            Err(format!("the backfill made {} execution(s), want 3", all.len()))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the backfill made {} execution(s), want 3",
-            all.len()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
+    let mut dates: Vec<&str> = all
+        .iter()
+        .filter_map(|x| x["trigger"]["variables"]["date"].as_str())
+        .collect();
+    dates.sort_unstable();
+    assert_eq!(
+        dates,
+        [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T01:00:00Z",
+            "2026-01-01T02:00:00Z"
+        ],
+        "backfill slots"
+    );
+    assert!(
+        all.iter().all(|x| x["inputs"]["who"] == json!("backfill")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().all(|x| api::has_label(x, "source", "backfill")),
+        "{all:?}"
+    );
     // Without a trigger id and with a relative window: the first Schedule trigger is found.
     c.ok(
         "backfill_executions",

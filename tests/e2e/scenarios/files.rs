@@ -4,12 +4,10 @@ use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::ctx::Ctx;
+use crate::scenarios::helpers::{failed, results};
 
 fn names(listing: &Value) -> Vec<String> {
-    listing["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| listing.as_array().cloned().unwrap_or_default())
+    results(listing)
         .iter()
         .filter_map(|f| f["fileName"].as_str().map(str::to_owned))
         .collect()
@@ -63,22 +61,22 @@ pub async fn namespace_files(mut c: Ctx) {
     if c.has("namespace_file_action[move]") {
         file_moves(&mut c, &ns, content).await;
     } else {
-        c.ok(
-            "namespace_file_action",
-            json!({"namespace": ns, "action": "delete", "path": "/scripts/hello.py"}),
-        )
-        .await;
-        assert_eq!(
-            c.api.file(&ns, "/scripts/hello.py").await.status,
-            404,
-            "deleted file still readable"
-        );
+        delete_file(&mut c, &ns, "/scripts/hello.py").await;
     }
 }
 
-/// Whether a tool reply is a failure (an MCP error or a result `{"error": ...}`).
-fn failed(r: &crate::client::Reply) -> bool {
-    r.is_error || r.value.get("error").is_some()
+/// Deletes a namespace file with the tool and checks the server no longer serves it.
+async fn delete_file(c: &mut Ctx, ns: &str, path: &str) {
+    c.ok(
+        "namespace_file_action",
+        json!({"namespace": ns, "action": "delete", "path": path}),
+    )
+    .await;
+    assert_eq!(
+        c.api.file(ns, path).await.status,
+        404,
+        "deleted file {path} still readable"
+    );
 }
 
 /// Single-file moves as real Kestra does them, on 1.3 and 2.0: into a missing directory the move
@@ -169,16 +167,7 @@ async fn file_moves(c: &mut Ctx, ns: &str, content: &str) {
         if !c.api.file(ns, path).await.ok() {
             continue; // 1.3 moved hello.py onto other.py
         }
-        c.ok(
-            "namespace_file_action",
-            json!({"namespace": ns, "action": "delete", "path": path}),
-        )
-        .await;
-        assert_eq!(
-            c.api.file(ns, path).await.status,
-            404,
-            "deleted file {path} still readable"
-        );
+        delete_file(c, ns, path).await;
     }
 }
 

@@ -4,27 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::{self, Api};
 use crate::ctx::Ctx;
-
-const TERMINAL: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"];
-
-fn results(v: &Value) -> Vec<Value> {
-    v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| v.as_array().cloned().unwrap_or_default())
-}
-
-fn messages(logs: &Value) -> String {
-    results(logs)
-        .iter()
-        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::scenarios::helpers::{TERMINAL, log_messages, results, wait_logs};
 
 fn levels_flow(ns: &str, id: &str) -> String {
     let log = |task: &str, level: &str| {
@@ -63,7 +47,7 @@ pub async fn log_level_filter(mut c: Ctx) {
     c.create_flow(&levels_flow(&ns, "levels")).await;
     let id = c.execute(&ns, "levels", json!({})).await;
     c.wait_state(&id, TERMINAL).await;
-    wait_for_logs(&c, &id, 3).await;
+    wait_logs(&c, &id, "fewer than 3 logs", |logs| results(logs).len() >= 3).await;
 
     let out = c
         .ok(
@@ -71,7 +55,7 @@ pub async fn log_level_filter(mut c: Ctx) {
             json!({"execution_id": id, "min_level": "WARN"}),
         )
         .await;
-    assert_warn_and_above("get_execution_logs", &messages(&out));
+    assert_warn_and_above("get_execution_logs", &log_messages(&out));
     if c.has("download_execution_logs") {
         let out = c
             .ok(
@@ -88,7 +72,7 @@ pub async fn log_level_filter(mut c: Ctx) {
                 json!({"namespace": ns, "flow_id": "levels", "min_level": "WARN", "size": 50}),
             )
             .await;
-        assert_warn_and_above("search_logs", &messages(&out));
+        assert_warn_and_above("search_logs", &log_messages(&out));
     }
     if c.v2() {
         // The server side of the rule, so a simulator that drifts from 2.0 is caught here.
@@ -98,21 +82,6 @@ pub async fn log_level_filter(mut c: Ctx) {
             .await;
         assert_eq!(r.status, 400, "2.0 refuses EQUALS on the level: {}", r.text);
         assert!(r.text.contains("GREATER_THAN_OR_EQUAL_TO"), "{}", r.text);
-    }
-}
-
-async fn wait_for_logs(c: &Ctx, id: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(if c.sim() { 10 } else { 60 });
-    loop {
-        let logs = c.api.logs(id).await.json("logs");
-        if results(&logs).len() >= count {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {count} logs for {id}: {logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -1,19 +1,13 @@
 //! Flows: create from YAML, search, find, update, revisions, enable/disable, delete; namespaces
 //! and dependencies.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::Api;
 use crate::ctx::Ctx;
-
-fn results(v: &Value) -> Vec<Value> {
-    v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| v.as_array().cloned().unwrap_or_default())
-}
+use crate::scenarios::helpers::{poll, results};
 
 fn hello(ns: &str, id: &str, description: &str) -> String {
     format!(
@@ -176,25 +170,20 @@ pub async fn namespaces_and_dependencies(mut c: Ctx) {
     // Kestra computes the flow topology asynchronously from its flow queue: a real 2.0 answered
     // `{"nodes":[],"edges":[]}` right after the flows were created (Kestra's own FlowServiceTest
     // awaits the topology up to 10 s), so wait for the edge before asking the tools.
-    let deadline = Instant::now() + Duration::from_secs(if c.sim() { 10 } else { 60 });
-    loop {
-        let deps = c
-            .api
-            .get(&format!(
-                "/flows/{}/child/dependencies?destinationOnly=false&expandAll=false",
-                Api::enc(&ns)
-            ))
-            .await
-            .json("dependencies");
+    let within = Duration::from_secs(if c.sim() { 10 } else { 60 });
+    let at = format!(
+        "/flows/{}/child/dependencies?destinationOnly=false&expandAll=false",
+        Api::enc(&ns)
+    );
+    poll(within, Duration::from_millis(300), || async {
+        let deps = c.api.get(&at).await.json("dependencies");
         if deps.to_string().contains("parent") {
-            break;
+            Ok(())
+        } else {
+            Err(format!("the server has no parent→child edge: {deps}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the server has no parent→child edge: {deps}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
 
     if c.has("manage_flow[list_dependencies]") {
         let out = c

@@ -3,12 +3,10 @@
 use serde_json::{Value, json};
 
 use crate::ctx::Ctx;
+use crate::scenarios::helpers::results;
 
 fn keys(v: &Value) -> Vec<String> {
-    v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| v.as_array().cloned().unwrap_or_default())
+    results(v)
         .iter()
         .filter_map(|k| k["key"].as_str().map(str::to_owned))
         .collect()

@@ -9,6 +9,7 @@ mod executions;
 mod files;
 mod findings;
 mod flows;
+mod helpers;
 mod kv;
 mod safety;
 

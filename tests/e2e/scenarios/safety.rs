@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::api::{self, Api};
 use crate::ctx::Ctx;
+use crate::scenarios::helpers::failed;
 
 const TRAPS: [&str; 5] = ["pause", "resume", "restart", "change-status", "labels"];
 
@@ -80,7 +81,7 @@ async fn assert_restart_refused(c: &mut Ctx, ns: &str, id: &str, v2: bool) {
         )
         .await;
     assert!(
-        r.is_error || r.value.get("error").is_some(),
+        failed(&r),
         "[{}] restart of an execution without a failed task succeeded: {}",
         c.target.label,
         r.text
