@@ -42,6 +42,22 @@ pub struct TaskRun {
     pub run_started: DateTime<Utc>,
 }
 
+impl TaskRun {
+    /// A task run of `def`, CREATED at `at` (it starts on the executor's next step).
+    fn created(id: String, def: Value, at: DateTime<Utc>) -> TaskRun {
+        TaskRun {
+            id,
+            task_id: def.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+            task_type: def.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+            def,
+            state: StateHist::new("CREATED", at),
+            attempts: Vec::new(),
+            outputs: None,
+            run_started: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub id: String,
@@ -120,6 +136,42 @@ impl Execution {
             .unwrap_or(self.tasks.len())
     }
 
+    /// Starts the CREATED task run `i` at the cursor; true when it is a Pause (the execution
+    /// pauses with it).
+    fn start_task_run(&mut self, i: usize) -> bool {
+        let at = self.cursor;
+        let tr = &mut self.task_runs[i];
+        tr.state.push("RUNNING", at);
+        tr.run_started = at;
+        if tr.task_type.ends_with(".Pause") {
+            tr.state.push("PAUSED", at);
+            tr.outputs = Some(json!({}));
+            self.state.push("PAUSED", at);
+            return true;
+        }
+        let mut attempt = StateHist::new("CREATED", at);
+        attempt.push("RUNNING", at);
+        tr.attempts.push(attempt);
+        false
+    }
+
+    /// 2.0's create answer: the execution is already RUNNING with its first task run CREATED
+    /// (recorded-2.0.0-SNAPSHOT executions/create-hello-no-body, create-slow, v20/inv1-create-1;
+    /// 6 of the 20 recorded creates show it SUBMITTED instead, the executor's next step racing
+    /// the answer: create-approval-1, v20/inv1-create-3). A scheduled execution stays CREATED
+    /// without task runs (executions/create-hello-scheduleDate). 1.3 answers CREATED
+    /// (recorded-1.3.0 executions/create-hello-no-body).
+    pub fn start_v2(&mut self, now: DateTime<Utc>, new_id: &dyn Fn() -> String) {
+        if self.state.current() != "CREATED" || self.schedule_date.is_some_and(|d| d > now) {
+            return;
+        }
+        self.cursor = now;
+        self.state.push("RUNNING", now);
+        if let Some(def) = self.tasks.first().cloned() {
+            self.task_runs.push(TaskRun::created(new_id(), def, now));
+        }
+    }
+
     /// Moves the execution forward to `now`, appending the logs its tasks write.
     pub fn advance(
         &mut self,
@@ -151,6 +203,12 @@ impl Execution {
                         }
                         continue;
                     }
+                    if let Some(i) = self.task_runs.iter().position(|r| r.state.current() == "CREATED") {
+                        if self.start_task_run(i) {
+                            return;
+                        }
+                        continue;
+                    }
                     let next = self.next_task_index();
                     let Some(def) = self.tasks.get(next).cloned() else {
                         let st = if self.task_runs.iter().any(|r| r.state.current() == "WARNING") {
@@ -161,31 +219,7 @@ impl Execution {
                         self.state.push(st, self.cursor);
                         return;
                     };
-                    let at = self.cursor;
-                    let ty = def.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-                    let mut st = StateHist::new("CREATED", at);
-                    st.push("RUNNING", at);
-                    let mut tr = TaskRun {
-                        id: new_id(),
-                        task_id: def.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-                        task_type: ty.clone(),
-                        def,
-                        state: st,
-                        attempts: Vec::new(),
-                        outputs: None,
-                        run_started: at,
-                    };
-                    if ty.ends_with(".Pause") {
-                        tr.state.push("PAUSED", at);
-                        tr.outputs = Some(json!({}));
-                        self.task_runs.push(tr);
-                        self.state.push("PAUSED", at);
-                        return;
-                    }
-                    let mut attempt = StateHist::new("CREATED", at);
-                    attempt.push("RUNNING", at);
-                    tr.attempts.push(attempt);
-                    self.task_runs.push(tr);
+                    self.task_runs.push(TaskRun::created(new_id(), def, self.cursor));
                 }
                 _ => return,
             }
@@ -603,7 +637,10 @@ pub async fn create(req: Req) -> Response {
         {
             return r;
         }
-        let e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
+        let mut e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
+        if req.core.version == crate::KestraVersion::V2_0 {
+            e.start_v2(now, &|| core.new_id());
+        }
         let id = e.id.clone();
         if !wait {
             let mut out = e.to_json(now);

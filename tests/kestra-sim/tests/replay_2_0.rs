@@ -68,58 +68,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
     (
-        "executions/create-approval-1",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-approval-2",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-approval-3",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-approval-4",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-approval-5",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-approval_typed",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-hello-empty-multipart",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-hello-multipart",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-hello-no-body",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-slow",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-slow-2",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-slow-for-delete",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "executions/create-slow-for-follow",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
         "executions/get-all_inputs-typed-no-secret",
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
@@ -330,26 +278,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
     ),
     (
-        "v20/inv1-create-1",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "v20/inv1-create-2",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "v20/inv1-create-3",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "v20/inv1-create-4",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
-        "v20/inv1-create-5",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
-    ),
-    (
         "v20/inv10-configs-with-credentials",
         "no authentication in the simulator",
     ),
@@ -360,10 +288,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "v20/inv10-configs-wrong-credentials",
         "no authentication in the simulator",
-    ),
-    (
-        "v20/inv2-create-approval_typed",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
     ),
     (
         "v20/inv3-executions-t1s",
@@ -380,10 +304,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "v20/inv3-trigger-t1s",
         "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "v20/inv7-create-slow",
-        "the create answer is the CREATED execution; real 2.0 answers it RUNNING with its first task run SUBMITTED",
     ),
     (
         "v20/inv7-replay-success",
