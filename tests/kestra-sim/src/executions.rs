@@ -357,6 +357,9 @@ pub fn tick(core: &Core, t: &mut Tenant, now: DateTime<Utc>) {
     for e in executions.iter_mut().filter(|e| !e.state.is_terminal()) {
         e.advance(now, core.task_delay, &new_id, logs);
     }
+    if core.version == crate::KestraVersion::V2_0 {
+        crate::v2::release_finished_locks(t, now);
+    }
 }
 
 fn label_json(k: &str, v: &str) -> Value {

@@ -218,64 +218,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "namespaces that only exist by their flows are not listed with existing=true",
     ),
     (
-        "triggers/backfill-create-2.0-path",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/backfill-create-full-trigger",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/backfill-delete",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/backfill-delete-finished",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
         "triggers/backfill-executions",
         "legacy flowId=scheduled is ignored on 2.0 (returns hello runs with their inputs); the simulator returns the backfill runs",
-    ),
-    (
-        "triggers/backfill-pause",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/backfill-pause-minimal-body",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/backfill-unpause",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/for-flow-after-backfill-delete",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/for-flow-after-backfill-ran",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/for-flow-with-paused-backfill",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/search-disabled-trigger",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/update-disable-trigger",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/update-disable-trigger-no-tenantId",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "triggers/update-enable-trigger",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
     ),
     (
         "v20/inv10-configs-with-credentials",
@@ -290,20 +234,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "no authentication in the simulator",
     ),
     (
-        "v20/inv3-executions-t1s",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "v20/inv3-executions-t3s",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "v20/inv3-trigger-after",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
-    ),
-    (
-        "v20/inv3-trigger-t1s",
-        "the simulator never fires schedules itself: no lastTriggeredDate/executionId, and the replay clock (1 s per request) is not the recording's",
+        "v20/inv3-executions-t0",
+        "replay clock: sent < 0.9 s after its backfill's create, which the 1 s per request clock cannot place; triggers/backfill-pause, as close to its create, already shows the first slot, which the simulator follows (src/v2.rs FIRST_SLOT_AFTER)",
     ),
     (
         "v20/inv7-replay-success",

@@ -105,8 +105,13 @@ async fn backfill_starts_after_the_start_instant_and_emits_one_slot_per_second()
         .await;
     assert_eq!(status, 200, "{state}");
     assert!(bed.backfill_dates().await.is_empty(), "nothing at once");
-    bed.sim.advance(Duration::from_secs(2));
+    bed.sim.advance(Duration::from_secs(1));
     assert_eq!(bed.backfill_dates().await, ["2026-01-01T17:00:00Z"]);
+    let (_, triggers) = bed.get("/triggers/t/hourly").await;
+    let state = &triggers["results"][0];
+    assert_eq!(state["locked"], true, "locked by the slot's execution: {state}");
+    assert!(state["executionId"].is_string(), "{state}");
+    assert!(state["lastTriggeredDate"].is_string(), "{state}");
     bed.sim.advance(Duration::from_secs(1));
     assert_eq!(
         bed.backfill_dates().await,
@@ -120,6 +125,12 @@ async fn backfill_starts_after_the_start_instant_and_emits_one_slot_per_second()
         triggers["results"][0].get("backfill").is_none(),
         "a finished backfill leaves the trigger: {triggers}"
     );
+    let state = &triggers["results"][0];
+    assert_eq!(
+        state["locked"], false,
+        "unlocked once its execution ended: {state}"
+    );
+    assert!(state["lastTriggeredDate"].is_string(), "{state}");
 }
 
 #[tokio::test]
