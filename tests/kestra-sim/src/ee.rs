@@ -461,13 +461,15 @@ pub fn configs(core: &Core) -> Response {
         "preview": {"initial": 100, "max": 5000}, "systemNamespace": "system",
         "hiddenLabelsPrefixes": ["system."], "resourceToFilters": [], "simulator": true,
     });
-    if core.version == KestraVersion::V1_3 {
-        add_v13_configs(&mut configs);
+    add_v13_configs(&mut configs);
+    if core.version == KestraVersion::V2_0 {
+        add_v20_configs(&mut configs);
     }
     ok_json(&configs)
 }
 
-/// Keys a real 1.3.0 adds to `/configs` (recorded-1.3.0 misc/configs).
+/// Keys a real 1.3.0 adds to `/configs` (recorded-1.3.0 misc/configs); 2.0 has them too
+/// (recorded-2.0.0-SNAPSHOT misc/configs).
 fn add_v13_configs(configs: &mut Value) {
     if let Value::Object(m) = configs {
         for (k, v) in [
@@ -476,6 +478,20 @@ fn add_v13_configs(configs: &mut Value) {
             ("isBasicAuthInitialized", json!(true)),
             ("pluginsHash", json!(0)),
             ("isConcurrencyViewEnabled", json!(true)),
+        ] {
+            m.insert(k.to_string(), v);
+        }
+    }
+}
+
+/// Keys a real 2.0.0-SNAPSHOT adds to 1.3's (recorded-2.0.0-SNAPSHOT misc/configs,
+/// v20/inv10-configs-with-credentials: `flowTemplate`, `commitDate`, `isAiApiKeyConfigured`).
+fn add_v20_configs(configs: &mut Value) {
+    if let Value::Object(m) = configs {
+        for (k, v) in [
+            ("flowTemplate", json!("")),
+            ("commitDate", json!("2026-07-01T17:44:44+02:00")),
+            ("isAiApiKeyConfigured", json!(false)),
         ] {
             m.insert(k.to_string(), v);
         }

@@ -137,34 +137,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
     (
-        "kv/get-json-object",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
-        "kv/get-string-quoted-json",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
-        "kv/list-namespace-prefix",
-        "KV listing with filters[namespace][PREFIX] matches nothing in the simulator",
-    ),
-    (
-        "kv/put-invalid-json",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
-        "kv/put-invalid-json-text-plain",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
-        "kv/put-json-object",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
-        "kv/put-string-quoted-json",
-        "KV value typing by content type is the shared 1.3 rule; 2.0 differs (JSON → 415, quoted JSON, text/plain)",
-    ),
-    (
         "logs/download-unknown-execution",
         "download of an unknown execution answers an empty text (2.0: 404)",
     ),
@@ -172,11 +144,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "logs/logs-of-all_inputs-typed",
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
-    (
-        "misc/configs",
-        "the simulator's /configs lists the fields kestra-mcp reads, not every 2.0 field (chartDefaultDuration, flowTemplate, ...)",
-    ),
-    ("misc/configs-no-auth", "no authentication in the simulator"),
     (
         "misc/ee-apps-search",
         "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
@@ -220,18 +187,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "triggers/backfill-executions",
         "legacy flowId=scheduled is ignored on 2.0 (returns hello runs with their inputs); the simulator returns the backfill runs",
-    ),
-    (
-        "v20/inv10-configs-with-credentials",
-        "no authentication in the simulator",
-    ),
-    (
-        "v20/inv10-configs-without-credentials",
-        "no authentication in the simulator",
-    ),
-    (
-        "v20/inv10-configs-wrong-credentials",
-        "no authentication in the simulator",
     ),
     (
         "v20/inv3-executions-t0",
