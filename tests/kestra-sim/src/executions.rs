@@ -382,6 +382,10 @@ pub fn coerce_inputs(
             continue;
         };
         let ty = d.get("type").and_then(Value::as_str).unwrap_or("STRING");
+        if ty == "FORM" {
+            out.insert(id.to_string(), form_input(d, id, given)?);
+            continue;
+        }
         let raw = given.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.clone());
         let value = match raw {
             None => match d.get("defaults").or_else(|| d.get("defaultValue")) {
@@ -438,7 +442,25 @@ pub fn coerce_inputs(
     Ok(out.into_iter().collect())
 }
 
-/// Types execution inputs the way Kestra 1.3 stores them (recorded-1.3.0
+/// A FORM input is the object of its own `inputs`, each given as the form field `<form>.<id>`
+/// or taking its default (recorded-2.0.0-SNAPSHOT executions/create-all_inputs-typed-no-secret-wait:
+/// fields `env.region`, `env.replicas` → `"env": {"replicas": 5, "region": "us-east-1"}`).
+fn form_input(def: &Value, id: &str, given: &[(String, String)]) -> Result<Value, (String, String)> {
+    let subs = def
+        .get("inputs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let prefix = format!("{id}.");
+    let sub_given: Vec<(String, String)> = given
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let values = coerce_inputs(&subs, &sub_given).map_err(|(sub, msg)| (format!("{id}.{sub}"), msg))?;
+    Ok(Value::Object(values))
+}
+
+/// Types execution inputs the way Kestra 1.3 and 2.0 store them (recorded-1.3.0
 /// executions/create-all_inputs-typed-no-secret-wait, create-all_inputs-defaults-only): DURATION
 /// as a number of seconds, JSON and YAML parsed, an absent optional input as `null`. A SECRET
 /// input with a value → 422, encryption not being configured (recorded-1.3.0
@@ -635,9 +657,9 @@ pub async fn create(req: Req) -> Response {
                 return req.validation_error_raw(&format!("{path}: {msg}"), &path);
             }
         };
-        if req.core.version == crate::KestraVersion::V1_3
-            && let Err(r) = v13_type_inputs(&req, &defs, &mut inputs)
-        {
+        // 2.0 types them the same way (recorded-2.0.0-SNAPSHOT
+        // executions/create-all_inputs-typed-no-secret-wait: `"dur": 5400.0`, `"sec": null`).
+        if let Err(r) = v13_type_inputs(&req, &defs, &mut inputs) {
             return r;
         }
         let mut e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
@@ -812,11 +834,16 @@ pub fn search(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
                 })
         })
         .collect();
-    // Default order: newest first (state.startDate desc).
+    // Default order: 1.3 newest first (state.startDate desc); 2.0 without `sort` oldest first
+    // (recorded-2.0.0-SNAPSHOT executions/search-no-params: the first hello run,
+    // search-filters-syntax, triggers/backfill-executions, v20/inv1-search-t0-immediate,
+    // v20/inv3-executions-t3s: ascending start dates).
     items.sort_by_key(|e| std::cmp::Reverse(e.state.start()));
-    if let Some(sort) = req.q("sort")
-        && (sort.ends_with(":asc") || sort.ends_with(",asc"))
-    {
+    let ascending = match req.q("sort") {
+        Some(sort) => sort.ends_with(":asc") || sort.ends_with(",asc"),
+        None => req.core.version == crate::KestraVersion::V2_0,
+    };
+    if ascending {
         items.reverse();
     }
     let total = items.len();

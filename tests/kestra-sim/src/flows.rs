@@ -154,9 +154,7 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
     if tasks.is_empty() {
         return Err(req.validation_error("tasks", "must not be empty"));
     }
-    if req.core.version == crate::KestraVersion::V1_3 {
-        v13_check_input_defaults(req, &def)?;
-    }
+    check_input_defaults(req, &def)?;
     for list in ["tasks", "triggers", "errors", "finally"] {
         for (i, t) in def
             .get(list)
@@ -204,9 +202,10 @@ fn unknown_type(req: &Req, list: &str, index: usize, ty: &str) -> Response {
     )
 }
 
-/// Kestra 1.3 refuses an input that has `defaults` and `required: false` (recorded-1.3.0
-/// flows/create-all_inputs-default-with-required-false: 422 naming the input, path `inputs[12]`).
-fn v13_check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Response> {
+/// Kestra refuses an input that has `defaults` and `required: false` (recorded-1.3.0 and
+/// recorded-2.0.0-SNAPSHOT flows/create-all_inputs-default-with-required-false: 422 naming the
+/// input, path `inputs[12]`).
+fn check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Response> {
     let inputs = def.get("inputs").and_then(Value::as_array);
     for (n, input) in inputs.into_iter().flatten().enumerate() {
         let optional = input.get("required") == Some(&Value::Bool(false));

@@ -60,18 +60,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "no authentication in the simulator",
     ),
     (
-        "executions/create-all_inputs-defaults-only",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
-        "executions/create-all_inputs-typed-no-secret-wait",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
-        "executions/get-all_inputs-typed-no-secret",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
         "executions/get-flow-of-execution",
         "flow JSON omits errors/afterExecution/quotas/sla/finally when the YAML has none",
     ),
@@ -109,14 +97,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
     (
-        "flows/create-all_inputs",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
-        "flows/create-all_inputs-default-with-required-false",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
         "flows/dashboard-create",
         "dashboards are stored minimally; chart validation is not simulated",
     ),
@@ -133,16 +113,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "shared rule: destinationOnly keeps the edges whose SOURCE is the flow; Kestra keeps those whose DESTINATION is (1.3 likely too: left to the 1.3 owner)",
     ),
     (
-        "flows/validate-all_inputs-default-with-required-false",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
         "logs/download-unknown-execution",
         "download of an unknown execution answers an empty text (2.0: 404)",
-    ),
-    (
-        "logs/logs-of-all_inputs-typed",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),
     (
         "misc/ee-apps-search",
@@ -183,10 +155,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "namespaces/search-existing-true",
         "namespaces that only exist by their flows are not listed with existing=true",
-    ),
-    (
-        "triggers/backfill-executions",
-        "legacy flowId=scheduled is ignored on 2.0 (returns hello runs with their inputs); the simulator returns the backfill runs",
     ),
     (
         "v20/inv3-executions-t0",
