@@ -976,7 +976,11 @@ pub fn dependencies(req: &Req, t: &Tenant) -> Response {
     let mut picked: Vec<&(String, String, &str, Value, Value)> = Vec::new();
     while let Some(cur) = frontier.pop() {
         for e in &all {
-            let touches = e.0 == cur || (!destination_only && e.1 == cur);
+            // destinationOnly keeps the edges whose DESTINATION is the flow (Kestra's
+            // AbstractJdbcFlowTopologyRepository.findByFlow: `destination_id = flowId`, the
+            // source condition only without destinationOnly; recorded flows/dependencies-hello-
+            // destinationOnly of all three corpora: parent → hello kept, hello → downstream not).
+            let touches = e.1 == cur || (!destination_only && e.0 == cur);
             if touches && !picked.contains(&e) {
                 picked.push(e);
                 for n in [&e.0, &e.1] {

@@ -109,10 +109,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "dashboards are stored minimally; chart validation is not simulated",
     ),
     (
-        "flows/dependencies-hello-destinationOnly",
-        "shared rule: destinationOnly keeps the edges whose SOURCE is the flow; Kestra keeps those whose DESTINATION is (1.3 likely too: left to the 1.3 owner)",
-    ),
-    (
         "logs/download-unknown-execution",
         "download of an unknown execution answers an empty text (2.0: 404)",
     ),
