@@ -76,6 +76,8 @@ pub struct Execution {
     pub trigger: Option<Value>,
     /// Time of the last state-machine event.
     pub cursor: DateTime<Utc>,
+    /// The execution a replay was made from (`parentId`).
+    pub parent_id: Option<String>,
 }
 
 fn task_duration(def: &Value, delay: Duration) -> TimeDelta {
@@ -327,12 +329,18 @@ impl Execution {
                 })
                 .collect();
             m.insert("taskRunList".into(), Value::Array(trs));
+        } else if self.parent_id.is_some() {
+            // A replay answers its (empty) task run list (recorded-1.3.0 executions/replay-single).
+            m.insert("taskRunList".into(), json!([]));
         }
         if !self.inputs.is_empty() {
             m.insert("inputs".into(), Value::Object(self.inputs.clone()));
         }
         m.insert("labels".into(), Value::Array(self.labels.clone()));
         m.insert("state".into(), self.state.to_json(now));
+        if let Some(p) = &self.parent_id {
+            m.insert("parentId".into(), json!(p));
+        }
         m.insert("originalId".into(), json!(self.original_id));
         if let Some(t) = &self.trigger {
             m.insert("trigger".into(), t.clone());
@@ -553,6 +561,7 @@ pub fn new_execution(
         created: now,
         trigger,
         cursor: now,
+        parent_id: None,
     }
 }
 
@@ -746,9 +755,26 @@ pub fn get_flow(req: &Req, t: &Tenant) -> Response {
         .get(&(e.namespace.clone(), e.flow_id.clone()))
         .and_then(|f| f.revisions.iter().find(|r| r.revision == e.flow_revision))
     {
-        Some(r) => ok_json(&flows::render(r, false, req.core.version)),
+        Some(r) => ok_json(&flow_of_execution(r, req.core.version)),
         None => req.not_found(),
     }
+}
+
+/// The flow of an execution lists its empty blocks (recorded-1.3.0 and 2.0.0-SNAPSHOT
+/// executions/get-flow-of-execution: `errors`, `afterExecution`, `sla`, `finally` as `[]`;
+/// 2.0 adds `quotas`).
+fn flow_of_execution(r: &crate::flows::FlowRev, version: crate::KestraVersion) -> Value {
+    let mut flow = flows::render(r, false, version);
+    let mut keys = vec!["errors", "afterExecution", "triggers", "sla", "finally"];
+    if version == crate::KestraVersion::V2_0 {
+        keys.push("quotas");
+    }
+    if let Value::Object(m) = &mut flow {
+        for k in keys {
+            m.entry(k).or_insert(json!([]));
+        }
+    }
+    flow
 }
 
 pub fn delete(req: &Req, t: &mut Tenant) -> Response {
@@ -1287,6 +1313,7 @@ fn replay_exec(core: &Core, src: &Execution, now: DateTime<Utc>) -> Execution {
         created: now,
         trigger: src.trigger.clone(),
         cursor: now,
+        parent_id: Some(src.id.clone()),
     }
 }
 
@@ -1296,7 +1323,12 @@ pub fn replay(req: &Req, core: &Core, t: &mut Tenant, now: DateTime<Utc>) -> Res
     let Some(src) = t.execution(req.param("executionId")).cloned() else {
         return req.not_found();
     };
-    let e = replay_exec(core, &src, now);
+    let mut e = replay_exec(core, &src, now);
+    if req.core.version == crate::KestraVersion::V2_0 {
+        // As the create answer (recorded-2.0.0-SNAPSHOT executions/replay-single: RUNNING, its
+        // first task run started; v20/inv7-replay-success).
+        e.start_v2(now, &|| core.new_id());
+    }
     let out = e.to_json(now);
     t.executions.push(e);
     ok_json(&out)
@@ -1487,9 +1519,8 @@ pub fn set_labels(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
         Ok(l) => l,
         Err(r) => return r,
     };
-    if req.core.version == crate::KestraVersion::V1_3
-        && let Some(r) = v13_check_label_keys(req, &labels)
-    {
+    // 2.0 validates them the same way (recorded-2.0.0-SNAPSHOT executions/set-labels-invalid-key).
+    if let Some(r) = v13_check_label_keys(req, &labels) {
         return r;
     }
     let Some(e) = t.execution_mut(req.param("executionId")) else {

@@ -122,18 +122,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // Not simulated (not used by kestra-mcp's tools).
     ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
-        "executions/get-flow-of-execution",
-        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/get-flow-of-paused-typed",
-        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/replay-single",
-        "a replayed execution has no empty taskRunList / parentId fields",
-    ),
-    (
         "executions/validate-all_inputs-bad",
         "POST /executions/{namespace}/{id}/validate is not simulated",
     ),

@@ -59,19 +59,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "errors/unauth-wrong-password",
         "no authentication in the simulator",
     ),
-    (
-        "executions/get-flow-of-execution",
-        "flow JSON omits errors/afterExecution/quotas/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/get-flow-of-paused-typed",
-        "flow JSON omits errors/afterExecution/quotas/sla/finally when the YAML has none",
-    ),
     ("executions/graph", "GET /executions/{id}/graph is not simulated"),
-    (
-        "executions/replay-single",
-        "a replayed execution has no taskRunList/parentId yet, and the replayed hello run had no inputs here (its all_inputs neighbours differ)",
-    ),
     (
         "executions/resume-validate",
         "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
@@ -83,10 +71,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "executions/resume-validate-typed-missing-required",
         "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
-    ),
-    (
-        "executions/set-labels-invalid-key",
-        "label key validation is not simulated",
     ),
     (
         "executions/validate-all_inputs-bad",
@@ -107,10 +91,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "flows/dashboard-create-with-id",
         "dashboards are stored minimally; chart validation is not simulated",
-    ),
-    (
-        "logs/download-unknown-execution",
-        "download of an unknown execution answers an empty text (2.0: 404)",
     ),
     (
         "misc/ee-apps-search",
@@ -141,10 +121,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "simulator accepts any tenant (state per tenant); the recorded OSS routes only `main`",
     ),
     (
-        "namespace-files/list-file-as-dir",
-        "listing a file as a directory: the simulator 500, 2.0 200",
-    ),
-    (
         "namespaces/create-namespace-ee",
         "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
     ),
@@ -155,10 +131,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "v20/inv3-executions-t0",
         "replay clock: sent < 0.9 s after its backfill's create, which the 1 s per request clock cannot place; triggers/backfill-pause, as close to its create, already shows the first slot, which the simulator follows (src/v2.rs FIRST_SLOT_AFTER)",
-    ),
-    (
-        "v20/inv7-replay-success",
-        "a replayed execution has no taskRunList/parentId yet, and the replayed hello run had no inputs here (its all_inputs neighbours differ)",
     ),
     (
         "v20/inv7-restart-by-ids",
