@@ -1077,24 +1077,61 @@ pub async fn resume_validate(req: Req) -> Response {
         );
     };
     let defs = paused_task_defs(e);
-    let values = coerce_inputs(&defs, &fields).unwrap_or_default();
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
     let inputs: Vec<Value> = defs
         .iter()
         .map(|d| {
-            let id = d.get("id").and_then(Value::as_str).unwrap_or("");
             let mut input = d.as_object().cloned().unwrap_or_default();
             input.entry("required").or_insert(json!(true));
-            json!({"input": input, "value": values.get(id).cloned().unwrap_or(Value::Null), "enabled": true, "errors": []})
+            let (value, errors) = validated_input(d, &fields, v2);
+            json!({"input": input, "value": value, "enabled": true, "errors": errors})
         })
         .collect();
     let mut out = json!({"id": e.flow_id, "namespace": e.namespace, "inputs": inputs});
-    if req.core.version == crate::KestraVersion::V1_3 {
-        v13_resume_validate_shape(&mut out, &fields);
-    }
+    // 2.0 answers the same shape (recorded-2.0.0-SNAPSHOT executions/resume-validate*).
+    v13_resume_validate_shape(&mut out, &fields);
     ok_json(&out)
 }
 
-/// Kestra 1.3's `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
+/// One input's value and errors as resume/validate reports them (recorded
+/// executions/resume-validate-typed-missing-required: `Missing required input:comment`, no
+/// value; resume-validate-typed-bad-select: the value kept, `it must match the values`). 2.0
+/// adds `renderError: false` to each error.
+fn validated_input(def: &Value, fields: &[(String, String)], v2: bool) -> (Value, Vec<Value>) {
+    let id = def.get("id").and_then(Value::as_str).unwrap_or("");
+    let error = |message: String| {
+        if v2 {
+            json!({"message": message, "renderError": false})
+        } else {
+            json!({"message": message})
+        }
+    };
+    let value = match coerce_inputs(std::slice::from_ref(def), fields) {
+        Ok(mut m) => m.remove(id).unwrap_or(Value::Null),
+        Err(_) if !fields.iter().any(|(k, _)| k == id) => {
+            return (Value::Null, vec![error(format!("Missing required input:{id}"))]);
+        }
+        Err((_, msg)) => return (Value::Null, vec![error(msg)]),
+    };
+    let allowed: Vec<String> = def
+        .get("values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(flows::scalar_string)
+        .collect();
+    let is_select = def.get("type").and_then(Value::as_str) == Some("SELECT");
+    if is_select && value.as_str().is_some_and(|v| !allowed.iter().any(|a| a == v)) {
+        let message = format!(
+            "Invalid value for input `{id}`. Cause: it must match the values `[{}]`",
+            allowed.join(", ")
+        );
+        return (value, vec![error(message)]);
+    }
+    (value, Vec::new())
+}
+
+/// Kestra 1.3's (and 2.0's) `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
 /// sent, so its default applies) and a `checks` list (recorded-1.3.0 executions/resume-validate,
 /// resume-validate-typed-bad-select).
 fn v13_resume_validate_shape(out: &mut Value, fields: &[(String, String)]) {

@@ -61,18 +61,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
-        "executions/resume-validate",
-        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
-    ),
-    (
-        "executions/resume-validate-typed-bad-select",
-        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
-    ),
-    (
-        "executions/resume-validate-typed-missing-required",
-        "resume/validate answers the simulator's shape (boolean defaults, no isDefault/checks)",
-    ),
-    (
         "executions/validate-all_inputs-bad",
         "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
     ),

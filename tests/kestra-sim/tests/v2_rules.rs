@@ -225,3 +225,37 @@ async fn bulk_actions_are_accepted_and_refusals_are_conflicts() {
     assert_eq!(status, 400);
     assert_eq!(err["invalids"][0]["message"], json!("execution already finished"));
 }
+
+const APPROVAL: &str = "id: approval\nnamespace: t\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: comment\n        type: STRING\n      - id: level\n        type: SELECT\n        values: [low, high]\n        defaults: low\n";
+
+/// resume/validate reports each input's own errors (recorded
+/// executions/resume-validate-typed-missing-required and resume-validate-typed-bad-select).
+#[tokio::test]
+async fn resume_validate_reports_missing_and_unknown_select_values() {
+    let bed = Bed::start().await;
+    assert_eq!(bed.yaml("/flows", APPROVAL).await.0, 200);
+    let id = bed.run("t", "approval").await;
+    let form = "--b\r\nContent-Disposition: form-data; name=\"level\"\r\n\r\nmedium\r\n--b--\r\n";
+    let (status, out) = bed
+        .send(
+            bed.http
+                .post(bed.url(&format!("/executions/{id}/actions/resume/validate")))
+                .header("Content-Type", "multipart/form-data; boundary=b")
+                .body(form),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let inputs = &out["inputs"];
+    assert_eq!(
+        inputs[0]["errors"],
+        json!([{"message": "Missing required input:comment", "renderError": false}])
+    );
+    assert_eq!(inputs[1]["value"], "medium");
+    assert_eq!(
+        inputs[1]["errors"][0]["message"],
+        "Invalid value for input `level`. Cause: it must match the values `[low, high]`"
+    );
+    assert_eq!(inputs[1]["input"]["defaults"], "low");
+    assert_eq!(inputs[1]["isDefault"], false);
+    assert_eq!(out["checks"], json!([]));
+}
