@@ -1069,8 +1069,12 @@ pub async fn resume_validate(req: Req) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let w = core.world();
-    let Some(e) = w.tenants.get(&req.tenant).and_then(|t| t.execution(&id)) else {
+    let mut w = core.world();
+    let now = core.clock.now();
+    let t = w.tenant(&req.tenant);
+    // Advanced to now first, as every other handler (the execution may have paused since).
+    tick(&core, t, now);
+    let Some(e) = t.execution(&id) else {
         return req.error(
             StatusCode::NOT_FOUND,
             &format!("Not Found: Execution '{id}' not found."),
