@@ -401,19 +401,19 @@ pub fn coerce_inputs(
                 None => {
                     let required = d.get("required").and_then(Value::as_bool).unwrap_or(true);
                     if required {
-                        return Err((
-                            id.to_string(),
-                            format!("Invalid input for `{id}`, missing required input, but received `null`"),
-                        ));
+                        // Recorded executions/create-all_inputs-missing-required.
+                        return Err((id.to_string(), format!("Missing required input:{id}")));
                     }
                     continue;
                 }
             },
             Some(s) => {
+                // Kestra's wording (recorded executions/create-hello-bad-int of 1.3.0 and 2.0:
+                // "Invalid value for input `count`. Cause: For input string: \"not-a-number\"").
                 let bad = |e: String| {
                     (
                         id.to_string(),
-                        format!("Invalid input for `{id}`, {e}, but received `{s}`"),
+                        format!("Invalid value for input `{id}`. Cause: {e}"),
                     )
                 };
                 match ty {
@@ -433,7 +433,13 @@ pub fn coerce_inputs(
                         serde_json::from_str::<Value>(&s).map_err(|e| bad(e.to_string()))?
                     }
                     "DATETIME" => {
-                        parse_time(&s).ok_or_else(|| bad(format!("Text '{s}' could not be parsed")))?;
+                        // Recorded executions/validate-all_inputs-bad (`dt`: "yesterday").
+                        parse_time(&s).ok_or_else(|| {
+                            (
+                                id.to_string(),
+                                format!(" errors:\n```\nText '{s}' could not be parsed at index 0\n```"),
+                            )
+                        })?;
                         json!(s)
                     }
                     "DURATION" => {
@@ -660,10 +666,19 @@ pub async fn create(req: Req) -> Response {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if let Some(msg) = first_input_error(&defs, &fields, req.core.version) {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
         let mut inputs = match coerce_inputs(&defs, &fields) {
             Ok(i) => i,
-            Err((path, msg)) => {
-                return req.validation_error_raw(&format!("{path}: {msg}"), &path);
+            Err((_, msg)) => {
+                return req.error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("Invalid entity: {msg}"),
+                );
             }
         };
         // 2.0 types them the same way (recorded-2.0.0-SNAPSHOT
@@ -1051,7 +1066,13 @@ pub async fn resume(req: Req) -> Response {
     let defs = paused_task_defs(e);
     let outputs = match coerce_inputs(&defs, &fields) {
         Ok(o) => o,
-        Err((path, msg)) => return req.validation_error_raw(&format!("{path}: {msg}"), &path),
+        // Recorded executions/resume-typed-missing-required of both versions.
+        Err((_, msg)) => {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
     };
     resume_exec(e, now, Some(outputs));
     // 1.3 answers 204 (recorded executions/resume-multipart on 0.23); the 2.0 description
@@ -1110,29 +1131,171 @@ fn validated_input(def: &Value, fields: &[(String, String)], v2: bool) -> (Value
             json!({"message": message})
         }
     };
+    let raw = fields.iter().rev().find(|(k, _)| k == id).map(|(_, v)| json!(v));
     let value = match coerce_inputs(std::slice::from_ref(def), fields) {
         Ok(mut m) => m.remove(id).unwrap_or(Value::Null),
-        Err(_) if !fields.iter().any(|(k, _)| k == id) => {
+        Err(_) if raw.is_none() => {
             return (Value::Null, vec![error(format!("Missing required input:{id}"))]);
         }
-        Err((_, msg)) => return (Value::Null, vec![error(msg)]),
+        // The value as sent (recorded executions/validate-all_inputs-bad: `"dt": "yesterday"`).
+        Err((_, msg)) => return (raw.unwrap_or(Value::Null), vec![error(msg)]),
     };
-    let allowed: Vec<String> = def
-        .get("values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(flows::scalar_string)
-        .collect();
-    let is_select = def.get("type").and_then(Value::as_str) == Some("SELECT");
-    if is_select && value.as_str().is_some_and(|v| !allowed.iter().any(|a| a == v)) {
-        let message = format!(
-            "Invalid value for input `{id}`. Cause: it must match the values `[{}]`",
-            allowed.join(", ")
-        );
-        return (value, vec![error(message)]);
+    match input_constraint_error(def, &value) {
+        Some(cause) => (
+            raw.unwrap_or(value),
+            vec![error(format!("Invalid value for input `{id}`. Cause: {cause}"))],
+        ),
+        None => (value, Vec::new()),
     }
-    (value, Vec::new())
+}
+
+/// The constraint a typed value breaks, as Kestra words it (recorded
+/// executions/validate-all_inputs-bad: `it must be less than `100``, `it must match the values
+/// `[a, b, c]``, `The input must be a valid email`; resume-validate-typed-bad-select).
+fn input_constraint_error(def: &Value, value: &Value) -> Option<String> {
+    let ty = def.get("type").and_then(Value::as_str).unwrap_or("");
+    match ty {
+        "SELECT" => {
+            let allowed: Vec<String> = def
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(select_value)
+                .collect();
+            let v = value.as_str()?;
+            (!allowed.iter().any(|a| a == v))
+                .then(|| format!("it must match the values `[{}]`", allowed.join(", ")))
+        }
+        "INT" | "FLOAT" => {
+            let n = value.as_f64()?;
+            let bound = |k: &str| def.get(k).and_then(Value::as_f64);
+            if let Some(max) = bound("max").filter(|m| n > *m) {
+                return Some(format!(
+                    "it must be less than `{}`",
+                    flows::scalar_string(&json!(max as i64))
+                ));
+            }
+            // GUESS: the wording for `min` (not recorded) mirrors the recorded `max` one.
+            bound("min")
+                .filter(|m| n < *m)
+                .map(|min| format!("it must be more than `{}`", min as i64))
+        }
+        "ARRAY" => {
+            let item = def.get("itemType").and_then(Value::as_str)?;
+            let bad = value.as_array()?.iter().find(|v| match item {
+                "INT" => !(v.is_i64() || v.as_str().is_some_and(|s| s.parse::<i64>().is_ok())),
+                "FLOAT" => !(v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok())),
+                _ => false,
+            })?;
+            Some(format!(
+                "Unable to parse array element as `{item}` on `{}`",
+                flows::scalar_string(bad)
+            ))
+        }
+        "EMAIL" => {
+            let v = value.as_str()?;
+            let valid = v
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            (!valid).then(|| "The input must be a valid email".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A SELECT value: a plain value or `{label, value}` (recorded flows/create-all_inputs `sel_lv`).
+fn select_value(v: &Value) -> String {
+    match v.get("value") {
+        Some(inner) => flows::scalar_string(inner),
+        None => flows::scalar_string(v),
+    }
+}
+
+/// `POST /executions/{namespace}/{id}/validate`: the flow's inputs checked as resume/validate
+/// checks a Pause's, FORM inputs flattened to `<form>.<id>` (recorded-1.3.0 and 2.0.0-SNAPSHOT
+/// executions/validate-all_inputs-typed, validate-all_inputs-bad).
+pub async fn validate_inputs(req: Req) -> Response {
+    let core = req.core.clone();
+    let (ns, flow_id) = (req.param("namespace").to_string(), req.param("id").to_string());
+    if let Some(r) = flows::climbing_guard(&req, &[&ns, &flow_id]) {
+        return r;
+    }
+    let fields = match form_fields(&req, &format!("{ns}/{flow_id}")).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let w = core.world();
+    let Some(rev) = w
+        .tenants
+        .get(&req.tenant)
+        .and_then(|t| t.flows.get(&(ns.clone(), flow_id.clone())))
+        .and_then(|f| f.live())
+    else {
+        return req.error(StatusCode::NOT_FOUND, "Not Found: Requested Flow is not found.");
+    };
+    let defs = flat_input_defs(
+        rev.def
+            .get("inputs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
+    let inputs: Vec<Value> = defs
+        .iter()
+        .map(|d| {
+            let mut input = d.as_object().cloned().unwrap_or_default();
+            input.entry("required").or_insert(json!(true));
+            let (value, errors) = validated_input(d, &fields, v2);
+            json!({"input": input, "value": value, "enabled": true, "errors": errors})
+        })
+        .collect();
+    let mut out = json!({"id": flow_id, "namespace": ns, "inputs": inputs});
+    v13_resume_validate_shape(&mut out, &fields);
+    ok_json(&out)
+}
+
+/// The first input that does not validate, in declaration order, as the create answer names it
+/// (recorded executions/create-all_inputs-bad of 1.3.0 and 2.0: `i` = 500 is reported before the
+/// later bad `sel`, `e`, `dt`, `arr`).
+fn first_input_error(
+    defs: &[Value],
+    fields: &[(String, String)],
+    version: crate::KestraVersion,
+) -> Option<String> {
+    let v2 = version == crate::KestraVersion::V2_0;
+    flat_input_defs(defs.to_vec()).iter().find_map(|d| {
+        let (_, errors) = validated_input(d, fields, v2);
+        errors
+            .first()
+            .and_then(|e| e["message"].as_str())
+            .map(String::from)
+    })
+}
+
+/// Input definitions with each FORM replaced by its sub-inputs, named `<form>.<id>`.
+fn flat_input_defs(defs: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for d in defs {
+        if d.get("type").and_then(Value::as_str) != Some("FORM") {
+            out.push(d);
+            continue;
+        }
+        let form = d.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        for mut sub in d
+            .get("inputs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            if let Some(Value::String(id)) = sub.get_mut("id") {
+                *id = format!("{form}.{id}");
+            }
+            out.push(sub);
+        }
+    }
+    out
 }
 
 /// Kestra 1.3's (and 2.0's) `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
@@ -1397,7 +1560,12 @@ pub async fn replay_with_inputs(req: Req) -> Response {
         .unwrap_or_default();
     match coerce_inputs(&defs, &fields) {
         Ok(i) => e.inputs = i,
-        Err((path, msg)) => return req.validation_error_raw(&format!("{path}: {msg}"), &path),
+        Err((_, msg)) => {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
     }
     let out = e.to_json(now);
     t.executions.push(e);

@@ -278,6 +278,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         CreateExecution => return executions::create(req).await,
         Resume => return executions::resume(req).await,
         ResumeValidate => return executions::resume_validate(req).await,
+        ValidateExecutionInputs => return executions::validate_inputs(req).await,
         ReplayWithInputs => return executions::replay_with_inputs(req).await,
         UploadFile => return files::upload(req).await,
         FollowExecution => return executions::follow(req),
@@ -395,8 +396,20 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         AiGenerate => ee::ai_generate(&req),
         CreateDashboard => ee::create_dashboard(&req, &core, t),
         // Handled above.
-        CreateExecution | Resume | ResumeValidate | ReplayWithInputs | UploadFile | FollowExecution
-        | FollowLogs | Configs | LicenseInfo | Me | CreateBanner | SearchBanners | UpdateBanner
+        CreateExecution
+        | Resume
+        | ResumeValidate
+        | ValidateExecutionInputs
+        | ReplayWithInputs
+        | UploadFile
+        | FollowExecution
+        | FollowLogs
+        | Configs
+        | LicenseInfo
+        | Me
+        | CreateBanner
+        | SearchBanners
+        | UpdateBanner
         | DeleteBanner => req.not_found(),
         // 2.0 only, answered by v2::before.
         ListOutputs | GetOutputs | AiProviders => req.not_found(),

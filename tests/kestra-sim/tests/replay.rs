@@ -181,6 +181,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "1.3 answers input defaults as strings (recorded-1.3.0 executions/resume-validate)",
     ),
     (
+        "executions/create-hello-bad-int",
+        "1.3 answers Invalid value for input `count` without embedded errors (recorded-1.3.0 executions/create-hello-bad-int); 0.23 embedded them",
+    ),
+    (
         "logs/download-unknown-execution",
         "1.3: 404 Execution not found (recorded-1.3.0 logs/download-unknown-execution)",
     ),

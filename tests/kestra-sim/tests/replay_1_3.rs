@@ -121,14 +121,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     // Not simulated (not used by kestra-mcp's tools).
     ("executions/graph", "GET /executions/{id}/graph is not simulated"),
-    (
-        "executions/validate-all_inputs-bad",
-        "POST /executions/{namespace}/{id}/validate is not simulated",
-    ),
-    (
-        "executions/validate-all_inputs-typed",
-        "POST /executions/{namespace}/{id}/validate is not simulated",
-    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,14 +61,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
-        "executions/validate-all_inputs-bad",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
-        "executions/validate-all_inputs-typed",
-        "FORM inputs, SELECT {label,value} values and the typed input rules of the all_inputs flow are not simulated (its creation is refused, so what follows differs)",
-    ),
-    (
         "flows/dashboard-create",
         "dashboards are stored minimally; chart validation is not simulated",
     ),

@@ -259,3 +259,92 @@ async fn resume_validate_reports_missing_and_unknown_select_values() {
     assert_eq!(inputs[1]["isDefault"], false);
     assert_eq!(out["checks"], json!([]));
 }
+
+fn recorded_pair(file: &str, name: &str) -> Value {
+    let path = format!(
+        "{}/tests/recorded-2.0.0-SNAPSHOT/{file}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pairs: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("corpus")).expect("json");
+    pairs
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .expect("recorded pair")
+}
+
+/// POST /executions/{ns}/{id}/validate answers, input by input, the errors the recorded 2.0
+/// server answered for the same form (executions/validate-all_inputs-bad), FORM inputs
+/// flattened (`env.region`).
+#[tokio::test]
+async fn validate_inputs_reports_the_recorded_errors() {
+    let bed = Bed::start().await;
+    let flow = recorded_pair("flows", "create-all_inputs");
+    let (status, created) = bed
+        .yaml("/flows", flow["request_body"].as_str().expect("yaml"))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let pair = recorded_pair("executions", "validate-all_inputs-bad");
+    let (status, out) = bed
+        .send(
+            bed.http
+                .post(bed.url("/executions/company.team/all_inputs/validate"))
+                .header(
+                    "Content-Type",
+                    pair["request_headers"]["Content-Type"].as_str().expect("ct"),
+                )
+                .body(pair["request_body"].as_str().expect("body").to_owned()),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let summary = |v: &Value| -> Vec<(String, Vec<String>)> {
+        v["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|i| {
+                let errors = i["errors"].as_array().expect("errors");
+                let messages = errors.iter().map(|e| e["message"].to_string()).collect();
+                (i["input"]["id"].as_str().unwrap_or("").to_owned(), messages)
+            })
+            .collect()
+    };
+    let (got, want) = (summary(&out), summary(&pair["response_body"]));
+    // Type errors Kestra words with its parsers' messages (dt, arr) are not reproduced.
+    let comparable = |(id, _): &&(String, Vec<String>)| id != "dt" && id != "arr";
+    assert_eq!(
+        got.iter().filter(comparable).collect::<Vec<_>>(),
+        want.iter().filter(comparable).collect::<Vec<_>>()
+    );
+}
+
+/// An execution refused for its inputs names the first bad one in declaration order with
+/// Kestra's message (recorded executions/create-all_inputs-bad, create-hello-bad-int,
+/// create-all_inputs-missing-required).
+#[tokio::test]
+async fn create_refusals_carry_the_recorded_messages() {
+    let bed = Bed::start().await;
+    let flow = recorded_pair("flows", "create-all_inputs");
+    assert_eq!(
+        bed.yaml("/flows", flow["request_body"].as_str().expect("yaml"))
+            .await
+            .0,
+        200
+    );
+    for name in ["create-all_inputs-bad", "create-all_inputs-missing-required"] {
+        let pair = recorded_pair("executions", name);
+        let (status, out) = bed
+            .send(
+                bed.http
+                    .post(bed.url("/executions/company.team/all_inputs"))
+                    .header(
+                        "Content-Type",
+                        pair["request_headers"]["Content-Type"].as_str().expect("ct"),
+                    )
+                    .body(pair["request_body"].as_str().expect("body").to_owned()),
+            )
+            .await;
+        assert_eq!(status, 422, "{name}: {out}");
+        assert_eq!(out["message"], pair["response_body"]["message"], "{name}");
+    }
+}
