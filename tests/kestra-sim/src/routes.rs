@@ -53,6 +53,7 @@ pub enum Op {
     GetExecutionFlow,
     ResumeByIds,
     ReplayByIds,
+    RestartByIds,
     KillByIds,
     ChangeStatusByIds,
     LabelsByIds,
@@ -266,6 +267,7 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
         route(M::GET, "/executions/{executionId}/flow", GetExecutionFlow, None),
         route(M::POST, "/executions/resume/by-ids", ResumeByIds, Some(JSON)),
         route(M::POST, "/executions/replay/by-ids", ReplayByIds, Some(JSON)),
+        route(M::POST, "/executions/restart/by-ids", RestartByIds, Some(JSON)),
         route(M::DELETE, "/executions/kill/by-ids", KillByIds, Some(JSON)),
         route(
             M::POST,

@@ -424,7 +424,8 @@ pub async fn after(op: Op, core: &SharedCore, tenant: &str, bulk: Option<usize>,
         // Bulk actions are asynchronous: 202 {operationId, totalItems} (executions/resume-by-ids,
         // executions/replay-by-ids, executions/replay-by-ids-empty-list,
         // triggers/set-disabled-by-triggers).
-        Op::ResumeByIds | Op::ReplayByIds | Op::SetDisabledByTriggers => json_response(
+        // GUESS: restart/by-ids answers as its siblings (only its refusal was recorded).
+        Op::ResumeByIds | Op::ReplayByIds | Op::RestartByIds | Op::SetDisabledByTriggers => json_response(
             StatusCode::ACCEPTED,
             &json!({"operationId": core.new_id(), "totalItems": bulk.unwrap_or(0)}),
         ),
@@ -528,7 +529,10 @@ fn add_missing(m: &mut Map<String, Value>, key: &str, value: Value) {
 
 /// Items of a bulk request body (a JSON array of ids, or `{triggers: [...]}`).
 pub fn bulk_items(op: Op, req: &Req) -> Option<usize> {
-    if !matches!(op, Op::ResumeByIds | Op::ReplayByIds | Op::SetDisabledByTriggers) {
+    if !matches!(
+        op,
+        Op::ResumeByIds | Op::ReplayByIds | Op::RestartByIds | Op::SetDisabledByTriggers
+    ) {
         return None;
     }
     let body: Value = serde_json::from_slice(&req.body).ok()?;

@@ -105,16 +105,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
     ),
     (
-        "namespaces/search-existing-true",
-        "namespaces that only exist by their flows are not listed with existing=true",
-    ),
-    (
         "v20/inv3-executions-t0",
         "replay clock: sent < 0.9 s after its backfill's create, which the 1 s per request clock cannot place; triggers/backfill-pause, as close to its create, already shows the first slot, which the simulator follows (src/v2.rs FIRST_SLOT_AFTER)",
-    ),
-    (
-        "v20/inv7-restart-by-ids",
-        "POST /executions/restart/by-ids is not simulated",
     ),
 ];
 
