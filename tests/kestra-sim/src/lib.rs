@@ -323,6 +323,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         ResumeByIds => executions::resume_by_ids(&req, t, now),
         ReplayByIds => executions::replay_by_ids(&req, &core, t, now),
         RestartByIds => executions::restart_by_ids(&req, t, now),
+        ExecutionGraph => executions::graph(&req, t, now),
         KillByIds => executions::kill_by_ids(&req, t, now),
         ChangeStatusByIds => executions::change_status_by_ids(&req, t, now),
         LabelsByIds => executions::labels_by_ids(&req, t),

@@ -197,7 +197,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "1.3: 200 without tenantId (recorded-1.3.0 triggers/update-disable-trigger-no-tenantId)",
     ),
     // Not simulated (not used by kestra-mcp's tools).
-    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
         "flows/dashboard-create",
         "dashboards are stored minimally (id, title, sourceCode)",

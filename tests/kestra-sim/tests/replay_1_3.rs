@@ -120,7 +120,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
     ),
     // Not simulated (not used by kestra-mcp's tools).
-    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "errors/unauth-wrong-password",
         "no authentication in the simulator",
     ),
-    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
         "flows/dashboard-create",
         "dashboards are stored minimally; chart validation is not simulated",
