@@ -228,6 +228,33 @@ fn check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Respo
     Ok(())
 }
 
+/// Kestra 1.3 routes a flow body that is not YAML to its deprecated JSON route: `text/plain`
+/// fails conversion (recorded-1.3.0 errors/flow-create-content-type-text-plain: 422 `Cannot
+/// convert type`), a body without Content-Type is read as JSON (errors/flow-create-no-content-type:
+/// YAML there is a 500 `Unrecognized token 'id'`; 0.23 answered the same).
+fn v13_deprecated_json_route(req: &Req, source: &str) -> Option<Response> {
+    match req.content_type().as_deref() {
+        Some("text/plain") => Some(req.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Internal server error: Cannot convert type [class java.lang.String] to target type: class io.kestra.core.models.flows.Flow. Considering defining a TypeConverter bean to handle this case.",
+        )),
+        None if serde_json::from_str::<Value>(source).is_err() => {
+            let token: String = source
+                .trim_start()
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !":,{}[]\"".contains(*c))
+                .collect();
+            Some(req.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!(
+                    "Internal server error: Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]"
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Labels from YAML (a map or a list of {key,value}) as Kestra's list of labels.
 pub fn labels_of(def: &Map<String, Value>) -> Vec<Value> {
     match def.get("labels") {
@@ -350,8 +377,13 @@ pub fn create(req: &Req, t: &mut Tenant) -> Response {
             "Invalid route params: Required Body [flow] not specified",
         );
     }
-    let from_json = req.content_type().as_deref() == Some("application/json");
     let source = req.body_str();
+    if req.core.version == crate::KestraVersion::V1_3
+        && let Some(r) = v13_deprecated_json_route(req, &source)
+    {
+        return r;
+    }
+    let from_json = req.content_type().as_deref() == Some("application/json");
     let def = if from_json {
         // The deprecated JSON route: a Flow object, answered without `source`.
         match serde_json::from_str::<Value>(&source) {

@@ -188,6 +188,9 @@ const YAML: &[&str] = &["application/x-yaml"];
 // FlowController keeps a deprecated JSON create route beside the YAML one (recorded pairs
 // errors/flow-create-json-flow and errors/flow-create-content-type-json-with-yaml).
 const YAML_OR_JSON: &[&str] = &["application/x-yaml", "application/json"];
+/// 1.3's deprecated JSON flow route also takes `text/plain` (and fails converting it: recorded-1.3.0
+/// errors/flow-create-content-type-text-plain, 422); 2.0 answers 415 (recorded-2.0.0-SNAPSHOT).
+const V13_CREATE_FLOW: &[&str] = &["application/x-yaml", "application/json", "text/plain"];
 // KVController.setKeyValue consumes text/plain and application/json
 // (recorded pair kv/put-wrong-content-type: "Allowed types: [application/json, text/plain]").
 const KV_PUT: &[&str] = &["application/json", "text/plain"];
@@ -227,7 +230,15 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
     use Op::*;
     let mut t = vec![
         // FlowController
-        route(M::POST, "/flows", CreateFlow, Some(YAML_OR_JSON)),
+        route(
+            M::POST,
+            "/flows",
+            CreateFlow,
+            Some(match v {
+                KestraVersion::V1_3 => V13_CREATE_FLOW,
+                KestraVersion::V2_0 => YAML_OR_JSON,
+            }),
+        ),
         route(M::GET, "/flows/search", SearchFlows, None),
         route(M::GET, "/flows/source", SearchFlowsBySource, None),
         route(M::GET, "/flows/distinct-namespaces", DistinctNamespaces, None),

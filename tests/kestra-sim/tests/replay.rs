@@ -116,14 +116,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // Content-type routing of flow creation: the simulator answers 415 for text/plain and
     // parses a body without Content-Type as YAML; real 0.23 reached a deprecated JSON route
     // (500) or failed conversion (422).
-    (
-        "errors/flow-create-content-type-text-plain",
-        "415 instead of 422 (no deprecated route emulation)",
-    ),
-    (
-        "errors/flow-create-no-content-type",
-        "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
-    ),
     // Namespace files: 1.3 answers from its file index (src/files_v13.rs), where 0.23 answered
     // from the storage.
     (

@@ -111,14 +111,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "dashboard validation is not simulated; 1.3.0 OSS refused it for its missing id",
     ),
     // Content-type routing of flow creation (no deprecated JSON route emulation).
-    (
-        "errors/flow-create-content-type-text-plain",
-        "415 instead of 422 (no deprecated route emulation)",
-    ),
-    (
-        "errors/flow-create-no-content-type",
-        "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
-    ),
     // Not simulated (not used by kestra-mcp's tools).
 ];
 
