@@ -673,6 +673,16 @@ pub fn resolve(table: &[Route], method: &Method, raw_path: &str, content_type: O
         }
     }
     if matched.is_empty() {
+        // Tenant-less legacy paths are served for the `main` tenant (recorded
+        // misc/no-tenant-legacy-path of 0.23, 1.3.0 and 2.0: GET /api/v1/flows/search → 200).
+        // GUESS: every tenant route, as Kestra kept its pre-tenant controllers.
+        for r in table.iter().filter(|r| !r.root) {
+            if let Some(p) = match_route(r, &all) {
+                matched.push((r, "main".to_string(), p));
+            }
+        }
+    }
+    if matched.is_empty() {
         return Resolved::NotFound;
     }
     let by_method: Vec<_> = matched.iter().filter(|(r, _, _)| r.method == *method).collect();

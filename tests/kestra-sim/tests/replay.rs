@@ -109,10 +109,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "misc/tenant-other-than-main",
         "simulator accepts any tenant (state per tenant); 0.23 OSS routed only `main`",
     ),
-    (
-        "misc/no-tenant-legacy-path",
-        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant); 0.23 and 1.3.0 (recorded-1.3.0 misc/no-tenant-legacy-path) served them",
-    ),
     // Content-type routing of flow creation: the simulator answers 415 for text/plain and
     // parses a body without Content-Type as YAML; real 0.23 reached a deprecated JSON route
     // (500) or failed conversion (422).

@@ -95,10 +95,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "Enterprise: any tenant is accepted (state per tenant); OSS 1.3.0 answered 400 `Tenant must be 'main'`",
     ),
     (
-        "misc/no-tenant-legacy-path",
-        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant)",
-    ),
-    (
         "flows/dashboard-create",
         "dashboards keep the EE rule the ee tools rely on (id generated, `id` refused); 1.3.0 OSS requires an id (422)",
     ),

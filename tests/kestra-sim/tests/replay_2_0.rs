@@ -92,10 +92,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "the simulator plays an Enterprise server; the recorded 2.0 is OSS",
     ),
     (
-        "misc/no-tenant-legacy-path",
-        "GUESS kept from 1.3: no tenant-less legacy routes; the recorded 2.0 still serves /api/v1/flows/search",
-    ),
-    (
         "misc/tenant-other-than-main",
         "simulator accepts any tenant (state per tenant); the recorded OSS routes only `main`",
     ),

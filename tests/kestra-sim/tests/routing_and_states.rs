@@ -568,3 +568,21 @@ async fn dependencies_destination_only_keeps_the_edges_into_the_flow() {
 }
 
 const FLOW_LOG_LEAF: &str = "id: leaf\nnamespace: t.ns\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+
+/// A tenant-less legacy path is served for `main` (recorded misc/no-tenant-legacy-path of all
+/// three corpora); a tenant path still wins.
+#[test]
+fn tenant_less_legacy_paths_are_served_for_main() {
+    for v in [KestraVersion::V1_3, KestraVersion::V2_0] {
+        match op(v, Method::GET, "/api/v1/flows/search", None) {
+            Resolved::Found { op, tenant, .. } => {
+                assert_eq!((op, tenant.as_str()), (Op::SearchFlows, "main"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match op(v, Method::GET, "/api/v1/other/flows/search", None) {
+            Resolved::Found { tenant, .. } => assert_eq!(tenant, "other"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
