@@ -397,6 +397,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         SearchBindings => ee::search_bindings(&req, t),
         AiGenerate => ee::ai_generate(&req),
         CreateDashboard => ee::create_dashboard(&req, &core, t),
+        GetDashboard => ee::get_dashboard(&req, t),
         // Handled above.
         CreateExecution
         | Resume

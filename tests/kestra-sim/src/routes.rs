@@ -144,6 +144,7 @@ pub enum Op {
     SearchBindings,
     AiGenerate,
     CreateDashboard,
+    GetDashboard,
     // root (no tenant)
     Configs,
     LicenseInfo,
@@ -394,6 +395,7 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
         route(M::POST, "/ai/generate/test", AiGenerate, Some(JSON)),
         route(M::POST, "/ai/generate/dashboard", AiGenerate, Some(JSON)),
         route(M::POST, "/dashboards", CreateDashboard, Some(YAML)),
+        route(M::GET, "/dashboards/{id}", GetDashboard, None),
         // root
         root(M::GET, "/configs", Configs, None),
         root(M::GET, "/license-info", LicenseInfo, None),

@@ -186,14 +186,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     // Not simulated (not used by kestra-mcp's tools).
     (
-        "flows/dashboard-create",
-        "dashboards are stored minimally (id, title, sourceCode)",
+        "flows/dashboard-create-with-id",
+        "1.3 accepts a dashboard's id (recorded-1.3.0 flows/dashboard-create-with-id: 200); 0.23 refused it",
     ),
     (
         "flows/dashboard-create-invalid",
         "dashboard chart validation is not simulated",
     ),
-    ("flows/dashboard-get", "GET /dashboards/{id} is not simulated"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

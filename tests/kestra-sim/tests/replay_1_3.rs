@@ -96,15 +96,11 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "flows/dashboard-create",
-        "dashboards keep the EE rule the ee tools rely on (id generated, `id` refused); 1.3.0 OSS requires an id (422)",
-    ),
-    (
-        "flows/dashboard-create-with-id",
-        "dashboards keep the EE rule (id generated, `id` refused); 1.3.0 OSS accepts an id",
+        "a dashboard without id gets a generated one (0.23's rule, recorded-0.23 flows/dashboard-create, that the ee tools rely on); the recorded OSS answers 422 `Dashboard id is mandatory`",
     ),
     (
         "flows/dashboard-create-invalid",
-        "dashboard validation is not simulated; 1.3.0 OSS refused it for its missing id",
+        "chart validation is not simulated and the id is generated (see flows/dashboard-create); the recorded OSS refused it for its missing id",
     ),
     // Content-type routing of flow creation (no deprecated JSON route emulation).
     // Not simulated (not used by kestra-mcp's tools).
