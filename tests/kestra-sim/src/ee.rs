@@ -411,18 +411,53 @@ pub fn search_bindings(req: &Req, t: &Tenant) -> Response {
     search_paged(req, t.ee.bindings.clone(), &["externalId", "roleId"])
 }
 
+/// `POST /dashboards`: the stored Dashboard (recorded dashboard-create-with-id of 1.3.0 and 2.0:
+/// tenantId, the given id, title, timeWindow, charts, created, updated, sourceCode). With an id,
+/// as the recorded 1.3.0 and 2.0 accept it; without one the id is generated, the rule of 0.23
+/// (recorded-0.23 flows/dashboard-create) that the ee tools rely on, where the recorded 1.3.0
+/// and 2.0 OSS refuse it (`Dashboard id is mandatory`). Chart validation is not simulated.
 pub fn create_dashboard(req: &Req, core: &Core, t: &mut Tenant) -> Response {
     let def = match parse_yaml(req) {
         Ok(d) => d,
         Err(r) => return r,
     };
-    if def.contains_key("id") {
-        return req.validation_error("dashboard.id", "Dashboard id is not editable");
-    }
-    let id = core.new_id();
-    let v = json!({"id": id, "title": def.get("title"), "sourceCode": req.body_str(), "deleted": false});
+    let id = match def.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        Some(_) => return req.validation_error("dashboard.id", "must be a string"),
+        None => core.new_id(),
+    };
+    let now = crate::state::fmt_time(&core.clock.now());
+    let time_window = def
+        .get("timeWindow")
+        .cloned()
+        .unwrap_or_else(|| json!({"max": "PT8784H", "default": "PT720H"}));
+    let v = json!({"tenantId": req.tenant, "id": id, "title": def.get("title"),
+        "timeWindow": time_window, "charts": charts_with_defaults(def.get("charts")),
+        "deleted": false, "created": now, "updated": now, "sourceCode": req.body_str()});
     t.ee.dashboards.insert(id, v.clone());
     ok_json(&v)
+}
+
+/// Charts as Kestra stores them: `chartOptions` gains its defaults `width: 6`, `tooltip: ALL`,
+/// `legend: {enabled: true}` (recorded dashboard-create-with-id of 1.3.0 and 2.0).
+fn charts_with_defaults(charts: Option<&Value>) -> Value {
+    let mut charts = charts.cloned().unwrap_or(json!([]));
+    for chart in charts.as_array_mut().into_iter().flatten() {
+        if let Some(Value::Object(opts)) = chart.get_mut("chartOptions") {
+            opts.entry("width").or_insert(json!(6));
+            opts.entry("tooltip").or_insert(json!("ALL"));
+            opts.entry("legend").or_insert(json!({"enabled": true}));
+        }
+    }
+    charts
+}
+
+/// `GET /dashboards/{id}` (recorded-0.23 flows/dashboard-get): the stored dashboard, else 404.
+pub fn get_dashboard(req: &Req, t: &Tenant) -> Response {
+    match t.ee.dashboards.get(req.param("id")) {
+        Some(d) => ok_json(d),
+        None => req.not_found(),
+    }
 }
 
 /// `POST /ai/generate/*`: a canned answer (the simulator has no model).
@@ -461,13 +496,15 @@ pub fn configs(core: &Core) -> Response {
         "preview": {"initial": 100, "max": 5000}, "systemNamespace": "system",
         "hiddenLabelsPrefixes": ["system."], "resourceToFilters": [], "simulator": true,
     });
-    if core.version == KestraVersion::V1_3 {
-        add_v13_configs(&mut configs);
+    add_v13_configs(&mut configs);
+    if core.version == KestraVersion::V2_0 {
+        add_v20_configs(&mut configs);
     }
     ok_json(&configs)
 }
 
-/// Keys a real 1.3.0 adds to `/configs` (recorded-1.3.0 misc/configs).
+/// Keys a real 1.3.0 adds to `/configs` (recorded-1.3.0 misc/configs); 2.0 has them too
+/// (recorded-2.0.0-SNAPSHOT misc/configs).
 fn add_v13_configs(configs: &mut Value) {
     if let Value::Object(m) = configs {
         for (k, v) in [
@@ -476,6 +513,20 @@ fn add_v13_configs(configs: &mut Value) {
             ("isBasicAuthInitialized", json!(true)),
             ("pluginsHash", json!(0)),
             ("isConcurrencyViewEnabled", json!(true)),
+        ] {
+            m.insert(k.to_string(), v);
+        }
+    }
+}
+
+/// Keys a real 2.0.0-SNAPSHOT adds to 1.3's (recorded-2.0.0-SNAPSHOT misc/configs,
+/// v20/inv10-configs-with-credentials: `flowTemplate`, `commitDate`, `isAiApiKeyConfigured`).
+fn add_v20_configs(configs: &mut Value) {
+    if let Value::Object(m) = configs {
+        for (k, v) in [
+            ("flowTemplate", json!("")),
+            ("commitDate", json!("2026-07-01T17:44:44+02:00")),
+            ("isAiApiKeyConfigured", json!(false)),
         ] {
             m.insert(k.to_string(), v);
         }

@@ -42,6 +42,22 @@ pub struct TaskRun {
     pub run_started: DateTime<Utc>,
 }
 
+impl TaskRun {
+    /// A task run of `def`, CREATED at `at` (it starts on the executor's next step).
+    fn created(id: String, def: Value, at: DateTime<Utc>) -> TaskRun {
+        TaskRun {
+            id,
+            task_id: def.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+            task_type: def.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+            def,
+            state: StateHist::new("CREATED", at),
+            attempts: Vec::new(),
+            outputs: None,
+            run_started: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub id: String,
@@ -60,6 +76,8 @@ pub struct Execution {
     pub trigger: Option<Value>,
     /// Time of the last state-machine event.
     pub cursor: DateTime<Utc>,
+    /// The execution a replay was made from (`parentId`).
+    pub parent_id: Option<String>,
 }
 
 fn task_duration(def: &Value, delay: Duration) -> TimeDelta {
@@ -120,6 +138,42 @@ impl Execution {
             .unwrap_or(self.tasks.len())
     }
 
+    /// Starts the CREATED task run `i` at the cursor; true when it is a Pause (the execution
+    /// pauses with it).
+    fn start_task_run(&mut self, i: usize) -> bool {
+        let at = self.cursor;
+        let tr = &mut self.task_runs[i];
+        tr.state.push("RUNNING", at);
+        tr.run_started = at;
+        if tr.task_type.ends_with(".Pause") {
+            tr.state.push("PAUSED", at);
+            tr.outputs = Some(json!({}));
+            self.state.push("PAUSED", at);
+            return true;
+        }
+        let mut attempt = StateHist::new("CREATED", at);
+        attempt.push("RUNNING", at);
+        tr.attempts.push(attempt);
+        false
+    }
+
+    /// 2.0's create answer: the execution is already RUNNING with its first task run CREATED
+    /// (recorded-2.0.0-SNAPSHOT executions/create-hello-no-body, create-slow, v20/inv1-create-1;
+    /// 6 of the 20 recorded creates show it SUBMITTED instead, the executor's next step racing
+    /// the answer: create-approval-1, v20/inv1-create-3). A scheduled execution stays CREATED
+    /// without task runs (executions/create-hello-scheduleDate). 1.3 answers CREATED
+    /// (recorded-1.3.0 executions/create-hello-no-body).
+    pub fn start_v2(&mut self, now: DateTime<Utc>, new_id: &dyn Fn() -> String) {
+        if self.state.current() != "CREATED" || self.schedule_date.is_some_and(|d| d > now) {
+            return;
+        }
+        self.cursor = now;
+        self.state.push("RUNNING", now);
+        if let Some(def) = self.tasks.first().cloned() {
+            self.task_runs.push(TaskRun::created(new_id(), def, now));
+        }
+    }
+
     /// Moves the execution forward to `now`, appending the logs its tasks write.
     pub fn advance(
         &mut self,
@@ -151,6 +205,12 @@ impl Execution {
                         }
                         continue;
                     }
+                    if let Some(i) = self.task_runs.iter().position(|r| r.state.current() == "CREATED") {
+                        if self.start_task_run(i) {
+                            return;
+                        }
+                        continue;
+                    }
                     let next = self.next_task_index();
                     let Some(def) = self.tasks.get(next).cloned() else {
                         let st = if self.task_runs.iter().any(|r| r.state.current() == "WARNING") {
@@ -161,31 +221,7 @@ impl Execution {
                         self.state.push(st, self.cursor);
                         return;
                     };
-                    let at = self.cursor;
-                    let ty = def.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-                    let mut st = StateHist::new("CREATED", at);
-                    st.push("RUNNING", at);
-                    let mut tr = TaskRun {
-                        id: new_id(),
-                        task_id: def.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-                        task_type: ty.clone(),
-                        def,
-                        state: st,
-                        attempts: Vec::new(),
-                        outputs: None,
-                        run_started: at,
-                    };
-                    if ty.ends_with(".Pause") {
-                        tr.state.push("PAUSED", at);
-                        tr.outputs = Some(json!({}));
-                        self.task_runs.push(tr);
-                        self.state.push("PAUSED", at);
-                        return;
-                    }
-                    let mut attempt = StateHist::new("CREATED", at);
-                    attempt.push("RUNNING", at);
-                    tr.attempts.push(attempt);
-                    self.task_runs.push(tr);
+                    self.task_runs.push(TaskRun::created(new_id(), def, self.cursor));
                 }
                 _ => return,
             }
@@ -293,12 +329,18 @@ impl Execution {
                 })
                 .collect();
             m.insert("taskRunList".into(), Value::Array(trs));
+        } else if self.parent_id.is_some() {
+            // A replay answers its (empty) task run list (recorded-1.3.0 executions/replay-single).
+            m.insert("taskRunList".into(), json!([]));
         }
         if !self.inputs.is_empty() {
             m.insert("inputs".into(), Value::Object(self.inputs.clone()));
         }
         m.insert("labels".into(), Value::Array(self.labels.clone()));
         m.insert("state".into(), self.state.to_json(now));
+        if let Some(p) = &self.parent_id {
+            m.insert("parentId".into(), json!(p));
+        }
         m.insert("originalId".into(), json!(self.original_id));
         if let Some(t) = &self.trigger {
             m.insert("trigger".into(), t.clone());
@@ -323,6 +365,9 @@ pub fn tick(core: &Core, t: &mut Tenant, now: DateTime<Utc>) {
     for e in executions.iter_mut().filter(|e| !e.state.is_terminal()) {
         e.advance(now, core.task_delay, &new_id, logs);
     }
+    if core.version == crate::KestraVersion::V2_0 {
+        crate::v2::release_finished_locks(t, now);
+    }
 }
 
 fn label_json(k: &str, v: &str) -> Value {
@@ -345,6 +390,10 @@ pub fn coerce_inputs(
             continue;
         };
         let ty = d.get("type").and_then(Value::as_str).unwrap_or("STRING");
+        if ty == "FORM" {
+            out.insert(id.to_string(), form_input(d, id, given)?);
+            continue;
+        }
         let raw = given.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.clone());
         let value = match raw {
             None => match d.get("defaults").or_else(|| d.get("defaultValue")) {
@@ -352,19 +401,19 @@ pub fn coerce_inputs(
                 None => {
                     let required = d.get("required").and_then(Value::as_bool).unwrap_or(true);
                     if required {
-                        return Err((
-                            id.to_string(),
-                            format!("Invalid input for `{id}`, missing required input, but received `null`"),
-                        ));
+                        // Recorded executions/create-all_inputs-missing-required.
+                        return Err((id.to_string(), format!("Missing required input:{id}")));
                     }
                     continue;
                 }
             },
             Some(s) => {
+                // Kestra's wording (recorded executions/create-hello-bad-int of 1.3.0 and 2.0:
+                // "Invalid value for input `count`. Cause: For input string: \"not-a-number\"").
                 let bad = |e: String| {
                     (
                         id.to_string(),
-                        format!("Invalid input for `{id}`, {e}, but received `{s}`"),
+                        format!("Invalid value for input `{id}`. Cause: {e}"),
                     )
                 };
                 match ty {
@@ -384,7 +433,13 @@ pub fn coerce_inputs(
                         serde_json::from_str::<Value>(&s).map_err(|e| bad(e.to_string()))?
                     }
                     "DATETIME" => {
-                        parse_time(&s).ok_or_else(|| bad(format!("Text '{s}' could not be parsed")))?;
+                        // Recorded executions/validate-all_inputs-bad (`dt`: "yesterday").
+                        parse_time(&s).ok_or_else(|| {
+                            (
+                                id.to_string(),
+                                format!(" errors:\n```\nText '{s}' could not be parsed at index 0\n```"),
+                            )
+                        })?;
                         json!(s)
                     }
                     "DURATION" => {
@@ -401,7 +456,25 @@ pub fn coerce_inputs(
     Ok(out.into_iter().collect())
 }
 
-/// Types execution inputs the way Kestra 1.3 stores them (recorded-1.3.0
+/// A FORM input is the object of its own `inputs`, each given as the form field `<form>.<id>`
+/// or taking its default (recorded-2.0.0-SNAPSHOT executions/create-all_inputs-typed-no-secret-wait:
+/// fields `env.region`, `env.replicas` → `"env": {"replicas": 5, "region": "us-east-1"}`).
+fn form_input(def: &Value, id: &str, given: &[(String, String)]) -> Result<Value, (String, String)> {
+    let subs = def
+        .get("inputs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let prefix = format!("{id}.");
+    let sub_given: Vec<(String, String)> = given
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let values = coerce_inputs(&subs, &sub_given).map_err(|(sub, msg)| (format!("{id}.{sub}"), msg))?;
+    Ok(Value::Object(values))
+}
+
+/// Types execution inputs the way Kestra 1.3 and 2.0 store them (recorded-1.3.0
 /// executions/create-all_inputs-typed-no-secret-wait, create-all_inputs-defaults-only): DURATION
 /// as a number of seconds, JSON and YAML parsed, an absent optional input as `null`. A SECRET
 /// input with a value → 422, encryption not being configured (recorded-1.3.0
@@ -494,6 +567,7 @@ pub fn new_execution(
         created: now,
         trigger,
         cursor: now,
+        parent_id: None,
     }
 }
 
@@ -592,18 +666,30 @@ pub async fn create(req: Req) -> Response {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if let Some(msg) = first_input_error(&defs, &fields, req.core.version) {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
         let mut inputs = match coerce_inputs(&defs, &fields) {
             Ok(i) => i,
-            Err((path, msg)) => {
-                return req.validation_error_raw(&format!("{path}: {msg}"), &path);
+            Err((_, msg)) => {
+                return req.error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("Invalid entity: {msg}"),
+                );
             }
         };
-        if req.core.version == crate::KestraVersion::V1_3
-            && let Err(r) = v13_type_inputs(&req, &defs, &mut inputs)
-        {
+        // 2.0 types them the same way (recorded-2.0.0-SNAPSHOT
+        // executions/create-all_inputs-typed-no-secret-wait: `"dur": 5400.0`, `"sec": null`).
+        if let Err(r) = v13_type_inputs(&req, &defs, &mut inputs) {
             return r;
         }
-        let e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
+        let mut e = new_execution(&core, &req.tenant, &rev, inputs, labels, schedule_date, now, None);
+        if req.core.version == crate::KestraVersion::V2_0 {
+            e.start_v2(now, &|| core.new_id());
+        }
         let id = e.id.clone();
         if !wait {
             let mut out = e.to_json(now);
@@ -684,9 +770,61 @@ pub fn get_flow(req: &Req, t: &Tenant) -> Response {
         .get(&(e.namespace.clone(), e.flow_id.clone()))
         .and_then(|f| f.revisions.iter().find(|r| r.revision == e.flow_revision))
     {
-        Some(r) => ok_json(&flows::render(r, false, req.core.version)),
+        Some(r) => ok_json(&flow_of_execution(r, req.core.version)),
         None => req.not_found(),
     }
+}
+
+/// `GET /executions/{id}/graph`: the flow's graph with the execution's task runs (recorded
+/// executions/graph of 1.3.0 and 2.0: a GraphClusterRoot, a GraphClusterEnd and one GraphTask
+/// per task with its `task`, `taskRun`, `values` and `relationType: SEQUENTIAL`; 4 nodes, 3
+/// edges and `clusters` for the two-task hello). Flowable tasks are drawn as plain tasks
+/// (simplification, as the simulator runs them). GUESS: edges as Kestra's FlowGraph.Edge
+/// `{source, target, relation: {relationType}}` (not in the truncated recordings).
+pub fn graph(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
+    let Some(e) = t.execution(req.param("executionId")) else {
+        return req.not_found();
+    };
+    let json = e.to_json(now);
+    let runs = json["taskRunList"].as_array().cloned().unwrap_or_default();
+    let root = format!("root.root-{}", e.id);
+    let end = format!("root.end-{}", e.id);
+    let mut nodes = vec![json!({"uid": root, "type": "io.kestra.core.models.hierarchies.GraphClusterRoot"})];
+    nodes.push(json!({"uid": end, "type": "io.kestra.core.models.hierarchies.GraphClusterEnd"}));
+    let mut uids = vec![root];
+    for task in &e.tasks {
+        let id = task.get("id").and_then(Value::as_str).unwrap_or("");
+        let uid = format!("root.{id}");
+        let run = runs.iter().find(|r| r["taskId"] == id).cloned();
+        nodes.push(
+            json!({"uid": uid, "type": "io.kestra.core.models.hierarchies.GraphTask",
+            "task": task, "taskRun": run, "values": [], "relationType": "SEQUENTIAL"}),
+        );
+        uids.push(uid);
+    }
+    uids.push(end);
+    let edges: Vec<Value> = uids
+        .windows(2)
+        .map(|w| json!({"source": w[0], "target": w[1], "relation": {"relationType": "SEQUENTIAL"}}))
+        .collect();
+    ok_json(&json!({"nodes": nodes, "edges": edges, "clusters": []}))
+}
+
+/// The flow of an execution lists its empty blocks (recorded-1.3.0 and 2.0.0-SNAPSHOT
+/// executions/get-flow-of-execution: `errors`, `afterExecution`, `sla`, `finally` as `[]`;
+/// 2.0 adds `quotas`).
+fn flow_of_execution(r: &crate::flows::FlowRev, version: crate::KestraVersion) -> Value {
+    let mut flow = flows::render(r, false, version);
+    let mut keys = vec!["errors", "afterExecution", "triggers", "sla", "finally"];
+    if version == crate::KestraVersion::V2_0 {
+        keys.push("quotas");
+    }
+    if let Value::Object(m) = &mut flow {
+        for k in keys {
+            m.entry(k).or_insert(json!([]));
+        }
+    }
+    flow
 }
 
 pub fn delete(req: &Req, t: &mut Tenant) -> Response {
@@ -772,11 +910,16 @@ pub fn search(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
                 })
         })
         .collect();
-    // Default order: newest first (state.startDate desc).
+    // Default order: 1.3 newest first (state.startDate desc); 2.0 without `sort` oldest first
+    // (recorded-2.0.0-SNAPSHOT executions/search-no-params: the first hello run,
+    // search-filters-syntax, triggers/backfill-executions, v20/inv1-search-t0-immediate,
+    // v20/inv3-executions-t3s: ascending start dates).
     items.sort_by_key(|e| std::cmp::Reverse(e.state.start()));
-    if let Some(sort) = req.q("sort")
-        && (sort.ends_with(":asc") || sort.ends_with(",asc"))
-    {
+    let ascending = match req.q("sort") {
+        Some(sort) => sort.ends_with(":asc") || sort.ends_with(",asc"),
+        None => req.core.version == crate::KestraVersion::V2_0,
+    };
+    if ascending {
         items.reverse();
     }
     let total = items.len();
@@ -958,7 +1101,13 @@ pub async fn resume(req: Req) -> Response {
     let defs = paused_task_defs(e);
     let outputs = match coerce_inputs(&defs, &fields) {
         Ok(o) => o,
-        Err((path, msg)) => return req.validation_error_raw(&format!("{path}: {msg}"), &path),
+        // Recorded executions/resume-typed-missing-required of both versions.
+        Err((_, msg)) => {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
     };
     resume_exec(e, now, Some(outputs));
     // 1.3 answers 204 (recorded executions/resume-multipart on 0.23); the 2.0 description
@@ -976,32 +1125,215 @@ pub async fn resume_validate(req: Req) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let w = core.world();
-    let Some(e) = w.tenants.get(&req.tenant).and_then(|t| t.execution(&id)) else {
+    let mut w = core.world();
+    let now = core.clock.now();
+    let t = w.tenant(&req.tenant);
+    // Advanced to now first, as every other handler (the execution may have paused since).
+    tick(&core, t, now);
+    let Some(e) = t.execution(&id) else {
         return req.error(
             StatusCode::NOT_FOUND,
             &format!("Not Found: Execution '{id}' not found."),
         );
     };
     let defs = paused_task_defs(e);
-    let values = coerce_inputs(&defs, &fields).unwrap_or_default();
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
     let inputs: Vec<Value> = defs
         .iter()
         .map(|d| {
-            let id = d.get("id").and_then(Value::as_str).unwrap_or("");
             let mut input = d.as_object().cloned().unwrap_or_default();
             input.entry("required").or_insert(json!(true));
-            json!({"input": input, "value": values.get(id).cloned().unwrap_or(Value::Null), "enabled": true, "errors": []})
+            let (value, errors) = validated_input(d, &fields, v2);
+            json!({"input": input, "value": value, "enabled": true, "errors": errors})
         })
         .collect();
     let mut out = json!({"id": e.flow_id, "namespace": e.namespace, "inputs": inputs});
-    if req.core.version == crate::KestraVersion::V1_3 {
-        v13_resume_validate_shape(&mut out, &fields);
-    }
+    // 2.0 answers the same shape (recorded-2.0.0-SNAPSHOT executions/resume-validate*).
+    v13_resume_validate_shape(&mut out, &fields);
     ok_json(&out)
 }
 
-/// Kestra 1.3's `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
+/// One input's value and errors as resume/validate reports them (recorded
+/// executions/resume-validate-typed-missing-required: `Missing required input:comment`, no
+/// value; resume-validate-typed-bad-select: the value kept, `it must match the values`). 2.0
+/// adds `renderError: false` to each error.
+fn validated_input(def: &Value, fields: &[(String, String)], v2: bool) -> (Value, Vec<Value>) {
+    let id = def.get("id").and_then(Value::as_str).unwrap_or("");
+    let error = |message: String| {
+        if v2 {
+            json!({"message": message, "renderError": false})
+        } else {
+            json!({"message": message})
+        }
+    };
+    let raw = fields.iter().rev().find(|(k, _)| k == id).map(|(_, v)| json!(v));
+    let value = match coerce_inputs(std::slice::from_ref(def), fields) {
+        Ok(mut m) => m.remove(id).unwrap_or(Value::Null),
+        Err(_) if raw.is_none() => {
+            return (Value::Null, vec![error(format!("Missing required input:{id}"))]);
+        }
+        // The value as sent (recorded executions/validate-all_inputs-bad: `"dt": "yesterday"`).
+        Err((_, msg)) => return (raw.unwrap_or(Value::Null), vec![error(msg)]),
+    };
+    match input_constraint_error(def, &value) {
+        Some(cause) => (
+            raw.unwrap_or(value),
+            vec![error(format!("Invalid value for input `{id}`. Cause: {cause}"))],
+        ),
+        None => (value, Vec::new()),
+    }
+}
+
+/// The constraint a typed value breaks, as Kestra words it (recorded
+/// executions/validate-all_inputs-bad: `it must be less than `100``, `it must match the values
+/// `[a, b, c]``, `The input must be a valid email`; resume-validate-typed-bad-select).
+fn input_constraint_error(def: &Value, value: &Value) -> Option<String> {
+    let ty = def.get("type").and_then(Value::as_str).unwrap_or("");
+    match ty {
+        "SELECT" => {
+            let allowed: Vec<String> = def
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(select_value)
+                .collect();
+            let v = value.as_str()?;
+            (!allowed.iter().any(|a| a == v))
+                .then(|| format!("it must match the values `[{}]`", allowed.join(", ")))
+        }
+        "INT" | "FLOAT" => {
+            let n = value.as_f64()?;
+            let bound = |k: &str| def.get(k).and_then(Value::as_f64);
+            if let Some(max) = bound("max").filter(|m| n > *m) {
+                return Some(format!(
+                    "it must be less than `{}`",
+                    flows::scalar_string(&json!(max as i64))
+                ));
+            }
+            // GUESS: the wording for `min` (not recorded) mirrors the recorded `max` one.
+            bound("min")
+                .filter(|m| n < *m)
+                .map(|min| format!("it must be more than `{}`", min as i64))
+        }
+        "ARRAY" => {
+            let item = def.get("itemType").and_then(Value::as_str)?;
+            let bad = value.as_array()?.iter().find(|v| match item {
+                "INT" => !(v.is_i64() || v.as_str().is_some_and(|s| s.parse::<i64>().is_ok())),
+                "FLOAT" => !(v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok())),
+                _ => false,
+            })?;
+            Some(format!(
+                "Unable to parse array element as `{item}` on `{}`",
+                flows::scalar_string(bad)
+            ))
+        }
+        "EMAIL" => {
+            let v = value.as_str()?;
+            let valid = v
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            (!valid).then(|| "The input must be a valid email".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A SELECT value: a plain value or `{label, value}` (recorded flows/create-all_inputs `sel_lv`).
+fn select_value(v: &Value) -> String {
+    match v.get("value") {
+        Some(inner) => flows::scalar_string(inner),
+        None => flows::scalar_string(v),
+    }
+}
+
+/// `POST /executions/{namespace}/{id}/validate`: the flow's inputs checked as resume/validate
+/// checks a Pause's, FORM inputs flattened to `<form>.<id>` (recorded-1.3.0 and 2.0.0-SNAPSHOT
+/// executions/validate-all_inputs-typed, validate-all_inputs-bad).
+pub async fn validate_inputs(req: Req) -> Response {
+    let core = req.core.clone();
+    let (ns, flow_id) = (req.param("namespace").to_string(), req.param("id").to_string());
+    if let Some(r) = flows::climbing_guard(&req, &[&ns, &flow_id]) {
+        return r;
+    }
+    let fields = match form_fields(&req, &format!("{ns}/{flow_id}")).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let w = core.world();
+    let Some(rev) = w
+        .tenants
+        .get(&req.tenant)
+        .and_then(|t| t.flows.get(&(ns.clone(), flow_id.clone())))
+        .and_then(|f| f.live())
+    else {
+        return req.error(StatusCode::NOT_FOUND, "Not Found: Requested Flow is not found.");
+    };
+    let defs = flat_input_defs(
+        rev.def
+            .get("inputs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let v2 = req.core.version == crate::KestraVersion::V2_0;
+    let inputs: Vec<Value> = defs
+        .iter()
+        .map(|d| {
+            let mut input = d.as_object().cloned().unwrap_or_default();
+            input.entry("required").or_insert(json!(true));
+            let (value, errors) = validated_input(d, &fields, v2);
+            json!({"input": input, "value": value, "enabled": true, "errors": errors})
+        })
+        .collect();
+    let mut out = json!({"id": flow_id, "namespace": ns, "inputs": inputs});
+    v13_resume_validate_shape(&mut out, &fields);
+    ok_json(&out)
+}
+
+/// The first input that does not validate, in declaration order, as the create answer names it
+/// (recorded executions/create-all_inputs-bad of 1.3.0 and 2.0: `i` = 500 is reported before the
+/// later bad `sel`, `e`, `dt`, `arr`).
+fn first_input_error(
+    defs: &[Value],
+    fields: &[(String, String)],
+    version: crate::KestraVersion,
+) -> Option<String> {
+    let v2 = version == crate::KestraVersion::V2_0;
+    flat_input_defs(defs.to_vec()).iter().find_map(|d| {
+        let (_, errors) = validated_input(d, fields, v2);
+        errors
+            .first()
+            .and_then(|e| e["message"].as_str())
+            .map(String::from)
+    })
+}
+
+/// Input definitions with each FORM replaced by its sub-inputs, named `<form>.<id>`.
+fn flat_input_defs(defs: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for d in defs {
+        if d.get("type").and_then(Value::as_str) != Some("FORM") {
+            out.push(d);
+            continue;
+        }
+        let form = d.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        for mut sub in d
+            .get("inputs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            if let Some(Value::String(id)) = sub.get_mut("id") {
+                *id = format!("{form}.{id}");
+            }
+            out.push(sub);
+        }
+    }
+    out
+}
+
+/// Kestra 1.3's (and 2.0's) `resume/validate` answer: `defaults` as a string, `isDefault` per input (not
 /// sent, so its default applies) and a `checks` list (recorded-1.3.0 executions/resume-validate,
 /// resume-validate-typed-bad-select).
 fn v13_resume_validate_shape(out: &mut Value, fields: &[(String, String)]) {
@@ -1129,6 +1461,49 @@ pub fn restart(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     ok_json(&e.to_json(now))
 }
 
+/// `restart/by-ids`: every id must exist and be restartable, else 400 `invalid bulk restart` and
+/// nothing restarts (recorded-2.0.0-SNAPSHOT v20/inv7-restart-by-ids: a SUCCESS execution, "must
+/// be terminated or paused to be restarted, current state is 'SUCCESS' !"). The simulator
+/// restarts FAILED and KILLED executions; GUESS: a PAUSED one, which the message admits, is
+/// refused too (no restart of a paused execution is recorded).
+pub fn restart_by_ids(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
+    let body = match req.json_body("executionsId") {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let ids: Vec<String> = body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
+    let mut invalids: Vec<(String, String)> = Vec::new();
+    for id in &ids {
+        match t.execution(id) {
+            None => invalids.push((id.clone(), "execution not found".into())),
+            Some(e) if !matches!(e.state.current(), "FAILED" | "KILLED") => invalids.push((
+                id.clone(),
+                format!(
+                    "Execution '{id}' must be terminated or paused to be restarted, current state is '{}' !",
+                    e.state.current()
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    if !invalids.is_empty() {
+        let refs = invalids.iter().map(|(id, m)| (id.clone(), m.as_str())).collect();
+        return bulk_invalid("invalid bulk restart", refs);
+    }
+    for id in &ids {
+        if let Some(e) = t.execution_mut(id) {
+            restart_exec(e, now, None, None);
+        }
+    }
+    ok_json(&json!({"count": ids.len()}))
+}
+
 /// Kestra (1.3 here, 2.0 in v2.rs) restarts from a failed (or killed) task run and refuses one that has
 /// none, even when the execution itself is FAILED (e.g. set by change-status): 422 `No task found
 /// to restart execution from!` (recorded-1.3.0 executions/restart-success; Kestra's
@@ -1220,6 +1595,7 @@ fn replay_exec(core: &Core, src: &Execution, now: DateTime<Utc>) -> Execution {
         created: now,
         trigger: src.trigger.clone(),
         cursor: now,
+        parent_id: Some(src.id.clone()),
     }
 }
 
@@ -1229,7 +1605,12 @@ pub fn replay(req: &Req, core: &Core, t: &mut Tenant, now: DateTime<Utc>) -> Res
     let Some(src) = t.execution(req.param("executionId")).cloned() else {
         return req.not_found();
     };
-    let e = replay_exec(core, &src, now);
+    let mut e = replay_exec(core, &src, now);
+    if req.core.version == crate::KestraVersion::V2_0 {
+        // As the create answer (recorded-2.0.0-SNAPSHOT executions/replay-single: RUNNING, its
+        // first task run started; v20/inv7-replay-success).
+        e.start_v2(now, &|| core.new_id());
+    }
     let out = e.to_json(now);
     t.executions.push(e);
     ok_json(&out)
@@ -1257,7 +1638,12 @@ pub async fn replay_with_inputs(req: Req) -> Response {
         .unwrap_or_default();
     match coerce_inputs(&defs, &fields) {
         Ok(i) => e.inputs = i,
-        Err((path, msg)) => return req.validation_error_raw(&format!("{path}: {msg}"), &path),
+        Err((_, msg)) => {
+            return req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Invalid entity: {msg}"),
+            );
+        }
     }
     let out = e.to_json(now);
     t.executions.push(e);
@@ -1420,9 +1806,8 @@ pub fn set_labels(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
         Ok(l) => l,
         Err(r) => return r,
     };
-    if req.core.version == crate::KestraVersion::V1_3
-        && let Some(r) = v13_check_label_keys(req, &labels)
-    {
+    // 2.0 validates them the same way (recorded-2.0.0-SNAPSHOT executions/set-labels-invalid-key).
+    if let Some(r) = v13_check_label_keys(req, &labels) {
         return r;
     }
     let Some(e) = t.execution_mut(req.param("executionId")) else {

@@ -281,15 +281,9 @@ pub fn list_directory(req: &Req, t: &mut Tenant) -> Response {
                     ),
                 );
             }
-            Some(n) if !n.dir => {
-                return req.error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!(
-                        "Internal server error: {} (Not a directory)",
-                        storage_path(req, &ns, &p)
-                    ),
-                );
-            }
+            // A file listed as a directory: 200 `[]` on 2.0 too (recorded-2.0.0-SNAPSHOT
+            // namespace-files/list-file-as-dir).
+            Some(n) if !n.dir => return ok_json(&json!([])),
             _ => {}
         }
     }

@@ -154,9 +154,7 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
     if tasks.is_empty() {
         return Err(req.validation_error("tasks", "must not be empty"));
     }
-    if req.core.version == crate::KestraVersion::V1_3 {
-        v13_check_input_defaults(req, &def)?;
-    }
+    check_input_defaults(req, &def)?;
     for list in ["tasks", "triggers", "errors", "finally"] {
         for (i, t) in def
             .get(list)
@@ -204,9 +202,10 @@ fn unknown_type(req: &Req, list: &str, index: usize, ty: &str) -> Response {
     )
 }
 
-/// Kestra 1.3 refuses an input that has `defaults` and `required: false` (recorded-1.3.0
-/// flows/create-all_inputs-default-with-required-false: 422 naming the input, path `inputs[12]`).
-fn v13_check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Response> {
+/// Kestra refuses an input that has `defaults` and `required: false` (recorded-1.3.0 and
+/// recorded-2.0.0-SNAPSHOT flows/create-all_inputs-default-with-required-false: 422 naming the
+/// input, path `inputs[12]`).
+fn check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), Response> {
     let inputs = def.get("inputs").and_then(Value::as_array);
     for (n, input) in inputs.into_iter().flatten().enumerate() {
         let optional = input.get("required") == Some(&Value::Bool(false));
@@ -227,6 +226,33 @@ fn v13_check_input_defaults(req: &Req, def: &Map<String, Value>) -> Result<(), R
         }
     }
     Ok(())
+}
+
+/// Kestra 1.3 routes a flow body that is not YAML to its deprecated JSON route: `text/plain`
+/// fails conversion (recorded-1.3.0 errors/flow-create-content-type-text-plain: 422 `Cannot
+/// convert type`), a body without Content-Type is read as JSON (errors/flow-create-no-content-type:
+/// YAML there is a 500 `Unrecognized token 'id'`; 0.23 answered the same).
+fn v13_deprecated_json_route(req: &Req, source: &str) -> Option<Response> {
+    match req.content_type().as_deref() {
+        Some("text/plain") => Some(req.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Internal server error: Cannot convert type [class java.lang.String] to target type: class io.kestra.core.models.flows.Flow. Considering defining a TypeConverter bean to handle this case.",
+        )),
+        None if serde_json::from_str::<Value>(source).is_err() => {
+            let token: String = source
+                .trim_start()
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !":,{}[]\"".contains(*c))
+                .collect();
+            Some(req.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!(
+                    "Internal server error: Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]"
+                ),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Labels from YAML (a map or a list of {key,value}) as Kestra's list of labels.
@@ -351,8 +377,13 @@ pub fn create(req: &Req, t: &mut Tenant) -> Response {
             "Invalid route params: Required Body [flow] not specified",
         );
     }
-    let from_json = req.content_type().as_deref() == Some("application/json");
     let source = req.body_str();
+    if req.core.version == crate::KestraVersion::V1_3
+        && let Some(r) = v13_deprecated_json_route(req, &source)
+    {
+        return r;
+    }
+    let from_json = req.content_type().as_deref() == Some("application/json");
     let def = if from_json {
         // The deprecated JSON route: a Flow object, answered without `source`.
         match serde_json::from_str::<Value>(&source) {
@@ -977,7 +1008,11 @@ pub fn dependencies(req: &Req, t: &Tenant) -> Response {
     let mut picked: Vec<&(String, String, &str, Value, Value)> = Vec::new();
     while let Some(cur) = frontier.pop() {
         for e in &all {
-            let touches = e.0 == cur || (!destination_only && e.1 == cur);
+            // destinationOnly keeps the edges whose DESTINATION is the flow (Kestra's
+            // AbstractJdbcFlowTopologyRepository.findByFlow: `destination_id = flowId`, the
+            // source condition only without destinationOnly; recorded flows/dependencies-hello-
+            // destinationOnly of all three corpora: parent → hello kept, hello → downstream not).
+            let touches = e.1 == cur || (!destination_only && e.0 == cur);
             if touches && !picked.contains(&e) {
                 picked.push(e);
                 for n in [&e.0, &e.1] {

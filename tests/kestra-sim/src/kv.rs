@@ -158,13 +158,14 @@ pub fn put(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {
     if let Some(r) = guard(req, &ns, Some(&key)) {
         return r;
     }
-    let v13 = req.core.version == KestraVersion::V1_3;
-    if v13 && let Some(r) = v13_refuse_content_type(req) {
+    // 2.0 follows the same two rules (recorded-2.0.0-SNAPSHOT kv/put-json-object,
+    // kv/put-string-quoted-json, kv/put-invalid-json: 415; kv/put-invalid-json-text-plain: 200).
+    if let Some(r) = v13_refuse_content_type(req) {
         return r;
     }
     let (ty, value) = match infer(&req.body_str()) {
         Ok(x) => x,
-        Err(_) if v13 && v13_unparsed_json_is_text(&req.body_str()) => {
+        Err(_) if v13_unparsed_json_is_text(&req.body_str()) => {
             ("STRING", Some(json!(req.body_str().trim())))
         }
         Err((status, msg)) => return req.error(status, &msg),
@@ -323,6 +324,10 @@ pub fn list_all(req: &Req, t: &Tenant, now: DateTime<Utc>) -> Response {
                 e.expiration.is_none_or(|x| x > now)
                     && ns_filters.iter().all(|(op, v)| match op.as_str() {
                         "STARTS_WITH" => n.starts_with(v.as_str()),
+                        // The namespace and its children (recorded-2.0.0-SNAPSHOT
+                        // kv/list-namespace-prefix: `company` lists company.team and
+                        // company.analytics keys).
+                        "PREFIX" => n == v || n.starts_with(&format!("{v}.")),
                         "IN" => v.split(',').any(|x| x == n),
                         "CONTAINS" => n.contains(v.as_str()),
                         _ => n == v,

@@ -278,6 +278,7 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         CreateExecution => return executions::create(req).await,
         Resume => return executions::resume(req).await,
         ResumeValidate => return executions::resume_validate(req).await,
+        ValidateExecutionInputs => return executions::validate_inputs(req).await,
         ReplayWithInputs => return executions::replay_with_inputs(req).await,
         UploadFile => return files::upload(req).await,
         FollowExecution => return executions::follow(req),
@@ -321,6 +322,8 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         GetExecutionFlow => executions::get_flow(&req, t),
         ResumeByIds => executions::resume_by_ids(&req, t, now),
         ReplayByIds => executions::replay_by_ids(&req, &core, t, now),
+        RestartByIds => executions::restart_by_ids(&req, t, now),
+        ExecutionGraph => executions::graph(&req, t, now),
         KillByIds => executions::kill_by_ids(&req, t, now),
         ChangeStatusByIds => executions::change_status_by_ids(&req, t, now),
         LabelsByIds => executions::labels_by_ids(&req, t),
@@ -394,9 +397,22 @@ pub async fn dispatch(op: Op, req: Req) -> Response {
         SearchBindings => ee::search_bindings(&req, t),
         AiGenerate => ee::ai_generate(&req),
         CreateDashboard => ee::create_dashboard(&req, &core, t),
+        GetDashboard => ee::get_dashboard(&req, t),
         // Handled above.
-        CreateExecution | Resume | ResumeValidate | ReplayWithInputs | UploadFile | FollowExecution
-        | FollowLogs | Configs | LicenseInfo | Me | CreateBanner | SearchBanners | UpdateBanner
+        CreateExecution
+        | Resume
+        | ResumeValidate
+        | ValidateExecutionInputs
+        | ReplayWithInputs
+        | UploadFile
+        | FollowExecution
+        | FollowLogs
+        | Configs
+        | LicenseInfo
+        | Me
+        | CreateBanner
+        | SearchBanners
+        | UpdateBanner
         | DeleteBanner => req.not_found(),
         // 2.0 only, answered by v2::before.
         ListOutputs | GetOutputs | AiProviders => req.not_found(),

@@ -119,10 +119,10 @@ pub fn list(req: &Req, t: &Tenant) -> Response {
 }
 
 pub fn download(req: &Req, t: &Tenant) -> Response {
-    // Kestra 1.3 answers 404 for an unknown execution (recorded-1.3.0
-    // logs/download-unknown-execution; 0.23 answered 200 with nothing).
+    // Kestra 1.3 and 2.0 answer 404 for an unknown execution (recorded-1.3.0 and
+    // recorded-2.0.0-SNAPSHOT logs/download-unknown-execution; 0.23 answered 200 with nothing).
     let id = req.param("executionId");
-    if req.core.version == KestraVersion::V1_3 && t.execution(id).is_none() {
+    if t.execution(id).is_none() {
         return req.error(StatusCode::NOT_FOUND, &format!("Execution '{id}' not found."));
     }
     let f = match log_filter(req) {

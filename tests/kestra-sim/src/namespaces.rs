@@ -44,11 +44,12 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
             }
         }
     }
-    let existing_only = req.q_bool("existing").unwrap_or(false) && req.core.version == KestraVersion::V2_0;
+    // `existing=true` lists the namespaces that exist by their flows (parents included) and
+    // `system` (recorded-2.0.0-SNAPSHOT namespaces/search-existing-true: company, company.bulk,
+    // company.team, system): the same list as without it.
     let items: Vec<Value> = derived(t)
         .into_iter()
         .filter(|ns| q.iter().all(|q| ns.to_lowercase().contains(q.as_str())))
-        .filter(|ns| !existing_only || t.ee.namespaces.contains_key(ns))
         .map(|ns| {
             let created = t.ee.namespaces.contains_key(&ns);
             json!({"disabled": !created, "id": ns, "deleted": false})

@@ -53,6 +53,8 @@ pub enum Op {
     GetExecutionFlow,
     ResumeByIds,
     ReplayByIds,
+    RestartByIds,
+    ExecutionGraph,
     KillByIds,
     ChangeStatusByIds,
     LabelsByIds,
@@ -61,6 +63,7 @@ pub enum Op {
     Pause,
     Resume,
     ResumeValidate,
+    ValidateExecutionInputs,
     Restart,
     Replay,
     ReplayWithInputs,
@@ -141,6 +144,7 @@ pub enum Op {
     SearchBindings,
     AiGenerate,
     CreateDashboard,
+    GetDashboard,
     // root (no tenant)
     Configs,
     LicenseInfo,
@@ -185,6 +189,9 @@ const YAML: &[&str] = &["application/x-yaml"];
 // FlowController keeps a deprecated JSON create route beside the YAML one (recorded pairs
 // errors/flow-create-json-flow and errors/flow-create-content-type-json-with-yaml).
 const YAML_OR_JSON: &[&str] = &["application/x-yaml", "application/json"];
+/// 1.3's deprecated JSON flow route also takes `text/plain` (and fails converting it: recorded-1.3.0
+/// errors/flow-create-content-type-text-plain, 422); 2.0 answers 415 (recorded-2.0.0-SNAPSHOT).
+const V13_CREATE_FLOW: &[&str] = &["application/x-yaml", "application/json", "text/plain"];
 // KVController.setKeyValue consumes text/plain and application/json
 // (recorded pair kv/put-wrong-content-type: "Allowed types: [application/json, text/plain]").
 const KV_PUT: &[&str] = &["application/json", "text/plain"];
@@ -224,7 +231,15 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
     use Op::*;
     let mut t = vec![
         // FlowController
-        route(M::POST, "/flows", CreateFlow, Some(YAML_OR_JSON)),
+        route(
+            M::POST,
+            "/flows",
+            CreateFlow,
+            Some(match v {
+                KestraVersion::V1_3 => V13_CREATE_FLOW,
+                KestraVersion::V2_0 => YAML_OR_JSON,
+            }),
+        ),
         route(M::GET, "/flows/search", SearchFlows, None),
         route(M::GET, "/flows/source", SearchFlowsBySource, None),
         route(M::GET, "/flows/distinct-namespaces", DistinctNamespaces, None),
@@ -251,14 +266,22 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
             CreateExecution,
             Some(MULTIPART),
         ),
+        route(
+            M::POST,
+            "/executions/{namespace}/{id}/validate",
+            ValidateExecutionInputs,
+            Some(MULTIPART),
+        ),
         route(M::GET, "/executions/search", SearchExecutions, None),
         route(M::GET, "/executions", ListExecutionsByFlow, None),
         route(M::GET, "/executions/{executionId}", GetExecution, None),
         route(M::DELETE, "/executions/{executionId}", DeleteExecution, None),
         route(M::GET, "/executions/{executionId}/follow", FollowExecution, None),
         route(M::GET, "/executions/{executionId}/flow", GetExecutionFlow, None),
+        route(M::GET, "/executions/{executionId}/graph", ExecutionGraph, None),
         route(M::POST, "/executions/resume/by-ids", ResumeByIds, Some(JSON)),
         route(M::POST, "/executions/replay/by-ids", ReplayByIds, Some(JSON)),
+        route(M::POST, "/executions/restart/by-ids", RestartByIds, Some(JSON)),
         route(M::DELETE, "/executions/kill/by-ids", KillByIds, Some(JSON)),
         route(
             M::POST,
@@ -372,6 +395,7 @@ pub fn table(v: KestraVersion) -> Vec<Route> {
         route(M::POST, "/ai/generate/test", AiGenerate, Some(JSON)),
         route(M::POST, "/ai/generate/dashboard", AiGenerate, Some(JSON)),
         route(M::POST, "/dashboards", CreateDashboard, Some(YAML)),
+        route(M::GET, "/dashboards/{id}", GetDashboard, None),
         // root
         root(M::GET, "/configs", Configs, None),
         root(M::GET, "/license-info", LicenseInfo, None),
@@ -648,6 +672,16 @@ pub fn resolve(table: &[Route], method: &Method, raw_path: &str, content_type: O
             && let Some(p) = match_route(r, &all[1..])
         {
             matched.push((r, crate::http::decode_segment(all[0]), p));
+        }
+    }
+    if matched.is_empty() {
+        // Tenant-less legacy paths are served for the `main` tenant (recorded
+        // misc/no-tenant-legacy-path of 0.23, 1.3.0 and 2.0: GET /api/v1/flows/search → 200).
+        // GUESS: every tenant route, as Kestra kept its pre-tenant controllers.
+        for r in table.iter().filter(|r| !r.root) {
+            if let Some(p) = match_route(r, &all) {
+                matched.push((r, "main".to_string(), p));
+            }
         }
     }
     if matched.is_empty() {

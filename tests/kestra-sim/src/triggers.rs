@@ -34,6 +34,10 @@ pub struct TriggerCtx {
     pub date: DateTime<Utc>,
     pub disabled: bool,
     pub backfill: Option<Backfill>,
+    /// 2.0: when the trigger last started an execution (`lastTriggeredDate`).
+    pub last_triggered: Option<DateTime<Utc>>,
+    /// 2.0: the execution that holds the trigger's lock (`executionId`, `locked: true`).
+    pub locked_by: Option<String>,
 }
 
 fn cron_field_matches(field: &str, v: u32) -> bool {
@@ -125,6 +129,8 @@ pub fn sync_flow(req: &Req, t: &mut Tenant, rev: &FlowRev) {
                 date: now,
                 disabled: false,
                 backfill: None,
+                last_triggered: None,
+                locked_by: None,
             });
         ctx.def = d;
     }
@@ -150,7 +156,13 @@ fn state_json(
         if let Some(n) = m.remove("nextExecutionDate") {
             m.insert("nextEvaluationDate".into(), n);
         }
-        m.insert("locked".into(), json!(false));
+        m.insert("locked".into(), json!(c.locked_by.is_some()));
+        if let Some(id) = &c.locked_by {
+            m.insert("executionId".into(), json!(id));
+        }
+        if let Some(d) = &c.last_triggered {
+            m.insert("lastTriggeredDate".into(), json!(fmt_time_secs(d)));
+        }
         // 2.0 trigger states say what kind of trigger they belong to (triggers/for-flow,
         // triggers/search: `"kind": "SCHEDULE"`). GUESS: FLOW for a Flow trigger.
         let ty = c.def.get("type").and_then(Value::as_str).unwrap_or("");
@@ -368,12 +380,22 @@ pub fn backfill_create(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Respons
         Ok(b) => b,
         Err(r) => return r,
     };
-    let (ctx, k) = match find_flow_trigger(req, t, &body) {
-        Ok(x) => x,
+    let k = match find_flow_trigger(req, t, &body) {
+        Ok((ctx, k)) => {
+            ctx.backfill = Some(b);
+            k
+        }
         Err(r) => return r,
     };
-    ctx.backfill = Some(b);
-    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
+    // The scheduler evaluates the trigger again (see v2::release_finished_locks).
+    t.v2.backfill_deleted.remove(&k);
+    // A new backfill starts from its first slot.
+    t.v2.backfill_emitted.remove(&k);
+    crate::v2::release_finished_locks(t, now);
+    match t.triggers.get(&k) {
+        Some(ctx) => ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now)),
+        None => req.not_found(),
+    }
 }
 
 pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str) -> Response {
@@ -398,7 +420,11 @@ pub fn backfill_set(req: &Req, t: &mut Tenant, now: DateTime<Utc>, action: &str)
         "unpause" => b.paused = false,
         _ => ctx.backfill = None,
     }
-    ok_json(&state_json(req.core.version, &req.tenant, &k, ctx, now))
+    let out = state_json(req.core.version, &req.tenant, &k, ctx, now);
+    if action == "delete" {
+        t.v2.backfill_deleted.insert(k);
+    }
+    ok_json(&out)
 }
 
 pub fn set_disabled(req: &Req, t: &mut Tenant, now: DateTime<Utc>) -> Response {

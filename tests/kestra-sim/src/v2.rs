@@ -24,6 +24,9 @@ pub struct V2State {
     pub topology_at: BTreeMap<(String, String), DateTime<Utc>>,
     /// (namespace, flowId, triggerId) → backfill slots already emitted.
     pub backfill_emitted: BTreeMap<(String, String, String), usize>,
+    /// (namespace, flowId, triggerId) whose backfill was deleted (the scheduler stops
+    /// evaluating it until a new backfill is created: see `release_finished_locks`).
+    pub backfill_deleted: std::collections::BTreeSet<(String, String, String)>,
 }
 
 /// How long after a flow is saved its dependencies appear. The flow topology is computed
@@ -34,9 +37,13 @@ pub struct V2State {
 /// GUESS: two seconds.
 pub const TOPOLOGY_DELAY: TimeDelta = TimeDelta::seconds(2);
 
-/// Backfill pacing: the first slot after `FIRST_SLOT_AFTER`, then one per `SLOT_EVERY`
-/// (v20/inv3-executions-t0 and -t1s: none; -t3s: the first ones; -t10s: all 3 slots).
-const FIRST_SLOT_AFTER: TimeDelta = TimeDelta::seconds(2);
+/// Backfill pacing: the first slot `FIRST_SLOT_AFTER` after the backfill's creation, then one
+/// per `SLOT_EVERY`, each execution created at its own instant (v20/inv3-executions-t10s: the 3
+/// executions created 0.92 s, 1.95 s and 2.94 s after v20/inv3-backfill-create).
+/// On the replay clock (1 s per request) v20/inv3-executions-t0 cannot match: it was sent less
+/// than 0.9 s after the create, while triggers/backfill-pause, sent as soon after its create,
+/// already shows the first slot triggered; 0.9 s follows the latter and the execution times.
+const FIRST_SLOT_AFTER: TimeDelta = TimeDelta::milliseconds(900);
 const SLOT_EVERY: TimeDelta = TimeDelta::seconds(1);
 
 /// Query parameters that 2.0 still reads on the endpoints whose legacy parameters it ignores.
@@ -417,7 +424,8 @@ pub async fn after(op: Op, core: &SharedCore, tenant: &str, bulk: Option<usize>,
         // Bulk actions are asynchronous: 202 {operationId, totalItems} (executions/resume-by-ids,
         // executions/replay-by-ids, executions/replay-by-ids-empty-list,
         // triggers/set-disabled-by-triggers).
-        Op::ResumeByIds | Op::ReplayByIds | Op::SetDisabledByTriggers => json_response(
+        // GUESS: restart/by-ids answers as its siblings (only its refusal was recorded).
+        Op::ResumeByIds | Op::ReplayByIds | Op::RestartByIds | Op::SetDisabledByTriggers => json_response(
             StatusCode::ACCEPTED,
             &json!({"operationId": core.new_id(), "totalItems": bulk.unwrap_or(0)}),
         ),
@@ -521,7 +529,10 @@ fn add_missing(m: &mut Map<String, Value>, key: &str, value: Value) {
 
 /// Items of a bulk request body (a JSON array of ids, or `{triggers: [...]}`).
 pub fn bulk_items(op: Op, req: &Req) -> Option<usize> {
-    if !matches!(op, Op::ResumeByIds | Op::ReplayByIds | Op::SetDisabledByTriggers) {
+    if !matches!(
+        op,
+        Op::ResumeByIds | Op::ReplayByIds | Op::RestartByIds | Op::SetDisabledByTriggers
+    ) {
         return None;
     }
     let body: Value = serde_json::from_slice(&req.body).ok()?;
@@ -635,6 +646,39 @@ pub fn backfill_tick(core: &Core, t: &mut Tenant, now: DateTime<Utc>) {
     }
 }
 
+/// A trigger that started an execution stays locked (`locked: true`, `executionId`) until the
+/// scheduler evaluates it again after that execution ended: an active backfill is evaluated
+/// on every tick, a paused or deleted one is not (triggers/backfill-pause,
+/// for-flow-with-paused-backfill, backfill-delete, for-flow-after-backfill-delete: still
+/// locked on the 22:00 execution, which took a few hundred ms; backfill-create-full-trigger and
+/// for-flow-after-backfill-ran: unlocked, `lastTriggeredDate` kept).
+/// The scheduler evaluates once a second: the lock goes at the first evaluation a second or
+/// more after the execution ended (GUESS on the timing). Called once the executions have
+/// advanced to `now`.
+pub fn release_finished_locks(t: &mut Tenant, now: DateTime<Utc>) {
+    let Tenant {
+        triggers,
+        executions,
+        v2,
+        ..
+    } = t;
+    for (k, c) in triggers.iter_mut() {
+        let Some(id) = &c.locked_by else { continue };
+        let evaluated = match &c.backfill {
+            Some(b) => !b.paused,
+            // A backfill that ran to its end keeps being evaluated; a deleted one does not.
+            None => !v2.backfill_deleted.contains(k),
+        };
+        let ended = executions
+            .iter()
+            .find(|e| &e.id == id)
+            .is_none_or(|e| e.state.is_terminal() && e.cursor + SLOT_EVERY <= now);
+        if evaluated && ended {
+            c.locked_by = None;
+        }
+    }
+}
+
 fn emit_due_slots(core: &Core, t: &mut Tenant, k: &(String, String, String), now: DateTime<Utc>) {
     let Some(ctx) = t.triggers.get(k) else { return };
     let Some(b) = ctx.backfill.clone() else { return };
@@ -664,27 +708,30 @@ fn emit_due_slots(core: &Core, t: &mut Tenant, k: &(String, String, String), now
         usize::try_from(ticks + 1).unwrap_or(0).min(slots.len())
     };
     let inputs = backfill_inputs(&rev, &b);
-    for slot in slots.iter().take(due).skip(emitted) {
+    let mut last = None;
+    for (i, slot) in slots.iter().enumerate().take(due).skip(emitted) {
+        let at = b.created + FIRST_SLOT_AFTER + SLOT_EVERY * i32::try_from(i).unwrap_or(i32::MAX);
         let mut labels = b.labels.clone();
         labels.push(json!({"key": "system.from", "value": "trigger"}));
         let (previous, next) = cron_neighbours(&def, *slot);
         let trigger = json!({"id": k.2, "type": def.get("type"), "variables": {
             "date": fmt_time_secs(slot), "next": next.map(|d| fmt_time_secs(&d)),
             "previous": previous.map(|d| fmt_time_secs(&d))}});
-        let mut e = crate::executions::new_execution(
-            core,
-            "",
-            &rev,
-            inputs.clone(),
-            labels,
-            None,
-            now,
-            Some(trigger),
-        );
-        e.schedule_date = Some(now);
+        let mut e =
+            crate::executions::new_execution(core, "", &rev, inputs.clone(), labels, None, at, Some(trigger));
+        e.schedule_date = Some(at);
+        last = Some((at, e.id.clone()));
         t.executions.push(e);
     }
-    if due >= slots.len() {
+    if let (Some((at, id)), Some(ctx)) = (last, t.triggers.get_mut(k)) {
+        ctx.last_triggered = Some(at);
+        ctx.locked_by = Some(id);
+    }
+    // The backfill leaves the trigger at the evaluation after its last slot (v20/inv3-trigger-t1s
+    // still shows it after the executions of the 3-slot window started; v20/inv3-trigger-after
+    // no longer does).
+    let done = elapsed >= FIRST_SLOT_AFTER + SLOT_EVERY * i32::try_from(slots.len()).unwrap_or(i32::MAX);
+    if done {
         t.v2.backfill_emitted.remove(k);
         if let Some(ctx) = t.triggers.get_mut(k) {
             ctx.backfill = None;

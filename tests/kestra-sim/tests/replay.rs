@@ -109,21 +109,9 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "misc/tenant-other-than-main",
         "simulator accepts any tenant (state per tenant); 0.23 OSS routed only `main`",
     ),
-    (
-        "misc/no-tenant-legacy-path",
-        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant); 0.23 and 1.3.0 (recorded-1.3.0 misc/no-tenant-legacy-path) served them",
-    ),
     // Content-type routing of flow creation: the simulator answers 415 for text/plain and
     // parses a body without Content-Type as YAML; real 0.23 reached a deprecated JSON route
     // (500) or failed conversion (422).
-    (
-        "errors/flow-create-content-type-text-plain",
-        "415 instead of 422 (no deprecated route emulation)",
-    ),
-    (
-        "errors/flow-create-no-content-type",
-        "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
-    ),
     // Namespace files: 1.3 answers from its file index (src/files_v13.rs), where 0.23 answered
     // from the storage.
     (
@@ -181,6 +169,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "1.3 answers input defaults as strings (recorded-1.3.0 executions/resume-validate)",
     ),
     (
+        "executions/create-hello-bad-int",
+        "1.3 answers Invalid value for input `count` without embedded errors (recorded-1.3.0 executions/create-hello-bad-int); 0.23 embedded them",
+    ),
+    (
         "logs/download-unknown-execution",
         "1.3: 404 Execution not found (recorded-1.3.0 logs/download-unknown-execution)",
     ),
@@ -193,24 +185,14 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "1.3: 200 without tenantId (recorded-1.3.0 triggers/update-disable-trigger-no-tenantId)",
     ),
     // Not simulated (not used by kestra-mcp's tools).
-    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
     (
-        "executions/get-flow-of-execution",
-        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/replay-single",
-        "a replayed execution has no empty taskRunList / parentId fields",
-    ),
-    (
-        "flows/dashboard-create",
-        "dashboards are stored minimally (id, title, sourceCode)",
+        "flows/dashboard-create-with-id",
+        "1.3 accepts a dashboard's id (recorded-1.3.0 flows/dashboard-create-with-id: 200); 0.23 refused it",
     ),
     (
         "flows/dashboard-create-invalid",
         "dashboard chart validation is not simulated",
     ),
-    ("flows/dashboard-get", "GET /dashboards/{id} is not simulated"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

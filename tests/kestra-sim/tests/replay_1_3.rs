@@ -95,52 +95,15 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "Enterprise: any tenant is accepted (state per tenant); OSS 1.3.0 answered 400 `Tenant must be 'main'`",
     ),
     (
-        "misc/no-tenant-legacy-path",
-        "tenant-less legacy routes are not simulated (kestra-mcp always sends the tenant)",
-    ),
-    (
         "flows/dashboard-create",
-        "dashboards keep the EE rule the ee tools rely on (id generated, `id` refused); 1.3.0 OSS requires an id (422)",
-    ),
-    (
-        "flows/dashboard-create-with-id",
-        "dashboards keep the EE rule (id generated, `id` refused); 1.3.0 OSS accepts an id",
+        "a dashboard without id gets a generated one (0.23's rule, recorded-0.23 flows/dashboard-create, that the ee tools rely on); the recorded OSS answers 422 `Dashboard id is mandatory`",
     ),
     (
         "flows/dashboard-create-invalid",
-        "dashboard validation is not simulated; 1.3.0 OSS refused it for its missing id",
+        "chart validation is not simulated and the id is generated (see flows/dashboard-create); the recorded OSS refused it for its missing id",
     ),
     // Content-type routing of flow creation (no deprecated JSON route emulation).
-    (
-        "errors/flow-create-content-type-text-plain",
-        "415 instead of 422 (no deprecated route emulation)",
-    ),
-    (
-        "errors/flow-create-no-content-type",
-        "parsed as YAML (422 existing flow) instead of the deprecated JSON route's 500",
-    ),
     // Not simulated (not used by kestra-mcp's tools).
-    ("executions/graph", "GET /executions/{id}/graph is not simulated"),
-    (
-        "executions/get-flow-of-execution",
-        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/get-flow-of-paused-typed",
-        "flow JSON omits errors/afterExecution/sla/finally when the YAML has none",
-    ),
-    (
-        "executions/replay-single",
-        "a replayed execution has no empty taskRunList / parentId fields",
-    ),
-    (
-        "executions/validate-all_inputs-bad",
-        "POST /executions/{namespace}/{id}/validate is not simulated",
-    ),
-    (
-        "executions/validate-all_inputs-typed",
-        "POST /executions/{namespace}/{id}/validate is not simulated",
-    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

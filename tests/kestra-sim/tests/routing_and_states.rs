@@ -511,3 +511,78 @@ async fn kv_types_come_from_the_body_and_climbing_is_refused() {
         .expect("s");
     assert_eq!(r.status(), 400);
 }
+
+/// destinationOnly keeps the edges whose destination is the flow (Kestra's findByFlow; recorded
+/// flows/dependencies-hello-destinationOnly of the 1.3.0 corpus: parent → hello kept, hello →
+/// downstream dropped), without it both directions.
+#[tokio::test]
+async fn dependencies_destination_only_keeps_the_edges_into_the_flow() {
+    let s = sim().await;
+    let (c, base) = (client(), s.base_url());
+    let subflow = |id: &str, child: &str| {
+        format!(
+            "id: {id}\nnamespace: t.ns\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t.ns\n    flowId: {child}\n"
+        )
+    };
+    create_flow(&c, &base, &subflow("parent", "mid")).await;
+    create_flow(&c, &base, &subflow("mid", "leaf")).await;
+    create_flow(&c, &base, FLOW_LOG_LEAF).await;
+    let edges = |query: &'static str| {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let v: Value = c
+                .get(format!("{base}/api/v1/main/flows/t.ns/mid/dependencies{query}"))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            let mut out: Vec<String> = v["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} -> {}",
+                        e["source"].as_str().unwrap_or(""),
+                        e["target"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    assert_eq!(
+        edges("?destinationOnly=true").await,
+        ["main_t.ns_parent -> main_t.ns_mid"]
+    );
+    assert_eq!(
+        edges("").await,
+        [
+            "main_t.ns_mid -> main_t.ns_leaf",
+            "main_t.ns_parent -> main_t.ns_mid"
+        ]
+    );
+}
+
+const FLOW_LOG_LEAF: &str = "id: leaf\nnamespace: t.ns\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+
+/// A tenant-less legacy path is served for `main` (recorded misc/no-tenant-legacy-path of all
+/// three corpora); a tenant path still wins.
+#[test]
+fn tenant_less_legacy_paths_are_served_for_main() {
+    for v in [KestraVersion::V1_3, KestraVersion::V2_0] {
+        match op(v, Method::GET, "/api/v1/flows/search", None) {
+            Resolved::Found { op, tenant, .. } => {
+                assert_eq!((op, tenant.as_str()), (Op::SearchFlows, "main"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match op(v, Method::GET, "/api/v1/other/flows/search", None) {
+            Resolved::Found { tenant, .. } => assert_eq!(tenant, "other"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

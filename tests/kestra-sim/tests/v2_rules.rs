@@ -105,8 +105,13 @@ async fn backfill_starts_after_the_start_instant_and_emits_one_slot_per_second()
         .await;
     assert_eq!(status, 200, "{state}");
     assert!(bed.backfill_dates().await.is_empty(), "nothing at once");
-    bed.sim.advance(Duration::from_secs(2));
+    bed.sim.advance(Duration::from_secs(1));
     assert_eq!(bed.backfill_dates().await, ["2026-01-01T17:00:00Z"]);
+    let (_, triggers) = bed.get("/triggers/t/hourly").await;
+    let state = &triggers["results"][0];
+    assert_eq!(state["locked"], true, "locked by the slot's execution: {state}");
+    assert!(state["executionId"].is_string(), "{state}");
+    assert!(state["lastTriggeredDate"].is_string(), "{state}");
     bed.sim.advance(Duration::from_secs(1));
     assert_eq!(
         bed.backfill_dates().await,
@@ -120,6 +125,12 @@ async fn backfill_starts_after_the_start_instant_and_emits_one_slot_per_second()
         triggers["results"][0].get("backfill").is_none(),
         "a finished backfill leaves the trigger: {triggers}"
     );
+    let state = &triggers["results"][0];
+    assert_eq!(
+        state["locked"], false,
+        "unlocked once its execution ended: {state}"
+    );
+    assert!(state["lastTriggeredDate"].is_string(), "{state}");
 }
 
 #[tokio::test]
@@ -213,4 +224,127 @@ async fn bulk_actions_are_accepted_and_refusals_are_conflicts() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["invalids"][0]["message"], json!("execution already finished"));
+}
+
+const APPROVAL: &str = "id: approval\nnamespace: t\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: comment\n        type: STRING\n      - id: level\n        type: SELECT\n        values: [low, high]\n        defaults: low\n";
+
+/// resume/validate reports each input's own errors (recorded
+/// executions/resume-validate-typed-missing-required and resume-validate-typed-bad-select).
+#[tokio::test]
+async fn resume_validate_reports_missing_and_unknown_select_values() {
+    let bed = Bed::start().await;
+    assert_eq!(bed.yaml("/flows", APPROVAL).await.0, 200);
+    let id = bed.run("t", "approval").await;
+    let form = "--b\r\nContent-Disposition: form-data; name=\"level\"\r\n\r\nmedium\r\n--b--\r\n";
+    let (status, out) = bed
+        .send(
+            bed.http
+                .post(bed.url(&format!("/executions/{id}/actions/resume/validate")))
+                .header("Content-Type", "multipart/form-data; boundary=b")
+                .body(form),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let inputs = &out["inputs"];
+    assert_eq!(
+        inputs[0]["errors"],
+        json!([{"message": "Missing required input:comment", "renderError": false}])
+    );
+    assert_eq!(inputs[1]["value"], "medium");
+    assert_eq!(
+        inputs[1]["errors"][0]["message"],
+        "Invalid value for input `level`. Cause: it must match the values `[low, high]`"
+    );
+    assert_eq!(inputs[1]["input"]["defaults"], "low");
+    assert_eq!(inputs[1]["isDefault"], false);
+    assert_eq!(out["checks"], json!([]));
+}
+
+fn recorded_pair(file: &str, name: &str) -> Value {
+    let path = format!(
+        "{}/tests/recorded-2.0.0-SNAPSHOT/{file}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pairs: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("corpus")).expect("json");
+    pairs
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .expect("recorded pair")
+}
+
+/// POST /executions/{ns}/{id}/validate answers, input by input, the errors the recorded 2.0
+/// server answered for the same form (executions/validate-all_inputs-bad), FORM inputs
+/// flattened (`env.region`).
+#[tokio::test]
+async fn validate_inputs_reports_the_recorded_errors() {
+    let bed = Bed::start().await;
+    let flow = recorded_pair("flows", "create-all_inputs");
+    let (status, created) = bed
+        .yaml("/flows", flow["request_body"].as_str().expect("yaml"))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let pair = recorded_pair("executions", "validate-all_inputs-bad");
+    let (status, out) = bed
+        .send(
+            bed.http
+                .post(bed.url("/executions/company.team/all_inputs/validate"))
+                .header(
+                    "Content-Type",
+                    pair["request_headers"]["Content-Type"].as_str().expect("ct"),
+                )
+                .body(pair["request_body"].as_str().expect("body").to_owned()),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let summary = |v: &Value| -> Vec<(String, Vec<String>)> {
+        v["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|i| {
+                let errors = i["errors"].as_array().expect("errors");
+                let messages = errors.iter().map(|e| e["message"].to_string()).collect();
+                (i["input"]["id"].as_str().unwrap_or("").to_owned(), messages)
+            })
+            .collect()
+    };
+    let (got, want) = (summary(&out), summary(&pair["response_body"]));
+    // Type errors Kestra words with its parsers' messages (dt, arr) are not reproduced.
+    let comparable = |(id, _): &&(String, Vec<String>)| id != "dt" && id != "arr";
+    assert_eq!(
+        got.iter().filter(comparable).collect::<Vec<_>>(),
+        want.iter().filter(comparable).collect::<Vec<_>>()
+    );
+}
+
+/// An execution refused for its inputs names the first bad one in declaration order with
+/// Kestra's message (recorded executions/create-all_inputs-bad, create-hello-bad-int,
+/// create-all_inputs-missing-required).
+#[tokio::test]
+async fn create_refusals_carry_the_recorded_messages() {
+    let bed = Bed::start().await;
+    let flow = recorded_pair("flows", "create-all_inputs");
+    assert_eq!(
+        bed.yaml("/flows", flow["request_body"].as_str().expect("yaml"))
+            .await
+            .0,
+        200
+    );
+    for name in ["create-all_inputs-bad", "create-all_inputs-missing-required"] {
+        let pair = recorded_pair("executions", name);
+        let (status, out) = bed
+            .send(
+                bed.http
+                    .post(bed.url("/executions/company.team/all_inputs"))
+                    .header(
+                        "Content-Type",
+                        pair["request_headers"]["Content-Type"].as_str().expect("ct"),
+                    )
+                    .body(pair["request_body"].as_str().expect("body").to_owned()),
+            )
+            .await;
+        assert_eq!(status, 422, "{name}: {out}");
+        assert_eq!(out["message"], pair["response_body"]["message"], "{name}");
+    }
 }

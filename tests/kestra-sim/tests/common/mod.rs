@@ -4,8 +4,8 @@
 //! order, and compares every status code and JSON body shape (keys and value types of the
 //! recorded body; extra keys in the simulator are allowed).
 //!
-//! Ids differ per run: execution and task-run ids returned by the simulator are mapped onto the
-//! recorded ones and substituted into later requests. The simulator runs on a manual clock that
+//! Ids differ per run: execution, task-run and generated dashboard ids returned by the simulator
+//! are mapped onto the recorded ones and substituted into later requests. The simulator runs on a manual clock that
 //! advances one second before each request (so a short flow finishes between two calls, as it
 //! did on the real server, while the 20 s `slow` flow is still running when it is paused).
 //!
@@ -117,7 +117,7 @@ fn learn_ids(rec: &Value, sim: &Value, ids: &mut BTreeMap<String, String>) {
     if let (Some(ri), Some(si)) = (
         r.get("id").and_then(Value::as_str),
         s.get("id").and_then(Value::as_str),
-    ) && r.contains_key("flowId")
+    ) && (r.contains_key("flowId") || r.contains_key("sourceCode"))
         && ri != si
         && ri.len() > 12
     {
