@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::engine::CallError;
+use crate::error::CallError;
 use crate::http::HttpAnswer;
 use crate::request::RenderedRequest;
 

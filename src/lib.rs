@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod doctor;
 pub mod engine;
+pub mod error;
 pub mod filter;
 pub mod filters;
 pub mod http;
@@ -24,3 +25,6 @@ pub mod serve;
 pub mod serve_http;
 pub mod spec;
 pub mod stdio;
+
+#[cfg(test)]
+mod layout;

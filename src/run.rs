@@ -5,7 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::answer::{decode_body, kestra_error};
-use crate::engine::{CallError, Engine};
+use crate::engine::Engine;
+use crate::error::CallError;
 use crate::render::{Templates, ValueTemplate};
 use crate::request::RenderedRequest;
 use crate::spec::{

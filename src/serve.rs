@@ -10,7 +10,7 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::engine::CallError;
+use crate::error::CallError;
 use crate::reload::{SharedEngine, Subscribers};
 
 /// What the server tells clients about itself, as the Python server does.
