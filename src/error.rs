@@ -28,6 +28,12 @@ pub enum CallError {
     /// An error the spec declares for a status (`on_status.<code>.error`).
     #[error("{0}")]
     Declared(String),
+    /// The call's budget (deadline, bytes) ran out (see `exchange::Budget`).
+    #[error("{0}")]
+    Budget(String),
+    /// The client cancelled the call.
+    #[error("the call was cancelled")]
+    Cancelled,
 }
 
 impl CallError {
@@ -56,6 +62,8 @@ impl CallError {
             CallError::Http(e) => CallError::Http(e.map_text(f)),
             CallError::BadAnswer(t) => CallError::BadAnswer(f(&t)),
             CallError::Declared(t) => CallError::Declared(f(&t)),
+            CallError::Budget(t) => CallError::Budget(f(&t)),
+            CallError::Cancelled => CallError::Cancelled,
         }
     }
 }

@@ -25,6 +25,7 @@
 mod check;
 mod openapi;
 mod overlay;
+mod rendering;
 mod samples;
 
 use std::collections::{BTreeMap, BTreeSet};
