@@ -46,9 +46,12 @@ pub struct ClientCapabilities {
     pub name: Option<String>,
 }
 
-/// Progress reports of one call: `(progress, total, message)`.
+/// What receives a progress report: `(progress, total, message)`.
+type Report = dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync;
+
+/// Progress reports of one call.
 #[derive(Clone)]
-pub struct ProgressSink(Arc<dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync>);
+pub struct ProgressSink(Arc<Report>);
 
 impl ProgressSink {
     pub fn new(report: impl Fn(f64, Option<f64>, Option<String>) + Send + Sync + 'static) -> Self {

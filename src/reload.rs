@@ -4,9 +4,9 @@
 //! tools (and logs why). File events trigger a check at once; a poll catches what events miss
 //! (network filesystems, some container mounts).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rmcp::{Peer, RoleServer};
 use tokio::sync::mpsc;
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::engine::SharedEngine;
 use crate::filter::apply_disabled;
-use crate::spec::load::is_spec_file;
+use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{LoadOptions, load_catalog};
 use crate::toolset::ToolSet;
 
@@ -48,26 +48,6 @@ impl Subscribers {
     }
 }
 
-/// A snapshot of the spec files of a directory: names, sizes and modification times.
-type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
-
-fn fingerprint(dir: &Path) -> Fingerprint {
-    let mut files: Fingerprint = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| is_spec_file(&e.path()))
-                .filter_map(|e| {
-                    let meta = e.metadata().ok()?;
-                    Some((e.path(), meta.len(), meta.modified().ok()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
 /// Reloads the specs; on success swaps in a new tool set on the same runtime (client and pool,
 /// learned version and edition) and returns the number of tools.
 pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> Result<usize, String> {
@@ -88,18 +68,18 @@ pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> 
 /// a change made while the server starts is not missed.
 pub struct Watch {
     options: LoadOptions,
-    dir: PathBuf,
-    initial: Fingerprint,
+    source: Directory,
+    initial: Option<Fingerprint>,
 }
 
 impl Watch {
     /// Takes the directory's fingerprint now; call it before loading the specs.
     pub fn new(options: LoadOptions) -> Option<Watch> {
-        let dir = options.tools_dir.clone()?;
-        let initial = fingerprint(&dir);
+        let source = Directory(options.tools_dir.clone()?);
+        let initial = source.fingerprint();
         Some(Watch {
             options,
-            dir,
+            source,
             initial,
         })
     }
@@ -108,16 +88,17 @@ impl Watch {
     pub fn spawn(self, config: Config, engine: SharedEngine, subscribers: Subscribers, poll: Duration) {
         let Watch {
             options,
-            dir,
+            source,
             initial,
         } = self;
+        let dir = source.0.clone();
         tokio::spawn(async move {
             let (events_tx, mut events) = mpsc::channel::<()>(16);
             // Kept alive for the life of the task; without events the poll still works.
-            let _watcher = watch_events(&dir, events_tx);
+            let _watcher = source.watch_path().and_then(|path| watch_events(path, events_tx));
             let mut last = initial;
             loop {
-                if fingerprint(&dir) == last {
+                if source.fingerprint() == last {
                     tokio::select! {
                         _ = events.recv() => {}
                         _ = tokio::time::sleep(poll) => {}
@@ -126,7 +107,7 @@ impl Watch {
                 }
                 // Let a burst of writes (an editor saving, a copy) settle before reading.
                 tokio::time::sleep(Duration::from_millis(150)).await;
-                last = fingerprint(&dir);
+                last = source.fingerprint();
                 match reload(&options, &config, &engine) {
                     Ok(count) => {
                         let told = subscribers.notify_tool_list_changed().await;
@@ -209,18 +190,5 @@ mod tests {
             Some("2.0.1")
         );
         assert_eq!(kestra.received_requests().await.unwrap().len(), 1);
-    }
-
-    #[test]
-    fn fingerprints_change_with_spec_files_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let empty = fingerprint(dir.path());
-        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        assert_eq!(fingerprint(dir.path()), empty);
-        std::fs::write(dir.path().join("a.yaml"), "name: a").unwrap();
-        let one = fingerprint(dir.path());
-        assert_ne!(one, empty);
-        std::fs::write(dir.path().join("a.yaml"), "name: a, longer").unwrap();
-        assert_ne!(fingerprint(dir.path()), one);
     }
 }
