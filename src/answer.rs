@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::engine::CallError;
+use crate::error::CallError;
 use crate::http::HttpAnswer;
 use crate::request::RenderedRequest;
 
@@ -12,6 +12,9 @@ const ERROR_BODY_QUOTE: usize = 1000;
 
 /// JSON when Kestra says so or the body looks like it; otherwise text. Empty is null.
 pub fn decode_body(answer: &HttpAnswer) -> Result<Value, CallError> {
+    if let Some(stream) = &answer.events {
+        return Ok(stream.to_json());
+    }
     if answer.body.is_empty() {
         return Ok(Value::Null);
     }
@@ -144,6 +147,7 @@ mod tests {
             content_type: ct.map(str::to_owned),
             body: body.as_bytes().to_vec(),
             truncated: false,
+            events: None,
         }
     }
 

@@ -1,19 +1,14 @@
 //! `kestra-mcp doctor`: checks the configured Kestra the way the server will use it (reachable,
 //! credentials accepted, tenant present, version and edition, which tools will be served) and
-//! prints a report with every secret masked.
+//! prints a report with every secret masked. Built on the engine: its requests go through the
+//! runtime's exchange point with the server's client, and `GET /configs` is the runtime's own.
 
 use std::time::Instant;
 
-use serde_json::Value;
-
-use crate::answer::decode_body;
 use crate::config::{Auth, Config};
-use crate::engine::version_probe;
-use crate::filter::{ENTERPRISE_GROUP, edition_hides_enterprise};
-use crate::http::KestraClient;
-use crate::request::RenderedRequest;
-use crate::spec::CompiledTool;
-use crate::spec::raw::Scope;
+use crate::engine::Engine;
+use crate::exchange::{CallContext, Delivery};
+use crate::runtime::tenant_probe;
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +18,9 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Runs the checks; `tools` are the tools left after `KESTRA_MCP_DISABLED_TOOLS`.
-pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
+/// Runs the checks against `engine`, whose tools are those left after
+/// `KESTRA_MCP_DISABLED_TOOLS`.
+pub async fn run(config: &Config, engine: &Engine) -> Vec<Check> {
     let mut checks = vec![
         Check {
             label: "Kestra URL",
@@ -49,30 +45,19 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
             detail: format!("{:?}", config.auth),
         },
     ];
-    let client = match KestraClient::new(config) {
-        Ok(c) => c,
-        Err(e) => {
-            checks.push(Check {
-                label: "HTTP client",
-                ok: false,
-                detail: e.to_string(),
-            });
-            return checks;
-        }
-    };
+    let runtime = engine.runtime();
+    let own = CallContext::default();
     let started = Instant::now();
-    let configs = client.send_no_retry(&version_probe()).await;
+    let configs = runtime.ask_configs(&own).await;
     let elapsed = started.elapsed().as_millis();
-    let (edition, version) = match &configs {
-        Ok(answer) => {
-            let body = decode_body(answer).unwrap_or(Value::Null);
-            let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (edition, version) = match configs {
+        Ok(configs) => {
             checks.push(Check {
                 label: "reachable",
                 ok: true,
-                detail: format!("GET /configs answered {} in {elapsed} ms", answer.status),
+                detail: format!("GET /configs answered {} in {elapsed} ms", configs.status),
             });
-            (text("edition"), text("version"))
+            (configs.edition, configs.version)
         }
         Err(e) => {
             checks.push(Check {
@@ -100,8 +85,7 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
             .clone()
             .unwrap_or_else(|| "not reported (Kestra before 1.0)".into()),
     });
-    let probe = RenderedRequest::get(Scope::Tenant, "/flows/search", &[("page", "1"), ("size", "1")]);
-    let (auth_ok, auth_detail) = match client.send_no_retry(&probe).await {
+    let (auth_ok, auth_detail) = match runtime.exchange(&own, &tenant_probe(), Delivery::Once).await {
         Ok(a) if a.status < 300 => (
             true,
             format!("GET /{}/flows/search answered {}", config.tenant, a.status),
@@ -122,17 +106,18 @@ pub async fn run(config: &Config, tools: &[CompiledTool]) -> Vec<Check> {
         ok: auth_ok,
         detail: auth_detail,
     });
-    let ee = tools.iter().filter(|t| t.group == ENTERPRISE_GROUP).count();
-    let oss_hides_ee = edition_hides_enterprise(config.disabled_explicit, edition.as_deref());
-    let served = if oss_hides_ee {
-        tools.len() - ee
-    } else {
-        tools.len()
+    let tools = engine.tool_set();
+    let oss_hides_ee = crate::filter::edition_hides_enterprise(config.disabled_explicit, edition.as_deref());
+    let served = match oss_hides_ee {
+        true => tools.len() - tools.enterprise().len(),
+        false => tools.len(),
     };
-    let why = if oss_hides_ee {
-        format!(" ({ee} Enterprise tools left out: OSS edition)")
-    } else {
-        String::new()
+    let why = match oss_hides_ee {
+        true => format!(
+            " ({} Enterprise tools left out: OSS edition)",
+            tools.enterprise().len()
+        ),
+        false => String::new(),
     };
     checks.push(Check {
         label: "tools",

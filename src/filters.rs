@@ -28,7 +28,8 @@ pub fn register(env: &mut Environment<'static>) {
 fn from_yaml(text: &str) -> Result<Value, Error> {
     let parsed: serde_json::Value = yaml_serde::from_str(text)
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("invalid YAML: {e}")))?;
-    Ok(crate::render::context(&parsed))
+    // The same conversion as `render::context`, written out so that filters need no render.
+    Ok(Value::from(minijinja::value::Serde(&parsed)))
 }
 
 /// The keys of `base` with those of `other` laid over them.

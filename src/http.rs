@@ -1,6 +1,8 @@
 //! The HTTP stage: one pooled reqwest client for the process, URLs built only from
 //! `KESTRA_BASE_URL` plus an already-encoded path, credentials attached by the engine, bounded
 //! reads, redirects followed only within Kestra's origin, and retries for idempotent reads.
+//! Timeouts are per request: an ordinary request has `KESTRA_MCP_TIMEOUT` for the whole
+//! exchange; an event stream has it until the answer's headers, then its own `max_seconds`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Client, Url, multipart, redirect};
 
 use crate::config::{Auth, Config};
+use crate::events::{EventParser, EventStream, Stopped};
 use crate::request::{RenderedBody, RenderedRequest, StreamLimits};
 use crate::spec::raw::{Method, Scope};
 
@@ -27,6 +30,15 @@ pub struct HttpAnswer {
     pub body: Vec<u8>,
     /// The body was longer than the bound and was cut off.
     pub truncated: bool,
+    /// A successful event stream, parsed (then `body` is empty).
+    pub events: Option<EventStream>,
+}
+
+impl HttpAnswer {
+    /// How many bytes of the answer were read from Kestra.
+    pub fn bytes_read(&self) -> usize {
+        self.body.len() + self.events.as_ref().map_or(0, |e| e.bytes)
+    }
 }
 
 /// Why no answer came back.
@@ -101,7 +113,7 @@ impl KestraClient {
 
     fn http(&self) -> Result<&Client, HttpError> {
         self.http
-            .get_or_init(|| build_client(&self.base, self.connect_timeout, self.timeout))
+            .get_or_init(|| build_client(&self.base, self.connect_timeout))
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -188,30 +200,50 @@ impl KestraClient {
             RenderedBody::Multipart(parts) => builder.multipart(multipart_form(parts)?),
         };
         tracing::debug!(method = req.method.as_str(), url = %url, "sending");
-        let response = builder.send().await.map_err(|e| self.classify(&e))?;
+        let Some(limits) = &req.stream else {
+            let response = builder
+                .timeout(self.timeout)
+                .send()
+                .await
+                .map_err(|e| self.classify(&e))?;
+            return self.read_answer(response).await;
+        };
+        // A stream's own limit applies once it has started: KESTRA_MCP_TIMEOUT covers only the
+        // wait for the answer's headers (and a refusal's body).
+        let response = tokio::time::timeout(self.timeout, builder.send())
+            .await
+            .map_err(|_| HttpError::Timeout(self.timeout))?
+            .map_err(|e| self.classify(&e))?;
+        if !response.status().is_success() {
+            return tokio::time::timeout(self.timeout, self.read_answer(response))
+                .await
+                .map_err(|_| HttpError::Timeout(self.timeout))?;
+        }
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let (body, truncated) = match &req.stream {
-            Some(limits) if (200..300).contains(&status) => (
-                read_events(response, limits, self.max_response_bytes).await,
-                false,
-            ),
-            _ => self.read_bounded(response).await?,
-        };
-        let content_type = match &req.stream {
-            Some(_) if (200..300).contains(&status) => Some("application/json".to_owned()),
-            _ => content_type,
-        };
+        let content_type = content_type_of(&response);
+        let events = read_events(response, limits, self.max_response_bytes).await;
+        tracing::debug!(status, events = events.events.len(), bytes = events.bytes, stopped = %events.stopped, "streamed");
+        Ok(HttpAnswer {
+            status,
+            content_type,
+            body: Vec::new(),
+            truncated: false,
+            events: Some(events),
+        })
+    }
+
+    /// The status and the body, read up to the bound.
+    async fn read_answer(&self, response: reqwest::Response) -> Result<HttpAnswer, HttpError> {
+        let status = response.status().as_u16();
+        let content_type = content_type_of(&response);
+        let (body, truncated) = self.read_bounded(response).await?;
         tracing::debug!(status, bytes = body.len(), truncated, "answered");
         Ok(HttpAnswer {
             status,
             content_type,
             body,
             truncated,
+            events: None,
         })
     }
 
@@ -242,16 +274,26 @@ impl KestraClient {
     }
 }
 
-/// Reads server-sent events until the stream ends, a stop event, or a limit; returns
-/// `{"events": [{"id", "event", "data"}...], "stopped": why}` as JSON bytes. `data` is parsed as
-/// JSON when it is JSON.
-async fn read_events(mut response: reqwest::Response, limits: &StreamLimits, max_bytes: usize) -> Vec<u8> {
+fn content_type_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Reads server-sent events until the stream ends, a stop event, or a limit.
+async fn read_events(
+    mut response: reqwest::Response,
+    limits: &StreamLimits,
+    max_bytes: usize,
+) -> EventStream {
     let deadline = tokio::time::Instant::now() + limits.max_duration;
-    let mut parser = crate::request::EventParser::default();
+    let mut parser = EventParser::default();
     let mut read = 0usize;
     let stopped = loop {
         if parser.events.len() >= limits.max_events {
-            break format!("stopped after {} events (the limit)", limits.max_events);
+            break Stopped::EventLimit(limits.max_events);
         }
         if let Some(last) = parser.events.last()
             && limits
@@ -259,27 +301,32 @@ async fn read_events(mut response: reqwest::Response, limits: &StreamLimits, max
                 .iter()
                 .any(|s| Some(s.as_str()) == last.id.as_deref() || Some(s.as_str()) == last.event.as_deref())
         {
-            break "the stream signalled its end".to_owned();
+            break Stopped::Signalled;
         }
         match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Err(_) => break format!("stopped after {:?} (the time limit)", limits.max_duration),
-            Ok(Err(e)) => break format!("the stream failed: {}", error_chain(&e)),
-            Ok(Ok(None)) => break "the stream ended".to_owned(),
+            Err(_) => break Stopped::TimeLimit(limits.max_duration),
+            Ok(Err(e)) => break Stopped::Failed(error_chain(&e)),
+            Ok(Ok(None)) => break Stopped::Ended,
             Ok(Ok(Some(chunk))) => {
                 read += chunk.len();
                 if read > max_bytes {
-                    break format!("stopped after {max_bytes} bytes (KESTRA_MCP_MAX_RESPONSE_BYTES)");
+                    break Stopped::ByteLimit(max_bytes);
                 }
                 parser.feed(&chunk);
             }
         }
     };
-    parser.events.truncate(limits.max_events);
-    let events: Vec<serde_json::Value> = parser.events.into_iter().map(|e| e.to_json()).collect();
-    serde_json::to_vec(&serde_json::json!({"events": events, "stopped": stopped})).unwrap_or_default()
+    let mut events = parser.events;
+    events.truncate(limits.max_events);
+    EventStream {
+        events,
+        stopped,
+        bytes: read,
+    }
 }
 
-fn build_client(base: &Url, connect_timeout: Duration, timeout: Duration) -> Result<Client, HttpError> {
+/// The pooled client. No overall timeout here: each request sets its own (see `send_once`).
+fn build_client(base: &Url, connect_timeout: Duration) -> Result<Client, HttpError> {
     // Several crates may try to install a provider; the first one wins, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let origin = base.origin();
@@ -293,7 +340,6 @@ fn build_client(base: &Url, connect_timeout: Duration, timeout: Duration) -> Res
     Client::builder()
         .user_agent(concat!("kestra-mcp/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(connect_timeout)
-        .timeout(timeout)
         .redirect(policy)
         .pool_idle_timeout(Duration::from_secs(60))
         .build()

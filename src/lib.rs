@@ -8,9 +8,13 @@
 
 pub mod answer;
 pub mod config;
+#[cfg(feature = "contract")]
 pub mod contract;
 pub mod doctor;
 pub mod engine;
+pub mod error;
+pub mod events;
+pub mod exchange;
 pub mod filter;
 pub mod filters;
 pub mod http;
@@ -19,8 +23,13 @@ pub mod reload;
 pub mod render;
 pub mod request;
 pub mod run;
+pub mod runtime;
 pub mod secrets;
 pub mod serve;
 pub mod serve_http;
 pub mod spec;
 pub mod stdio;
+pub mod toolset;
+
+#[cfg(test)]
+mod layout;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kestra_mcp::config::Config;
+#[cfg(feature = "contract")]
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
@@ -177,7 +178,8 @@ async fn doctor(options: &LoadOptions) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let filtered = apply_disabled(catalog.tools, &config.disabled);
-    let checks = kestra_mcp::doctor::run(&config, &filtered.kept).await;
+    let engine = Engine::new(filtered, catalog.templates, &config).context("HTTP client")?;
+    let checks = kestra_mcp::doctor::run(&config, &engine).await;
     print!("{}", kestra_mcp::doctor::render(&checks));
     Ok(if checks.iter().all(|c| c.ok) {
         ExitCode::SUCCESS
@@ -251,7 +253,7 @@ async fn serve_mcp(
         tracing::info!(target: "startup", "skipping tool '{tool}': {reason}");
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
-    let engine = reload::shared(Engine::new(filtered, catalog.templates, config)?);
+    let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.templates, config)?);
     let subscribers = watch.map(|watch| {
         let subscribers = Subscribers::default();
         watch.spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
@@ -296,6 +298,7 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             );
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "contract")]
         ToolsCommand::Validate {
             openapi,
             kestra_version,
@@ -307,12 +310,18 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             };
             check_contract(catalog, options, &descriptions)
         }
+        #[cfg(not(feature = "contract"))]
+        ToolsCommand::Validate { .. } => anyhow::bail!(
+            "{} tool specs load, but this build has no OpenAPI contract check (built without the `contract` feature); use --no-openapi",
+            catalog.tools.len()
+        ),
         // Needs no specs: answered before loading them.
         ToolsCommand::Schema => Ok(ExitCode::SUCCESS),
     }
 }
 
 /// Checks every request the loaded tools can send against the OpenAPI descriptions.
+#[cfg(feature = "contract")]
 fn check_contract(
     catalog: Catalog,
     options: &LoadOptions,

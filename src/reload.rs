@@ -4,27 +4,19 @@
 //! tools (and logs why). File events trigger a check at once; a poll catches what events miss
 //! (network filesystems, some container mounts).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use rmcp::{Peer, RoleServer};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::SharedEngine;
 use crate::filter::apply_disabled;
-use crate::spec::load::is_spec_file;
+use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{LoadOptions, load_catalog};
-
-/// The engine the server currently uses; reloads replace it for the calls that follow.
-pub type SharedEngine = Arc<ArcSwap<Engine>>;
-
-/// Wraps an engine for sharing.
-pub fn shared(engine: Engine) -> SharedEngine {
-    Arc::new(ArcSwap::from_pointee(engine))
-}
+use crate::toolset::ToolSet;
 
 /// The sessions to tell when the tool list changes: one on stdio, any number over HTTP.
 /// Sessions register once initialized; closed ones are dropped on the next change.
@@ -56,27 +48,8 @@ impl Subscribers {
     }
 }
 
-/// A snapshot of the spec files of a directory: names, sizes and modification times.
-type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
-
-fn fingerprint(dir: &Path) -> Fingerprint {
-    let mut files: Fingerprint = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| is_spec_file(&e.path()))
-                .filter_map(|e| {
-                    let meta = e.metadata().ok()?;
-                    Some((e.path(), meta.len(), meta.modified().ok()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// Reloads the specs; on success swaps the engine and returns the number of tools.
+/// Reloads the specs; on success swaps in a new tool set on the same runtime (client and pool,
+/// learned version and edition) and returns the number of tools.
 pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> Result<usize, String> {
     let catalog = load_catalog(options).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -84,7 +57,9 @@ pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> 
     })?;
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     let count = filtered.kept.len();
-    let next = Engine::new(filtered, catalog.templates, config).map_err(|e| e.to_string())?;
+    let next = engine
+        .load()
+        .with_tools(ToolSet::new(filtered, catalog.templates));
     engine.store(Arc::new(next));
     Ok(count)
 }
@@ -93,18 +68,18 @@ pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> 
 /// a change made while the server starts is not missed.
 pub struct Watch {
     options: LoadOptions,
-    dir: PathBuf,
-    initial: Fingerprint,
+    source: Directory,
+    initial: Option<Fingerprint>,
 }
 
 impl Watch {
     /// Takes the directory's fingerprint now; call it before loading the specs.
     pub fn new(options: LoadOptions) -> Option<Watch> {
-        let dir = options.tools_dir.clone()?;
-        let initial = fingerprint(&dir);
+        let source = Directory(options.tools_dir.clone()?);
+        let initial = source.fingerprint();
         Some(Watch {
             options,
-            dir,
+            source,
             initial,
         })
     }
@@ -113,16 +88,17 @@ impl Watch {
     pub fn spawn(self, config: Config, engine: SharedEngine, subscribers: Subscribers, poll: Duration) {
         let Watch {
             options,
-            dir,
+            source,
             initial,
         } = self;
+        let dir = source.0.clone();
         tokio::spawn(async move {
             let (events_tx, mut events) = mpsc::channel::<()>(16);
             // Kept alive for the life of the task; without events the poll still works.
-            let _watcher = watch_events(&dir, events_tx);
+            let _watcher = source.watch_path().and_then(|path| watch_events(path, events_tx));
             let mut last = initial;
             loop {
-                if fingerprint(&dir) == last {
+                if source.fingerprint() == last {
                     tokio::select! {
                         _ = events.recv() => {}
                         _ = tokio::time::sleep(poll) => {}
@@ -131,7 +107,7 @@ impl Watch {
                 }
                 // Let a burst of writes (an editor saving, a copy) settle before reading.
                 tokio::time::sleep(Duration::from_millis(150)).await;
-                last = fingerprint(&dir);
+                last = source.fingerprint();
                 match reload(&options, &config, &engine) {
                     Ok(count) => {
                         let told = subscribers.notify_tool_list_changed().await;
@@ -171,17 +147,48 @@ fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::Recommen
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Engine, shared};
 
-    #[test]
-    fn fingerprints_change_with_spec_files_only() {
+    #[tokio::test]
+    async fn a_reload_swaps_the_tools_and_keeps_the_runtime() {
+        let kestra = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::path("/api/v1/configs"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"version": "2.0.1"})),
+            )
+            .mount(&kestra)
+            .await;
+        let base = format!("{}/api/v1", kestra.uri());
+        let config = Config::from_lookup(|name| (name == "KESTRA_BASE_URL").then(|| base.clone())).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let empty = fingerprint(dir.path());
-        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        assert_eq!(fingerprint(dir.path()), empty);
-        std::fs::write(dir.path().join("a.yaml"), "name: a").unwrap();
-        let one = fingerprint(dir.path());
-        assert_ne!(one, empty);
-        std::fs::write(dir.path().join("a.yaml"), "name: a, longer").unwrap();
-        assert_ne!(fingerprint(dir.path()), one);
+        let options = LoadOptions {
+            tools_dir: Some(dir.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let catalog = load_catalog(&options).unwrap();
+        let first = Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config).unwrap();
+        let engine = shared(first);
+        let before = engine.load_full();
+        assert_eq!(before.runtime().version().await.unwrap().to_string(), "2.0.1");
+        std::fs::write(
+            dir.path().join("extra_tool.yaml"),
+            "name: extra_tool\ngroup: flow\ndescription: Extra.\ninput:\n  type: object\n  properties: {}\nrequest:\n  method: GET\n  path: /flows/search\n",
+        )
+        .unwrap();
+        let count = reload(&options, &config, &engine).unwrap();
+        let after = engine.load_full();
+        assert_eq!(count, before.tools().count() + 1);
+        assert!(after.tool("extra_tool").is_some() && before.tool("extra_tool").is_none());
+        // The same runtime: the same client and connection pool, the learned version kept.
+        assert!(Arc::ptr_eq(before.runtime(), after.runtime()));
+        assert_eq!(
+            after
+                .runtime()
+                .known_version()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("2.0.1")
+        );
+        assert_eq!(kestra.received_requests().await.unwrap().len(), 1);
     }
 }

@@ -31,26 +31,6 @@ pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "answer", "steps", "it
 /// minijinja globals a template may use without declaring them.
 const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super"];
 
-/// A stand-in for values known only while a call runs (earlier steps, loop items), used when
-/// requests are rendered for contract checks: every attribute or item of it is itself, and it
-/// prints as `sample`.
-#[derive(Debug)]
-pub struct Sample;
-
-impl minijinja::value::Object for Sample {
-    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Plain
-    }
-
-    fn get_value(self: &std::sync::Arc<Self>, _key: &JinjaValue) -> Option<JinjaValue> {
-        Some(JinjaValue::from_object(Sample))
-    }
-
-    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sample")
-    }
-}
-
 /// A template context from any serializable value (arguments, results).
 pub fn context<T: serde::Serialize>(value: &T) -> JinjaValue {
     JinjaValue::from(minijinja::value::Serde(value))

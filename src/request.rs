@@ -222,67 +222,6 @@ impl RequestTemplate {
     }
 }
 
-/// One server-sent event.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Event {
-    pub id: Option<String>,
-    pub event: Option<String>,
-    pub data: String,
-}
-
-impl Event {
-    /// `{"id", "event", "data"}`, with `data` parsed as JSON when it is JSON.
-    pub fn to_json(self) -> Value {
-        let data = serde_json::from_str(&self.data).unwrap_or(Value::String(self.data));
-        serde_json::json!({"id": self.id, "event": self.event, "data": data})
-    }
-}
-
-/// An incremental parser of `text/event-stream` (fields `id`, `event`, `data`; blank line ends
-/// an event; comments and other fields ignored).
-#[derive(Debug, Default)]
-pub struct EventParser {
-    pending: Vec<u8>,
-    current: Event,
-    has_field: bool,
-    pub events: Vec<Event>,
-}
-
-impl EventParser {
-    /// Adds bytes from the stream; complete events are appended to `events`.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line);
-            self.line(line.trim_end_matches(['\n', '\r']));
-        }
-    }
-
-    fn line(&mut self, line: &str) {
-        if line.is_empty() {
-            if self.has_field {
-                self.events.push(std::mem::take(&mut self.current));
-                self.has_field = false;
-            }
-            return;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "id" => self.current.id = Some(value.to_owned()),
-            "event" => self.current.event = Some(value.to_owned()),
-            "data" if self.current.data.is_empty() => self.current.data = value.to_owned(),
-            "data" => {
-                self.current.data.push('\n');
-                self.current.data.push_str(value);
-            }
-            _ => return,
-        }
-        self.has_field = true;
-    }
-}
-
 /// A positive number from a rendered value (a number or numeric text).
 fn positive(value: Value, field: &str) -> Result<f64, TemplateError> {
     let n = value
@@ -548,21 +487,6 @@ mod tests {
             .map(|p| (p.name.as_str(), p.value.as_str()))
             .collect();
         assert_eq!(pairs, vec![("a", "x"), ("b", "2"), ("c", "{\"k\":true}")]);
-    }
-
-    #[test]
-    fn event_streams_are_parsed_across_chunks() {
-        let mut p = EventParser::default();
-        p.feed(b"id: start\ndata: {\"a\":");
-        p.feed(b"1}\n\n: comment\nid: progress\r\ndata: line1\ndata: line2\n\nid: part");
-        assert_eq!(p.events.len(), 2);
-        assert_eq!(
-            p.events[0].clone().to_json(),
-            json!({"id": "start", "event": null, "data": {"a": 1}})
-        );
-        assert_eq!(p.events[1].data, "line1\nline2");
-        p.feed(b"ial\n\n");
-        assert_eq!(p.events[2].id.as_deref(), Some("partial"));
     }
 
     #[test]

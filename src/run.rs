@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::answer::{decode_body, kestra_error};
-use crate::engine::{CallError, Engine};
+use crate::engine::Engine;
+use crate::error::CallError;
+use crate::exchange::{CallContext, Delivery};
 use crate::render::{Templates, ValueTemplate};
 use crate::request::RenderedRequest;
 use crate::spec::{
@@ -22,11 +24,11 @@ enum Fetched {
 }
 
 impl Engine {
-    /// Runs `action` of the tool `tool` with `ctx` (arguments and `kestra`); returns the result
-    /// object.
+    /// Runs `action` of the tool `call.tool` with `ctx` (arguments and `kestra`); returns the
+    /// result object. Every request goes through the exchange point with `call`.
     pub(crate) async fn run(
         &self,
-        tool: &str,
+        call: &CallContext,
         action: &Action,
         mut ctx: Map<String, Value>,
     ) -> Result<Map<String, Value>, CallError> {
@@ -35,10 +37,10 @@ impl Engine {
         for (index, step) in action.steps.iter().enumerate() {
             ctx.insert("steps".into(), Value::Object(steps.clone()));
             let value = match self.should_run(step, &ctx)? {
-                true => self
-                    .run_step(step, &ctx)
-                    .await
-                    .map_err(|e| locate_shape_error(e, tool, action.steps.len(), index, step))?,
+                true => self.run_step(call, step, &ctx).await.map_err(|e| {
+                    let tool = call.tool.as_deref().unwrap_or_default();
+                    locate_shape_error(e, tool, action.steps.len(), index, step)
+                })?,
                 false => Value::Null,
             };
             if let Some(name) = &step.name {
@@ -49,7 +51,7 @@ impl Engine {
         ctx.insert("steps".into(), Value::Object(steps));
         let result = match &action.result {
             Some(t) => self
-                .templates
+                .templates()
                 .render_json(t, &crate::render::context(&ctx))
                 .map_err(render_error)?,
             None => last,
@@ -64,14 +66,19 @@ impl Engine {
         }
     }
 
-    async fn run_step(&self, step: &Step, ctx: &Map<String, Value>) -> Result<Value, CallError> {
+    async fn run_step(
+        &self,
+        call: &CallContext,
+        step: &Step,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
         match &step.kind {
             StepKind::Set(t) => self
-                .templates
+                .templates()
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
             StepKind::Fail(t) => Err(CallError::Declared(
-                self.templates
+                self.templates()
                     .render(t, &crate::render::context(ctx))
                     .map_err(render_error)?,
             )),
@@ -81,14 +88,14 @@ impl Engine {
                 repeat,
             } => {
                 let version = match requests.iter().any(|r| r.kestra.is_some()) {
-                    true => Some(self.version().await?),
+                    true => Some(self.runtime.version_for(call).await?),
                     false => None,
                 };
                 let chosen = choose(requests, version)?;
                 let response = chosen.response(response);
                 match repeat {
-                    Repeat::Once => self.exchange_once(chosen, response, ctx).await,
-                    Repeat::ForEach(list) => self.exchange_each(chosen, response, list, ctx).await,
+                    Repeat::Once => self.exchange_once(call, chosen, response, ctx).await,
+                    Repeat::ForEach(list) => self.exchange_each(call, chosen, response, list, ctx).await,
                     Repeat::Paginate {
                         items,
                         size,
@@ -105,7 +112,7 @@ impl Engine {
                         let mut page_ctx = ctx.clone();
                         for page in 1..=*max_pages {
                             page_ctx.insert("paging".into(), json!({"page": page}));
-                            let found = match self.fetch(chosen, response, &page_ctx).await? {
+                            let found = match self.fetch(call, chosen, response, &page_ctx).await? {
                                 Fetched::Outcome(v) | Fetched::Body(v) => items.apply(&v),
                             };
                             let found = match found {
@@ -128,11 +135,12 @@ impl Engine {
 
     async fn exchange_once(
         &self,
+        call: &CallContext,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
-        match self.fetch(chosen, response, ctx).await? {
+        match self.fetch(call, chosen, response, ctx).await? {
             Fetched::Outcome(value) => Ok(value),
             Fetched::Body(body) => self.shape(response, body, ctx),
         }
@@ -140,6 +148,7 @@ impl Engine {
 
     async fn exchange_each(
         &self,
+        call: &CallContext,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         list: &ValueTemplate,
@@ -164,7 +173,7 @@ impl Engine {
         let mut item_ctx = ctx.clone();
         for item in items {
             item_ctx.insert("item".into(), item);
-            values.push(self.exchange_once(chosen, response, &item_ctx).await?);
+            values.push(self.exchange_once(call, chosen, response, &item_ctx).await?);
         }
         Ok(Value::Array(values))
     }
@@ -172,12 +181,13 @@ impl Engine {
     /// Renders, sends, and maps the status: a declared outcome, an error, or the decoded body.
     async fn fetch(
         &self,
+        call: &CallContext,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         ctx: &Map<String, Value>,
     ) -> Result<Fetched, CallError> {
-        let request = render_request(&self.templates, chosen, ctx)?;
-        let answer = self.client.send(&request).await?;
+        let request = render_request(self.templates(), chosen, ctx)?;
+        let answer = self.runtime.exchange(call, &request, Delivery::Retried).await?;
         if let Some(outcome) = response.on_status.get(&answer.status) {
             let mut ctx = ctx.clone();
             let body = decode_body(&answer).unwrap_or(Value::Null);
@@ -185,10 +195,12 @@ impl Engine {
             let jinja_ctx = crate::render::context(&ctx);
             return match outcome {
                 Outcome::Result(t) => Ok(Fetched::Outcome(
-                    self.templates.render_json(t, &jinja_ctx).map_err(render_error)?,
+                    self.templates()
+                        .render_json(t, &jinja_ctx)
+                        .map_err(render_error)?,
                 )),
                 Outcome::Error(t) => Err(CallError::Declared(
-                    self.templates.render(t, &jinja_ctx).map_err(render_error)?,
+                    self.templates().render(t, &jinja_ctx).map_err(render_error)?,
                 )),
             };
         }
@@ -208,7 +220,7 @@ impl Engine {
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
         let projection = &response.projection;
-        projection.value(&body, &self.templates, ctx).map_err(|e| {
+        projection.value(&body, self.templates(), ctx).map_err(|e| {
             let mut message = format!("{SHAPE_ERROR}: the response `template` failed: {}", e.0);
             if let Some(select) = &projection.select {
                 message.push_str(&format!(
@@ -223,7 +235,7 @@ impl Engine {
     }
 
     fn eval(&self, t: &ValueTemplate, ctx: &Map<String, Value>) -> Result<Value, CallError> {
-        self.templates
+        self.templates()
             .render_value(t, &crate::render::context(ctx))
             .map_err(render_error)
     }

@@ -4,14 +4,16 @@
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::engine::CallError;
-use crate::reload::{SharedEngine, Subscribers};
+use crate::engine::SharedEngine;
+use crate::error::CallError;
+use crate::exchange::{CallContext, ClientCapabilities, ProgressSink};
+use crate::reload::Subscribers;
 
 /// What the server tells clients about itself, as the Python server does.
 const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, executions, logs, \
@@ -46,6 +48,45 @@ pub fn to_call_result(
         }
         Err(e) if e.is_protocol_error() => Err(ErrorData::invalid_params(e.to_string(), None)),
         Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())])),
+    }
+}
+
+/// The engine's view of one `tools/call`: the tool, its arguments, what the client supports,
+/// a progress sink when the client sent a `progressToken`, and the call's cancellation.
+fn call_context(
+    name: &str,
+    arguments: Option<serde_json::Map<String, Value>>,
+    context: &RequestContext<RoleServer>,
+) -> CallContext {
+    let info = context.peer.peer_info();
+    let client = ClientCapabilities {
+        elicitation: info
+            .as_ref()
+            .is_some_and(|i| i.capabilities.elicitation.is_some()),
+        sampling: info.as_ref().is_some_and(|i| i.capabilities.sampling.is_some()),
+        name: info
+            .as_ref()
+            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+    };
+    let progress = context.meta.get_progress_token().map(|token| {
+        let peer = context.peer.clone();
+        ProgressSink::new(move |progress, total, message| {
+            let mut param = ProgressNotificationParam::new(token.clone(), progress);
+            param.total = total;
+            param.message = message;
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                if let Err(e) = peer.notify_progress(param).await {
+                    tracing::debug!("cannot send a progress notification: {e}");
+                }
+            });
+        })
+    });
+    CallContext {
+        client,
+        progress,
+        cancel: context.ct.child_token(),
+        ..CallContext::for_tool(name, arguments)
     }
 }
 
@@ -92,7 +133,7 @@ impl ServerHandler for KestraMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let engine = self.engine.load_full();
-        let call = engine.call(&name, request.arguments);
+        let call = engine.call_with(call_context(&name, request.arguments, &context));
         let outcome = tokio::select! {
             outcome = call => outcome,
             _ = context.ct.cancelled() => {

@@ -16,7 +16,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::reload::{SharedEngine, Subscribers};
+use crate::engine::SharedEngine;
+use crate::reload::Subscribers;
 use crate::serve::KestraMcp;
 
 /// How the HTTP endpoint is exposed.

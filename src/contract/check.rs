@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::SAMPLE_TENANT;
-use super::openapi::{Description, METHODS, PathItem, to_json_schema};
+use super::openapi::{Description, PathItem, to_json_schema};
+use super::overlay::METHODS;
 use crate::request::{RenderedBody, RenderedRequest, RequestTemplate};
 use crate::spec::raw::Scope;
 

@@ -25,6 +25,7 @@
 mod check;
 mod openapi;
 mod overlay;
+mod rendering;
 mod samples;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,7 +36,8 @@ use serde_json::{Map, Value};
 pub use openapi::{Description, Descriptions};
 
 use crate::config::Config;
-use crate::engine::{CallError, Engine};
+use crate::engine::Engine;
+use crate::error::CallError;
 use crate::filter::apply_disabled;
 use crate::request::RequestTemplate;
 use crate::spec::load::{builtin_sources, dir_sources};

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::openapi::METHODS;
+/// The HTTP methods an OpenAPI path item may hold.
+pub(crate) const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
 fn operations_of(spec: &mut Value) -> Vec<&mut Value> {
     let mut out = Vec::new();

@@ -3,23 +3,14 @@
 //! keys are errors) and every problem is collected before reporting.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use include_dir::{Dir, include_dir};
+use std::path::PathBuf;
 
 use super::SpecError;
 use super::compile::CompiledTool;
 use super::raw::ToolSpec;
+use super::source::{Builtin, Directory, ToolSource};
+pub use super::source::{SpecSource, builtin_sources, dir_sources};
 use crate::render::Templates;
-
-static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
-
-/// The text of one spec and where it came from.
-#[derive(Debug, Clone)]
-pub struct SpecSource {
-    pub origin: String,
-    pub text: String,
-}
 
 /// Where to load specs from.
 #[derive(Debug, Clone, Default)]
@@ -39,49 +30,6 @@ pub struct Catalog {
     pub templates: Templates,
     /// Problems that did not stop loading (skipped files, overrides).
     pub warnings: Vec<String>,
-}
-
-/// The built-in specs.
-pub fn builtin_sources() -> Vec<SpecSource> {
-    let mut sources: Vec<SpecSource> = BUILTIN
-        .files()
-        .filter(|f| is_spec_file(f.path()))
-        .filter_map(|f| {
-            Some(SpecSource {
-                origin: format!("builtin:tools.d/{}", f.path().display()),
-                text: f.contents_utf8()?.to_owned(),
-            })
-        })
-        .collect();
-    sources.sort_by(|a, b| a.origin.cmp(&b.origin));
-    sources
-}
-
-/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive).
-pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
-    let origin = dir.display().to_string();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| SpecError::new(&origin, None, format!("cannot read tools directory: {e}")))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && is_spec_file(p))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let origin = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| SpecError::new(&origin, None, format!("cannot read file: {e}")))?;
-            Ok(SpecSource { origin, text })
-        })
-        .collect()
-}
-
-/// Whether a file is a tool spec (`*.yaml` or `*.yml`).
-pub(crate) fn is_spec_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 /// Parses one spec strictly; errors carry the line and column when the parser knows them.
@@ -113,24 +61,37 @@ fn compile_source(
     CompiledTool::from_spec(spec, &source.origin, templates)
 }
 
-/// Loads, merges and compiles the specs. On failure, returns every problem found.
+/// The sources `options` name, in order: the built-in set (unless `no_builtin`), then the
+/// tools directory.
+pub fn sources_for(options: &LoadOptions) -> Vec<Box<dyn ToolSource>> {
+    let mut sources: Vec<Box<dyn ToolSource>> = Vec::new();
+    if !options.no_builtin {
+        sources.push(Box::new(Builtin));
+    }
+    if let Some(dir) = &options.tools_dir {
+        sources.push(Box::new(Directory(dir.clone())));
+    }
+    sources
+}
+
+/// Loads, merges and compiles the specs of the sources `options` names. On failure, returns
+/// every problem found.
 pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
+    load_sources(&sources_for(options), options.skip_invalid)
+}
+
+/// Loads the specs of `sources`, merges them by tool name (a later source replaces an earlier
+/// one's tool, with a warning) and compiles them. With `skip_invalid`, broken specs are left
+/// out with a warning; otherwise every problem found is returned.
+pub fn load_sources(sources: &[Box<dyn ToolSource>], skip_invalid: bool) -> Result<Catalog, Vec<SpecError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut chosen: BTreeMap<String, (SpecSource, ToolSpec)> = BTreeMap::new();
-    let builtin = if options.no_builtin {
-        vec![]
-    } else {
-        builtin_sources()
-    };
-    let mut layers = vec![builtin];
-    if let Some(dir) = &options.tools_dir {
-        match dir_sources(dir) {
-            Ok(sources) if sources.is_empty() => warnings.push(format!(
-                "{}: no *.yaml or *.yml files in the tools directory",
-                dir.display()
-            )),
-            Ok(sources) => layers.push(sources),
+    let mut layers = Vec::new();
+    for source in sources {
+        match source.specs() {
+            Ok(specs) if specs.is_empty() => warnings.extend(source.empty_warning()),
+            Ok(specs) => layers.push(specs),
             Err(e) => errors.push(e),
         }
     }
@@ -174,7 +135,7 @@ pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
             Err(e) => errors.push(e),
         }
     }
-    if !errors.is_empty() && !options.skip_invalid {
+    if !errors.is_empty() && !skip_invalid {
         return Err(errors);
     }
     warnings.extend(errors.iter().map(|e| format!("skipped: {e}")));

@@ -1,5 +1,6 @@
-//! Tool specs: the raw format ([`raw`]), loading from the built-in set and a tools directory
-//! ([`load`]), and compilation into servable tools ([`compile`]).
+//! Tool specs: the raw format ([`raw`]), where they come from ([`source`]: the built-in set, a
+//! tools directory), loading and merging them ([`load`]), and compilation into servable tools
+//! ([`compile`]).
 //!
 //! Load errors name the file, the line when the YAML parser knows it, the field and the reason:
 //! `tools.d/search_flows.yaml:12: request.path: ...`. All problems are collected and reported
@@ -10,12 +11,14 @@ pub mod compile;
 pub mod inert;
 pub mod load;
 pub mod raw;
+pub mod source;
 
 pub use action::{
     Action, KNOWN_KESTRA_VERSIONS, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest,
 };
 pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
-pub use load::{Catalog, LoadOptions, SpecSource, load_catalog, parse_spec};
+pub use load::{Catalog, LoadOptions, SpecSource, load_catalog, load_sources, parse_spec};
+pub use source::{Builtin, Directory, ToolSource};
 
 /// A problem with one spec file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

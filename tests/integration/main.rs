@@ -7,6 +7,7 @@ mod configuration;
 mod faults;
 mod protocol;
 mod reliability;
+mod seams;
 mod stub;
 mod tools;
 mod tools_catalog;

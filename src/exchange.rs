@@ -1,0 +1,253 @@
+//! The exchange point: every request the engine sends to Kestra, for a tool call or for the
+//! server's own probes, passes through [`exchange`] (called as `Runtime::exchange`, with the
+//! runtime's client) with the [`CallContext`] of the
+//! call it serves. It is the one place that knows which tool, which call and which client a
+//! request belongs to: where guardrails, progress, limits and audit logging go.
+//!
+//! Today it enforces the call's budgets (a deadline and a total of bytes read), stops when the
+//! call is cancelled, and logs each exchange (target `exchange`, debug level).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CallError;
+use crate::http::{HttpAnswer, KestraClient};
+use crate::request::RenderedRequest;
+
+/// Everything known about one tool call while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The tool called; `None` for the server's own requests (version and edition probes).
+    pub tool: Option<Arc<str>>,
+    /// The arguments as the client sent them (before defaults).
+    pub arguments: Arc<Map<String, Value>>,
+    /// What the client said it supports in its `initialize` request.
+    pub client: ClientCapabilities,
+    /// Where to report progress, when the client asked for it (a `progressToken`).
+    pub progress: Option<ProgressSink>,
+    /// Cancelled when the client cancels the call (`notifications/cancelled`).
+    pub cancel: CancellationToken,
+    /// Limits on the whole call.
+    pub budget: Arc<Budget>,
+}
+
+/// The client's capabilities that matter to a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// The client can answer `elicitation/create` (ask its user for input mid-call).
+    pub elicitation: bool,
+    /// The client can answer `sampling/createMessage`.
+    pub sampling: bool,
+    /// The client's name and version, for logs.
+    pub name: Option<String>,
+}
+
+/// What receives a progress report: `(progress, total, message)`.
+type Report = dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync;
+
+/// Progress reports of one call.
+#[derive(Clone)]
+pub struct ProgressSink(Arc<Report>);
+
+impl ProgressSink {
+    pub fn new(report: impl Fn(f64, Option<f64>, Option<String>) + Send + Sync + 'static) -> Self {
+        ProgressSink(Arc::new(report))
+    }
+
+    /// Reports progress; never blocks the call.
+    pub fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        (self.0)(progress, total, message);
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+/// Limits on one call, across all its requests. Unset limits do not apply.
+#[derive(Debug, Default)]
+pub struct Budget {
+    /// No request starts after this instant, and one under way is cut at it.
+    pub deadline: Option<tokio::time::Instant>,
+    /// The most bytes the call may read from Kestra, all answers together.
+    pub max_bytes: Option<usize>,
+    /// Bytes read so far.
+    read: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(deadline: Option<tokio::time::Instant>, max_bytes: Option<usize>) -> Self {
+        Budget {
+            deadline,
+            max_bytes,
+            read: AtomicUsize::new(0),
+        }
+    }
+
+    /// Bytes read so far by the call.
+    pub fn bytes_read(&self) -> usize {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Counts an answer's bytes; an error once the call has read more than it may.
+    fn charge(&self, bytes: usize) -> Result<(), CallError> {
+        let total = self.read.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        match self.max_bytes {
+            Some(max) if total > max => Err(CallError::Budget(format!(
+                "the call read {total} bytes from Kestra, more than its budget of {max}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl CallContext {
+    /// The context of a call of `tool` with `arguments`, with no client information, no
+    /// progress sink and no limits (what tests and the library API use).
+    pub fn for_tool(tool: &str, arguments: Option<Map<String, Value>>) -> Self {
+        CallContext {
+            tool: Some(Arc::from(tool)),
+            arguments: Arc::new(arguments.unwrap_or_default()),
+            ..CallContext::default()
+        }
+    }
+
+    /// The tool's name, or `-` for the server's own requests (logs).
+    fn tool_name(&self) -> &str {
+        self.tool.as_deref().unwrap_or("-")
+    }
+}
+
+/// How a request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// With the HTTP stage's retries for idempotent reads.
+    Retried,
+    /// Once (probes that must stay quick).
+    Once,
+}
+
+/// Sends one request for `call` with `client`: checks cancellation and the budget, sends,
+/// counts what was read and logs the exchange.
+pub async fn exchange(
+    client: &KestraClient,
+    call: &CallContext,
+    request: &RenderedRequest,
+    delivery: Delivery,
+) -> Result<HttpAnswer, CallError> {
+    if call.cancel.is_cancelled() {
+        return Err(CallError::Cancelled);
+    }
+    let started = Instant::now();
+    let send = async {
+        match delivery {
+            Delivery::Retried => client.send(request).await,
+            Delivery::Once => client.send_no_retry(request).await,
+        }
+    };
+    let limited = async {
+        match call.budget.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, send)
+                .await
+                .map_err(|_| CallError::Budget("the call ran out of time (its deadline passed)".into())),
+            None => Ok(send.await),
+        }
+    };
+    let answer = tokio::select! {
+        answer = limited => answer?,
+        _ = call.cancel.cancelled() => return Err(CallError::Cancelled),
+    };
+    tracing::debug!(
+        target: "exchange",
+        tool = call.tool_name(),
+        method = request.method.as_str(),
+        path = %request.path,
+        outcome = %answer.as_ref().map(|a| a.status.to_string()).unwrap_or_else(|e| e.to_string()),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "exchange"
+    );
+    let answer = answer?;
+    call.budget.charge(answer.bytes_read())?;
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::runtime::Runtime;
+    use crate::spec::raw::Scope;
+    use std::time::Duration;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn runtime_for(kestra: &MockServer) -> Runtime {
+        let base = format!("{}/api/v1", kestra.uri());
+        let config = Config::from_lookup(|name| (name == "KESTRA_BASE_URL").then(|| base.clone())).unwrap();
+        Runtime::new(&config).unwrap()
+    }
+
+    fn probe() -> RenderedRequest {
+        RenderedRequest::get(Scope::Instance, "/configs", &[])
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_covers_every_answer_of_a_call() {
+        let kestra = MockServer::start().await;
+        Mock::given(wiremock::matchers::path("/api/v1/configs"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(60)))
+            .mount(&kestra)
+            .await;
+        let runtime = runtime_for(&kestra).await;
+        let call = CallContext {
+            budget: Arc::new(Budget::new(None, Some(100))),
+            ..CallContext::for_tool("t", None)
+        };
+        assert!(runtime.exchange(&call, &probe(), Delivery::Once).await.is_ok());
+        let err = runtime
+            .exchange(&call, &probe(), Delivery::Once)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Budget(_)), "{err:?}");
+        assert_eq!(call.budget.bytes_read(), 120);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_or_a_cancellation_stops_the_exchange() {
+        let kestra = MockServer::start().await;
+        Mock::given(wiremock::matchers::path("/api/v1/configs"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&kestra)
+            .await;
+        let runtime = runtime_for(&kestra).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        let call = CallContext {
+            budget: Arc::new(Budget::new(Some(deadline), None)),
+            ..CallContext::for_tool("t", None)
+        };
+        let started = Instant::now();
+        let err = runtime
+            .exchange(&call, &probe(), Delivery::Once)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Budget(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let call = CallContext::for_tool("t", None);
+        let cancel = call.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            cancel.cancel();
+        });
+        let err = runtime
+            .exchange(&call, &probe(), Delivery::Once)
+            .await
+            .unwrap_err();
+        assert_eq!(err, CallError::Cancelled);
+    }
+}

@@ -1,0 +1,169 @@
+//! Where specs come from. A [`ToolSource`] provides spec texts and says, through a cheap
+//! [`Fingerprint`], when they may have changed: the built-in set embedded in the binary
+//! ([`Builtin`]) and a tools directory ([`Directory`]) today; Kestra's flows could be another.
+//! [`load_sources`](super::load::load_sources) merges sources by tool name, later ones replacing
+//! earlier ones; the watch of `--watch` reloads when a source's fingerprint changes.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use include_dir::{Dir, include_dir};
+
+use super::SpecError;
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
+
+/// The text of one spec and where it came from.
+#[derive(Debug, Clone)]
+pub struct SpecSource {
+    pub origin: String,
+    pub text: String,
+}
+
+/// The built-in specs.
+pub fn builtin_sources() -> Vec<SpecSource> {
+    let mut sources: Vec<SpecSource> = BUILTIN
+        .files()
+        .filter(|f| is_spec_file(f.path()))
+        .filter_map(|f| {
+            Some(SpecSource {
+                origin: format!("builtin:tools.d/{}", f.path().display()),
+                text: f.contents_utf8()?.to_owned(),
+            })
+        })
+        .collect();
+    sources.sort_by(|a, b| a.origin.cmp(&b.origin));
+    sources
+}
+
+/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive).
+pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    let origin = dir.display().to_string();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| SpecError::new(&origin, None, format!("cannot read tools directory: {e}")))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && is_spec_file(p))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| SpecError::new(&origin, None, format!("cannot read file: {e}")))?;
+            Ok(SpecSource { origin, text })
+        })
+        .collect()
+}
+
+/// Whether a file is a tool spec (`*.yaml` or `*.yml`).
+pub(crate) fn is_spec_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// What a source looks like now: entries with a size and a modification time. Two equal
+/// fingerprints mean nothing changed.
+pub type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+
+/// A provider of tool specs.
+pub trait ToolSource: Send + Sync + std::fmt::Debug {
+    /// Where the specs come from, for messages.
+    fn label(&self) -> String;
+
+    /// The spec texts it holds now.
+    fn specs(&self) -> Result<Vec<SpecSource>, SpecError>;
+
+    /// Its current fingerprint; `None` for a source that never changes.
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        None
+    }
+
+    /// A directory whose file events may signal a change (watched besides the fingerprint poll).
+    fn watch_path(&self) -> Option<&Path> {
+        None
+    }
+
+    /// The warning to give when it holds no spec, if that is worth saying.
+    fn empty_warning(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The specs of `tools.d/`, embedded in the binary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Builtin;
+
+impl ToolSource for Builtin {
+    fn label(&self) -> String {
+        "builtin:tools.d".to_owned()
+    }
+
+    fn specs(&self) -> Result<Vec<SpecSource>, SpecError> {
+        Ok(builtin_sources())
+    }
+}
+
+/// The `*.yaml` and `*.yml` files of a directory (not recursive).
+#[derive(Debug, Clone)]
+pub struct Directory(pub PathBuf);
+
+impl ToolSource for Directory {
+    fn label(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    fn specs(&self) -> Result<Vec<SpecSource>, SpecError> {
+        dir_sources(&self.0)
+    }
+
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        let mut files: Fingerprint = std::fs::read_dir(&self.0)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| is_spec_file(&e.path()))
+                    .filter_map(|e| {
+                        let meta = e.metadata().ok()?;
+                        Some((e.path().display().to_string(), meta.len(), meta.modified().ok()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        Some(files)
+    }
+
+    fn watch_path(&self) -> Option<&Path> {
+        Some(&self.0)
+    }
+
+    fn empty_warning(&self) -> Option<String> {
+        Some(format!(
+            "{}: no *.yaml or *.yml files in the tools directory",
+            self.0.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_change_with_spec_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = Directory(dir.path().to_path_buf());
+        let empty = source.fingerprint();
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        assert_eq!(source.fingerprint(), empty);
+        std::fs::write(dir.path().join("a.yaml"), "name: a").unwrap();
+        let one = source.fingerprint();
+        assert_ne!(one, empty);
+        std::fs::write(dir.path().join("a.yaml"), "name: a, longer").unwrap();
+        assert_ne!(source.fingerprint(), one);
+        assert_eq!(Builtin.fingerprint(), None);
+        assert!(!Builtin.specs().unwrap().is_empty());
+    }
+}
