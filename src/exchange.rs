@@ -124,6 +124,13 @@ impl CallContext {
     }
 }
 
+/// What answers in place of Kestra: canned answers installed at the exchange point (the spec
+/// tests of `kestra-mcp tools test`), so that no network and no Kestra are needed.
+pub trait Transport: Send + Sync {
+    /// The answer to `request`, or why there is none.
+    fn answer(&self, request: &RenderedRequest) -> Result<HttpAnswer, CallError>;
+}
+
 /// How a request is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -133,16 +140,22 @@ pub enum Delivery {
     Once,
 }
 
-/// Sends one request for `call` with `client`: checks cancellation and the budget, sends,
-/// counts what was read and logs the exchange.
+/// Sends one request for `call` with `client` (or has `canned` answer it): checks
+/// cancellation and the budget, sends, counts what was read and logs the exchange.
 pub async fn exchange(
     client: &KestraClient,
+    canned: Option<&dyn Transport>,
     call: &CallContext,
     request: &RenderedRequest,
     delivery: Delivery,
 ) -> Result<HttpAnswer, CallError> {
     if call.cancel.is_cancelled() {
         return Err(CallError::Cancelled);
+    }
+    if let Some(canned) = canned {
+        let answer = canned.answer(request)?;
+        call.budget.charge(answer.bytes_read())?;
+        return Ok(answer);
     }
     let started = Instant::now();
     let send = async {

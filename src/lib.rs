@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod serve;
 pub mod serve_http;
 pub mod spec;
+pub mod spectest;
 pub mod stdio;
 pub mod toolset;
 

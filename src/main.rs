@@ -17,6 +17,7 @@ use kestra_mcp::reload::{self, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
 use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
+use kestra_mcp::spectest;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
 
@@ -112,6 +113,14 @@ enum ToolsCommand {
         /// rendered for it.
         #[arg(long, value_name = "VERSION", requires = "openapi", conflicts_with = "no_openapi", value_parser = kestra_mcp::config::parse_version)]
         kestra_version: Option<semver::Version>,
+    },
+    /// Run the spec tests: the cases of each `NAME.test.yaml` in DIR (or --tools-dir; the
+    /// built-in ones when neither is given) call their tool with canned Kestra answers (no
+    /// Kestra, no network) on each Kestra version they name. A failure prints a diff with the
+    /// case's file:line; the last line is `N passed, M failed`; non-zero exit on any failure.
+    Test {
+        /// A tools directory whose specs (over the built-in ones) and cases to test.
+        dir: Option<PathBuf>,
     },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
@@ -282,10 +291,13 @@ async fn serve_mcp(
 
 fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<ExitCode> {
     let mut options = options.clone();
-    if let ToolsCommand::Validate { dir: Some(dir), .. } = &action {
+    if let ToolsCommand::Validate { dir: Some(dir), .. } | ToolsCommand::Test { dir: Some(dir) } = &action {
         options.tools_dir = Some(dir.clone());
     }
     let options = &options;
+    if let ToolsCommand::Test { .. } = action {
+        return spec_tests(options);
+    }
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
@@ -315,8 +327,8 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             "{} tool specs load, but this build has no OpenAPI contract check (built without the `contract` feature); use --no-openapi",
             catalog.tools.len()
         ),
-        // Needs no specs: answered before loading them.
-        ToolsCommand::Schema => Ok(ExitCode::SUCCESS),
+        // Answered before loading the specs (a test run loads them once per version).
+        ToolsCommand::Schema | ToolsCommand::Test { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -345,6 +357,29 @@ fn check_contract(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `tools test`: runs the cases of the tools directory, or the built-in ones.
+fn spec_tests(options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let files = match &options.tools_dir {
+        Some(dir) => spectest::dir_case_files(dir).map_err(anyhow::Error::msg)?,
+        None => spectest::builtin_case_files(),
+    };
+    let load = || {
+        load_catalog(options).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            lines.join("\n")
+        })
+    };
+    let report = spectest::run(&files, load);
+    for failure in &report.failures {
+        println!("FAILED {failure}\n");
+    }
+    println!("{}", report.summary());
+    Ok(match report.failed {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }
 
 fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {

@@ -37,6 +37,8 @@ pub struct Runtime {
     edition: tokio::sync::Mutex<EditionProbe>,
     /// What is wrong with `KESTRA_BASE_URL`, said with every 404.
     base_url_problem: Option<String>,
+    /// Canned answers that replace Kestra (spec tests); `None` in the server.
+    canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
 
 /// What the edition probe knows.
@@ -92,7 +94,14 @@ impl Runtime {
             probe_backoff: config.probe_backoff,
             edition: tokio::sync::Mutex::new(EditionProbe::default()),
             base_url_problem: config.base_url_problem(),
+            canned: None,
         })
+    }
+
+    /// The runtime with `canned` answering every request instead of Kestra (`tools test`).
+    pub fn with_transport(mut self, canned: std::sync::Arc<dyn crate::exchange::Transport>) -> Self {
+        self.canned = Some(canned);
+        self
     }
 
     /// The `kestra` template value: tenant, API base URL, UI base URL.
@@ -211,7 +220,7 @@ impl Runtime {
         request: &RenderedRequest,
         delivery: Delivery,
     ) -> Result<crate::http::HttpAnswer, CallError> {
-        crate::exchange::exchange(&self.client, call, request, delivery).await
+        crate::exchange::exchange(&self.client, self.canned.as_deref(), call, request, delivery).await
     }
 
     /// The version if it is already known (set or learned), without asking.

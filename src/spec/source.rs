@@ -58,9 +58,26 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
         .collect()
 }
 
-/// Whether a file is a tool spec (`*.yaml` or `*.yml`).
+/// Whether a file is a tool spec (`*.yaml` or `*.yml`, but not the spec tests beside them,
+/// `*.test.yaml`).
 pub(crate) fn is_spec_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    let is_test = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| s.ends_with(".test"));
+    !is_test && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The embedded `tools.d/` files whose name `keep` accepts: `(file name, text)`, sorted (the
+/// spec tests of `kestra-mcp tools test`).
+pub fn builtin_files(keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = BUILTIN
+        .files()
+        .filter_map(|f| Some((f.path().to_str()?.to_owned(), f.contents_utf8()?.to_owned())))
+        .filter(|(name, _)| keep(name))
+        .collect();
+    files.sort();
+    files
 }
 
 /// What a source looks like now: entries with a size and a modification time. Two equal
