@@ -73,6 +73,7 @@ impl Transport for CannedKestra {
             return Err(stop("an unexpected request"));
         };
         let expected = expected_form(&exchange.request);
+        let actual = super::mask(&expected, &actual);
         if expected != actual {
             state.failures.push(format!(
                 "request #{number} differs from the expected one (- expected, + sent):\n{}",

@@ -179,10 +179,10 @@ async fn run_case(engine: &Engine, canned: &CannedKestra, tool: &str, case: &Cas
     canned.start(&case.exchanges);
     let outcome = engine.call(tool, Some(case.arguments.clone())).await;
     let mut failures = canned.finish();
-    if failures.is_empty() {
-        if let Err(why) = check_outcome(case, outcome) {
-            failures.push(why);
-        }
+    if failures.is_empty()
+        && let Err(why) = check_outcome(case, outcome)
+    {
+        failures.push(why);
     }
     match failures.is_empty() {
         true => Ok(()),
@@ -201,6 +201,10 @@ fn check_outcome(case: &Case, outcome: Result<Map<String, Value>, CallError>) ->
         )),
         (Ok(result), None) => {
             let result = Value::Object(result);
+            let result = match (&case.result, &case.result_contains) {
+                (Some(expected), _) | (None, Some(expected)) => mask(expected, &result),
+                (None, None) => result,
+            };
             if let Some(expected) = &case.result
                 && *expected != result
             {
@@ -219,6 +223,29 @@ fn check_outcome(case: &Case, outcome: Result<Map<String, Value>, CallError>) ->
             }
             Ok(())
         }
+    }
+}
+
+/// What an expected value writes where any value is accepted (a generated id, the time now).
+pub const ANY: &str = "<any>";
+
+/// `actual` with `ANY` wherever `expected` has it, so that the two compare (and diff) equal
+/// there.
+pub fn mask(expected: &Value, actual: &Value) -> Value {
+    match (expected, actual) {
+        (Value::String(s), _) if s == ANY => Value::String(ANY.into()),
+        (Value::Object(e), Value::Object(a)) => Value::Object(
+            a.iter()
+                .map(|(k, av)| (k.clone(), e.get(k).map_or_else(|| av.clone(), |ev| mask(ev, av))))
+                .collect(),
+        ),
+        (Value::Array(e), Value::Array(a)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, av)| e.get(i).map_or_else(|| av.clone(), |ev| mask(ev, av)))
+                .collect(),
+        ),
+        _ => actual.clone(),
     }
 }
 
@@ -291,4 +318,110 @@ pub fn uncovered(tools: &[CompiledTool], read: &[ReadCases]) -> Vec<String> {
         }
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{LoadOptions, load_catalog};
+    use serde_json::json;
+
+    fn builtin() -> Result<Catalog, String> {
+        load_catalog(&LoadOptions::default()).map_err(|e| format!("{e:?}"))
+    }
+
+    /// `kestra-mcp tools test` on the built-in specs: every case passes on every version.
+    #[test]
+    fn the_builtin_cases_pass() {
+        let report = run(&builtin_case_files(), builtin);
+        assert_eq!(report.failed, 0, "{}", report.failures.join("\n\n"));
+        assert!(report.passed > 71, "{}", report.summary());
+    }
+
+    /// Every built-in tool and every variant has at least one case.
+    #[test]
+    fn every_builtin_tool_and_variant_has_a_case() {
+        let mut report = Report::default();
+        let read = read_all(&builtin_case_files(), &mut report);
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let catalog = builtin().unwrap();
+        let variants: usize = catalog.tools.iter().map(|t| t.actions().len()).sum();
+        assert_eq!(variants, 71, "the built-in tools changed: update this count");
+        assert_eq!(uncovered(&catalog.tools, &read), Vec::<String>::new());
+        let tools: std::collections::BTreeSet<&str> = read.iter().map(|f| f.tool.as_str()).collect();
+        for tool in &tools {
+            assert!(
+                catalog.tools.iter().any(|t| t.tool.name.as_ref() == *tool),
+                "cases for an unknown tool {tool}"
+            );
+        }
+    }
+
+    const CASES: &str = r#"cases:
+  - name: lists the flows
+    arguments: {namespace: company.team}
+    exchanges:
+      - request: {method: GET, path: /flows/company.team}
+        answer: {body: [{id: hello, namespace: company.team}]}
+    result_contains: {}
+  - name: wrong path and result
+    kestra: ["2.0"]
+    arguments: {namespace: company.team}
+    exchanges:
+      - request: {method: GET, path: /flows/other}
+        answer: {body: []}
+    result: {nope: 1}
+  - name: a request never sent
+    kestra: ["1.3"]
+    arguments: {namespace: company.team}
+    exchanges:
+      - request: {method: GET, path: /flows/company.team}
+        answer: {body: []}
+      - request: {method: GET, path: /flows/company.team}
+    result_contains: {}
+  - name: an error expected
+    kestra: ["1.3"]
+    arguments: {namespace: company.team}
+    exchanges:
+      - request: {method: GET, path: /flows/company.team}
+        answer: {status: 404, body: {message: "Not Found"}}
+    error: "Kestra answered 404 to GET /flows/company.team"
+  - name: invalid arguments are refused before any request
+    kestra: ["1.3"]
+    arguments: {namespace: 5}
+    error: "invalid arguments: 'namespace'"
+"#;
+
+    #[test]
+    fn failures_name_the_case_and_show_a_diff() {
+        let files = vec![(
+            "dir/list_flows_in_namespace.test.yaml".to_owned(),
+            CASES.to_owned(),
+        )];
+        let report = run(&files, builtin);
+        assert_eq!(report.summary(), "4 passed, 2 failed", "{:#?}", report.failures);
+        // Kestra 1.3 runs first.
+        let (never, wrong) = (&report.failures[0], &report.failures[1]);
+        assert!(
+            wrong.starts_with("dir/list_flows_in_namespace.test.yaml:8: list_flows_in_namespace 'wrong path and result' (Kestra 2.0)"),
+            "{wrong}"
+        );
+        assert!(
+            wrong.contains("-  \"path\": \"/flows/other\",\n    +  \"path\": \"/flows/company.team\","),
+            "{wrong}"
+        );
+        assert!(
+            never.contains(":15: ") && never.contains("1 expected request(s) not sent"),
+            "{never}"
+        );
+    }
+
+    #[test]
+    fn any_matches_generated_values_and_contains_matches_parts() {
+        let expected = json!({"id": ANY, "items": [{"a": 1}], "b": 2});
+        let actual = json!({"id": "e1f2", "items": [{"a": 1, "z": 0}], "b": 2});
+        assert!(contains(&mask(&expected, &actual), &expected));
+        assert!(!contains(&actual, &json!({"items": []})));
+        assert!(!contains(&actual, &json!({"b": 3})));
+    }
 }
