@@ -6,6 +6,7 @@
 #      OpenAPI contract checks of every tool (contract), property tests, a load test with faults,
 #      and the Kestra simulator's own tests (replays of three corpora recorded from real Kestra
 #      servers: 0.23, 1.3.0 and 2.0.0-SNAPSHOT, 396 + 473 + 571 exchanges)
+#      then the built-in tools' spec tests as a tool author runs them (`kestra-mcp tools test`)
 #   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
 #   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
 #      and response against Kestra's OpenAPI descriptions
@@ -27,6 +28,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "rust tests"
 cargo test --workspace
+
+step "spec tests (tools.d/*.test.yaml, canned Kestra answers, Kestra 1.3 and 2.0)"
+cargo run -q --bin kestra-mcp -- tools test
 
 step "official MCP SDK clients (Python over stdio and HTTP, TypeScript over HTTP), README configs, AI Agent flows"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -123,7 +123,11 @@ enum ToolsCommand {
         dir: Option<PathBuf>,
     },
     /// Print the JSON Schema of the spec format, for editors.
-    Schema,
+    Schema {
+        /// The JSON Schema of the spec test cases (`NAME.test.yaml`) instead.
+        #[arg(long)]
+        cases: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -147,9 +151,13 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
     };
     match cli.command {
         Some(Command::Tools {
-            action: ToolsCommand::Schema,
+            action: ToolsCommand::Schema { cases },
         }) => {
-            println!("{}", serde_json::to_string_pretty(&spec_json_schema())?);
+            let schema = match cases {
+                true => spectest::case::case_json_schema(),
+                false => spec_json_schema(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Tools { action }) => {
@@ -328,7 +336,7 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             catalog.tools.len()
         ),
         // Answered before loading the specs (a test run loads them once per version).
-        ToolsCommand::Schema | ToolsCommand::Test { .. } => Ok(ExitCode::SUCCESS),
+        ToolsCommand::Schema { .. } | ToolsCommand::Test { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

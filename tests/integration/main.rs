@@ -8,6 +8,7 @@ mod faults;
 mod protocol;
 mod reliability;
 mod seams;
+mod spectest;
 mod stub;
 mod tools;
 mod tools_catalog;

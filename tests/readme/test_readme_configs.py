@@ -355,13 +355,37 @@ def test_http_configuration_reaches_the_server(cfg, http_server, all_tools):
 # The "Adding a tool" example
 
 
-def adding_a_tool_example():
-    """(file name, YAML text) of the spec shown in README's "Adding a tool" section."""
+def adding_a_tool_file(pattern):
+    """(file name, YAML text) of the file README's "Adding a tool" section names with `pattern`:
+    the first YAML block after its name."""
     with open(README, encoding="utf-8") as f:
         section = f.read().split("## Adding a tool", 1)[1].split("\n## ", 1)[0]
-    name = re.search(r"`my-tools/([a-z0-9_]+\.yaml)`", section).group(1)
-    text = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    return name, text
+    named = re.search(r"`my-tools/(" + pattern + r")`", section)
+    text = re.search(r"```yaml\n(.*?)```", section[named.end():], re.S).group(1)
+    return named.group(1), text
+
+
+def adding_a_tool_example():
+    """(file name, YAML text) of the spec shown in README's "Adding a tool" section."""
+    return adding_a_tool_file(r"[a-z0-9_]+\.yaml")
+
+
+def test_the_adding_a_tool_cases_pass_with_tools_test():
+    """The tool is developed test first: the cases shown pass on the spec shown, without Kestra."""
+    name, text = adding_a_tool_example()
+    cases_name, cases = adding_a_tool_file(r"[a-z0-9_]+\.test\.yaml")
+    assert cases_name == name.removesuffix(".yaml") + ".test.yaml"
+    with tempfile.TemporaryDirectory() as d:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")}
+        with open(os.path.join(d, cases_name), "w", encoding="utf-8") as f:
+            f.write(cases)
+        first = subprocess.run([BINARY, "tools", "test", d], env=env, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 1, first.stdout + first.stderr  # no spec yet: the cases fail
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        check = subprocess.run([BINARY, "tools", "test", d], env=env, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert check.stdout.splitlines()[-1] == "4 passed, 0 failed", check.stdout
 
 
 def test_the_adding_a_tool_example_passes_tools_validate_and_is_listed():
