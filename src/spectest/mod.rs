@@ -295,7 +295,8 @@ pub fn variant_of(tool: &CompiledTool, arguments: &Map<String, Value>) -> Option
     }
 }
 
-/// Each tool and variant of `tools` that no case calls, as `tool` or `tool[variant]`.
+/// Each tool and variant of `tools` that no case calls on one of the default Kestra versions,
+/// as `tool` or `tool[variant]` and the version (`list_flows on 2.0`).
 pub fn uncovered(tools: &[CompiledTool], read: &[ReadCases]) -> Vec<String> {
     let mut gaps = Vec::new();
     for tool in tools {
@@ -306,14 +307,17 @@ pub fn uncovered(tools: &[CompiledTool], read: &[ReadCases]) -> Vec<String> {
             .flat_map(|f| f.cases.iter().map(|(_, c)| c))
             .collect();
         for (variant, _) in tool.actions() {
-            let covered = cases
-                .iter()
-                .any(|c| variant_of(tool, &c.arguments).as_deref() == variant);
-            if !covered {
-                gaps.push(match variant {
-                    Some(v) => format!("{name}[{v}]"),
-                    None => name.to_owned(),
-                });
+            for version in DEFAULT_VERSIONS {
+                let covered = cases
+                    .iter()
+                    .any(|c| runs_on(c, version) && variant_of(tool, &c.arguments).as_deref() == variant);
+                if !covered {
+                    let label = match variant {
+                        Some(v) => format!("{name}[{v}]"),
+                        None => name.to_owned(),
+                    };
+                    gaps.push(format!("{label} on {version}"));
+                }
             }
         }
     }
