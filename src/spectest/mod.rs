@@ -16,7 +16,6 @@ use crate::error::CallError;
 use crate::filter::apply_disabled;
 use crate::runtime::Runtime;
 use crate::spec::{Catalog, CompiledTool, Dispatch};
-use crate::toolset::ToolSet;
 use case::{Case, ReadCases};
 use mock::CannedKestra;
 
@@ -160,9 +159,11 @@ fn engine_for(catalog: Catalog, version: &str, canned: Arc<CannedKestra>) -> Res
         .map_err(|e| e.to_string())?
         .with_transport(canned);
     let filtered = apply_disabled(catalog.tools, &config.disabled);
+    // Built as the server builds its engine, then given the runtime with canned answers.
+    let served = Engine::new(filtered, catalog.templates, &config).map_err(|e| e.to_string())?;
     Ok(Engine {
         runtime: Arc::new(runtime),
-        tools: Arc::new(ToolSet::new(filtered, catalog.templates)),
+        tools: served.tools,
     })
 }
 
