@@ -13,7 +13,8 @@ use super::action::{Action, ActionParts};
 use super::raw::{AnnotationsSpec, Method, ToolSpec};
 use crate::render::{RESERVED_NAMES, Templates};
 
-/// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these.
+/// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these and
+/// any group a source declares ([`ToolSource::groups`](super::ToolSource::groups)).
 pub const KNOWN_GROUPS: &[&str] = &[
     "backfill",
     "ee",
@@ -40,6 +41,9 @@ pub struct CompiledTool {
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
+    /// The tool's own template environment: compiling, replacing or removing one tool never
+    /// touches another's.
+    pub templates: Arc<Templates>,
 }
 
 impl AsRef<Tool> for CompiledTool {
@@ -79,20 +83,15 @@ impl CompiledTool {
         }
     }
 
-    /// Compiles `spec`, read from `origin`, adding its templates to `templates`.
-    pub fn from_spec(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
+    /// Compiles `spec`, read from `origin`, into a tool with its own template environment.
+    /// Which names and groups a source may use is the source's rule
+    /// ([`check_identity`](super::load::check_identity)), not the compiler's.
+    pub fn from_spec(spec: ToolSpec, origin: &str) -> Result<Self, SpecError> {
         let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
-        check_name(&spec.name, origin).map_err(|m| err("name", m))?;
-        if !KNOWN_GROUPS.contains(&spec.group.as_str()) {
-            return Err(err(
-                "group",
-                format!(
-                    "unknown group '{}' (expected one of {})",
-                    spec.group,
-                    KNOWN_GROUPS.join(", ")
-                ),
-            ));
-        }
+        check_name(&spec.name).map_err(|m| err("name", m))?;
+        check_name(&spec.group).map_err(|m| err("group", m.replace("tool name", "group name")))?;
+        let mut owned = Templates::new();
+        let templates = &mut owned;
         if spec.description.trim().is_empty() {
             return Err(err("description", "must not be empty".into()));
         }
@@ -185,12 +184,13 @@ impl CompiledTool {
             validator: Arc::new(validator),
             defaults,
             dispatch,
+            templates: Arc::new(owned),
         })
     }
 }
 
-/// MCP's tool-name rule, narrowed to the snake_case the Python server uses, and the file stem.
-fn check_name(name: &str, origin: &str) -> Result<(), String> {
+/// MCP's tool-name rule, narrowed to the snake_case the Python server uses.
+fn check_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -200,15 +200,6 @@ fn check_name(name: &str, origin: &str) -> Result<(), String> {
     if !valid {
         return Err(format!(
             "'{name}' is not a valid tool name (expected snake_case, e.g. search_flows)"
-        ));
-    }
-    let stem = std::path::Path::new(origin)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or(name);
-    if stem != name {
-        return Err(format!(
-            "'{name}' must match the file name '{stem}' (rename one of them)"
         ));
     }
     Ok(())
