@@ -17,7 +17,7 @@ use crate::engine::SharedEngine;
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{Layer, LoadOptions, SpecError, SpecSource, compile_spec, known_groups, load_layer};
-use crate::toolset::ToolSet;
+use crate::toolset::{ToolSet, UNSOURCED};
 
 /// The sessions to tell when the tool list changes: one on stdio, any number over HTTP.
 /// Sessions register once initialized; closed ones are dropped on the next change.
@@ -79,6 +79,16 @@ pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> 
             }
         }
     }
+    // The tools of sources that add them at run time (a `SourceHandle`) stay as they are.
+    let labels: Vec<String> = sources.iter().map(|s| s.label()).collect();
+    layers.extend(
+        current
+            .tool_set()
+            .layers()
+            .iter()
+            .filter(|l| !labels.contains(&l.label) && l.label != UNSOURCED)
+            .cloned(),
+    );
     if !errors.is_empty() {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         if !options.skip_invalid {
@@ -336,6 +346,18 @@ mod tests {
         // The directory's were compiled again.
         let extra = |e: &Engine| e.tool_set().get_shared("extra_tool").unwrap().clone();
         assert!(!Arc::ptr_eq(&extra(&before), &extra(&after)));
+        // One template environment per source: the built-ins share one, the directory has its own.
+        let envs = |tools: &std::collections::BTreeMap<String, Arc<crate::spec::CompiledTool>>| {
+            let mut envs: Vec<*const crate::render::Templates> =
+                tools.values().map(|t| Arc::as_ptr(&t.templates)).collect();
+            envs.dedup();
+            envs
+        };
+        assert_eq!(envs(&new).len(), 1);
+        assert!(!Arc::ptr_eq(
+            &extra(&after).templates,
+            &new["search_flows"].templates
+        ));
 
         // Nothing changed: nothing is compiled.
         reload(&options, &config, &engine).unwrap();
@@ -422,6 +444,10 @@ request:
             .await;
         assert!(gone.get("error").is_some(), "{gone}");
         assert!(!source.remove("flow_hello").await);
+        // A reload of the file sources keeps the run-time source's tools.
+        source.add(&spec).await.unwrap();
+        reload(&LoadOptions::default(), &config, &engine).unwrap();
+        assert!(engine.load().tool("flow_hello").is_some());
         // A name the source requires (a file's) is still checked, and a group it did not declare
         // is refused.
         let misnamed = SpecSource::file("flows/other.yaml".into(), FLOW_TOOL.into());

@@ -41,8 +41,9 @@ pub struct CompiledTool {
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
-    /// The tool's own template environment: compiling, replacing or removing one tool never
-    /// touches another's.
+    /// The template environment its templates are in: its source's (shared by the tools that
+    /// source compiled together), or its own for a tool a source added alone. Replacing one
+    /// source's tools never touches another source's environment.
     pub templates: Arc<Templates>,
 }
 
@@ -83,18 +84,56 @@ impl CompiledTool {
         }
     }
 
-    /// Compiles `spec`, read from `origin`, into a tool with its own template environment.
-    /// Which names and groups a source may use is the source's rule
+    /// Compiles `spec`, read from `origin`, into a tool with its own template environment
+    /// (what a source adding one tool at run time uses; a whole source shares one, see
+    /// [`Unbound`]). Which names and groups a source may use is the source's rule
     /// ([`check_identity`](super::load::check_identity)), not the compiler's.
     pub fn from_spec(spec: ToolSpec, origin: &str) -> Result<Self, SpecError> {
+        let mut templates = Templates::new();
+        let unbound = Unbound::compile(spec, origin, &mut templates)?;
+        Ok(unbound.bind(Arc::new(templates)))
+    }
+}
+
+/// A compiled tool whose templates are in an environment still being filled (the one its
+/// source's tools share); [`Unbound::bind`] gives it that environment once all are compiled.
+#[derive(Debug)]
+pub struct Unbound {
+    tool: Tool,
+    group: String,
+    origin: String,
+    validator: Arc<jsonschema::Validator>,
+    defaults: Map<String, Value>,
+    dispatch: Dispatch,
+}
+
+impl Unbound {
+    /// The tool with its templates' environment.
+    pub fn bind(self, templates: Arc<Templates>) -> CompiledTool {
+        let Unbound {
+            tool,
+            group,
+            origin,
+            validator,
+            defaults,
+            dispatch,
+        } = self;
+        CompiledTool {
+            tool,
+            group,
+            origin,
+            validator,
+            defaults,
+            dispatch,
+            templates,
+        }
+    }
+
+    /// Compiles `spec`, read from `origin`, adding its templates to `templates`.
+    pub fn compile(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
         let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
         check_name(&spec.name).map_err(|m| err("name", m))?;
         check_name(&spec.group).map_err(|m| err("group", m.replace("tool name", "group name")))?;
-        let mut owned = Templates::new();
-        let templates = &mut owned;
-        if spec.description.trim().is_empty() {
-            return Err(err("description", "must not be empty".into()));
-        }
         let input = input_schema(spec.input.clone()).map_err(|m| err("input", m))?;
         let validator = jsonschema::validator_for(&Value::Object(input.clone()))
             .map_err(|e| err("input", format!("not a valid JSON Schema: {e}")))?;
@@ -177,14 +216,13 @@ impl CompiledTool {
         if let Some(schema) = output_schema {
             tool = tool.with_raw_output_schema(Arc::new(schema));
         }
-        Ok(CompiledTool {
+        Ok(Unbound {
             tool,
             group: spec.group,
             origin: origin.to_owned(),
             validator: Arc::new(validator),
             defaults,
             dispatch,
-            templates: Arc::new(owned),
         })
     }
 }

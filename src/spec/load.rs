@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::SpecError;
-use super::compile::{CompiledTool, KNOWN_GROUPS};
+use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
 use super::source::{Builtin, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources};
+use crate::render::Templates;
 
 /// Where to load specs from.
 #[derive(Debug, Clone, Default)]
@@ -82,16 +83,25 @@ fn compile_source(
     spec: ToolSpec,
     source: &SpecSource,
     groups: &BTreeSet<String>,
-) -> Result<CompiledTool, SpecError> {
+    templates: &mut Templates,
+) -> Result<Unbound, SpecError> {
     check_identity(&spec, source, groups)?;
     super::inert::check(&spec, &source.text, &source.origin)?;
-    CompiledTool::from_spec(spec, &source.origin)
+    Unbound::compile(spec, &source.origin, templates)
 }
 
-/// Parses and compiles one spec: what a source that provides specs one at a time (at run
-/// time) calls. `groups` are the groups it may use ([`known_groups`]).
+/// Parses and compiles one spec into a tool with its own template environment: what a source
+/// that provides specs one at a time (at run time) calls. `groups` are the groups it may use
+/// ([`known_groups`]).
 pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<CompiledTool, SpecError> {
-    compile_source(parse_spec(&source.text, &source.origin)?, source, groups)
+    let mut templates = Templates::new();
+    let unbound = compile_source(
+        parse_spec(&source.text, &source.origin)?,
+        source,
+        groups,
+        &mut templates,
+    )?;
+    Ok(unbound.bind(Arc::new(templates)))
 }
 
 /// The sources' rules on a spec's identity: the name the source requires (a file's stem), and
@@ -181,8 +191,9 @@ pub fn load_sources(sources: &[Box<dyn ToolSource>], skip_invalid: bool) -> Resu
     })
 }
 
-/// Reads and compiles the specs of one source, each tool with its own templates. Returns the
-/// tools that compiled, the problems, and the warnings (an empty source).
+/// Reads and compiles the specs of one source into one template environment that its tools
+/// share (one environment per tool costs more: see docs/architecture.md). Returns the tools
+/// that compiled, the problems, and the warnings (an empty source).
 pub fn load_layer(
     source: &dyn ToolSource,
     groups: &BTreeSet<String>,
@@ -200,6 +211,8 @@ pub fn load_layer(
         warnings.extend(source.empty_warning());
     }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut templates = Templates::new();
+    let mut compiled = Vec::new();
     for spec_source in specs {
         let spec = match parse_spec(&spec_source.text, &spec_source.origin) {
             Ok(spec) => spec,
@@ -219,12 +232,15 @@ pub fn load_layer(
             ));
             continue;
         }
-        match compile_source(spec, &spec_source, groups) {
-            Ok(tool) => {
-                layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
-            }
+        match compile_source(spec, &spec_source, groups, &mut templates) {
+            Ok(tool) => compiled.push(tool),
             Err(e) => errors.push(e),
         }
+    }
+    let templates = Arc::new(templates);
+    for unbound in compiled {
+        let tool = unbound.bind(templates.clone());
+        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
     }
     (layer, errors, warnings)
 }
@@ -267,7 +283,9 @@ request:
     fn compile(text: &str, origin: &str) -> Result<CompiledTool, SpecError> {
         let spec = parse_spec(text, origin)?;
         let source = SpecSource::file(origin.to_owned(), text.to_owned());
-        compile_source(spec, &source, &known_groups(&[]))
+        let mut templates = Templates::new();
+        let unbound = compile_source(spec, &source, &known_groups(&[]), &mut templates)?;
+        Ok(unbound.bind(Arc::new(templates)))
     }
 
     #[test]
