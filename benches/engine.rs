@@ -33,7 +33,7 @@ fn engine() -> Engine {
     let config = config();
     let catalog = load_catalog(&LoadOptions::default()).expect("built-in specs load");
     let filtered = apply_disabled(catalog.tools, &config.disabled);
-    Engine::new(filtered, catalog.templates, &config).expect("engine")
+    Engine::new(filtered, catalog.layers, &config).expect("engine")
 }
 
 fn args(value: Value) -> Map<String, Value> {

@@ -16,7 +16,7 @@ use crate::filter::Filtered;
 use crate::http::HttpError;
 use crate::render::Templates;
 use crate::runtime::Runtime;
-use crate::spec::{Action, CompiledTool, Dispatch};
+use crate::spec::{Action, CompiledTool, Dispatch, Layer};
 use crate::toolset::ToolSet;
 
 /// The engine the server currently uses; a reload replaces it for the calls that follow, with
@@ -35,11 +35,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Builds the engine from the filtered tools, their templates and the configuration.
-    pub fn new(filtered: Filtered, templates: Templates, config: &Config) -> Result<Self, HttpError> {
+    /// Builds the engine from the filtered tools, the sources' layers they were merged from
+    /// (see [`ToolSet::new`]) and the configuration.
+    pub fn new(filtered: Filtered, layers: Vec<Layer>, config: &Config) -> Result<Self, HttpError> {
         Ok(Engine {
             runtime: Arc::new(Runtime::new(config)?),
-            tools: Arc::new(ToolSet::new(filtered, templates)),
+            tools: Arc::new(ToolSet::new(filtered, layers)),
         })
     }
 
@@ -60,10 +61,6 @@ impl Engine {
     /// The tool set.
     pub fn tool_set(&self) -> &Arc<ToolSet> {
         &self.tools
-    }
-
-    pub(crate) fn templates(&self) -> &Templates {
-        &self.tools.templates
     }
 
     /// The loaded tools after `KESTRA_MCP_DISABLED_TOOLS`, sorted by name.
@@ -124,16 +121,17 @@ impl Engine {
         if self.hidden_by_edition().await.contains(name) {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
-        let (action, ctx) = self.prepare(name, call.arguments.as_ref().clone())?;
-        self.run(call, action, ctx).await
+        let (templates, action, ctx) = self.prepare(name, call.arguments.as_ref().clone())?;
+        self.run(call, templates, action, ctx).await
     }
 
-    /// Validates the arguments, fills in defaults and picks the action.
+    /// Validates the arguments, fills in defaults and picks the action; with the tool's
+    /// templates, which the action renders through.
     pub(crate) fn prepare(
         &self,
         name: &str,
         args: Map<String, Value>,
-    ) -> Result<(&Action, Map<String, Value>), CallError> {
+    ) -> Result<(&Templates, &Action, Map<String, Value>), CallError> {
         let tool = self
             .tools
             .get(name)
@@ -143,7 +141,7 @@ impl Engine {
         ctx.extend(args);
         let action = pick_action(tool, &ctx)?;
         ctx.insert("kestra".into(), self.runtime.kestra().clone());
-        Ok((action, ctx))
+        Ok((&tool.templates, action, ctx))
     }
 }
 
@@ -249,7 +247,7 @@ mod tests {
         })
         .unwrap();
         let catalog = load_catalog(&LoadOptions::default()).unwrap();
-        Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config).unwrap()
+        Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap()
     }
 
     #[test]

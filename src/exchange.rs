@@ -29,6 +29,8 @@ pub struct CallContext {
     pub client: ClientCapabilities,
     /// Where to report progress, when the client asked for it (a `progressToken`).
     pub progress: Option<ProgressSink>,
+    /// A way to ask the client's user, when the client declared the `elicitation` capability.
+    pub elicitation: Option<crate::elicit::Elicitation>,
     /// Cancelled when the client cancels the call (`notifications/cancelled`).
     pub cancel: CancellationToken,
     /// Limits on the whole call.

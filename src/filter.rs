@@ -2,12 +2,18 @@
 //! and case-insensitive. Filtering never fails: it reports what it skipped and which names it
 //! did not recognise.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use crate::spec::{CompiledTool, KNOWN_GROUPS};
 
 /// The outcome of filtering.
 #[derive(Debug, Default)]
 pub struct Filtered {
-    pub kept: Vec<CompiledTool>,
+    pub kept: Vec<Arc<CompiledTool>>,
+    /// The names filtered out, trimmed and lower-cased (kept to filter again when a source
+    /// adds or removes tools at run time).
+    pub disabled: Vec<String>,
     /// `(tool, reason)` for every tool left out.
     pub skipped: Vec<(String, String)>,
     /// Warnings for names that match no group and no tool.
@@ -24,16 +30,36 @@ pub fn edition_hides_enterprise(disabled_explicit: bool, edition: Option<&str>) 
 }
 
 /// Removes the tools that `disabled` names by group or by tool name.
-pub fn apply_disabled(tools: Vec<CompiledTool>, disabled: &[String]) -> Filtered {
+/// A group is one of [`KNOWN_GROUPS`], one a source declares (`extra_groups`), or the group
+/// of one of the tools.
+pub fn apply_disabled(tools: Vec<Arc<CompiledTool>>, disabled: &[String]) -> Filtered {
+    apply_disabled_with_groups(tools, disabled, &[])
+}
+
+/// [`apply_disabled`] knowing the groups the sources declare.
+pub fn apply_disabled_with_groups(
+    tools: Vec<Arc<CompiledTool>>,
+    disabled: &[String],
+    extra_groups: &[String],
+) -> Filtered {
     let wanted: Vec<String> = disabled.iter().map(|d| d.trim().to_ascii_lowercase()).collect();
-    let mut out = Filtered::default();
+    let groups: BTreeSet<&str> = KNOWN_GROUPS
+        .iter()
+        .copied()
+        .chain(extra_groups.iter().map(String::as_str))
+        .chain(tools.iter().map(|t| t.group.as_str()))
+        .collect();
+    let mut out = Filtered {
+        disabled: wanted.clone(),
+        ..Filtered::default()
+    };
     for name in &wanted {
-        let is_group = KNOWN_GROUPS.contains(&name.as_str());
+        let is_group = groups.contains(name.as_str());
         let is_tool = tools.iter().any(|t| t.tool.name.eq_ignore_ascii_case(name));
         if !is_group && !is_tool {
             out.warnings.push(format!(
                 "KESTRA_MCP_DISABLED_TOOLS: '{name}' is neither a group nor a tool; valid groups: {}",
-                KNOWN_GROUPS.join(", ")
+                groups.iter().copied().collect::<Vec<_>>().join(", ")
             ));
         }
     }
@@ -59,7 +85,7 @@ mod tests {
     use super::*;
     use crate::spec::{LoadOptions, load_catalog};
 
-    fn builtin() -> Vec<CompiledTool> {
+    fn builtin() -> Vec<Arc<CompiledTool>> {
         load_catalog(&LoadOptions::default()).unwrap().tools
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod doctor;
+pub mod elicit;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -34,3 +35,5 @@ pub mod toolset;
 
 #[cfg(test)]
 mod layout;
+#[cfg(test)]
+mod stdio_client;

@@ -195,7 +195,7 @@ async fn doctor(options: &LoadOptions) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let filtered = apply_disabled(catalog.tools, &config.disabled);
-    let engine = Engine::new(filtered, catalog.templates, &config).context("HTTP client")?;
+    let engine = Engine::new(filtered, catalog.layers, &config).context("HTTP client")?;
     let checks = kestra_mcp::doctor::run(&config, &engine).await;
     print!("{}", kestra_mcp::doctor::render(&checks));
     Ok(if checks.iter().all(|c| c.ok) {
@@ -270,7 +270,7 @@ async fn serve_mcp(
         tracing::info!(target: "startup", "skipping tool '{tool}': {reason}");
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
-    let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.templates, config)?);
+    let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.layers, config)?);
     let subscribers = watch.map(|watch| {
         let subscribers = Subscribers::default();
         watch.spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);

@@ -4,6 +4,7 @@
 //! tools (and logs why). File events trigger a check at once; a poll catches what events miss
 //! (network filesystems, some container mounts).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -13,10 +14,10 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::engine::SharedEngine;
-use crate::filter::apply_disabled;
+use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
-use crate::spec::{LoadOptions, load_catalog};
-use crate::toolset::ToolSet;
+use crate::spec::{Layer, LoadOptions, SpecError, SpecSource, compile_spec, known_groups, load_layer};
+use crate::toolset::{ToolSet, UNSOURCED};
 
 /// The sessions to tell when the tool list changes: one on stdio, any number over HTTP.
 /// Sessions register once initialized; closed ones are dropped on the next change.
@@ -28,6 +29,13 @@ impl Subscribers {
         let mut peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         peers.retain(|p| !p.is_transport_closed());
         peers.push(peer);
+    }
+
+    /// The open sessions.
+    pub fn peers(&self) -> Vec<Peer<RoleServer>> {
+        let mut peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers.retain(|p| !p.is_transport_closed());
+        peers.clone()
     }
 
     /// Sends `notifications/tools/list_changed` to every open session; returns how many got it.
@@ -48,20 +56,124 @@ impl Subscribers {
     }
 }
 
-/// Reloads the specs; on success swaps in a new tool set on the same runtime (client and pool,
-/// learned version and edition) and returns the number of tools.
+/// Reloads the specs of the sources whose fingerprint changed (a source that never changes,
+/// the built-in set, is never recompiled once loaded); the other sources keep their compiled
+/// tools. On success swaps in a new tool set on the same runtime (client and pool, learned
+/// version and edition) and returns the number of tools.
 pub fn reload(options: &LoadOptions, config: &Config, engine: &SharedEngine) -> Result<usize, String> {
-    let catalog = load_catalog(options).map_err(|errors| {
+    let current = engine.load_full();
+    let sources = sources_for(options);
+    let groups = known_groups(&sources);
+    let mut layers = Vec::new();
+    let mut errors = Vec::new();
+    for source in &sources {
+        match current.tool_set().layer(&source.label()) {
+            Some(layer) if layer.fingerprint == source.fingerprint() => layers.push(layer.clone()),
+            _ => {
+                let (layer, problems, warnings) = load_layer(source.as_ref(), &groups);
+                for warning in warnings {
+                    tracing::warn!(target: "startup", "{warning}");
+                }
+                layers.push(layer);
+                errors.extend(problems);
+            }
+        }
+    }
+    // The tools of sources that add them at run time (a `SourceHandle`) stay as they are.
+    let labels: Vec<String> = sources.iter().map(|s| s.label()).collect();
+    layers.extend(
+        current
+            .tool_set()
+            .layers()
+            .iter()
+            .filter(|l| !labels.contains(&l.label) && l.label != UNSOURCED)
+            .cloned(),
+    );
+    if !errors.is_empty() {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        lines.join("\n")
-    })?;
-    let filtered = apply_disabled(catalog.tools, &config.disabled);
-    let count = filtered.kept.len();
-    let next = engine
-        .load()
-        .with_tools(ToolSet::new(filtered, catalog.templates));
-    engine.store(Arc::new(next));
+        if !options.skip_invalid {
+            return Err(lines.join("\n"));
+        }
+        tracing::warn!(target: "startup", "skipped:\n{}", lines.join("\n"));
+    }
+    let (tools, warnings) = ToolSet::from_layers(layers, &config.disabled);
+    for warning in warnings {
+        tracing::info!(target: "startup", "{warning}");
+    }
+    let count = tools.len();
+    engine.store(Arc::new(current.with_tools(tools)));
     Ok(count)
+}
+
+/// What a source that changes while the server runs (Kestra's flows as tools) holds to add
+/// and remove its tools: each change compiles only the tool concerned, swaps in a tool set
+/// that shares every other tool, and tells the sessions that the list changed.
+#[derive(Clone)]
+pub struct SourceHandle {
+    label: String,
+    groups: BTreeSet<String>,
+    engine: SharedEngine,
+    subscribers: Subscribers,
+}
+
+impl SourceHandle {
+    /// A handle for the source `label`, whose specs may use the known groups and `groups`
+    /// (which `KESTRA_MCP_DISABLED_TOOLS` may then name).
+    pub fn new(label: &str, groups: &[&str], engine: SharedEngine, subscribers: Subscribers) -> Self {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        let known = known_groups(&[])
+            .into_iter()
+            .chain(groups.iter().cloned())
+            .collect();
+        let layer = Layer::empty(label, groups);
+        engine.rcu(|current| match current.tool_set().layer(label) {
+            Some(_) => Arc::clone(current),
+            None => Arc::new(current.with_tools(current.tool_set().with_layer(layer.clone()))),
+        });
+        SourceHandle {
+            label: label.to_owned(),
+            groups: known,
+            engine,
+            subscribers,
+        }
+    }
+
+    /// Compiles `spec` (it names itself, or must match `spec.name` when set) and serves it,
+    /// replacing this source's tool of the same name; returns the sessions told.
+    pub async fn add(&self, spec: &SpecSource) -> Result<usize, SpecError> {
+        let tool = Arc::new(compile_spec(spec, &self.groups)?);
+        self.engine.rcu(|current| {
+            let mut layer = current
+                .tool_set()
+                .layer(&self.label)
+                .cloned()
+                .unwrap_or_else(|| Layer::empty(&self.label, Vec::new()));
+            layer.tools.insert(tool.tool.name.to_string(), tool.clone());
+            current.with_tools(current.tool_set().with_layer(layer))
+        });
+        Ok(self.subscribers.notify_tool_list_changed().await)
+    }
+
+    /// Stops serving this source's tool `name`; `false` when it has none of that name.
+    pub async fn remove(&self, name: &str) -> bool {
+        let mut removed = false;
+        self.engine.rcu(
+            |current| match current.tool_set().without_tool(&self.label, name) {
+                Some(tools) => {
+                    removed = true;
+                    Arc::new(current.with_tools(tools))
+                }
+                None => {
+                    removed = false;
+                    Arc::clone(current)
+                }
+            },
+        );
+        if removed {
+            self.subscribers.notify_tool_list_changed().await;
+        }
+        removed
+    }
 }
 
 /// A tools directory to watch, with the state it had before the specs were loaded, so that
@@ -148,6 +260,8 @@ fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::Recommen
 mod tests {
     use super::*;
     use crate::engine::{Engine, shared};
+    use crate::filter::apply_disabled;
+    use crate::spec::load_catalog;
 
     #[tokio::test]
     async fn a_reload_swaps_the_tools_and_keeps_the_runtime() {
@@ -166,7 +280,7 @@ mod tests {
             ..LoadOptions::default()
         };
         let catalog = load_catalog(&options).unwrap();
-        let first = Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config).unwrap();
+        let first = Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap();
         let engine = shared(first);
         let before = engine.load_full();
         assert_eq!(before.runtime().version().await.unwrap().to_string(), "2.0.1");
@@ -190,5 +304,169 @@ mod tests {
             Some("2.0.1")
         );
         assert_eq!(kestra.received_requests().await.unwrap().len(), 1);
+    }
+
+    fn config_for(base: &str) -> Config {
+        let base = base.to_owned();
+        Config::from_lookup(|name| (name == "KESTRA_BASE_URL").then(|| base.clone())).unwrap()
+    }
+
+    const EXTRA: &str = "name: extra_tool\ngroup: flow\ndescription: Extra.\ninput:\n  type: object\n  properties: {}\nrequest:\n  method: GET\n  path: /flows/search\n";
+
+    #[tokio::test]
+    async fn a_change_in_the_directory_recompiles_only_the_directory() {
+        let config = config_for("http://127.0.0.1:9/api/v1");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("extra_tool.yaml"), EXTRA).unwrap();
+        let options = LoadOptions {
+            tools_dir: Some(dir.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let catalog = load_catalog(&options).unwrap();
+        let engine =
+            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let before = engine.load_full();
+        std::fs::write(
+            dir.path().join("other_tool.yaml"),
+            EXTRA.replace("extra_tool", "other_tool"),
+        )
+        .unwrap();
+        reload(&options, &config, &engine).unwrap();
+        let after = engine.load_full();
+        assert!(after.tool("other_tool").is_some() && before.tool("other_tool").is_none());
+
+        // The built-in tools are the very same compiled tools (templates included).
+        let builtin = |e: &Engine| e.tool_set().layer("builtin:tools.d").unwrap().tools.clone();
+        let (old, new) = (builtin(&before), builtin(&after));
+        assert!(old.len() > 30);
+        assert_eq!(old.keys().collect::<Vec<_>>(), new.keys().collect::<Vec<_>>());
+        assert!(old.iter().all(|(name, tool)| Arc::ptr_eq(tool, &new[name])));
+        let served = |e: &Engine| e.tool_set().get_shared("search_flows").unwrap().clone();
+        assert!(Arc::ptr_eq(&served(&before), &served(&after)));
+        // The directory's were compiled again.
+        let extra = |e: &Engine| e.tool_set().get_shared("extra_tool").unwrap().clone();
+        assert!(!Arc::ptr_eq(&extra(&before), &extra(&after)));
+        // One template environment per source: the built-ins share one, the directory has its own.
+        let envs = |tools: &std::collections::BTreeMap<String, Arc<crate::spec::CompiledTool>>| {
+            let mut envs: Vec<*const crate::render::Templates> =
+                tools.values().map(|t| Arc::as_ptr(&t.templates)).collect();
+            envs.dedup();
+            envs
+        };
+        assert_eq!(envs(&new).len(), 1);
+        assert!(!Arc::ptr_eq(
+            &extra(&after).templates,
+            &new["search_flows"].templates
+        ));
+
+        // Nothing changed: nothing is compiled.
+        reload(&options, &config, &engine).unwrap();
+        let again = engine.load_full();
+        assert!(Arc::ptr_eq(&extra(&after), &extra(&again)));
+    }
+
+    const FLOW_TOOL: &str = "name: flow_hello
+group: flows
+description: Runs the flow hello.
+input:
+  type: object
+  properties: {}
+request:
+  method: GET
+  path: /flows/ns1/hello
+";
+
+    #[tokio::test]
+    async fn a_source_adds_and_removes_a_tool_at_run_time() {
+        use crate::stdio_client::StdioClient;
+        use serde_json::json;
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let kestra = MockServer::start().await;
+        Mock::given(path("/api/v1/configs"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": "2.0.1"})))
+            .mount(&kestra)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/main/flows/ns1/hello"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "hello-from-stub"})))
+            .mount(&kestra)
+            .await;
+        let config = config_for(&format!("{}/api/v1", kestra.uri()));
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        let engine =
+            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let subscribers = Subscribers::default();
+        let mut client = StdioClient::start(engine.clone(), subscribers.clone(), json!({})).await;
+        let listed = |answer: &serde_json::Value| -> Vec<String> {
+            answer["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let first = listed(&client.request("tools/list", json!({})).await);
+        assert!(
+            !subscribers.peers().is_empty(),
+            "the session subscribed once initialized"
+        );
+        let before = engine.load_full();
+
+        let source = SourceHandle::new("kestra:flows", &["flows"], engine.clone(), subscribers.clone());
+        let spec = SpecSource::named_by_itself("kestra:flows/ns1.hello", FLOW_TOOL);
+        assert_eq!(source.add(&spec).await.unwrap(), 1);
+        client.wait_for("notifications/tools/list_changed").await;
+        let with = listed(&client.request("tools/list", json!({})).await);
+        assert!(with.contains(&"flow_hello".to_owned()));
+        assert_eq!(with.len(), first.len() + 1);
+        let called = client
+            .request("tools/call", json!({"name": "flow_hello", "arguments": {}}))
+            .await;
+        assert_eq!(called["result"]["isError"], json!(false), "{called}");
+        assert_eq!(called["result"]["structuredContent"]["id"], "hello-from-stub");
+        let after = engine.load_full();
+        let builtin = |e: &Engine, name: &str| e.tool_set().get_shared(name).unwrap().clone();
+        for name in &first {
+            assert!(
+                Arc::ptr_eq(&builtin(&before, name), &builtin(&after, name)),
+                "{name}"
+            );
+        }
+
+        assert!(source.remove("flow_hello").await);
+        client.wait_for("notifications/tools/list_changed").await;
+        let without = listed(&client.request("tools/list", json!({})).await);
+        assert_eq!(without, first);
+        let gone = client
+            .request("tools/call", json!({"name": "flow_hello", "arguments": {}}))
+            .await;
+        assert!(gone.get("error").is_some(), "{gone}");
+        assert!(!source.remove("flow_hello").await);
+        // A reload of the file sources keeps the run-time source's tools.
+        source.add(&spec).await.unwrap();
+        reload(&LoadOptions::default(), &config, &engine).unwrap();
+        assert!(engine.load().tool("flow_hello").is_some());
+        // A name the source requires (a file's) is still checked, and a group it did not declare
+        // is refused.
+        let misnamed = SpecSource::file("flows/other.yaml".into(), FLOW_TOOL.into());
+        assert!(
+            source
+                .add(&misnamed)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("must match the file name 'other'")
+        );
+        let undeclared = SpecSource::named_by_itself("x", FLOW_TOOL.replace("group: flows", "group: flowz"));
+        assert!(
+            source
+                .add(&undeclared)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("unknown group 'flowz'")
+        );
     }
 }

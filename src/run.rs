@@ -29,6 +29,7 @@ impl Engine {
     pub(crate) async fn run(
         &self,
         call: &CallContext,
+        templates: &Templates,
         action: &Action,
         mut ctx: Map<String, Value>,
     ) -> Result<Map<String, Value>, CallError> {
@@ -36,8 +37,8 @@ impl Engine {
         let mut last = Value::Null;
         for (index, step) in action.steps.iter().enumerate() {
             ctx.insert("steps".into(), Value::Object(steps.clone()));
-            let value = match self.should_run(step, &ctx)? {
-                true => self.run_step(call, step, &ctx).await.map_err(|e| {
+            let value = match self.should_run(templates, step, &ctx)? {
+                true => self.run_step(call, templates, step, &ctx).await.map_err(|e| {
                     let tool = call.tool.as_deref().unwrap_or_default();
                     locate_shape_error(e, tool, action.steps.len(), index, step)
                 })?,
@@ -50,8 +51,7 @@ impl Engine {
         }
         ctx.insert("steps".into(), Value::Object(steps));
         let result = match &action.result {
-            Some(t) => self
-                .templates()
+            Some(t) => templates
                 .render_json(t, &crate::render::context(&ctx))
                 .map_err(render_error)?,
             None => last,
@@ -59,26 +59,31 @@ impl Engine {
         Ok(crate::project::wrap(result, None))
     }
 
-    fn should_run(&self, step: &Step, ctx: &Map<String, Value>) -> Result<bool, CallError> {
+    fn should_run(
+        &self,
+        templates: &Templates,
+        step: &Step,
+        ctx: &Map<String, Value>,
+    ) -> Result<bool, CallError> {
         match &step.when {
             None => Ok(true),
-            Some(t) => Ok(truthy(&self.eval(t, ctx)?)),
+            Some(t) => Ok(truthy(&self.eval(templates, t, ctx)?)),
         }
     }
 
     async fn run_step(
         &self,
         call: &CallContext,
+        templates: &Templates,
         step: &Step,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
         match &step.kind {
-            StepKind::Set(t) => self
-                .templates()
+            StepKind::Set(t) => templates
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
             StepKind::Fail(t) => Err(CallError::Declared(
-                self.templates()
+                templates
                     .render(t, &crate::render::context(ctx))
                     .map_err(render_error)?,
             )),
@@ -94,14 +99,17 @@ impl Engine {
                 let chosen = choose(requests, version)?;
                 let response = chosen.response(response);
                 match repeat {
-                    Repeat::Once => self.exchange_once(call, chosen, response, ctx).await,
-                    Repeat::ForEach(list) => self.exchange_each(call, chosen, response, list, ctx).await,
+                    Repeat::Once => self.exchange_once(call, templates, chosen, response, ctx).await,
+                    Repeat::ForEach(list) => {
+                        self.exchange_each(call, templates, chosen, response, list, ctx)
+                            .await
+                    }
                     Repeat::Paginate {
                         items,
                         size,
                         max_pages,
                     } => {
-                        let size = self.eval(size, ctx)?;
+                        let size = self.eval(templates, size, ctx)?;
                         let size = size
                             .as_u64()
                             .or_else(|| size.as_str().and_then(|s| s.parse().ok()))
@@ -112,7 +120,8 @@ impl Engine {
                         let mut page_ctx = ctx.clone();
                         for page in 1..=*max_pages {
                             page_ctx.insert("paging".into(), json!({"page": page}));
-                            let found = match self.fetch(call, chosen, response, &page_ctx).await? {
+                            let found = match self.fetch(call, templates, chosen, response, &page_ctx).await?
+                            {
                                 Fetched::Outcome(v) | Fetched::Body(v) => items.apply(&v),
                             };
                             let found = match found {
@@ -126,7 +135,7 @@ impl Engine {
                                 break;
                             }
                         }
-                        self.shape(response, Value::Array(all), ctx)
+                        self.shape(templates, response, Value::Array(all), ctx)
                     }
                 }
             }
@@ -136,25 +145,27 @@ impl Engine {
     async fn exchange_once(
         &self,
         call: &CallContext,
+        templates: &Templates,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
-        match self.fetch(call, chosen, response, ctx).await? {
+        match self.fetch(call, templates, chosen, response, ctx).await? {
             Fetched::Outcome(value) => Ok(value),
-            Fetched::Body(body) => self.shape(response, body, ctx),
+            Fetched::Body(body) => self.shape(templates, response, body, ctx),
         }
     }
 
     async fn exchange_each(
         &self,
         call: &CallContext,
+        templates: &Templates,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         list: &ValueTemplate,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
-        let items = match self.eval(list, ctx)? {
+        let items = match self.eval(templates, list, ctx)? {
             Value::Array(items) => items,
             Value::Null => vec![],
             other => {
@@ -173,7 +184,10 @@ impl Engine {
         let mut item_ctx = ctx.clone();
         for item in items {
             item_ctx.insert("item".into(), item);
-            values.push(self.exchange_once(call, chosen, response, &item_ctx).await?);
+            values.push(
+                self.exchange_once(call, templates, chosen, response, &item_ctx)
+                    .await?,
+            );
         }
         Ok(Value::Array(values))
     }
@@ -182,11 +196,12 @@ impl Engine {
     async fn fetch(
         &self,
         call: &CallContext,
+        templates: &Templates,
         chosen: &VersionedRequest,
         response: &ResponseTemplate,
         ctx: &Map<String, Value>,
     ) -> Result<Fetched, CallError> {
-        let request = render_request(self.templates(), chosen, ctx)?;
+        let request = render_request(templates, chosen, ctx)?;
         let answer = self.runtime.exchange(call, &request, Delivery::Retried).await?;
         if let Some(outcome) = response.on_status.get(&answer.status) {
             let mut ctx = ctx.clone();
@@ -195,12 +210,10 @@ impl Engine {
             let jinja_ctx = crate::render::context(&ctx);
             return match outcome {
                 Outcome::Result(t) => Ok(Fetched::Outcome(
-                    self.templates()
-                        .render_json(t, &jinja_ctx)
-                        .map_err(render_error)?,
+                    templates.render_json(t, &jinja_ctx).map_err(render_error)?,
                 )),
                 Outcome::Error(t) => Err(CallError::Declared(
-                    self.templates().render(t, &jinja_ctx).map_err(render_error)?,
+                    templates.render(t, &jinja_ctx).map_err(render_error)?,
                 )),
             };
         }
@@ -215,12 +228,13 @@ impl Engine {
     /// what came (the answer's type and its beginning).
     fn shape(
         &self,
+        templates: &Templates,
         response: &ResponseTemplate,
         body: Value,
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
         let projection = &response.projection;
-        projection.value(&body, self.templates(), ctx).map_err(|e| {
+        projection.value(&body, templates, ctx).map_err(|e| {
             let mut message = format!("{SHAPE_ERROR}: the response `template` failed: {}", e.0);
             if let Some(select) = &projection.select {
                 message.push_str(&format!(
@@ -234,8 +248,13 @@ impl Engine {
         })
     }
 
-    fn eval(&self, t: &ValueTemplate, ctx: &Map<String, Value>) -> Result<Value, CallError> {
-        self.templates()
+    fn eval(
+        &self,
+        templates: &Templates,
+        t: &ValueTemplate,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
+        templates
             .render_value(t, &crate::render::context(ctx))
             .map_err(render_error)
     }

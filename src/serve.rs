@@ -6,10 +6,14 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
+use rmcp::model::{
+    ClientResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ServerRequest,
+};
 use rmcp::service::{NotificationContext, RequestContext};
-use rmcp::{ErrorData, RoleServer, ServerHandler};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink};
@@ -82,12 +86,55 @@ fn call_context(
             });
         })
     });
+    let elicitation = client
+        .elicitation
+        .then(|| elicitation_through(context.peer.clone()));
     CallContext {
         client,
         progress,
+        elicitation,
         cancel: context.ct.child_token(),
         ..CallContext::for_tool(name, arguments)
     }
+}
+
+/// Asks the user through the session's peer (`elicitation/create`, form mode).
+pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
+    Elicitation::new(move |message, schema| {
+        let peer = peer.clone();
+        Box::pin(async move {
+            let params: ElicitRequestParams = serde_json::from_value(serde_json::json!({
+                "mode": "form",
+                "message": message,
+                "requestedSchema": schema,
+            }))
+            .map_err(|e| ElicitError(format!("not a valid elicitation request: {e}")))?;
+            let answer = peer
+                .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(params)))
+                .await
+                .map_err(|e| ElicitError(e.to_string()))?;
+            match answer {
+                ClientResult::ElicitResult(result) => Ok(elicited(result)),
+                other => Err(ElicitError(format!(
+                    "the client answered something else: {other:?}"
+                ))),
+            }
+        })
+    })
+}
+
+fn elicited(result: ElicitResult) -> Elicited {
+    let answer = match result.action {
+        ElicitationAction::Accept => Answer::Accept,
+        ElicitationAction::Decline => Answer::Decline,
+        // Cancel, and any action a later protocol adds: not an answer to go on with.
+        _ => Answer::Cancel,
+    };
+    let content = match result.content {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    Elicited { answer, content }
 }
 
 impl ServerHandler for KestraMcp {
@@ -145,5 +192,66 @@ impl ServerHandler for KestraMcp {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }
         to_call_result(outcome).map(CallToolResponse::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::{Engine, shared};
+    use crate::filter::apply_disabled;
+    use crate::spec::{LoadOptions, load_catalog};
+    use crate::stdio_client::StdioClient;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn the_elicitation_handle_asks_the_client_and_returns_its_answer() {
+        let config = Config::from_lookup(|name| {
+            (name == "KESTRA_BASE_URL").then(|| "http://127.0.0.1:9/api/v1".to_owned())
+        })
+        .unwrap();
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        let engine =
+            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let subscribers = Subscribers::default();
+        let mut client = StdioClient::start(engine, subscribers.clone(), json!({"elicitation": {}})).await;
+        client.request("tools/list", json!({})).await;
+        let peer = subscribers.peers().pop().unwrap();
+        assert!(peer.peer_info().unwrap().capabilities.elicitation.is_some());
+        let handle = elicitation_through(peer);
+        let schema = json!({"type": "object", "properties": {"namespace": {"type": "string"}}, "required": ["namespace"]});
+
+        let asking = tokio::spawn({
+            let (handle, schema) = (handle.clone(), schema.clone());
+            async move { handle.ask("Which namespace?", schema).await }
+        });
+        let question = client.wait_for("elicitation/create").await;
+        assert_eq!(question["params"]["message"], "Which namespace?");
+        assert_eq!(
+            question["params"]["requestedSchema"]["properties"],
+            schema["properties"]
+        );
+        client
+            .send(json!({"jsonrpc": "2.0", "id": question["id"],
+                         "result": {"action": "accept", "content": {"namespace": "company.team"}}}))
+            .await;
+        let answer = asking.await.unwrap().unwrap();
+        assert_eq!(answer.answer, Answer::Accept);
+        assert_eq!(answer.content.unwrap()["namespace"], "company.team");
+
+        let asking = tokio::spawn(async move { handle.ask("Again?", schema).await });
+        let question = client.wait_for("elicitation/create").await;
+        client
+            .send(json!({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "decline"}}))
+            .await;
+        let answer = asking.await.unwrap().unwrap();
+        assert_eq!(
+            answer,
+            Elicited {
+                answer: Answer::Decline,
+                content: None
+            }
+        );
     }
 }

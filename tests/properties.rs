@@ -12,7 +12,6 @@ use kestra_mcp::contract::{Descriptions, check_engine, offline_engine};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::apply_disabled;
 use kestra_mcp::http::KestraClient;
-use kestra_mcp::render::Templates;
 use kestra_mcp::spec::load::builtin_sources;
 use kestra_mcp::spec::{Catalog, CompiledTool, KNOWN_KESTRA_VERSIONS, LoadOptions, load_catalog, parse_spec};
 use proptest::prelude::*;
@@ -29,7 +28,7 @@ fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let catalog = load_catalog(&LoadOptions::default()).unwrap();
-        Engine::new(apply_disabled(catalog.tools, &[]), catalog.templates, &config()).unwrap()
+        Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config()).unwrap()
     })
 }
 
@@ -147,11 +146,10 @@ proptest! {
         let source = &sources[index.index(sources.len())];
         let mutated = mutate(&source.text, cut, &insert, drop_line);
         let origin = source.origin.rsplit('/').next().unwrap();
-        if let Ok(spec) = parse_spec(&mutated, origin) {
-            let mut templates = Templates::new();
-            if let Err(e) = CompiledTool::from_spec(spec, origin, &mut templates) {
-                prop_assert!(e.to_string().starts_with(origin), "{e}");
-            }
+        if let Ok(spec) = parse_spec(&mutated, origin)
+            && let Err(e) = CompiledTool::from_spec(spec, origin)
+        {
+            prop_assert!(e.to_string().starts_with(origin), "{e}");
         }
     }
 
@@ -260,9 +258,8 @@ proptest! {
         let mutated = mutate_request_line(&source.text, line, edit, &word);
         let origin = source.origin.rsplit('/').next().unwrap();
         let Ok(spec) = parse_spec(&mutated, origin) else { return Ok(()) };
-        let mut templates = Templates::new();
-        let Ok(tool) = CompiledTool::from_spec(spec, origin, &mut templates) else { return Ok(()) };
-        let catalog = Catalog { tools: vec![tool], templates, warnings: vec![] };
+        let Ok(tool) = CompiledTool::from_spec(spec, origin) else { return Ok(()) };
+        let catalog = Catalog { tools: vec![std::sync::Arc::new(tool)], layers: vec![], warnings: vec![] };
         let engine = offline_engine(catalog).unwrap();
         let texts = [(origin.to_owned(), mutated.clone())].into_iter().collect();
         let report = check_engine(&engine, descriptions(), &texts);

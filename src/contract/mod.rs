@@ -149,7 +149,7 @@ pub fn offline_engine(catalog: Catalog) -> Result<Engine, ContractError> {
     })
     .map_err(|e| ContractError(format!("configuration for checking: {e}")))?;
     let filtered = apply_disabled(catalog.tools, &[]);
-    Engine::new(filtered, catalog.templates, &config)
+    Engine::new(filtered, catalog.layers, &config)
         .map_err(|e| ContractError(format!("engine for checking: {e}")))
 }
 

@@ -54,7 +54,7 @@ impl Engine {
         args: Map<String, Value>,
         version: &semver::Version,
     ) -> Result<Vec<(String, RenderedRequest)>, CallError> {
-        let (action, mut ctx) = self.prepare(name, args)?;
+        let (templates, action, mut ctx) = self.prepare(name, args)?;
         let sample = minijinja::Value::from_object(Sample);
         let mut out = Vec::new();
         for (label, request) in action.requests() {
@@ -65,7 +65,7 @@ impl Engine {
             let jinja = minijinja::context! { steps => sample.clone(), item => sample.clone(), ..crate::render::context(&ctx) };
             let rendered = request
                 .template
-                .render(self.templates(), &jinja)
+                .render(templates, &jinja)
                 .map_err(|e| CallError::Render(e.0))?;
             out.push((label, rendered));
         }

@@ -13,7 +13,8 @@ use super::action::{Action, ActionParts};
 use super::raw::{AnnotationsSpec, Method, ToolSpec};
 use crate::render::{RESERVED_NAMES, Templates};
 
-/// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these.
+/// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these and
+/// any group a source declares ([`ToolSource::groups`](super::ToolSource::groups)).
 pub const KNOWN_GROUPS: &[&str] = &[
     "backfill",
     "ee",
@@ -40,6 +41,10 @@ pub struct CompiledTool {
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
+    /// The template environment its templates are in: its source's (shared by the tools that
+    /// source compiled together), or its own for a tool a source added alone. Replacing one
+    /// source's tools never touches another source's environment.
+    pub templates: Arc<Templates>,
 }
 
 impl AsRef<Tool> for CompiledTool {
@@ -79,23 +84,56 @@ impl CompiledTool {
         }
     }
 
+    /// Compiles `spec`, read from `origin`, into a tool with its own template environment
+    /// (what a source adding one tool at run time uses; a whole source shares one, see
+    /// [`Unbound`]). Which names and groups a source may use is the source's rule
+    /// ([`check_identity`](super::load::check_identity)), not the compiler's.
+    pub fn from_spec(spec: ToolSpec, origin: &str) -> Result<Self, SpecError> {
+        let mut templates = Templates::new();
+        let unbound = Unbound::compile(spec, origin, &mut templates)?;
+        Ok(unbound.bind(Arc::new(templates)))
+    }
+}
+
+/// A compiled tool whose templates are in an environment still being filled (the one its
+/// source's tools share); [`Unbound::bind`] gives it that environment once all are compiled.
+#[derive(Debug)]
+pub struct Unbound {
+    tool: Tool,
+    group: String,
+    origin: String,
+    validator: Arc<jsonschema::Validator>,
+    defaults: Map<String, Value>,
+    dispatch: Dispatch,
+}
+
+impl Unbound {
+    /// The tool with its templates' environment.
+    pub fn bind(self, templates: Arc<Templates>) -> CompiledTool {
+        let Unbound {
+            tool,
+            group,
+            origin,
+            validator,
+            defaults,
+            dispatch,
+        } = self;
+        CompiledTool {
+            tool,
+            group,
+            origin,
+            validator,
+            defaults,
+            dispatch,
+            templates,
+        }
+    }
+
     /// Compiles `spec`, read from `origin`, adding its templates to `templates`.
-    pub fn from_spec(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
+    pub fn compile(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
         let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
-        check_name(&spec.name, origin).map_err(|m| err("name", m))?;
-        if !KNOWN_GROUPS.contains(&spec.group.as_str()) {
-            return Err(err(
-                "group",
-                format!(
-                    "unknown group '{}' (expected one of {})",
-                    spec.group,
-                    KNOWN_GROUPS.join(", ")
-                ),
-            ));
-        }
-        if spec.description.trim().is_empty() {
-            return Err(err("description", "must not be empty".into()));
-        }
+        check_name(&spec.name).map_err(|m| err("name", m))?;
+        check_name(&spec.group).map_err(|m| err("group", m.replace("tool name", "group name")))?;
         let input = input_schema(spec.input.clone()).map_err(|m| err("input", m))?;
         let validator = jsonschema::validator_for(&Value::Object(input.clone()))
             .map_err(|e| err("input", format!("not a valid JSON Schema: {e}")))?;
@@ -178,7 +216,7 @@ impl CompiledTool {
         if let Some(schema) = output_schema {
             tool = tool.with_raw_output_schema(Arc::new(schema));
         }
-        Ok(CompiledTool {
+        Ok(Unbound {
             tool,
             group: spec.group,
             origin: origin.to_owned(),
@@ -189,8 +227,8 @@ impl CompiledTool {
     }
 }
 
-/// MCP's tool-name rule, narrowed to the snake_case the Python server uses, and the file stem.
-fn check_name(name: &str, origin: &str) -> Result<(), String> {
+/// MCP's tool-name rule, narrowed to the snake_case the Python server uses.
+fn check_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -200,15 +238,6 @@ fn check_name(name: &str, origin: &str) -> Result<(), String> {
     if !valid {
         return Err(format!(
             "'{name}' is not a valid tool name (expected snake_case, e.g. search_flows)"
-        ));
-    }
-    let stem = std::path::Path::new(origin)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or(name);
-    if stem != name {
-        return Err(format!(
-            "'{name}' must match the file name '{stem}' (rename one of them)"
         ));
     }
     Ok(())

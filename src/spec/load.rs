@@ -2,13 +2,14 @@
 //! whose files add tools or replace built-in ones of the same name. Parsing is strict (unknown
 //! keys are errors) and every problem is collected before reporting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::SpecError;
-use super::compile::CompiledTool;
+use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
-use super::source::{Builtin, Directory, ToolSource};
+use super::source::{Builtin, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources};
 use crate::render::Templates;
 
@@ -23,13 +24,38 @@ pub struct LoadOptions {
     pub no_builtin: bool,
 }
 
-/// The loaded, compiled tools and the templates they share.
+/// The loaded, compiled tools: the merged set (a later source's tool replacing an earlier
+/// one's of the same name) and each source's own tools, which a reload keeps for the sources
+/// that did not change.
 #[derive(Debug)]
 pub struct Catalog {
-    pub tools: Vec<CompiledTool>,
-    pub templates: Templates,
+    pub tools: Vec<Arc<CompiledTool>>,
+    pub layers: Vec<Layer>,
     /// Problems that did not stop loading (skipped files, overrides).
     pub warnings: Vec<String>,
+}
+
+/// The compiled tools of one source, with the fingerprint it had before its specs were read.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// The source's [`label`](ToolSource::label).
+    pub label: String,
+    pub fingerprint: Option<Fingerprint>,
+    /// The groups the source declares ([`ToolSource::groups`]).
+    pub groups: Vec<String>,
+    pub tools: BTreeMap<String, Arc<CompiledTool>>,
+}
+
+impl Layer {
+    /// An empty layer for a source that adds its tools one by one at run time.
+    pub fn empty(label: impl Into<String>, groups: Vec<String>) -> Self {
+        Layer {
+            label: label.into(),
+            fingerprint: None,
+            groups,
+            tools: BTreeMap::new(),
+        }
+    }
 }
 
 /// Parses one spec strictly; errors carry the line and column when the parser knows them.
@@ -51,14 +77,71 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
     })
 }
 
-/// Compiles one parsed spec, refusing first the constructs that would do nothing.
+/// Compiles one parsed spec, refusing first a name or group its source does not allow and
+/// the constructs that would do nothing.
 fn compile_source(
     spec: ToolSpec,
     source: &SpecSource,
+    groups: &BTreeSet<String>,
     templates: &mut Templates,
-) -> Result<CompiledTool, SpecError> {
+) -> Result<Unbound, SpecError> {
+    check_identity(&spec, source, groups)?;
     super::inert::check(&spec, &source.text, &source.origin)?;
-    CompiledTool::from_spec(spec, &source.origin, templates)
+    Unbound::compile(spec, &source.origin, templates)
+}
+
+/// Parses and compiles one spec into a tool with its own template environment: what a source
+/// that provides specs one at a time (at run time) calls. `groups` are the groups it may use
+/// ([`known_groups`]).
+pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<CompiledTool, SpecError> {
+    let mut templates = Templates::new();
+    let unbound = compile_source(
+        parse_spec(&source.text, &source.origin)?,
+        source,
+        groups,
+        &mut templates,
+    )?;
+    Ok(unbound.bind(Arc::new(templates)))
+}
+
+/// The sources' rules on a spec's identity: the name the source requires (a file's stem), and
+/// a group among `groups`, so that a typo (`flows` for `flow`) is not a new group that
+/// `KESTRA_MCP_DISABLED_TOOLS=flow` silently misses.
+pub fn check_identity(
+    spec: &ToolSpec,
+    source: &SpecSource,
+    groups: &BTreeSet<String>,
+) -> Result<(), SpecError> {
+    let err = |field: &str, message: String| SpecError::new(&source.origin, Some(field), message);
+    if let Some(required) = source.name.as_deref().filter(|n| *n != spec.name) {
+        return Err(err(
+            "name",
+            format!(
+                "'{}' must match the file name '{required}' (rename one of them)",
+                spec.name
+            ),
+        ));
+    }
+    if !groups.contains(&spec.group) {
+        return Err(err(
+            "group",
+            format!(
+                "unknown group '{}' (expected one of {})",
+                spec.group,
+                groups.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The groups specs may use: [`KNOWN_GROUPS`] and those any of `sources` declares.
+pub fn known_groups(sources: &[Box<dyn ToolSource>]) -> BTreeSet<String> {
+    KNOWN_GROUPS
+        .iter()
+        .map(|g| (*g).to_owned())
+        .chain(sources.iter().flat_map(|s| s.groups()))
+        .collect()
 }
 
 /// The sources `options` name, in order: the built-in set (unless `no_builtin`), then the
@@ -80,70 +163,104 @@ pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
     load_sources(&sources_for(options), options.skip_invalid)
 }
 
-/// Loads the specs of `sources`, merges them by tool name (a later source replaces an earlier
-/// one's tool, with a warning) and compiles them. With `skip_invalid`, broken specs are left
-/// out with a warning; otherwise every problem found is returned.
+/// Loads the specs of `sources`, each source compiled on its own ([`load_layer`]), then merges
+/// them by tool name (a later source replaces an earlier one's tool, with a warning). With
+/// `skip_invalid`, broken specs are left out with a warning; otherwise every problem found is
+/// returned.
 pub fn load_sources(sources: &[Box<dyn ToolSource>], skip_invalid: bool) -> Result<Catalog, Vec<SpecError>> {
+    let groups = known_groups(sources);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut chosen: BTreeMap<String, (SpecSource, ToolSpec)> = BTreeMap::new();
     let mut layers = Vec::new();
     for source in sources {
-        match source.specs() {
-            Ok(specs) if specs.is_empty() => warnings.extend(source.empty_warning()),
-            Ok(specs) => layers.push(specs),
-            Err(e) => errors.push(e),
-        }
-    }
-    for (layer_index, layer) in layers.into_iter().enumerate() {
-        let mut seen_in_layer: BTreeMap<String, String> = BTreeMap::new();
-        for source in layer {
-            let spec = match parse_spec(&source.text, &source.origin) {
-                Ok(spec) => spec,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
-            if let Some(first) = seen_in_layer.insert(spec.name.clone(), source.origin.clone()) {
-                errors.push(SpecError::new(
-                    &source.origin,
-                    Some("name"),
-                    format!(
-                        "tool '{}' is also defined in {first} (each name once per directory)",
-                        spec.name
-                    ),
-                ));
-                continue;
-            }
-            if let Some((replaced, _)) = chosen.get(&spec.name)
-                && layer_index > 0
-            {
-                warnings.push(format!(
-                    "{}: replaces {} (same tool name '{}')",
-                    source.origin, replaced.origin, spec.name
-                ));
-            }
-            chosen.insert(spec.name.clone(), (source, spec));
-        }
-    }
-    let mut templates = Templates::new();
-    let mut tools = Vec::new();
-    for (_, (source, spec)) in chosen {
-        match compile_source(spec, &source, &mut templates) {
-            Ok(tool) => tools.push(tool),
-            Err(e) => errors.push(e),
-        }
+        let (layer, layer_errors, layer_warnings) = load_layer(source.as_ref(), &groups);
+        layers.push(layer);
+        errors.extend(layer_errors);
+        warnings.extend(layer_warnings);
     }
     if !errors.is_empty() && !skip_invalid {
         return Err(errors);
     }
     warnings.extend(errors.iter().map(|e| format!("skipped: {e}")));
+    let (merged, overrides) = merge(&layers);
+    warnings.extend(overrides);
     Ok(Catalog {
-        tools,
-        templates,
+        tools: merged.into_values().collect(),
+        layers,
         warnings,
     })
+}
+
+/// Reads and compiles the specs of one source into one template environment that its tools
+/// share (one environment per tool costs more: see docs/architecture.md). Returns the tools
+/// that compiled, the problems, and the warnings (an empty source).
+pub fn load_layer(
+    source: &dyn ToolSource,
+    groups: &BTreeSet<String>,
+) -> (Layer, Vec<SpecError>, Vec<String>) {
+    // Taken before reading, so a change made while reading shows at the next comparison.
+    let mut layer = Layer::empty(source.label(), source.groups());
+    layer.fingerprint = source.fingerprint();
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let specs = match source.specs() {
+        Ok(specs) => specs,
+        Err(e) => return (layer, vec![e], warnings),
+    };
+    if specs.is_empty() {
+        warnings.extend(source.empty_warning());
+    }
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut templates = Templates::new();
+    let mut compiled = Vec::new();
+    for spec_source in specs {
+        let spec = match parse_spec(&spec_source.text, &spec_source.origin) {
+            Ok(spec) => spec,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(spec.name.clone(), spec_source.origin.clone()) {
+            errors.push(SpecError::new(
+                &spec_source.origin,
+                Some("name"),
+                format!(
+                    "tool '{}' is also defined in {first} (each name once per directory)",
+                    spec.name
+                ),
+            ));
+            continue;
+        }
+        match compile_source(spec, &spec_source, groups, &mut templates) {
+            Ok(tool) => compiled.push(tool),
+            Err(e) => errors.push(e),
+        }
+    }
+    let templates = Arc::new(templates);
+    for unbound in compiled {
+        let tool = unbound.bind(templates.clone());
+        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+    }
+    (layer, errors, warnings)
+}
+
+/// The tools of `layers` by name, a later layer's tool replacing an earlier one's; with a
+/// warning for each replacement.
+pub fn merge(layers: &[Layer]) -> (BTreeMap<String, Arc<CompiledTool>>, Vec<String>) {
+    let mut merged: BTreeMap<String, Arc<CompiledTool>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for layer in layers {
+        for (name, tool) in &layer.tools {
+            if let Some(replaced) = merged.insert(name.clone(), tool.clone()) {
+                warnings.push(format!(
+                    "{}: replaces {} (same tool name '{name}')",
+                    tool.origin, replaced.origin
+                ));
+            }
+        }
+    }
+    (merged, warnings)
 }
 
 #[cfg(test)]
@@ -165,11 +282,10 @@ request:
 
     fn compile(text: &str, origin: &str) -> Result<CompiledTool, SpecError> {
         let spec = parse_spec(text, origin)?;
-        let source = SpecSource {
-            origin: origin.to_owned(),
-            text: text.to_owned(),
-        };
-        compile_source(spec, &source, &mut Templates::new())
+        let source = SpecSource::file(origin.to_owned(), text.to_owned());
+        let mut templates = Templates::new();
+        let unbound = compile_source(spec, &source, &known_groups(&[]), &mut templates)?;
+        Ok(unbound.bind(Arc::new(templates)))
     }
 
     #[test]
@@ -469,5 +585,46 @@ variants:
                 .count(),
             2
         );
+    }
+
+    /// A source that declares the `flows` group and holds one spec that names itself.
+    #[derive(Debug)]
+    struct Flows;
+
+    impl ToolSource for Flows {
+        fn label(&self) -> String {
+            "flows".into()
+        }
+        fn specs(&self) -> Result<Vec<SpecSource>, SpecError> {
+            Ok(vec![SpecSource::named_by_itself(
+                "kestra:flows/ns.hello",
+                GOOD.replace("list_things", "flow_hello")
+                    .replace("group: flow", "group: flows"),
+            )])
+        }
+        fn groups(&self) -> Vec<String> {
+            vec!["flows".into()]
+        }
+    }
+
+    #[test]
+    fn a_group_declared_by_a_source_is_usable_by_the_tools_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("list_things.yaml"),
+            GOOD.replace("group: flow", "group: flows"),
+        )
+        .unwrap();
+        let directory: Box<dyn ToolSource> = Box::new(Directory(dir.path().into()));
+        let errors = load_sources(std::slice::from_ref(&directory), false).unwrap_err();
+        assert!(
+            errors[0].to_string().contains("unknown group 'flows'"),
+            "{errors:?}"
+        );
+        let catalog = load_sources(&[Box::new(Flows), directory], false).unwrap();
+        let names: Vec<&str> = catalog.tools.iter().map(|t| t.tool.name.as_ref()).collect();
+        assert_eq!(names, ["flow_hello", "list_things"]);
+        assert_eq!(catalog.layers.len(), 2);
+        assert!(catalog.tools.iter().all(|t| t.group == "flows"));
     }
 }

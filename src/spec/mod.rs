@@ -17,7 +17,10 @@ pub use action::{
     Action, KNOWN_KESTRA_VERSIONS, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest,
 };
 pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
-pub use load::{Catalog, LoadOptions, SpecSource, load_catalog, load_sources, parse_spec};
+pub use load::{
+    Catalog, Layer, LoadOptions, SpecSource, check_identity, compile_spec, known_groups, load_catalog,
+    load_layer, load_sources, merge, parse_spec,
+};
 pub use source::{Builtin, Directory, ToolSource};
 
 /// A problem with one spec file.

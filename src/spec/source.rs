@@ -18,6 +18,30 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
 pub struct SpecSource {
     pub origin: String,
     pub text: String,
+    /// The name the source requires the spec to have: a file's stem for the file sources (it
+    /// catches a copy-pasted spec whose name was not changed); `None` when the spec names
+    /// itself (a source that is not made of files).
+    pub name: Option<String>,
+}
+
+impl SpecSource {
+    /// A spec read from a file: its name must be the file's stem.
+    pub fn file(origin: String, text: String) -> Self {
+        let name = Path::new(&origin)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_owned);
+        SpecSource { origin, text, name }
+    }
+
+    /// A spec that names itself (no file behind it).
+    pub fn named_by_itself(origin: impl Into<String>, text: impl Into<String>) -> Self {
+        SpecSource {
+            origin: origin.into(),
+            text: text.into(),
+            name: None,
+        }
+    }
 }
 
 /// The built-in specs.
@@ -26,10 +50,10 @@ pub fn builtin_sources() -> Vec<SpecSource> {
         .files()
         .filter(|f| is_spec_file(f.path()))
         .filter_map(|f| {
-            Some(SpecSource {
-                origin: format!("builtin:tools.d/{}", f.path().display()),
-                text: f.contents_utf8()?.to_owned(),
-            })
+            Some(SpecSource::file(
+                format!("builtin:tools.d/{}", f.path().display()),
+                f.contents_utf8()?.to_owned(),
+            ))
         })
         .collect();
     sources.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -53,7 +77,7 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
             let origin = path.display().to_string();
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| SpecError::new(&origin, None, format!("cannot read file: {e}")))?;
-            Ok(SpecSource { origin, text })
+            Ok(SpecSource::file(origin, text))
         })
         .collect()
 }
@@ -100,6 +124,13 @@ pub trait ToolSource: Send + Sync + std::fmt::Debug {
     /// A directory whose file events may signal a change (watched besides the fingerprint poll).
     fn watch_path(&self) -> Option<&Path> {
         None
+    }
+
+    /// The groups it brings besides [`KNOWN_GROUPS`](super::KNOWN_GROUPS) (say `flows` for a
+    /// source of Kestra's flows): its specs, and those of the other sources, may use them, and
+    /// `KESTRA_MCP_DISABLED_TOOLS` may name them.
+    fn groups(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// The warning to give when it holds no spec, if that is worth saying.
