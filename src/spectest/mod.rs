@@ -160,7 +160,7 @@ fn engine_for(catalog: Catalog, version: &str, canned: Arc<CannedKestra>) -> Res
         .with_transport(canned);
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     // Built as the server builds its engine, then given the runtime with canned answers.
-    let served = Engine::new(filtered, catalog.templates, &config).map_err(|e| e.to_string())?;
+    let served = Engine::new(filtered, catalog.layers, &config).map_err(|e| e.to_string())?;
     Ok(Engine {
         runtime: Arc::new(runtime),
         tools: served.tools,
@@ -298,7 +298,7 @@ pub fn variant_of(tool: &CompiledTool, arguments: &Map<String, Value>) -> Option
 
 /// Each tool and variant of `tools` that no case calls on one of the default Kestra versions,
 /// as `tool` or `tool[variant]` and the version (`list_flows on 2.0`).
-pub fn uncovered(tools: &[CompiledTool], read: &[ReadCases]) -> Vec<String> {
+pub fn uncovered(tools: &[std::sync::Arc<CompiledTool>], read: &[ReadCases]) -> Vec<String> {
     let mut gaps = Vec::new();
     for tool in tools {
         let name = tool.tool.name.as_ref();
