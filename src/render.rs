@@ -59,6 +59,17 @@ impl From<minijinja::Error> for TemplateError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateId(String);
 
+#[cfg(test)]
+impl TemplateId {
+    pub(crate) fn for_test(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
+    pub(crate) fn name_for_test(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A template producing a JSON value: a lone `{{ expression }}` keeps its type, anything else
 /// renders as a string.
 #[derive(Debug, Clone)]

@@ -203,7 +203,7 @@ impl Engine {
     ) -> Result<Fetched, CallError> {
         let request = render_request(templates, chosen, ctx)?;
         let answer = self.runtime.exchange(call, &request, Delivery::Retried).await?;
-        if let Some(outcome) = response.on_status.get(&answer.status) {
+        if let Some(outcome) = response.on_status.get(answer.status) {
             let mut ctx = ctx.clone();
             let body = decode_body(&answer).unwrap_or(Value::Null);
             ctx.insert("answer".into(), json!({"status": answer.status, "body": body}));

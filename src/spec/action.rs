@@ -73,7 +73,63 @@ pub struct VersionedRequest {
 #[derive(Debug, Clone, Default)]
 pub struct ResponseTemplate {
     pub projection: Projection,
-    pub on_status: BTreeMap<u16, Outcome>,
+    pub on_status: StatusOutcomes,
+}
+
+/// The `on_status` outcomes, in one table: a status (100-599) by itself, a class by its digit
+/// (`4` for `4xx`), which no status can be; one table keeps the compiled step small.
+#[derive(Debug, Clone, Default)]
+pub struct StatusOutcomes {
+    table: BTreeMap<u16, Outcome>,
+}
+
+impl StatusOutcomes {
+    /// The outcome declared for `status`: its exact entry, else its class's.
+    pub fn get(&self, status: u16) -> Option<&Outcome> {
+        self.table
+            .get(&status)
+            .or_else(|| self.table.get(&(status / 100)))
+    }
+
+    /// Adds `outcome` for each status and class `key` names; a status or class named twice
+    /// (in two keys) is refused, since which one applies would depend on key order.
+    fn add(&mut self, key: &str, outcome: &Outcome) -> Result<(), String> {
+        for part in key.split(',').map(str::trim) {
+            let (code, shown) = match parse_status_part(part)? {
+                StatusPart::Exact(code) => (code, code.to_string()),
+                StatusPart::Class(class) => (class, format!("{class}xx")),
+            };
+            if self.table.insert(code, outcome.clone()).is_some() {
+                return Err(format!("{shown} is named by more than one key"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+enum StatusPart {
+    Exact(u16),
+    Class(u16),
+}
+
+/// One element of an `on_status` key: `404` or `4xx`.
+fn parse_status_part(part: &str) -> Result<StatusPart, String> {
+    let not_status = || format!("`{part}` is not an HTTP status (100-599) or class (1xx-5xx)");
+    let lower = part.to_ascii_lowercase();
+    if let Some(class) = lower.strip_suffix("xx") {
+        return match class.parse::<u16>() {
+            Ok(digit) if class.len() == 1 && (1..=5).contains(&digit) => Ok(StatusPart::Class(digit)),
+            _ => Err(not_status()),
+        };
+    }
+    match part.parse::<u16>() {
+        Ok(code) if (100..=599).contains(&code) && part.len() == 3 => Ok(StatusPart::Exact(code)),
+        _ => Err(not_status()),
+    }
 }
 
 /// A fixed outcome for an HTTP status.
@@ -424,16 +480,11 @@ pub fn compile_response(
     };
     let mut with_status = allowed.clone();
     with_status.insert("answer".to_owned());
-    let mut on_status = BTreeMap::new();
-    for (status, outcome) in &spec.on_status {
-        let field = format!("on_status.{status}");
-        if !(100..=599).contains(status) {
-            return Err(fail(&field, format!("{status} is not an HTTP status")));
-        }
-        on_status.insert(
-            *status,
-            compile_outcome(outcome, templates, &with_status).map_err(|m| fail(&field, m))?,
-        );
+    let mut on_status = StatusOutcomes::default();
+    for (key, outcome) in &spec.on_status {
+        let field = format!("on_status.{key}");
+        let compiled = compile_outcome(outcome, templates, &with_status).map_err(|m| fail(&field, m))?;
+        on_status.add(&key.0, &compiled).map_err(|m| fail(&field, m))?;
     }
     Ok(ResponseTemplate {
         projection: Projection {
@@ -455,5 +506,49 @@ fn compile_outcome(
         (Some(result), None) => Ok(Outcome::Result(templates.json(result, allowed).map_err(|e| e.0)?)),
         (None, Some(error)) => Ok(Outcome::Error(templates.text(error, allowed).map_err(|e| e.0)?)),
         _ => Err("give exactly one of `result` and `error`".into()),
+    }
+}
+
+#[cfg(test)]
+mod status_key_tests {
+    use super::*;
+
+    fn outcomes(keys: &[&str]) -> Result<StatusOutcomes, String> {
+        let mut table = StatusOutcomes::default();
+        for (i, key) in keys.iter().enumerate() {
+            table.add(key, &Outcome::Error(TemplateId::for_test(&i.to_string())))?;
+        }
+        Ok(table)
+    }
+
+    fn picked(table: &StatusOutcomes, status: u16) -> Option<usize> {
+        match table.get(status)? {
+            Outcome::Error(id) => id.name_for_test().parse().ok(),
+            Outcome::Result(_) => None,
+        }
+    }
+
+    #[test]
+    fn an_exact_status_wins_over_its_class_whatever_the_key_order() {
+        let table = outcomes(&["4xx", "404", "409, 422", "5XX"]).unwrap();
+        assert_eq!(picked(&table, 404), Some(1));
+        assert_eq!(picked(&table, 400), Some(0));
+        assert_eq!(picked(&table, 409), Some(2));
+        assert_eq!(picked(&table, 422), Some(2));
+        assert_eq!(picked(&table, 503), Some(3));
+        assert_eq!(picked(&table, 200), None);
+    }
+
+    #[test]
+    fn a_status_named_twice_or_not_a_status_is_refused() {
+        assert!(
+            outcomes(&["409,422", "422"])
+                .unwrap_err()
+                .contains("422 is named by more than one key")
+        );
+        assert!(outcomes(&["4xx", "4xx,5xx"]).unwrap_err().contains("4xx"));
+        for bad in ["600", "99", "6xx", "4x", "40x", "0404", "409;422", ""] {
+            assert!(outcomes(&[bad]).is_err(), "{bad} was accepted");
+        }
     }
 }

@@ -326,13 +326,56 @@ pub struct ResponseSpec {
     #[serde(default)]
     pub wrap: Option<String>,
     /// Fixed outcomes by HTTP status, checked before the body is read: `result` makes a normal
-    /// result (its strings are templates), `error` an error result with that message.
+    /// result (its strings are templates), `error` an error result with that message. A key is
+    /// a status (`404`), a class (`4xx`), or a comma-separated list of them (`"409,422"`); an
+    /// exact status wins over a class.
     #[serde(default)]
-    pub on_status: BTreeMap<u16, StatusOutcome>,
+    #[schemars(
+        with = "BTreeMap<String, StatusOutcome>",
+        extend("propertyNames" = {"pattern": STATUS_KEY_PATTERN})
+    )]
+    pub on_status: BTreeMap<StatusKey, StatusOutcome>,
     /// JSON Schema of the result, advertised as the tool's `outputSchema`.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub output_schema: Option<Value>,
+}
+
+/// The pattern of an `on_status` key, for editors: statuses and classes, comma-separated.
+pub const STATUS_KEY_PATTERN: &str =
+    "^ *([1-5][0-9][0-9]|[1-5][xX][xX]) *(, *([1-5][0-9][0-9]|[1-5][xX][xX]) *)*$";
+
+/// An `on_status` key as written: YAML gives `404` as a number and `4xx` or `409,422` as text;
+/// both are kept as text and parsed when the response is compiled.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatusKey(pub String);
+
+impl std::fmt::Display for StatusKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = StatusKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an HTTP status (404), a class (4xx) or a list (\"409,422\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusKey, E> {
+                Ok(StatusKey(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusKey, E> {
+                Ok(StatusKey(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusKey, E> {
+                Ok(StatusKey(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
 }
 
 /// What a given HTTP status turns into: exactly one of `result` or `error`.
