@@ -199,8 +199,9 @@ impl Unbound {
         };
 
         let output_schema = match &shared_response.output_schema {
+            None => Some(default_output_schema()),
+            Some(Value::Null) => None,
             Some(schema) => Some(output_schema(schema).map_err(|m| err("response.output_schema", m))?),
-            None => None,
         };
         let methods: Vec<Method> = match &dispatch {
             Dispatch::Single(a) => a.methods(),
@@ -310,6 +311,14 @@ fn check_dispatch_enum<'a>(
             "input property '{argument}' must be a string enum of the variant names"
         )),
     }
+}
+
+/// The `outputSchema` of a tool whose spec gives none: any object (every result is one).
+fn default_output_schema() -> Map<String, Value> {
+    let mut schema = Map::new();
+    schema.insert("type".into(), Value::String("object".into()));
+    schema.insert("additionalProperties".into(), Value::Bool(true));
+    schema
 }
 
 fn output_schema(schema: &Value) -> Result<Map<String, Value>, String> {

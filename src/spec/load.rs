@@ -289,6 +289,22 @@ request:
     }
 
     #[test]
+    fn a_spec_without_output_schema_advertises_any_object_and_null_advertises_none() {
+        let tool = compile(GOOD, "x/list_things.yaml").unwrap();
+        assert_eq!(
+            tool.tool.output_schema.as_deref(),
+            Some(
+                serde_json::json!({"type": "object", "additionalProperties": true})
+                    .as_object()
+                    .unwrap()
+            )
+        );
+        let without = format!("{GOOD}response:\n  output_schema: null\n");
+        let tool = compile(&without, "x/list_things.yaml").unwrap();
+        assert_eq!(tool.tool.output_schema, None);
+    }
+
+    #[test]
     fn a_good_spec_compiles_with_derived_annotations() {
         let tool = compile(GOOD, "x/list_things.yaml").unwrap();
         let a = tool.tool.annotations.clone().unwrap();

@@ -335,8 +335,10 @@ pub struct ResponseSpec {
         extend("propertyNames" = {"pattern": STATUS_KEY_PATTERN})
     )]
     pub on_status: BTreeMap<StatusKey, StatusOutcome>,
-    /// JSON Schema of the result, advertised as the tool's `outputSchema`.
-    #[serde(default)]
+    /// JSON Schema of the result, advertised as the tool's `outputSchema`. When the tool's
+    /// `response` gives none, `{type: object, additionalProperties: true}` (any object: every
+    /// result is one) is advertised; `null` advertises no `outputSchema` at all.
+    #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub output_schema: Option<Value>,
 }
