@@ -3,7 +3,12 @@
 //! - every value printed in a path template is one percent-encoded path segment, and `/`, `\`,
 //!   `.`, `..` (also percent-encoded) or an empty value is refused;
 //! - argument values are data: they are passed in the context, never compiled as templates;
-//! - undefined variables are errors (strict mode), `none` prints as an empty string.
+//! - an unknown variable is an error when the template compiles (`Templates::add`), so at render
+//!   time every top-level name exists; a missing attribute or item of a value (`e.state.current`
+//!   where Kestra sent no `state`) is undefined, chains (`UndefinedBehavior::Chainable`),
+//!   prints as nothing, serialises as `null` and is false (`is none` is false for it too);
+//!   using one in arithmetic is an error, and so is a path value that is none or missing
+//!   (`path_segment`); `none` prints as an empty string.
 //!
 //! Never performs I/O.
 
@@ -113,7 +118,7 @@ impl Templates {
     /// An empty set with the engine's environment settings.
     pub fn new() -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .trim_blocks(true)
@@ -417,6 +422,30 @@ mod tests {
         ] {
             assert!(t.path(bad, &names(&["x"])).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_missing_attribute_is_none_but_a_missing_path_value_stays_an_error() {
+        let mut t = Templates::new();
+        let data = ctx(json!({"a": {"b": 1}}));
+        let text = t
+            .text(
+                "[{{ a.x }}][{{ a.x.y }}][{{ a.x is defined }}][{{ 'x' if a.x.y }}]",
+                &names(&["a"]),
+            )
+            .unwrap();
+        assert_eq!(t.render(&text, &data).unwrap(), "[][][False][]");
+        let misuse = t.text("{{ a.x + 1 }}", &names(&["a"])).unwrap();
+        assert!(t.render(&misuse, &data).is_err());
+        let typed = t.value("{{ a.x.y }}", &names(&["a"])).unwrap();
+        assert_eq!(t.render_value(&typed, &data).unwrap(), Value::Null);
+        let object = t.value("{{ {'x': a.x, 'b': a.b} }}", &names(&["a"])).unwrap();
+        assert_eq!(
+            t.render_value(&object, &data).unwrap(),
+            json!({"x": null, "b": 1})
+        );
+        let path = t.path("/flows/{{ a.x }}", &names(&["a"])).unwrap();
+        assert!(t.render(&path, &data).unwrap_err().0.contains("missing"));
     }
 
     #[test]

@@ -328,7 +328,7 @@ fn tools_validate_refuses_a_response_that_steps_would_ignore() {
 
 #[tokio::test]
 async fn an_answer_of_an_unexpected_shape_says_what_was_expected_where_and_what_came() {
-    let spec = "name: count_flows\ngroup: flow\ndescription: d\nsteps:\n  - name: found\n    request: {method: GET, path: /flows/search}\n    response:\n      select: $.results\n      template: \"{{ result.total }} flows\"\n";
+    let spec = "name: count_flows\ngroup: flow\ndescription: d\nsteps:\n  - name: found\n    request: {method: GET, path: /flows/search}\n    response:\n      select: $.results\n      template: \"{{ result.total + 1 }} flows\"\n";
     let (dir, _) = crate::configuration::spec_dir("count_flows.yaml", spec);
     let kestra = MockServer::start().await;
     Mock::given(method("GET"))
@@ -342,6 +342,6 @@ async fn an_answer_of_an_unexpected_shape_says_what_was_expected_where_and_what_
     let text = server.call_err("count_flows", json!({})).await;
     assert_eq!(
         text,
-        "cannot shape Kestra's answer (tool 'count_flows', step 'found'): the response `template` failed: undefined value in `result.total`; `select: $.results` gave a list of 1: [{\"id\":\"a\"}]; Kestra's answer was an object with keys results, total: {\"results\":[{\"id\":\"a\"}],\"total\":1}"
+        "cannot shape Kestra's answer (tool 'count_flows', step 'found'): the response `template` failed: tried to use + operator on unsupported types undefined and number (`result.total` is undefined); `select: $.results` gave a list of 1: [{\"id\":\"a\"}]; Kestra's answer was an object with keys results, total: {\"results\":[{\"id\":\"a\"}],\"total\":1}"
     );
 }
