@@ -207,8 +207,11 @@ impl Unbound {
             Dispatch::Single(a) => a.methods(),
             Dispatch::ByArgument { actions, .. } => actions.values().flat_map(Action::methods).collect(),
         };
+        // Advertised with each variant's requirements; the validator keeps the plain schema so
+        // that the engine's own check (and its message) is what refuses a call.
+        let advertised = with_variant_requirements(input, &dispatch);
         let mut tool =
-            Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(input)).with_annotations(
+            Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(advertised)).with_annotations(
                 annotations(spec.annotations.as_ref(), &methods, spec.title.clone()),
             );
         if let Some(title) = spec.title {
@@ -311,6 +314,45 @@ fn check_dispatch_enum<'a>(
             "input property '{argument}' must be a string enum of the variant names"
         )),
     }
+}
+
+/// `input` with an `allOf` entry per variant that requires arguments the schema leaves optional:
+/// `{if: {properties: {action: {const: set}}, required: [action]}, then: {required: [key, value]}}`,
+/// so that clients validating arguments see what each variant needs.
+fn with_variant_requirements(mut input: Map<String, Value>, dispatch: &Dispatch) -> Map<String, Value> {
+    let Dispatch::ByArgument { argument, actions } = dispatch else {
+        return input;
+    };
+    let always: Vec<Value> = match input.get("required") {
+        Some(Value::Array(names)) => names.clone(),
+        _ => Vec::new(),
+    };
+    let conditions: Vec<Value> = actions
+        .iter()
+        .filter_map(|(name, action)| {
+            let needed: Vec<&String> = action
+                .requires
+                .iter()
+                .filter(|r| !always.iter().any(|a| a.as_str() == Some(r.as_str())))
+                .collect();
+            (!needed.is_empty()).then(|| {
+                serde_json::json!({
+                    "if": {"properties": {argument.as_str(): {"const": name}}, "required": [argument]},
+                    "then": {"required": needed},
+                })
+            })
+        })
+        .collect();
+    if conditions.is_empty() {
+        return input;
+    }
+    match input.get_mut("allOf") {
+        Some(Value::Array(existing)) => existing.extend(conditions),
+        _ => {
+            input.insert("allOf".into(), Value::Array(conditions));
+        }
+    }
+    input
 }
 
 /// The `outputSchema` of a tool whose spec gives none: any object (every result is one).

@@ -391,6 +391,21 @@ variants:
 ";
 
     #[test]
+    fn variant_requirements_are_advertised_but_the_engine_keeps_its_own_check() {
+        let tool = compile(VARIANTS, "x/manage_things.yaml").unwrap();
+        assert_eq!(
+            tool.tool.input_schema.get("allOf"),
+            Some(&serde_json::json!([{
+                "if": {"properties": {"action": {"const": "get"}}, "required": ["action"]},
+                "then": {"required": ["key"]},
+            }]))
+        );
+        // The validator is built from the plain schema: a `get` without `key` reaches the
+        // engine, whose message names the variant.
+        assert!(tool.validator.is_valid(&serde_json::json!({"action": "get"})));
+    }
+
+    #[test]
     fn constructs_that_would_do_nothing_are_refused_with_their_line() {
         let cases: Vec<(String, &str, &str)> = vec![
             (
