@@ -206,7 +206,7 @@ mod tests {
     }
 
     /// Bodies recorded from real Kestra servers (1.3.0 and 2.0.0-SNAPSHOT, errors.json and
-    /// executions.json under /work/shared/kestra-api), `_links` left out.
+    /// executions.json under ../shared/kestra-api), `_links` left out.
     #[test]
     fn real_kestra_error_bodies_keep_their_detail() {
         let cases = [

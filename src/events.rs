@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::request::StreamLimits;
+
 /// One server-sent event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
@@ -41,6 +43,32 @@ impl EventParser {
             let line: Vec<u8> = self.pending.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line);
             self.line(line.trim_end_matches(['\n', '\r']));
+        }
+    }
+
+    /// Why reading under `limits` stops before the next chunk, if it does: enough events, or
+    /// the last one is an event the spec stops on. The HTTP stage and canned streams
+    /// (`tools test`) stop alike.
+    pub fn stop_reason(&self, limits: &StreamLimits) -> Option<Stopped> {
+        if self.events.len() >= limits.max_events {
+            return Some(Stopped::EventLimit(limits.max_events));
+        }
+        let last = self.events.last()?;
+        let signalled = limits
+            .stop_on
+            .iter()
+            .any(|s| Some(s.as_str()) == last.id.as_deref() || Some(s.as_str()) == last.event.as_deref());
+        signalled.then_some(Stopped::Signalled)
+    }
+
+    /// The events read (at most `limits.max_events`), why reading stopped and how much was read.
+    pub fn finish(self, stopped: Stopped, bytes: usize, limits: &StreamLimits) -> EventStream {
+        let mut events = self.events;
+        events.truncate(limits.max_events);
+        EventStream {
+            events,
+            stopped,
+            bytes,
         }
     }
 

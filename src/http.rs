@@ -292,16 +292,8 @@ async fn read_events(
     let mut parser = EventParser::default();
     let mut read = 0usize;
     let stopped = loop {
-        if parser.events.len() >= limits.max_events {
-            break Stopped::EventLimit(limits.max_events);
-        }
-        if let Some(last) = parser.events.last()
-            && limits
-                .stop_on
-                .iter()
-                .any(|s| Some(s.as_str()) == last.id.as_deref() || Some(s.as_str()) == last.event.as_deref())
-        {
-            break Stopped::Signalled;
+        if let Some(stopped) = parser.stop_reason(limits) {
+            break stopped;
         }
         match tokio::time::timeout_at(deadline, response.chunk()).await {
             Err(_) => break Stopped::TimeLimit(limits.max_duration),
@@ -316,13 +308,7 @@ async fn read_events(
             }
         }
     };
-    let mut events = parser.events;
-    events.truncate(limits.max_events);
-    EventStream {
-        events,
-        stopped,
-        bytes: read,
-    }
+    parser.finish(stopped, read, limits)
 }
 
 /// The pooled client. No overall timeout here: each request sets its own (see `send_once`).

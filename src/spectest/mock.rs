@@ -242,16 +242,8 @@ fn read_events(text: &str, limits: &StreamLimits) -> EventStream {
     let mut lines = text.split_inclusive('\n');
     let mut ended = false;
     let stopped = loop {
-        if parser.events.len() >= limits.max_events {
-            break Stopped::EventLimit(limits.max_events);
-        }
-        if let Some(last) = parser.events.last()
-            && limits
-                .stop_on
-                .iter()
-                .any(|s| Some(s.as_str()) == last.id.as_deref() || Some(s.as_str()) == last.event.as_deref())
-        {
-            break Stopped::Signalled;
+        if let Some(stopped) = parser.stop_reason(limits) {
+            break stopped;
         }
         if ended {
             break Stopped::Ended;
@@ -269,11 +261,5 @@ fn read_events(text: &str, limits: &StreamLimits) -> EventStream {
             }
         }
     };
-    let mut events = parser.events;
-    events.truncate(limits.max_events);
-    EventStream {
-        events,
-        stopped,
-        bytes: read,
-    }
+    parser.finish(stopped, read, limits)
 }

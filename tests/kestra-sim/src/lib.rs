@@ -3,7 +3,7 @@
 //! It is not Kestra. It keeps flows, executions (with a small state machine), logs, KV entries,
 //! namespace files, triggers/backfills and the Enterprise objects the `ee` tools use, in memory,
 //! and answers with the status codes, bodies and routing of a real server as far as the
-//! recorded corpora (`/work/shared/kestra-api/recorded-0.23`, and `recorded-1.3.0`, which the
+//! recorded corpora (`../shared/kestra-api/recorded-0.23`, and `recorded-1.3.0`, which the
 //! 1.3 mode follows where 1.3 differs from 0.23), the 1.3/2.0 OpenAPI
 //! descriptions (openapi/) and Kestra's controllers show them. Where it guesses,
 //! the module says so. See tests/testbed/README.md.

@@ -1,5 +1,5 @@
 //! Replays the corpus recorded from a real Kestra 0.23 (tests/recorded-0.23, a copy of
-//! /work/shared/kestra-api/recorded-0.23) against the simulator in 1.3 mode, with the shared
+//! ../shared/kestra-api/recorded-0.23) against the simulator in 1.3 mode, with the shared
 //! harness in `common/` (status + body shape, id mapping, manual clock). Every difference is
 //! listed in KNOWN_DIFFERENCES with its reason; where 1.3 behaves differently from 0.23, the
 //! reason cites the recorded-1.3.0 pair that shows 1.3's behaviour.

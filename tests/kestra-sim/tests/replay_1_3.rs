@@ -1,5 +1,5 @@
 //! Replays the corpus recorded from a real Kestra OSS 1.3.0 (tests/recorded-1.3.0, a copy of
-//! /work/shared/kestra-api/recorded-1.3.0) against the simulator in 1.3 mode, with the shared
+//! ../shared/kestra-api/recorded-1.3.0) against the simulator in 1.3 mode, with the shared
 //! harness in `common/` (status + body shape, id mapping, manual clock). Every difference is
 //! listed in KNOWN_DIFFERENCES with its reason; stale entries fail.
 

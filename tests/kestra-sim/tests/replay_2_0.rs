@@ -1,5 +1,5 @@
 //! Replays the corpus recorded from a real Kestra 2.0.0-SNAPSHOT (tests/recorded-2.0.0-SNAPSHOT,
-//! a copy of /work/shared/kestra-api/recorded-2.0.0-SNAPSHOT) against the simulator in 2.0 mode,
+//! a copy of ../shared/kestra-api/recorded-2.0.0-SNAPSHOT) against the simulator in 2.0 mode,
 //! with the shared harness in `common/` (status + body shape, id mapping, manual clock). Every
 //! difference is listed in KNOWN_DIFFERENCES with its reason; stale entries fail.
 

@@ -1,6 +1,6 @@
 //! The replay harness shared by the corpus replays (`replay.rs` for 0.23, `replay_1_3.rs` for
 //! 1.3.0, `replay_2_0.rs` for 2.0.0-SNAPSHOT): it replays a corpus recorded from a real Kestra (a copy of
-//! /work/shared/kestra-api/recorded-*) against the simulator in a given mode, in recording
+//! ../shared/kestra-api/recorded-*) against the simulator in a given mode, in recording
 //! order, and compares every status code and JSON body shape (keys and value types of the
 //! recorded body; extra keys in the simulator are allowed).
 //!
