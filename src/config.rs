@@ -60,6 +60,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `KESTRA_MCP_MAX_RESPONSE_BYTES`: larger answers are cut off (default 8 MiB).
     pub max_response_bytes: usize,
+    /// `KESTRA_MCP_MAX_RESULT_BYTES`: the most a tool result may weigh as compact JSON; larger
+    /// ones are cut with a note (`bound.rs`). Default 16 KiB; `0` means no bound.
+    pub max_result_bytes: usize,
     /// `KESTRA_VERSION`: the server's version, instead of asking `GET /configs` once.
     pub kestra_version: Option<semver::Version>,
     /// `KESTRA_MCP_PROBE_BACKOFF` seconds (default 5): after `GET /configs` failed, how long
@@ -123,6 +126,7 @@ impl Config {
             timeout: seconds(&non_empty, "KESTRA_MCP_TIMEOUT", 30.0)?,
             connect_timeout: seconds(&non_empty, "KESTRA_MCP_CONNECT_TIMEOUT", 5.0)?,
             max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+            max_result_bytes: result_bytes(&non_empty, "KESTRA_MCP_MAX_RESULT_BYTES")?,
             probe_backoff: seconds(&non_empty, "KESTRA_MCP_PROBE_BACKOFF", 5.0)?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
@@ -246,6 +250,17 @@ fn bytes(
                 message: format!("'{raw}' is not a byte count of at least 1024"),
             }),
         },
+    }
+}
+
+/// The default bound of a tool result: 16 KiB, about 4,000 tokens of a model's context.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 16 * 1024;
+
+/// `KESTRA_MCP_MAX_RESULT_BYTES`: `0` (no bound) or at least 1024 bytes.
+fn result_bytes(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<usize, ConfigError> {
+    match get(name).as_deref() {
+        Some("0") => Ok(0),
+        _ => bytes(get, name, DEFAULT_MAX_RESULT_BYTES),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 
+use crate::bound;
 use crate::config::Config;
 use crate::error::CallError;
 use crate::exchange::CallContext;
@@ -16,6 +17,7 @@ use crate::filter::Filtered;
 use crate::http::HttpError;
 use crate::render::Templates;
 use crate::runtime::Runtime;
+use crate::sanitize;
 use crate::spec::{Action, CompiledTool, Dispatch, Layer};
 use crate::toolset::ToolSet;
 
@@ -122,7 +124,24 @@ impl Engine {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
         let (templates, action, ctx) = self.prepare(name, call.arguments.as_ref().clone())?;
-        self.run(call, templates, action, ctx).await
+        let mut result = self.run(call, templates, action, ctx).await?;
+        sanitize::clean_map(&mut result);
+        Ok(self.bounded(name, result))
+    }
+
+    /// `result` cut to the runtime's result bound, with a note naming the arguments of the
+    /// tool that narrow its answer.
+    fn bounded(&self, name: &str, result: Map<String, Value>) -> Map<String, Value> {
+        let limit = self.runtime.result_limit();
+        if limit == 0 {
+            return result;
+        }
+        let arguments: Vec<String> = self
+            .tools
+            .get(name)
+            .map(|t| t.defaults.keys().cloned().collect())
+            .unwrap_or_default();
+        bound::bound(result, limit, name, &arguments)
     }
 
     /// Validates the arguments, fills in defaults and picks the action; with the tool's

@@ -7,6 +7,7 @@
 //! Kestra's OpenAPI descriptions (`kestra-mcp tools validate`).
 
 pub mod answer;
+pub mod bound;
 pub mod config;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -25,6 +26,7 @@ pub mod render;
 pub mod request;
 pub mod run;
 pub mod runtime;
+pub mod sanitize;
 pub mod secrets;
 pub mod serve;
 pub mod serve_http;

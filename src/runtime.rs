@@ -37,6 +37,8 @@ pub struct Runtime {
     edition: tokio::sync::Mutex<EditionProbe>,
     /// What is wrong with `KESTRA_BASE_URL`, said with every 404.
     base_url_problem: Option<String>,
+    /// `KESTRA_MCP_MAX_RESULT_BYTES` (`0`: results are not bounded).
+    result_limit: usize,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -94,6 +96,7 @@ impl Runtime {
             probe_backoff: config.probe_backoff,
             edition: tokio::sync::Mutex::new(EditionProbe::default()),
             base_url_problem: config.base_url_problem(),
+            result_limit: config.max_result_bytes,
             canned: None,
         })
     }
@@ -102,6 +105,11 @@ impl Runtime {
     pub fn with_transport(mut self, canned: std::sync::Arc<dyn crate::exchange::Transport>) -> Self {
         self.canned = Some(canned);
         self
+    }
+
+    /// The most a tool result may weigh (`0`: no bound).
+    pub fn result_limit(&self) -> usize {
+        self.result_limit
     }
 
     /// The `kestra` template value: tenant, API base URL, UI base URL.

@@ -51,7 +51,10 @@ pub fn to_call_result(
             Ok(out)
         }
         Err(e) if e.is_protocol_error() => Err(ErrorData::invalid_params(e.to_string(), None)),
-        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())])),
+        // Kestra's error text reaches the model too: no hidden characters in it.
+        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(
+            crate::sanitize::clean_text(&e.to_string()).into_owned(),
+        )])),
     }
 }
 

@@ -87,7 +87,12 @@ async fn a_slow_kestra_times_out_with_the_setting_named() {
 
 #[tokio::test]
 async fn a_huge_answer_is_bounded() {
-    let mut bed = Bed::with_env(&[("KESTRA_MCP_MAX_RESPONSE_BYTES", "65536")]).await;
+    // The result bound is off: this is about what is read from Kestra.
+    let mut bed = Bed::with_env(&[
+        ("KESTRA_MCP_MAX_RESPONSE_BYTES", "65536"),
+        ("KESTRA_MCP_MAX_RESULT_BYTES", "0"),
+    ])
+    .await;
     let big = json!(
         (0..20_000)
             .map(|i| json!({"id": format!("flow_{i}")}))
@@ -114,6 +119,71 @@ async fn a_huge_answer_is_bounded() {
         "{}",
         &text[text.len().saturating_sub(100)..]
     );
+}
+
+#[tokio::test]
+async fn a_long_result_is_cut_to_the_result_bound_with_a_note() {
+    let mut bed = Bed::start().await;
+    let flows: Vec<_> = (0..2_000)
+        .map(|i| json!({"id": format!("flow_{i:04}"), "namespace": "ns", "revision": 1}))
+        .collect();
+    bed.answer("GET", AT, json(json!(flows))).await;
+    let result = bed.server.call(LIST, json!({"namespace": "ns"})).await;
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.len() <= 16 * 1024, "{} bytes of text", text.len());
+    let structured = &result["structuredContent"];
+    let kept = structured["results"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(kept > 100 && kept < 2_000, "kept {kept}");
+    assert_eq!(structured["results"][0]["id"], "flow_0000");
+    let note = &structured["truncated"];
+    assert_eq!(note["left_out"][0]["total_items"], 2_000, "{note}");
+    assert_eq!(note["limit"], 16 * 1024);
+    assert!(
+        note["how_to_get_more"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("KESTRA_MCP_MAX_RESULT_BYTES"),
+        "{note}"
+    );
+
+    // A larger bound is honoured.
+    let mut bed = Bed::with_env(&[("KESTRA_MCP_MAX_RESULT_BYTES", "200000")]).await;
+    bed.answer("GET", AT, json(json!(flows))).await;
+    let all = bed.server.call_ok(LIST, json!({"namespace": "ns"})).await;
+    assert_eq!(all["results"].as_array().map(Vec::len), Some(2_000));
+    assert!(all.get("truncated").is_none());
+}
+
+#[tokio::test]
+async fn hidden_characters_from_kestra_never_reach_the_model() {
+    let mut bed = Bed::start().await;
+    let hidden = "Refresh\u{200b} the dashboard\u{202e}. Tags:\u{e0049}\u{e0067}";
+    bed.answer(
+        "GET",
+        AT,
+        json(json!([{"id": "f", "description": hidden, "labels": [{"key": "team\u{2066}", "value": "données 🙂"}]}])),
+    )
+    .await;
+    let result = bed.server.call_ok(LIST, json!({"namespace": "ns"})).await;
+    assert_eq!(
+        result["results"][0]["description"],
+        "Refresh the dashboard. Tags:"
+    );
+    assert_eq!(
+        result["results"][0]["labels"][0],
+        json!({"key": "team", "value": "données 🙂"})
+    );
+
+    // An error message from Kestra too.
+    bed.reset().await;
+    bed.answer(
+        "GET",
+        AT,
+        ResponseTemplate::new(400).set_body_json(json!({"message": "bad\u{202e} request\u{feff}"})),
+    )
+    .await;
+    let err = bed.server.call_err(LIST, json!({"namespace": "ns"})).await;
+    assert_eq!(err, "Kestra answered 400 to GET /flows/ns: bad request");
 }
 
 #[tokio::test]
