@@ -19,10 +19,15 @@ use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink};
 use crate::reload::Subscribers;
 
-/// What the server tells clients about itself, as the Python server does.
+/// What the server tells clients about itself: what the tools reach and how they fit together,
+/// not how to write the answer. Chores often take several calls (find, then act), so it does not
+/// ask for a single one; it does not name Enterprise tools, which an OSS Kestra does not serve.
 const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, executions, logs, \
-KV store, namespace files and Enterprise administration. Select the single most relevant tool for \
-the user's request and invoke only that one tool.";
+KV store and namespace files of one Kestra tenant. Find things with the search and list tools \
+(they take filters and time ranges), then act on them by id; a chore may take several calls. \
+Results larger than the server's bound are cut and carry a `truncated` field that says what was \
+left out and which arguments narrow the answer. Flow schedules (cron) run in UTC unless the \
+trigger sets a timezone.";
 
 /// The rmcp handler.
 #[derive(Clone)]
