@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::SpecError;
 use super::action::{Action, ActionParts};
+use super::advertise;
 use super::raw::{AnnotationsSpec, Method, ToolSpec};
 use crate::render::{RESERVED_NAMES, Templates};
 
@@ -199,7 +200,8 @@ impl Unbound {
         };
 
         let output_schema = match &shared_response.output_schema {
-            None => Some(default_output_schema()),
+            // Any object says nothing a client can use (every result is one): none is advertised.
+            None => None,
             Some(Value::Null) => None,
             Some(schema) => Some(output_schema(schema).map_err(|m| err("response.output_schema", m))?),
         };
@@ -209,7 +211,7 @@ impl Unbound {
         };
         // Advertised with each variant's requirements; the validator keeps the plain schema so
         // that the engine's own check (and its message) is what refuses a call.
-        let advertised = with_variant_requirements(input, &dispatch);
+        let advertised = advertise::lean_input(with_variant_requirements(input, &dispatch));
         let mut tool =
             Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(advertised)).with_annotations(
                 annotations(spec.annotations.as_ref(), &methods, spec.title.clone()),
@@ -353,14 +355,6 @@ fn with_variant_requirements(mut input: Map<String, Value>, dispatch: &Dispatch)
         }
     }
     input
-}
-
-/// The `outputSchema` of a tool whose spec gives none: any object (every result is one).
-fn default_output_schema() -> Map<String, Value> {
-    let mut schema = Map::new();
-    schema.insert("type".into(), Value::String("object".into()));
-    schema.insert("additionalProperties".into(), Value::Bool(true));
-    schema
 }
 
 fn output_schema(schema: &Value) -> Result<Map<String, Value>, String> {

@@ -289,19 +289,15 @@ request:
     }
 
     #[test]
-    fn a_spec_without_output_schema_advertises_any_object_and_null_advertises_none() {
+    fn a_spec_without_output_schema_advertises_none() {
+        // "Any object" would say nothing a client can use: every result is an object.
         let tool = compile(GOOD, "x/list_things.yaml").unwrap();
-        assert_eq!(
-            tool.tool.output_schema.as_deref(),
-            Some(
-                serde_json::json!({"type": "object", "additionalProperties": true})
-                    .as_object()
-                    .unwrap()
-            )
-        );
-        let without = format!("{GOOD}response:\n  output_schema: null\n");
-        let tool = compile(&without, "x/list_things.yaml").unwrap();
         assert_eq!(tool.tool.output_schema, None);
+        let with = format!(
+            "{GOOD}response:\n  output_schema: {{type: object, properties: {{n: {{type: integer}}}}}}\n"
+        );
+        let tool = compile(&with, "x/list_things.yaml").unwrap();
+        assert!(tool.tool.output_schema.is_some());
     }
 
     #[test]
@@ -396,7 +392,8 @@ variants:
         assert_eq!(
             tool.tool.input_schema.get("allOf"),
             Some(&serde_json::json!([{
-                "if": {"properties": {"action": {"const": "get"}}, "required": ["action"]},
+                // `action` is always required: the condition needs no `required` of its own.
+                "if": {"properties": {"action": {"const": "get"}}},
                 "then": {"required": ["key"]},
             }]))
         );

@@ -7,6 +7,7 @@
 //! together.
 
 pub mod action;
+pub mod advertise;
 pub mod compile;
 pub mod inert;
 pub mod load;
