@@ -3,17 +3,16 @@
 //!   anything under tools.d/ changing triggers a rebuild;
 //! - the Kestra OpenAPI descriptions and their overlay (openapi/*.yml and overlay.yaml, about
 //!   1.3 MB of YAML) are embedded deflated (about 110 kB) for `kestra-mcp tools validate`
-//!   (src/contract), through a generated `openapi_bundle.rs` listing them.
+//!   (src/contract), through a generated `openapi_bundle.rs` listing them;
+//! - whatever the features, the operations table of src/spec/operations.rs (operationId ->
+//!   method, scope and path in each described Kestra version) is extracted from the same
+//!   descriptions into a generated `operations_table.rs`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=tools.d");
-    // Only the contract checker reads the descriptions (`contract` feature).
-    if std::env::var_os("CARGO_FEATURE_CONTRACT").is_none() {
-        return Ok(());
-    }
     println!("cargo:rerun-if-changed=openapi");
     let out_dir = std::env::var("OUT_DIR")?;
     let mut descriptions: Vec<String> = std::fs::read_dir("openapi")?
@@ -22,6 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|name| name.ends_with(".yml"))
         .collect();
     descriptions.sort();
+    write_operations_table(&descriptions, &out_dir)?;
+    // Only the contract checker reads the whole descriptions (`contract` feature).
+    if std::env::var_os("CARGO_FEATURE_CONTRACT").is_none() {
+        return Ok(());
+    }
     let mut bundle = String::from(
         "/// The bundled descriptions: file name and deflated text.\nconst BUNDLED: &[(&str, &[u8])] = &[\n",
     );
@@ -46,5 +50,90 @@ fn deflate(name: &str, out_dir: &str) -> Result<(), Box<dyn std::error::Error>> 
     let text = std::fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
     let deflated = miniz_oxide::deflate::compress_to_vec(&text, 9);
     std::fs::write(Path::new(out_dir).join(format!("{name}.deflate")), deflated)?;
+    Ok(())
+}
+
+/// One operation of one description: (operationId, method, path as written, e.g.
+/// `/api/v1/{tenant}/executions/{executionId}/kill`).
+type Operation = (String, String, String);
+
+/// The operations of a description. Kestra's descriptions are machine-written with a fixed
+/// layout (paths at two spaces, methods at four, `operationId` at six), so a line scan of the
+/// `paths:` section is enough and keeps a YAML parser out of the build dependencies.
+fn scan_operations(text: &str) -> Vec<Operation> {
+    let mut out = Vec::new();
+    let (mut in_paths, mut path, mut method) = (false, None::<String>, None::<String>);
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+            path = Some(format!("/{}", p.trim_matches(['\'', '"'])));
+            method = None;
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':'))
+            && ["get", "post", "put", "patch", "delete"].contains(&m)
+        {
+            method = Some(m.to_owned());
+        } else if let Some(id) = line.strip_prefix("      operationId: ")
+            && let (Some(p), Some(m)) = (&path, &method)
+        {
+            out.push((id.trim().to_owned(), m.clone(), p.clone()));
+        }
+    }
+    out
+}
+
+/// The Kestra version a description is of: `openapi-2.0.0-SNAPSHOT.yml` -> `2.0.0`.
+fn described_version(file: &str) -> String {
+    let stem = file.trim_start_matches("openapi-").trim_end_matches(".yml");
+    stem.split('-').next().unwrap_or(stem).to_owned()
+}
+
+/// The Rust expression of one route: `Some(Route::new(Method::Post, Scope::Tenant, "/x"))`.
+fn route_expr(method: &str, path: &str) -> Option<String> {
+    let (scope, relative) = match path.strip_prefix("/api/v1/{tenant}") {
+        Some(rest) => ("Tenant", rest),
+        None => ("Instance", path.strip_prefix("/api/v1")?),
+    };
+    let mut variant = method.to_owned();
+    variant[..1].make_ascii_uppercase();
+    Some(format!(
+        "Some(Route::new(Method::{variant}, Scope::{scope}, {relative:?}))"
+    ))
+}
+
+fn write_operations_table(descriptions: &[String], out_dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use std::collections::BTreeMap;
+    let mut versions = Vec::new();
+    // operationId -> its route expression per description (in `descriptions` order).
+    let mut table: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for (index, name) in descriptions.iter().enumerate() {
+        let source = Path::new("openapi").join(name);
+        let text = std::fs::read_to_string(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+        versions.push(described_version(name));
+        for (id, method, path) in scan_operations(&text) {
+            // Routes outside the API root (`/login`) are not the specs' business.
+            let Some(route) = route_expr(&method, &path) else {
+                continue;
+            };
+            let routes = table.entry(id).or_insert_with(|| vec![None; descriptions.len()]);
+            routes[index] = Some(route);
+        }
+    }
+    let mut code = format!(
+        "/// The Kestra versions described, in the order of each operation's routes.\npub(super) const DESCRIBED: &[&str] = &{versions:?};\n\
+         /// operationId -> its route in each described version (`None`: not there), sorted by id.\n\
+         pub(super) const OPERATIONS: &[(&str, &[Option<Route>])] = &[\n"
+    );
+    for (id, routes) in &table {
+        let routes: Vec<&str> = routes.iter().map(|r| r.as_deref().unwrap_or("None")).collect();
+        writeln!(code, "    ({id:?}, &[{}]),", routes.join(", "))?;
+    }
+    code.push_str("];\n");
+    std::fs::write(Path::new(out_dir).join("operations_table.rs"), code)?;
     Ok(())
 }
