@@ -581,6 +581,39 @@ mod tests {
         );
     }
 
+    /// The paths an operation implies get the same one-segment encoding as written ones: no
+    /// argument (nor a `params` template fed by one) can climb or add a segment.
+    #[test]
+    fn operation_derived_paths_encode_values_as_single_segments() {
+        use crate::render::{Templates, context};
+        use crate::request::RequestTemplate;
+        let kill = spec("operation: killExecution\nparams: {}\n");
+        let via_params =
+            spec("operation: [execution, getExecution]\nparams: {executionId: '{{ steps.target.id }}'}\n");
+        let allowed = args(&["execution_id", "steps"]);
+        let mut templates = Templates::new();
+        let mut compiled = Vec::new();
+        for request in [&kill, &via_params] {
+            for (_, target) in resolve(request, None, &args(&["execution_id"])).unwrap() {
+                compiled.push(RequestTemplate::compile(request, &target, &mut templates, &allowed).unwrap());
+            }
+        }
+        assert_eq!(compiled.len(), 3, "kill splits by version, get does not");
+        let with =
+            |value: &str| serde_json::json!({"execution_id": value, "steps": {"target": {"id": value}}});
+        for template in &compiled {
+            let ok = template.render(&templates, &context(&with("a b?#"))).unwrap();
+            assert!(ok.path.starts_with("/executions/a%20b%3F%23"), "{}", ok.path);
+            for hostile in ["..", ".", "", "a/b", "%2e%2e", "..%2F", "%252e%252e", "a\\b"] {
+                assert!(
+                    template.render(&templates, &context(&with(hostile))).is_err(),
+                    "{hostile:?} was sent in {}",
+                    template.path_source
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_written_route_is_implied_redundant_or_disagrees() {
         let target = |method, path: &str| Target {
