@@ -218,7 +218,9 @@ pub struct RequestSpec {
     #[serde(default)]
     pub kestra: Option<String>,
     /// The Kestra OpenAPI `operationId` this request calls (e.g. `pauseExecution`), or a list
-    /// when versions name it differently (`[keyValue, getKeyValue]`). The contract tests check
+    /// when versions name it differently (`[keyValue, getKeyValue]`). Without `method` and
+    /// `path`, they come from the bundled Kestra descriptions for the version in use (a route
+    /// that moved between versions gives one request per version). The contract tests check
     /// that the rendered request resolves to this operation on every Kestra version the request
     /// is for, which catches a path that lands on another route.
     #[serde(default)]
