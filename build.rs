@@ -6,7 +6,8 @@
 //!   (src/contract), through a generated `openapi_bundle.rs` listing them;
 //! - whatever the features, the operations table of src/spec/operations.rs (operationId ->
 //!   method, scope and path in each described Kestra version) is extracted from the same
-//!   descriptions into a generated `operations_table.rs`.
+//!   descriptions, plus the operations the overlay adds to a version, into a generated
+//!   `operations_table.rs`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -106,31 +107,93 @@ fn route_expr(method: &str, path: &str) -> Option<String> {
     ))
 }
 
+/// The operations the reviewed overlay adds to a version's description
+/// (`add-operation-from-other-version`, e.g. 1.3's `/logs/{executionId}/follow`): the versions
+/// it names (`1.3`) and each operation's method and path. The overlay is hand-written with one
+/// layout (entries at `  - id:`, their keys at four spaces, operations as `["path", method]`).
+fn overlay_additions(text: &str) -> Vec<(Vec<String>, String, String)> {
+    let mut out = Vec::new();
+    let (mut versions, mut action, mut operations) = (Vec::new(), String::new(), Vec::new());
+    let mut flush =
+        |versions: &mut Vec<String>, action: &mut String, operations: &mut Vec<(String, String)>| {
+            if action == "add-operation-from-other-version" {
+                for (method, path) in operations.drain(..) {
+                    out.push((versions.clone(), method, path));
+                }
+            }
+            versions.clear();
+            action.clear();
+            operations.clear();
+        };
+    for line in text.lines() {
+        if line.starts_with("  - id:") {
+            flush(&mut versions, &mut action, &mut operations);
+        } else if let Some(list) = line.strip_prefix("    versions:") {
+            versions = list.split('"').skip(1).step_by(2).map(str::to_owned).collect();
+        } else if let Some(name) = line.strip_prefix("    action:") {
+            action = name.trim().to_owned();
+        } else if let Some(pair) = line.trim_start().strip_prefix("- [\"")
+            && let Some((path, method)) = pair.trim_end_matches(']').split_once("\", ")
+        {
+            operations.push((method.trim().to_owned(), path.to_owned()));
+        }
+    }
+    flush(&mut versions, &mut action, &mut operations);
+    out
+}
+
+/// operationId -> its method and path in each described version (`None`: not there).
+type Table = std::collections::BTreeMap<String, Vec<Option<(String, String)>>>;
+
+/// Gives `table` the routes the overlay adds: an operation a version's description lacks is
+/// the one another version serves at that method and path.
+fn add_overlay_routes(table: &mut Table, versions: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let overlay = std::fs::read_to_string(Path::new("openapi").join("overlay.yaml"))?;
+    for (named, method, path) in overlay_additions(&overlay) {
+        let wanted = Some((method.clone(), path.clone()));
+        let Some(routes) = table.values_mut().find(|routes| routes.contains(&wanted)) else {
+            return Err(format!("overlay adds {method} {path}, which no description has").into());
+        };
+        for (index, version) in versions.iter().enumerate() {
+            if named.iter().any(|n| version.starts_with(&format!("{n}."))) && routes[index].is_none() {
+                routes[index] = wanted.clone();
+            }
+        }
+    }
+    Ok(())
+}
+
 fn write_operations_table(descriptions: &[String], out_dir: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use std::collections::BTreeMap;
     let mut versions = Vec::new();
-    // operationId -> its route expression per description (in `descriptions` order).
-    let mut table: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    let mut table = Table::new();
     for (index, name) in descriptions.iter().enumerate() {
         let source = Path::new("openapi").join(name);
         let text = std::fs::read_to_string(&source).map_err(|e| format!("{}: {e}", source.display()))?;
         versions.push(described_version(name));
         for (id, method, path) in scan_operations(&text) {
-            // Routes outside the API root (`/login`) are not the specs' business.
-            let Some(route) = route_expr(&method, &path) else {
-                continue;
-            };
             let routes = table.entry(id).or_insert_with(|| vec![None; descriptions.len()]);
-            routes[index] = Some(route);
+            routes[index] = Some((method, path));
         }
     }
+    add_overlay_routes(&mut table, &versions)?;
     let mut code = format!(
         "/// The Kestra versions described, in the order of each operation's routes.\npub(super) const DESCRIBED: &[&str] = &{versions:?};\n\
          /// operationId -> its route in each described version (`None`: not there), sorted by id.\n\
          pub(super) const OPERATIONS: &[(&str, &[Option<Route>])] = &[\n"
     );
     for (id, routes) in &table {
-        let routes: Vec<&str> = routes.iter().map(|r| r.as_deref().unwrap_or("None")).collect();
+        let routes: Vec<String> = routes
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .and_then(|(method, path)| route_expr(method, path))
+                    .unwrap_or_else(|| "None".to_owned())
+            })
+            .collect();
+        // Routes outside the API root (`/login`) are not the specs' business.
+        if routes.iter().all(|r| r == "None") {
+            continue;
+        }
         writeln!(code, "    ({id:?}, &[{}]),", routes.join(", "))?;
     }
     code.push_str("];\n");

@@ -1,7 +1,9 @@
 //! The operations table: each `operationId` of the bundled Kestra OpenAPI descriptions
 //! (openapi/*.yml, one per known Kestra version) with its method, root (tenant or instance)
-//! and path template in each version. build.rs extracts it whatever the cargo features, so a
-//! request may name its `operation` alone and get its method and path from here.
+//! and path template in each version, plus the operations the reviewed overlay
+//! (openapi/overlay.yaml) adds to a version whose description misses them. build.rs extracts
+//! it whatever the cargo features, so a request may name its `operation` alone and get its
+//! method and path from here.
 //!
 //! [`resolve`] turns a request spec into its targets: the written `method`/`path`, or the
 //! operation's route per Kestra version with its path parameters bound (from `params`, else
@@ -460,6 +462,13 @@ mod tests {
             Some(Route::new(Method::Get, Scope::Instance, "/configs"))
         );
         assert_eq!(routes("execution").unwrap()[1], None, "1.3's name only");
+        // Missing from the 1.3 description; the overlay adds it (logs-follow-exists-in-1.3).
+        let follow = Some(Route::new(
+            Method::Get,
+            Scope::Tenant,
+            "/logs/{executionId}/follow",
+        ));
+        assert_eq!(routes("followLogsFromExecution").unwrap(), &[follow, follow]);
         assert!(routes("noSuchOperation").is_none());
     }
 
