@@ -154,6 +154,18 @@ fn the_module_graph_has_no_import_loops() {
         edges[&vec!["run".to_owned()]].contains(&vec!["engine".to_owned()]),
         "the parser lost an edge: {edges:?}"
     );
+    // The operations table is compiled in whatever the features: it may not lean on the
+    // contract checker (behind `contract`), only on the raw spec and the request stage.
+    let operations = vec!["spec".to_owned(), "operations".to_owned()];
+    let allowed = [
+        vec!["spec".to_owned(), "raw".to_owned()],
+        vec!["request".to_owned()],
+    ];
+    let used = &edges[&operations];
+    assert!(
+        used.iter().all(|m| allowed.contains(m)),
+        "spec::operations depends on {used:?}"
+    );
     let loops: BTreeSet<String> = modules
         .keys()
         .filter_map(|m| cycle_from(m, &edges))

@@ -9,6 +9,29 @@ use serde_json::Value;
 use crate::render::{JsonTemplate, TemplateError, TemplateId, Templates, ValueTemplate};
 use crate::spec::raw::{BodySpec, Method, PartSpec, RequestSpec, Scope};
 
+/// Where a request goes: its method, root and path template, as written in the spec
+/// (`method:`/`path:`) or implied by its `operation` (src/spec/operations.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub method: Method,
+    pub scope: Scope,
+    pub path: String,
+    /// Whether the spec wrote `method` and `path` itself.
+    pub written: bool,
+}
+
+impl Target {
+    /// The target a spec writes out, when it gives both `method` and `path`.
+    pub fn written(spec: &RequestSpec) -> Option<Target> {
+        Some(Target {
+            method: spec.method?,
+            scope: spec.scope.unwrap_or_default(),
+            path: spec.path.clone()?,
+            written: true,
+        })
+    }
+}
+
 /// A compiled request.
 #[derive(Debug, Clone)]
 pub struct RequestTemplate {
@@ -16,8 +39,11 @@ pub struct RequestTemplate {
     pub operations: Vec<String>,
     pub method: Method,
     pub scope: Scope,
-    /// The path as written in the spec, for listings and contract checks.
+    /// The path template, as written in the spec or implied by the operation, for listings
+    /// and contract checks.
     pub path_source: String,
+    /// Whether the spec wrote `method` and `path` itself (else the operation implied them).
+    pub route_written: bool,
     path: TemplateId,
     query: Vec<(String, ValueTemplate)>,
     headers: Vec<(String, ValueTemplate)>,
@@ -124,13 +150,17 @@ fn at(field: impl Into<String>) -> impl FnOnce(TemplateError) -> FieldError {
 }
 
 impl RequestTemplate {
-    /// Compiles a request spec; `allowed` lists the variables templates may read.
+    /// Compiles a request spec sent to `target`; `allowed` lists the variables templates may
+    /// read.
     pub fn compile(
         spec: &RequestSpec,
+        target: &Target,
         templates: &mut Templates,
         allowed: &BTreeSet<String>,
     ) -> Result<Self, FieldError> {
-        let path = templates.path(&spec.path, allowed).map_err(at("path"))?;
+        // An implied path's errors come from the operation (and its `params`).
+        let path_field = if target.written { "path" } else { "operation" };
+        let path = templates.path(&target.path, allowed).map_err(at(path_field))?;
         let query = compile_pairs(&spec.query, "query", templates, allowed)?;
         let headers = compile_pairs(&spec.headers, "headers", templates, allowed)?;
         for (name, _) in &headers {
@@ -157,7 +187,7 @@ impl RequestTemplate {
             }),
             None => None,
         };
-        if spec.method == Method::Get && body.is_some() {
+        if target.method == Method::Get && body.is_some() {
             return Err(FieldError {
                 field: "body".into(),
                 message: "a GET request cannot have a body".into(),
@@ -165,9 +195,10 @@ impl RequestTemplate {
         }
         Ok(RequestTemplate {
             operations: spec.operation.as_ref().map(|o| o.to_vec()).unwrap_or_default(),
-            method: spec.method,
-            scope: spec.scope,
-            path_source: spec.path.clone(),
+            method: target.method,
+            scope: target.scope,
+            path_source: target.path.clone(),
+            route_written: target.written,
             path,
             query,
             headers,
@@ -428,7 +459,8 @@ mod tests {
         let mut templates = Templates::new();
         let allowed = vars.iter().map(|s| s.to_string()).collect();
         (
-            RequestTemplate::compile(&spec, &mut templates, &allowed).unwrap(),
+            RequestTemplate::compile(&spec, &Target::written(&spec).unwrap(), &mut templates, &allowed)
+                .unwrap(),
             templates,
         )
     }
@@ -493,14 +525,32 @@ mod tests {
     fn malformed_bodies_are_compile_errors() {
         let spec: RequestSpec =
             yaml_serde::from_str("method: POST\npath: /x\nbody:\n  json: {}\n  text: a\n").unwrap();
-        let err = RequestTemplate::compile(&spec, &mut Templates::new(), &BTreeSet::new()).unwrap_err();
+        let err = RequestTemplate::compile(
+            &spec,
+            &Target::written(&spec).unwrap(),
+            &mut Templates::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "body");
         let spec: RequestSpec = yaml_serde::from_str("method: GET\npath: /x\nbody:\n  json: {}\n").unwrap();
-        let err = RequestTemplate::compile(&spec, &mut Templates::new(), &BTreeSet::new()).unwrap_err();
+        let err = RequestTemplate::compile(
+            &spec,
+            &Target::written(&spec).unwrap(),
+            &mut Templates::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "a GET request cannot have a body");
         let spec: RequestSpec =
             yaml_serde::from_str("method: GET\npath: /x\nheaders:\n  Authorization: x\n").unwrap();
-        let err = RequestTemplate::compile(&spec, &mut Templates::new(), &BTreeSet::new()).unwrap_err();
+        let err = RequestTemplate::compile(
+            &spec,
+            &Target::written(&spec).unwrap(),
+            &mut Templates::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "headers.Authorization");
     }
 }

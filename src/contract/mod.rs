@@ -39,8 +39,9 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::CallError;
 use crate::filter::apply_disabled;
-use crate::request::RequestTemplate;
+use crate::request::{RequestTemplate, Target};
 use crate::spec::load::{builtin_sources, dir_sources};
+use crate::spec::operations::{self, Audit};
 use crate::spec::{Action, Catalog, CompiledTool, LoadOptions};
 
 /// The tenant requests are rendered for (any name would do: only the path shape matters).
@@ -170,6 +171,17 @@ fn line_of_path(text: &str, path_source: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// The first line of `text` that sets `operation:` to (a list holding) `operation` (1-based),
+/// for a request whose path the operation implies.
+fn line_of_operation(text: &str, operation: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start_matches("{");
+            line.starts_with("operation:") && line.contains(operation)
+        })
+        .map(|i| i + 1)
+}
+
 /// Checks every request of every tool of `engine` against `descriptions`; `texts` (origin →
 /// spec text) locates violations at a line.
 pub fn check_engine(
@@ -215,7 +227,10 @@ impl ToolCheck<'_> {
     fn location(&self, template: Option<&RequestTemplate>) -> Location {
         Location {
             origin: self.tool.origin.clone(),
-            line: template.and_then(|t| line_of_path(self.text?, &t.path_source)),
+            line: template.and_then(|t| match t.route_written {
+                true => line_of_path(self.text?, &t.path_source),
+                false => line_of_operation(self.text?, t.operations.first()?),
+            }),
         }
     }
 
@@ -231,6 +246,7 @@ impl ToolCheck<'_> {
     fn run(&self, descriptions: &Descriptions, report: &mut Report) {
         let templates = self.templates();
         self.check_claims(&templates, descriptions, report);
+        self.audit_written_routes(&templates, report);
         let variant = self
             .variant
             .zip(self.tool.dispatch.argument())
@@ -242,6 +258,45 @@ impl ToolCheck<'_> {
                 continue;
             };
             self.check_version(desc, &version, &templates, &sets, report);
+        }
+    }
+
+    /// A request that writes `method` and `path` next to an `operation` of the bundled table:
+    /// another route than the table's is a violation, the table's own route a deprecation
+    /// note (the operation implies it).
+    fn audit_written_routes(
+        &self,
+        templates: &BTreeMap<String, (&RequestTemplate, Option<&semver::VersionReq>)>,
+        report: &mut Report,
+    ) {
+        for (label, (template, req)) in templates {
+            if !template.route_written || template.operations.is_empty() {
+                continue;
+            }
+            let target = Target {
+                method: template.method,
+                scope: template.scope,
+                path: template.path_source.clone(),
+                written: true,
+            };
+            let location = self.location(Some(template));
+            match operations::audit(&template.operations, &target, *req) {
+                Audit::Unknown => {}
+                Audit::Implied => {
+                    let at = match location.line {
+                        Some(line) => format!("{}:{line}", location.origin),
+                        None => location.origin.clone(),
+                    };
+                    report.notes.insert(format!(
+                        "{at}: {} {label}: method/path are implied by operation {}; drop them",
+                        self.who(),
+                        template.operations.join(" / ")
+                    ));
+                }
+                Audit::Disagrees(why) => {
+                    report.violation(&location, format!("{} {label}: {why}", self.who()), "-");
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::operations;
 use super::raw::{Method, PaginateSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec};
 use crate::project::{Projection, Selection};
 use crate::render::{JsonTemplate, TemplateId, Templates, ValueTemplate};
@@ -422,18 +423,28 @@ fn compile_requests(
             }
             None => None,
         };
-        let template = RequestTemplate::compile(spec, templates, allowed).map_err(prefixed(field))?;
-        let response = match &spec.response {
-            Some(r) => Some(
-                compile_response(r, templates, allowed).map_err(prefixed(&format!("{field}.response")))?,
-            ),
-            None => None,
-        };
-        requests.push(VersionedRequest {
-            kestra,
-            template,
-            response,
-        });
+        let arguments: BTreeSet<String> = allowed
+            .iter()
+            .filter(|name| *name != "kestra" && !STEP_NAMES.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        let targets = operations::resolve(spec, kestra.as_ref(), &arguments).map_err(prefixed(field))?;
+        for (kestra, target) in targets {
+            let template =
+                RequestTemplate::compile(spec, &target, templates, allowed).map_err(prefixed(field))?;
+            let response = match &spec.response {
+                Some(r) => Some(
+                    compile_response(r, templates, allowed)
+                        .map_err(prefixed(&format!("{field}.response")))?,
+                ),
+                None => None,
+            };
+            requests.push(VersionedRequest {
+                kestra,
+                template,
+                response,
+            });
+        }
     }
     check_no_overlap(&requests).map_err(|m| fail("requests", m))?;
     Ok(requests)

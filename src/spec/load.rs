@@ -317,7 +317,15 @@ request:
         let cases: &[(&str, &str)] = &[
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: GET\n  path: /x\n  bogus: 1\n",
-                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `kestra`, `operation`, `method`, `path`, `scope`, `query`, `headers`, `body`, `response`",
+                "x/list_things.yaml:7: request: unknown field `bogus`, expected one of `kestra`, `operation`, `method`, `path`, `params`, `scope`, `query`, `headers`, `body`, `response`",
+            ),
+            (
+                "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  operation: killExecution\n",
+                "x/list_things.yaml: request.params.executionId: path parameter `executionId` of killExecution (DELETE /executions/{executionId}/kill) is bound neither by `params.executionId` nor by an argument `execution_id`",
+            ),
+            (
+                "name: list_things\ngroup: flow\ndescription: d\nsteps:\n  - request: {operation: searchFlow}\n",
+                "x/list_things.yaml: steps[0].request.operation: unknown operation 'searchFlow': not in the Kestra 1.3.0 / 2.0.0 descriptions; nearest: searchFlows",
             ),
             (
                 "name: list_things\ngroup: flow\ndescription: d\nrequest:\n  method: FETCH\n  path: /x\n",

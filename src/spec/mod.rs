@@ -1,6 +1,7 @@
 //! Tool specs: the raw format ([`raw`]), where they come from ([`source`]: the built-in set, a
 //! tools directory), loading and merging them ([`load`]), and compilation into servable tools
-//! ([`compile`]).
+//! ([`compile`]), with the operations table of Kestra's API ([`operations`]) that implies a
+//! request's method and path from its `operation`.
 //!
 //! Load errors name the file, the line when the YAML parser knows it, the field and the reason:
 //! `tools.d/search_flows.yaml:12: request.path: ...`. All problems are collected and reported
@@ -11,6 +12,7 @@ pub mod advertise;
 pub mod compile;
 pub mod inert;
 pub mod load;
+pub mod operations;
 pub mod raw;
 pub mod source;
 

@@ -218,20 +218,31 @@ pub struct RequestSpec {
     #[serde(default)]
     pub kestra: Option<String>,
     /// The Kestra OpenAPI `operationId` this request calls (e.g. `pauseExecution`), or a list
-    /// when versions name it differently (`[keyValue, getKeyValue]`). The contract tests check
+    /// when versions name it differently (`[keyValue, getKeyValue]`). Without `method` and
+    /// `path`, they come from the bundled Kestra descriptions for the version in use (a route
+    /// that moved between versions gives one request per version). The contract tests check
     /// that the rendered request resolves to this operation on every Kestra version the request
     /// is for, which catches a path that lands on another route.
     #[serde(default)]
     pub operation: Option<OneOrMany>,
-    /// HTTP method.
-    pub method: Method,
+    /// HTTP method. Implied by `operation` when it is in the bundled Kestra descriptions;
+    /// give it (with `path`) only for routes they lack.
+    #[serde(default)]
+    pub method: Option<Method>,
     /// Path template starting with `/`, relative to the scope's root. Every `{{ ... }}` in it is
     /// one path segment: its value is percent-encoded, and `/`, `.`, `..` or an empty value is
-    /// refused, so arguments can never change the endpoint.
-    pub path: String,
-    /// Root the path is relative to (default `tenant`).
+    /// refused, so arguments can never change the endpoint. Implied by `operation` (per Kestra
+    /// version) when it is in the bundled descriptions.
     #[serde(default)]
-    pub scope: Scope,
+    pub path: Option<String>,
+    /// Templates for the path parameters of the route `operation` implies
+    /// (`executionId: "{{ steps.target.id }}"`); a parameter not given here is bound to the
+    /// argument named like it in snake_case (`executionId` -> `execution_id`).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Root the path is relative to (default `tenant`; implied by `operation` too).
+    #[serde(default)]
+    pub scope: Option<Scope>,
     /// Query parameters. Each value is a template; an entry that renders empty (or `none`) is
     /// dropped, and a value that is a single `{{ expression }}` giving a list repeats the parameter.
     #[serde(default)]

@@ -521,14 +521,21 @@ fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_f
         spec.display()
     );
     assert!(stdout.lines().any(|l| l.starts_with(&expected)), "{stdout}");
+    // The written route is also compared with the operations table.
+    let disagrees = format!(
+        "{}:13: pause_old_style steps[0].requests[0]: pauseExecution is POST /executions/{{executionId}}/actions/pause in the Kestra 2.0.0 description, but the request says POST /executions/{{{{ execution_id }}}}/pause",
+        spec.display()
+    );
+    assert!(stdout.lines().any(|l| l == disagrees), "{stdout}");
     assert_eq!(
         stdout.lines().count(),
-        1,
+        2,
         "only the broken request is reported: {stdout}"
     );
-    assert!(stderr.contains("1 violation(s)"), "{stderr}");
+    assert!(stderr.contains("2 violation(s)"), "{stderr}");
 
-    // The versioned spelling passes, with the built-in tools.
+    // The versioned spelling passes, with the built-in tools, and a note that the operation
+    // implies its method and path.
     let versioned = "requests:\n  - kestra: \"<2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/pause\n  - kestra: \">=2.0\"\n    operation: pauseExecution\n    method: POST\n    path: /executions/{{ execution_id }}/actions/pause\n";
     std::fs::write(&spec, execution_spec("pause_old_style", versioned)).unwrap();
     let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
@@ -537,6 +544,23 @@ fn tools_validate_checks_a_directory_against_the_bundled_openapi_and_names_the_f
         stdout.contains("40 tools") && stdout.contains("0 violation(s)"),
         "{stdout}"
     );
+    let note = format!(
+        "note: {}:13: pause_old_style steps[0].requests[0]: method/path are implied by operation pauseExecution; drop them",
+        spec.display()
+    );
+    assert!(stderr.lines().any(|l| l == note), "{stderr}");
+    assert_eq!(stderr.matches("are implied by operation").count(), 2, "{stderr}");
+
+    // The operation alone: the same two requests, no note.
+    std::fs::write(
+        &spec,
+        execution_spec("pause_old_style", "request:\n  operation: pauseExecution\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["tools", "validate", dir_arg], &[], None);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("0 violation(s)"), "{stdout}");
+    assert!(!stderr.contains("implied by"), "{stderr}");
 }
 
 #[test]
