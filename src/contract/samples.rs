@@ -181,7 +181,8 @@ pub(crate) fn argument_sets(
     variant: Option<(&str, &str)>,
     action: &Action,
 ) -> Vec<(String, Map<String, Value>)> {
-    let schema = Value::Object(tool.tool.input_schema.as_ref().clone());
+    // The schema calls are checked against (null and defaults included), not the lean copy.
+    let schema = Value::Object(tool.input_schema.as_ref().clone());
     let props = schema
         .get("properties")
         .and_then(Value::as_object)

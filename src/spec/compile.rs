@@ -39,6 +39,9 @@ pub struct CompiledTool {
     /// Where the spec came from (`builtin:search_flows.yaml` or a file path).
     pub origin: String,
     pub validator: Arc<jsonschema::Validator>,
+    /// The input schema as the spec writes it, which `validator` checks calls against
+    /// (`tool.input_schema` is the lean copy clients see, `advertise.rs`).
+    pub input_schema: Arc<Map<String, Value>>,
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
@@ -104,6 +107,7 @@ pub struct Unbound {
     group: String,
     origin: String,
     validator: Arc<jsonschema::Validator>,
+    input_schema: Arc<Map<String, Value>>,
     defaults: Map<String, Value>,
     dispatch: Dispatch,
 }
@@ -116,6 +120,7 @@ impl Unbound {
             group,
             origin,
             validator,
+            input_schema,
             defaults,
             dispatch,
         } = self;
@@ -124,6 +129,7 @@ impl Unbound {
             group,
             origin,
             validator,
+            input_schema,
             defaults,
             dispatch,
             templates,
@@ -211,6 +217,7 @@ impl Unbound {
         };
         // Advertised with each variant's requirements; the validator keeps the plain schema so
         // that the engine's own check (and its message) is what refuses a call.
+        let input_schema = Arc::new(input.clone());
         let advertised = advertise::lean_input(with_variant_requirements(input, &dispatch));
         let mut tool =
             Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(advertised)).with_annotations(
@@ -227,6 +234,7 @@ impl Unbound {
             group: spec.group,
             origin: origin.to_owned(),
             validator: Arc::new(validator),
+            input_schema,
             defaults,
             dispatch,
         })
