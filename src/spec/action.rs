@@ -46,6 +46,26 @@ pub enum StepKind {
     },
     Set(JsonTemplate),
     Fail(TemplateId),
+    Map(MapStep),
+}
+
+/// A `map` step: each element of a list (or one object) shaped without any request.
+#[derive(Debug)]
+pub struct MapStep {
+    /// The lone expression giving the list or the object.
+    pub source: ValueTemplate,
+    /// The element's name inside `to` (`as`, default `item`).
+    pub name: String,
+    pub shape: MapShape,
+}
+
+/// How a `map` step shapes one element.
+#[derive(Debug)]
+pub enum MapShape {
+    /// A JSON document rendered with the element in the context.
+    To(JsonTemplate),
+    /// These keys of the element, in this order; keys it lacks are left out.
+    Pick(Vec<String>),
 }
 
 /// How often a request step sends its request.
@@ -306,12 +326,20 @@ fn compile_step(
         None => None,
     };
     let is_request = spec.request.is_some() || spec.requests.is_some();
-    let kinds = [is_request, spec.set.is_some(), spec.fail.is_some()];
+    let kinds = [
+        is_request,
+        spec.set.is_some(),
+        spec.fail.is_some(),
+        spec.map.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(fail(
             "request",
-            "a step has exactly one of `request`/`requests`, `set` and `fail`",
+            "a step has exactly one of `request`/`requests`, `set`, `fail` and `map`",
         ));
+    }
+    if spec.map.is_none() && (spec.as_name.is_some() || spec.to.is_some() || spec.pick.is_some()) {
+        return Err(fail("map", "`as`, `to` and `pick` apply to `map` steps only"));
     }
     if !is_request && (spec.for_each.is_some() || spec.paginate.is_some() || spec.response.is_some()) {
         return Err(fail(
@@ -319,7 +347,9 @@ fn compile_step(
             "`for_each`, `paginate` and `response` apply to request steps only",
         ));
     }
-    let kind = if let Some(doc) = &spec.set {
+    let kind = if let Some(source) = &spec.map {
+        StepKind::Map(compile_map(spec, source, templates, allowed)?)
+    } else if let Some(doc) = &spec.set {
         StepKind::Set(templates.json(doc, allowed).map_err(|e| fail("set", e.0))?)
     } else if let Some(message) = &spec.fail {
         StepKind::Fail(templates.text(message, allowed).map_err(|e| fail("fail", e.0))?)
@@ -354,6 +384,60 @@ fn compile_step(
         when,
         kind,
     })
+}
+
+/// Compiles a `map` step: its source, and its `to` with the element's name added to the names
+/// templates may read (a name that would hide another is refused).
+fn compile_map(
+    spec: &StepSpec,
+    source: &str,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<MapStep, FieldError> {
+    let source = lone_expression(source, "map", templates, allowed)?;
+    let name = spec.as_name.clone().unwrap_or_else(|| "item".to_owned());
+    if name != "item" {
+        check_element_name(&name, allowed).map_err(|m| fail("as", m))?;
+    }
+    let shape = match (&spec.to, &spec.pick) {
+        (Some(doc), None) => {
+            let mut with_element = allowed.clone();
+            with_element.insert(name.clone());
+            MapShape::To(templates.json(doc, &with_element).map_err(|e| fail("to", e.0))?)
+        }
+        (None, Some(keys)) if spec.as_name.is_some() => {
+            return Err(fail(
+                "as",
+                format!(
+                    "`as` names the element inside `to`; with `pick` it is never read (keys: {})",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        (None, Some(keys)) if keys.is_empty() => {
+            return Err(fail("pick", "list at least one key to keep"));
+        }
+        (None, Some(keys)) => MapShape::Pick(keys.clone()),
+        _ => return Err(fail("map", "a `map` step needs exactly one of `to` and `pick`")),
+    };
+    Ok(MapStep { source, name, shape })
+}
+
+/// An element name must be a plain identifier that hides no argument or engine name.
+fn check_element_name(name: &str, allowed: &BTreeSet<String>) -> Result<(), String> {
+    let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return Err(format!(
+            "'{name}' is not a name templates can read (letters, digits, `_`)"
+        ));
+    }
+    if allowed.contains(name) || crate::render::RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "'{name}' would hide the argument or engine value of that name; choose another"
+        ));
+    }
+    Ok(())
 }
 
 fn lone_expression(
