@@ -365,7 +365,10 @@ fn compile_step(
         let repeat = match (&spec.for_each, &spec.paginate) {
             (None, None) => Repeat::Once,
             (Some(list), None) => Repeat::ForEach(lone_expression(list, "for_each", templates, allowed)?),
-            (None, Some(p)) => compile_paginate(p, templates, allowed)?,
+            (None, Some(p)) => {
+                let size = page_size_source(p, spec.request.as_ref(), spec.requests.as_deref())?;
+                compile_paginate(p, &size, templates, allowed)?
+            }
             (Some(_), Some(_)) => {
                 return Err(fail(
                     "paginate",
@@ -455,14 +458,46 @@ fn lone_expression(
     }
 }
 
+/// The page size a paginated step asks for: `paginate.size`, else the `size` query parameter
+/// its request sends (the same in each of its version-specific requests).
+fn page_size_source(
+    p: &PaginateSpec,
+    one: Option<&RequestSpec>,
+    many: Option<&[RequestSpec]>,
+) -> Result<String, FieldError> {
+    if let Some(size) = &p.size {
+        return Ok(size.clone());
+    }
+    let sizes: BTreeSet<Option<&String>> = one
+        .into_iter()
+        .chain(many.into_iter().flatten())
+        .map(|r| r.query.get(PAGE_SIZE_QUERY))
+        .collect();
+    match sizes.into_iter().collect::<Vec<_>>().as_slice() {
+        [Some(size)] => Ok((*size).clone()),
+        [] | [None] => Err(fail(
+            "paginate.size",
+            format!("give `size`: the request has no `{PAGE_SIZE_QUERY}` query parameter to take it from"),
+        )),
+        _ => Err(fail(
+            "paginate.size",
+            format!("give `size`: the requests' `{PAGE_SIZE_QUERY}` query parameters differ"),
+        )),
+    }
+}
+
+/// The query parameter a paginated request's page size is read from when `paginate` gives none.
+pub const PAGE_SIZE_QUERY: &str = "size";
+
 fn compile_paginate(
     p: &PaginateSpec,
+    size: &str,
     templates: &mut Templates,
     allowed: &BTreeSet<String>,
 ) -> Result<Repeat, FieldError> {
     let items = Selection::parse(&p.items).map_err(|m| fail("paginate.items", m))?;
     let size = templates
-        .value(&p.size, allowed)
+        .value(size, allowed)
         .map_err(|e| fail("paginate.size", e.0))?;
     if p.max_pages == 0 {
         return Err(fail("paginate.max_pages", "must be at least 1"));
@@ -634,5 +669,59 @@ mod status_key_tests {
         for bad in ["600", "99", "6xx", "4x", "40x", "0404", "409;422", ""] {
             assert!(outcomes(&[bad]).is_err(), "{bad} was accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod paginate_tests {
+    use crate::spec::{CompiledTool, Repeat, StepKind, parse_spec};
+
+    fn compile(requests: &str, paginate: &str) -> Result<CompiledTool, String> {
+        let text = format!(
+            "name: t\ngroup: flow\ndescription: d\ninput: {{type: object, properties: {{n: {{default: 5}}}}}}\nsteps:\n  - paginate: {paginate}\n{requests}"
+        );
+        CompiledTool::from_spec(parse_spec(&text, "t.yaml").map_err(|e| e.to_string())?, "t.yaml")
+            .map_err(|e| e.to_string())
+    }
+
+    const ONE: &str =
+        "    request: {method: GET, path: /x, query: {size: '{{ n }}', page: '{{ paging.page }}'}}\n";
+
+    #[test]
+    fn the_page_size_is_the_requests_size_query_unless_given() {
+        let tool = compile(ONE, "{items: $.results}").unwrap();
+        let (_, action) = tool.actions().into_iter().next().unwrap();
+        let StepKind::Request {
+            repeat: Repeat::Paginate { size, .. },
+            ..
+        } = &action.steps[0].kind
+        else {
+            panic!("not a paginated request");
+        };
+        let ctx = crate::render::context(&serde_json::json!({"n": 7}));
+        assert_eq!(
+            tool.templates.render_value(size, &ctx).unwrap(),
+            serde_json::json!(7)
+        );
+        assert!(compile(ONE, "{items: $.results, size: '10'}").is_ok());
+    }
+
+    #[test]
+    fn a_page_size_that_cannot_be_inferred_is_a_load_error() {
+        let no_size = "    request: {method: GET, path: /x, query: {page: '{{ paging.page }}'}}\n";
+        let err = compile(no_size, "{items: $.results}").unwrap_err();
+        assert!(
+            err.contains("paginate.size") && err.contains("no `size` query"),
+            "{err}"
+        );
+        let differ = "    requests:\n      - {kestra: '<2.0', method: GET, path: /x, query: {size: '{{ n }}'}}\n      - {kestra: '>=2.0', method: GET, path: /y, query: {size: '50'}}\n";
+        let err = compile(differ, "{items: $.results}").unwrap_err();
+        assert!(err.contains("differ"), "{err}");
+        let one_lacks = "    requests:\n      - {kestra: '<2.0', method: GET, path: /x, query: {size: '{{ n }}'}}\n      - {kestra: '>=2.0', method: GET, path: /y}\n";
+        assert!(
+            compile(one_lacks, "{items: $.results}")
+                .unwrap_err()
+                .contains("differ")
+        );
     }
 }

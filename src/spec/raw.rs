@@ -162,7 +162,9 @@ pub struct PaginateSpec {
     /// JSONPath of the items in one page's answer (e.g. `$.results`; `$` for a bare list).
     pub items: String,
     /// The page size the request asks for (a template); a page with fewer items is the last.
-    pub size: String,
+    /// Without it, the request's `size` query parameter (a load error if it has none).
+    #[serde(default)]
+    pub size: Option<String>,
     /// Upper bound on the number of pages fetched (default 100).
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
