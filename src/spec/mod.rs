@@ -10,6 +10,7 @@ pub mod action;
 pub mod compile;
 pub mod inert;
 pub mod load;
+pub mod notes;
 pub mod raw;
 pub mod source;
 
