@@ -20,6 +20,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("duration_seconds", duration_seconds);
     env.add_filter("elapsed_seconds", elapsed_seconds);
     env.add_filter("add_milliseconds", add_milliseconds);
+    env.add_filter("from_pairs", from_pairs);
+    env.add_filter("name_key", name_key);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -50,6 +52,51 @@ fn merge(base: Value, other: Value) -> Result<Value, Error> {
         }
     }
     Ok(Value::from(out))
+}
+
+/// `[[key, value], ...]` as an object (the inverse of `items`): keys are made text, a later
+/// pair wins; `none` gives an empty object.
+fn from_pairs(pairs: Value) -> Result<Value, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    if pairs.is_none() || pairs.is_undefined() {
+        return Ok(Value::from(out));
+    }
+    for pair in pairs.try_iter()? {
+        let not_pair = || {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("from_pairs needs [key, value] pairs, got {pair}"),
+            )
+        };
+        if pair.len() != Some(2) || !matches!(pair.kind(), ValueKind::Seq) {
+            return Err(not_pair());
+        }
+        let key = pair.get_item_by_index(0)?;
+        out.insert(plain(&key), pair.get_item_by_index(1)?);
+    }
+    Ok(Value::from(out))
+}
+
+/// A name reduced for comparison: lowercase and trimmed, each run of spaces, tabs, line breaks,
+/// hyphens and dots one `_`, and any other character than `a-z`, `0-9` and `_` dropped
+/// (`"My Flow-v2.1"` gives `my_flow_v2_1`).
+fn name_key(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_separator = false;
+    for c in text.to_lowercase().trim().chars() {
+        if matches!(c, ' ' | '\t' | '\n' | '\r' | '-' | '.') {
+            if !in_separator {
+                out.push('_');
+            }
+            in_separator = true;
+            continue;
+        }
+        in_separator = false;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A map as a mutable record: minijinja's `namespace()` object, whose attributes `{% set %}` can
@@ -443,6 +490,24 @@ mod tests {
             render("{{ l | key_value_list | tojson }}", obj),
             "[{\"key\": \"team\", \"value\": \"data\"}]"
         );
+    }
+
+    #[test]
+    fn pairs_make_objects_and_names_reduce_to_keys() {
+        let ctx = serde_json::json!({"p": [["a", 1], ["b", {"x": [2]}], [3, null], ["a", 4]]});
+        assert_eq!(
+            render("{{ p | from_pairs | tojson }}", ctx),
+            "{\"3\": null, \"a\": 4, \"b\": {\"x\": [2]}}"
+        );
+        assert_eq!(
+            render("{{ none | from_pairs | tojson }}", serde_json::json!({})),
+            "{}"
+        );
+        let mut env = Environment::new();
+        register(&mut env);
+        assert!(env.render_str("{{ [[1]] | from_pairs }}", ()).is_err());
+        let names = serde_json::json!({"n": "  My Flow - v2.1\tÉté!_x  "});
+        assert_eq!(render("{{ n | name_key }}", names), "my_flow_v2_1_t_x");
     }
 
     #[test]

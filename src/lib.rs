@@ -20,6 +20,7 @@ pub mod exchange;
 pub mod filter;
 pub mod filters;
 pub mod http;
+pub mod map_step;
 pub mod project;
 pub mod reload;
 pub mod render;

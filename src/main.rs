@@ -309,6 +309,11 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
+    if let ToolsCommand::Validate { .. } = action {
+        for note in kestra_mcp::spec::notes::catalog_notes(options) {
+            eprintln!("note: {note}");
+        }
+    }
     match action {
         ToolsCommand::List => list_tools(catalog),
         ToolsCommand::Validate { no_openapi: true, .. } => {

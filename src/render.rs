@@ -31,10 +31,37 @@ const PATH_ESCAPE: &str = "path-segment";
 const PATH_SUFFIX: &str = "#path";
 
 /// Names the engine puts in every template context besides the arguments.
-pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "answer", "steps", "item", "paging"];
+pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "answer", "steps", "item", "paging", "omit"];
 
 /// minijinja globals a template may use without declaring them.
-const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super"];
+const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super", OMIT];
+
+/// The global whose value, given by a lone expression in a JSON document, leaves the key (or
+/// the list element) out: `inputs: "{{ e.inputs or omit }}"`.
+pub const OMIT: &str = "omit";
+
+/// The filter a lone expression is rendered through: JSON text, or nothing for `omit` (which
+/// no JSON text can be).
+const TYPED_FILTER: &str = "typed_json";
+
+/// The value of `omit`.
+#[derive(Debug)]
+struct Omit;
+
+impl minijinja::value::Object for Omit {
+    fn render(self: &std::sync::Arc<Self>, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// A lone expression's value as JSON text; `omit` gives an empty text.
+fn typed_json(value: &JinjaValue) -> Result<String, minijinja::Error> {
+    if value.downcast_object_ref::<Omit>().is_some() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(value)
+        .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, format!("cannot give JSON: {e}")))
+}
 
 /// A template context from any serializable value (arguments, results).
 pub fn context<T: serde::Serialize>(value: &T) -> JinjaValue {
@@ -136,6 +163,8 @@ impl Templates {
         });
         env.set_formatter(format_value);
         crate::filters::register(&mut env);
+        env.add_global(OMIT, JinjaValue::from_object(Omit));
+        env.add_filter(TYPED_FILTER, typed_json);
         Templates {
             env,
             next_id: AtomicUsize::new(0),
@@ -164,7 +193,7 @@ impl Templates {
         }
         match lone_expression(source) {
             Some(expr) => Ok(ValueTemplate::Typed(self.add(
-                format!("{{{{ ({expr}) | tojson }}}}"),
+                format!("{{{{ ({expr}) | {TYPED_FILTER} }}}}"),
                 "",
                 allowed,
             )?)),
@@ -232,37 +261,56 @@ impl Templates {
         })
     }
 
-    /// Renders a value template.
+    /// Renders a value template; `omit` gives `null` (outside a JSON document nothing can be
+    /// left out).
     pub fn render_value(&self, t: &ValueTemplate, ctx: &JinjaValue) -> Result<Value, TemplateError> {
+        Ok(self.render_entry(t, ctx)?.unwrap_or(Value::Null))
+    }
+
+    /// Renders a value template; `None` when a lone expression gave `omit`.
+    fn render_entry(&self, t: &ValueTemplate, ctx: &JinjaValue) -> Result<Option<Value>, TemplateError> {
         match t {
-            ValueTemplate::Literal(s) => Ok(Value::String(s.clone())),
-            ValueTemplate::Text(id) => Ok(Value::String(self.render(id, ctx)?)),
+            ValueTemplate::Literal(s) => Ok(Some(Value::String(s.clone()))),
+            ValueTemplate::Text(id) => Ok(Some(Value::String(self.render(id, ctx)?))),
             ValueTemplate::Typed(id) => {
                 let json = self.render(id, ctx)?;
+                if json.is_empty() {
+                    return Ok(None);
+                }
                 serde_json::from_str(&json)
+                    .map(Some)
                     .map_err(|e| TemplateError(format!("expression did not give JSON: {e}")))
             }
         }
     }
 
-    /// Renders a JSON template into a document.
+    /// Renders a JSON template into a document. A key or list element whose lone expression
+    /// gives `omit` is left out; a whole document that is `omit` is `null`.
     pub fn render_json(&self, t: &JsonTemplate, ctx: &JinjaValue) -> Result<Value, TemplateError> {
-        Ok(match t {
+        Ok(self.render_part(t, ctx)?.unwrap_or(Value::Null))
+    }
+
+    fn render_part(&self, t: &JsonTemplate, ctx: &JinjaValue) -> Result<Option<Value>, TemplateError> {
+        Ok(Some(match t {
             JsonTemplate::Value(v) => v.clone(),
-            JsonTemplate::Template(vt) => self.render_value(vt, ctx)?,
-            JsonTemplate::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.render_json(i, ctx))
-                    .collect::<Result<_, _>>()?,
-            ),
-            JsonTemplate::Object(fields) => Value::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), self.render_json(v, ctx)?)))
-                    .collect::<Result<_, TemplateError>>()?,
-            ),
-        })
+            JsonTemplate::Template(vt) => return self.render_entry(vt, ctx),
+            JsonTemplate::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.extend(self.render_part(item, ctx)?);
+                }
+                Value::Array(out)
+            }
+            JsonTemplate::Object(fields) => {
+                let mut out = serde_json::Map::with_capacity(fields.len());
+                for (key, value) in fields {
+                    if let Some(v) = self.render_part(value, ctx)? {
+                        out.insert(key.clone(), v);
+                    }
+                }
+                Value::Object(out)
+            }
+        }))
     }
 }
 
@@ -496,6 +544,25 @@ mod tests {
         assert_eq!(t.render_value(&v, &c).unwrap(), json!("{{ 7 * 7 }}"));
         let p = t.path("/kv/{{ s }}", &allowed).unwrap();
         assert_eq!(t.render(&p, &c).unwrap(), "/kv/%7B%7B%207%20%2A%207%20%7D%7D");
+    }
+
+    #[test]
+    fn omit_leaves_keys_and_elements_out_and_is_null_elsewhere() {
+        let mut t = Templates::new();
+        let allowed = names(&["a"]);
+        let doc = json!({"kept": "{{ a.x or omit }}", "gone": "{{ a.y or omit }}",
+                         "list": ["{{ omit }}", 1, "{{ a.x }}"], "text": "[{{ omit }}]",
+                         "missing": "{{ a.y }}"});
+        let jt = t.json(&doc, &allowed).unwrap();
+        let out = t.render_json(&jt, &ctx(json!({"a": {"x": 2}}))).unwrap();
+        assert_eq!(
+            out,
+            json!({"kept": 2, "list": [1, 2], "text": "[]", "missing": null})
+        );
+        let whole = t.json(&json!("{{ omit }}"), &allowed).unwrap();
+        assert_eq!(t.render_json(&whole, &ctx(json!({}))).unwrap(), Value::Null);
+        let value = t.value("{{ omit }}", &allowed).unwrap();
+        assert_eq!(t.render_value(&value, &ctx(json!({}))).unwrap(), Value::Null);
     }
 
     #[test]

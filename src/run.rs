@@ -82,6 +82,7 @@ impl Engine {
             StepKind::Set(t) => templates
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
+            StepKind::Map(map) => crate::map_step::run_map(templates, map, ctx).map_err(render_error),
             StepKind::Fail(t) => Err(CallError::Declared(
                 templates
                     .render(t, &crate::render::context(ctx))

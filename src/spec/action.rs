@@ -47,6 +47,26 @@ pub enum StepKind {
     },
     Set(JsonTemplate),
     Fail(TemplateId),
+    Map(MapStep),
+}
+
+/// A `map` step: each element of a list (or one object) shaped without any request.
+#[derive(Debug)]
+pub struct MapStep {
+    /// The lone expression giving the list or the object.
+    pub source: ValueTemplate,
+    /// The element's name inside `to` (`as`, default `item`).
+    pub name: String,
+    pub shape: MapShape,
+}
+
+/// How a `map` step shapes one element.
+#[derive(Debug)]
+pub enum MapShape {
+    /// A JSON document rendered with the element in the context.
+    To(JsonTemplate),
+    /// These keys of the element, in this order; keys it lacks are left out.
+    Pick(Vec<String>),
 }
 
 /// How often a request step sends its request.
@@ -307,12 +327,20 @@ fn compile_step(
         None => None,
     };
     let is_request = spec.request.is_some() || spec.requests.is_some();
-    let kinds = [is_request, spec.set.is_some(), spec.fail.is_some()];
+    let kinds = [
+        is_request,
+        spec.set.is_some(),
+        spec.fail.is_some(),
+        spec.map.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(fail(
             "request",
-            "a step has exactly one of `request`/`requests`, `set` and `fail`",
+            "a step has exactly one of `request`/`requests`, `set`, `fail` and `map`",
         ));
+    }
+    if spec.map.is_none() && (spec.as_name.is_some() || spec.to.is_some() || spec.pick.is_some()) {
+        return Err(fail("map", "`as`, `to` and `pick` apply to `map` steps only"));
     }
     if !is_request && (spec.for_each.is_some() || spec.paginate.is_some() || spec.response.is_some()) {
         return Err(fail(
@@ -320,7 +348,9 @@ fn compile_step(
             "`for_each`, `paginate` and `response` apply to request steps only",
         ));
     }
-    let kind = if let Some(doc) = &spec.set {
+    let kind = if let Some(source) = &spec.map {
+        StepKind::Map(compile_map(spec, source, templates, allowed)?)
+    } else if let Some(doc) = &spec.set {
         StepKind::Set(templates.json(doc, allowed).map_err(|e| fail("set", e.0))?)
     } else if let Some(message) = &spec.fail {
         StepKind::Fail(templates.text(message, allowed).map_err(|e| fail("fail", e.0))?)
@@ -336,7 +366,10 @@ fn compile_step(
         let repeat = match (&spec.for_each, &spec.paginate) {
             (None, None) => Repeat::Once,
             (Some(list), None) => Repeat::ForEach(lone_expression(list, "for_each", templates, allowed)?),
-            (None, Some(p)) => compile_paginate(p, templates, allowed)?,
+            (None, Some(p)) => {
+                let size = page_size_source(p, spec.request.as_ref(), spec.requests.as_deref())?;
+                compile_paginate(p, &size, templates, allowed)?
+            }
             (Some(_), Some(_)) => {
                 return Err(fail(
                     "paginate",
@@ -357,6 +390,60 @@ fn compile_step(
     })
 }
 
+/// Compiles a `map` step: its source, and its `to` with the element's name added to the names
+/// templates may read (a name that would hide another is refused).
+fn compile_map(
+    spec: &StepSpec,
+    source: &str,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<MapStep, FieldError> {
+    let source = lone_expression(source, "map", templates, allowed)?;
+    let name = spec.as_name.clone().unwrap_or_else(|| "item".to_owned());
+    if name != "item" {
+        check_element_name(&name, allowed).map_err(|m| fail("as", m))?;
+    }
+    let shape = match (&spec.to, &spec.pick) {
+        (Some(doc), None) => {
+            let mut with_element = allowed.clone();
+            with_element.insert(name.clone());
+            MapShape::To(templates.json(doc, &with_element).map_err(|e| fail("to", e.0))?)
+        }
+        (None, Some(keys)) if spec.as_name.is_some() => {
+            return Err(fail(
+                "as",
+                format!(
+                    "`as` names the element inside `to`; with `pick` it is never read (keys: {})",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        (None, Some(keys)) if keys.is_empty() => {
+            return Err(fail("pick", "list at least one key to keep"));
+        }
+        (None, Some(keys)) => MapShape::Pick(keys.clone()),
+        _ => return Err(fail("map", "a `map` step needs exactly one of `to` and `pick`")),
+    };
+    Ok(MapStep { source, name, shape })
+}
+
+/// An element name must be a plain identifier that hides no argument or engine name.
+fn check_element_name(name: &str, allowed: &BTreeSet<String>) -> Result<(), String> {
+    let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return Err(format!(
+            "'{name}' is not a name templates can read (letters, digits, `_`)"
+        ));
+    }
+    if allowed.contains(name) || crate::render::RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "'{name}' would hide the argument or engine value of that name; choose another"
+        ));
+    }
+    Ok(())
+}
+
 fn lone_expression(
     source: &str,
     field: &str,
@@ -372,14 +459,46 @@ fn lone_expression(
     }
 }
 
+/// The page size a paginated step asks for: `paginate.size`, else the `size` query parameter
+/// its request sends (the same in each of its version-specific requests).
+fn page_size_source(
+    p: &PaginateSpec,
+    one: Option<&RequestSpec>,
+    many: Option<&[RequestSpec]>,
+) -> Result<String, FieldError> {
+    if let Some(size) = &p.size {
+        return Ok(size.clone());
+    }
+    let sizes: BTreeSet<Option<&String>> = one
+        .into_iter()
+        .chain(many.into_iter().flatten())
+        .map(|r| r.query.get(PAGE_SIZE_QUERY))
+        .collect();
+    match sizes.into_iter().collect::<Vec<_>>().as_slice() {
+        [Some(size)] => Ok((*size).clone()),
+        [] | [None] => Err(fail(
+            "paginate.size",
+            format!("give `size`: the request has no `{PAGE_SIZE_QUERY}` query parameter to take it from"),
+        )),
+        _ => Err(fail(
+            "paginate.size",
+            format!("give `size`: the requests' `{PAGE_SIZE_QUERY}` query parameters differ"),
+        )),
+    }
+}
+
+/// The query parameter a paginated request's page size is read from when `paginate` gives none.
+pub const PAGE_SIZE_QUERY: &str = "size";
+
 fn compile_paginate(
     p: &PaginateSpec,
+    size: &str,
     templates: &mut Templates,
     allowed: &BTreeSet<String>,
 ) -> Result<Repeat, FieldError> {
     let items = Selection::parse(&p.items).map_err(|m| fail("paginate.items", m))?;
     let size = templates
-        .value(&p.size, allowed)
+        .value(size, allowed)
         .map_err(|e| fail("paginate.size", e.0))?;
     if p.max_pages == 0 {
         return Err(fail("paginate.max_pages", "must be at least 1"));
@@ -561,5 +680,59 @@ mod status_key_tests {
         for bad in ["600", "99", "6xx", "4x", "40x", "0404", "409;422", ""] {
             assert!(outcomes(&[bad]).is_err(), "{bad} was accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod paginate_tests {
+    use crate::spec::{CompiledTool, Repeat, StepKind, parse_spec};
+
+    fn compile(requests: &str, paginate: &str) -> Result<CompiledTool, String> {
+        let text = format!(
+            "name: t\ngroup: flow\ndescription: d\ninput: {{type: object, properties: {{n: {{default: 5}}}}}}\nsteps:\n  - paginate: {paginate}\n{requests}"
+        );
+        CompiledTool::from_spec(parse_spec(&text, "t.yaml").map_err(|e| e.to_string())?, "t.yaml")
+            .map_err(|e| e.to_string())
+    }
+
+    const ONE: &str =
+        "    request: {method: GET, path: /x, query: {size: '{{ n }}', page: '{{ paging.page }}'}}\n";
+
+    #[test]
+    fn the_page_size_is_the_requests_size_query_unless_given() {
+        let tool = compile(ONE, "{items: $.results}").unwrap();
+        let (_, action) = tool.actions().into_iter().next().unwrap();
+        let StepKind::Request {
+            repeat: Repeat::Paginate { size, .. },
+            ..
+        } = &action.steps[0].kind
+        else {
+            panic!("not a paginated request");
+        };
+        let ctx = crate::render::context(&serde_json::json!({"n": 7}));
+        assert_eq!(
+            tool.templates.render_value(size, &ctx).unwrap(),
+            serde_json::json!(7)
+        );
+        assert!(compile(ONE, "{items: $.results, size: '10'}").is_ok());
+    }
+
+    #[test]
+    fn a_page_size_that_cannot_be_inferred_is_a_load_error() {
+        let no_size = "    request: {method: GET, path: /x, query: {page: '{{ paging.page }}'}}\n";
+        let err = compile(no_size, "{items: $.results}").unwrap_err();
+        assert!(
+            err.contains("paginate.size") && err.contains("no `size` query"),
+            "{err}"
+        );
+        let differ = "    requests:\n      - {kestra: '<2.0', method: GET, path: /x, query: {size: '{{ n }}'}}\n      - {kestra: '>=2.0', method: GET, path: /y, query: {size: '50'}}\n";
+        let err = compile(differ, "{items: $.results}").unwrap_err();
+        assert!(err.contains("differ"), "{err}");
+        let one_lacks = "    requests:\n      - {kestra: '<2.0', method: GET, path: /x, query: {size: '{{ n }}'}}\n      - {kestra: '>=2.0', method: GET, path: /y}\n";
+        assert!(
+            compile(one_lacks, "{items: $.results}")
+                .unwrap_err()
+                .contains("differ")
+        );
     }
 }

@@ -75,8 +75,11 @@ fn first_inert(spec: &ToolSpec) -> Option<(String, String)> {
             }
         }
     }
-    inert_in_requests(spec.request.as_ref(), spec.requests.as_deref())
-        .or_else(|| spec.steps.as_deref().and_then(inert_in_steps))
+    inert_in_requests(spec.request.as_ref(), spec.requests.as_deref()).or_else(|| {
+        spec.steps
+            .as_deref()
+            .and_then(|steps| inert_in_steps(steps, spec.result.is_some()))
+    })
 }
 
 /// Whether a variant falls back to the tool's `response`.
@@ -102,12 +105,68 @@ fn inert_in_variant(variant: &VariantSpec) -> Option<(String, String)> {
             return Some(("response".into(), NEVER_USED.into()));
         }
     }
-    inert_in_requests(variant.request.as_ref(), variant.requests.as_deref())
-        .or_else(|| variant.steps.as_deref().and_then(inert_in_steps))
+    inert_in_requests(variant.request.as_ref(), variant.requests.as_deref()).or_else(|| {
+        variant
+            .steps
+            .as_deref()
+            .and_then(|steps| inert_in_steps(steps, variant.result.is_some()))
+    })
 }
 
-fn inert_in_steps(steps: &[StepSpec]) -> Option<(String, String)> {
+/// Whether a step only computes a value (no request, no failure).
+fn computes(step: &StepSpec) -> bool {
+    step.set.is_some() || step.map.is_some()
+}
+
+/// A string that is only `{{ omit }}`: its key or element is always left out.
+fn always_omitted(text: &str) -> bool {
+    let inner = text.trim().strip_prefix("{{").and_then(|t| t.strip_suffix("}}"));
+    inner.is_some_and(|t| t.trim_matches(|c: char| c == '-' || c.is_whitespace()) == crate::render::OMIT)
+}
+
+/// The path (`.key`, `[i]`) of the first part of a JSON document that is always left out.
+fn omitted_part(doc: &serde_json::Value) -> Option<String> {
+    match doc {
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, value)| match value {
+            serde_json::Value::String(s) if always_omitted(s) => Some(format!(".{key}")),
+            other => omitted_part(other).map(|rest| format!(".{key}{rest}")),
+        }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, value)| match value {
+            serde_json::Value::String(s) if always_omitted(s) => Some(format!("[{i}]")),
+            other => omitted_part(other).map(|rest| format!("[{i}]{rest}")),
+        }),
+        _ => None,
+    }
+}
+
+/// A computed value nobody reads: an unnamed `set` or `map` step that is not the last step of
+/// an action without `result` (nothing can name it), and keys that are always left out.
+fn unread_value(i: usize, step: &StepSpec, last: bool, has_result: bool) -> Option<(String, String)> {
+    let at = |field: &str| format!("steps[{i}].{field}");
+    if computes(step) && step.name.is_none() && (!last || has_result) {
+        let field = if step.set.is_some() { "set" } else { "map" };
+        return Some((
+            at(field),
+            "its value is never read: the step has no `name` and is not the result; name it or remove it"
+                .into(),
+        ));
+    }
+    for (field, doc) in [("set", step.set.as_ref()), ("to", step.to.as_ref())] {
+        if let Some(part) = doc.and_then(omitted_part) {
+            return Some((
+                at(&format!("{field}{part}")),
+                "is always `omit`, so it is always left out; remove it".into(),
+            ));
+        }
+    }
+    None
+}
+
+fn inert_in_steps(steps: &[StepSpec], has_result: bool) -> Option<(String, String)> {
     steps.iter().enumerate().find_map(|(i, step)| {
+        if let Some(found) = unread_value(i, step, i + 1 == steps.len(), has_result) {
+            return Some(found);
+        }
         let at = |field: &str| format!("steps[{i}].{field}");
         if let Some(response) = &step.response {
             if response.output_schema.is_some() {
@@ -235,6 +294,28 @@ variants:
         response:
           select: $.b
 ";
+
+    fn inert(text: &str) -> Option<(String, String)> {
+        first_inert(&crate::spec::parse_spec(text, "t.yaml").unwrap())
+    }
+
+    const HEAD: &str = "name: t\ngroup: flow\ndescription: d\n";
+
+    #[test]
+    fn unread_values_and_always_omitted_keys_are_inert() {
+        let unnamed = format!("{HEAD}steps:\n  - set: 1\n  - name: b\n    set: 2\n");
+        assert_eq!(inert(&unnamed).unwrap().0, "steps[0].set");
+        let unnamed_map = format!("{HEAD}steps:\n  - map: '{{{{ [1] }}}}'\n    pick: [a]\nresult: 1\n");
+        assert_eq!(inert(&unnamed_map).unwrap().0, "steps[0].map");
+        let omitted = format!(
+            "{HEAD}steps:\n  - name: a\n    map: '{{{{ [1] }}}}'\n    to: {{x: [1, '{{{{ omit }}}}']}}\n"
+        );
+        assert_eq!(inert(&omitted).unwrap().0, "steps[0].to.x[1]");
+        let fine = format!(
+            "{HEAD}steps:\n  - name: a\n    map: '{{{{ [1] }}}}'\n    to: {{x: '{{{{ item or omit }}}}'}}\n  - set: 3\n"
+        );
+        assert_eq!(inert(&fine), None);
+    }
 
     #[test]
     fn fields_are_found_on_their_lines() {

@@ -12,6 +12,7 @@ pub mod advertise;
 pub mod compile;
 pub mod inert;
 pub mod load;
+pub mod notes;
 pub mod operations;
 pub mod raw;
 pub mod source;

@@ -137,6 +137,22 @@ pub struct StepSpec {
     /// Stop the call with this error message (template); use with `when`.
     #[serde(default)]
     pub fail: Option<String>,
+    /// A lone `{{ expression }}` giving a list (each element is shaped by `to` or `pick`; the
+    /// step's value is the list of results) or one object (the value is that object shaped).
+    /// No request is sent.
+    #[serde(default)]
+    pub map: Option<String>,
+    /// The name of the element inside `to` (default `item`).
+    #[serde(default, rename = "as")]
+    pub as_name: Option<String>,
+    /// The shape of each element: JSON whose strings are templates reading the element (by its
+    /// `as` name), the arguments and earlier steps. A key whose lone expression gives `omit` is
+    /// left out (`"{{ e.inputs or omit }}"`), and so is a list element.
+    #[serde(default)]
+    pub to: Option<Value>,
+    /// Keep only these keys of each element (keys it lacks are left out), instead of `to`.
+    #[serde(default)]
+    pub pick: Option<Vec<String>>,
 }
 
 /// Page-by-page fetching of a list.
@@ -146,7 +162,9 @@ pub struct PaginateSpec {
     /// JSONPath of the items in one page's answer (e.g. `$.results`; `$` for a bare list).
     pub items: String,
     /// The page size the request asks for (a template); a page with fewer items is the last.
-    pub size: String,
+    /// Without it, the request's `size` query parameter (a load error if it has none).
+    #[serde(default)]
+    pub size: Option<String>,
     /// Upper bound on the number of pages fetched (default 100).
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
