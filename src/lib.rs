@@ -10,6 +10,7 @@ pub mod answer;
 pub mod config;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod discovery;
 pub mod doctor;
 pub mod elicit;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod filter;
 pub mod filters;
 pub mod http;
 pub mod project;
+pub mod readonly;
 pub mod reload;
 pub mod render;
 pub mod request;

@@ -37,6 +37,8 @@ pub struct Runtime {
     edition: tokio::sync::Mutex<EditionProbe>,
     /// What is wrong with `KESTRA_BASE_URL`, said with every 404.
     base_url_problem: Option<String>,
+    /// `KESTRA_MCP_READ_ONLY`: requests that write are refused at the exchange point.
+    read_only: bool,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -94,6 +96,7 @@ impl Runtime {
             probe_backoff: config.probe_backoff,
             edition: tokio::sync::Mutex::new(EditionProbe::default()),
             base_url_problem: config.base_url_problem(),
+            read_only: config.read_only,
             canned: None,
         })
     }
@@ -102,6 +105,11 @@ impl Runtime {
     pub fn with_transport(mut self, canned: std::sync::Arc<dyn crate::exchange::Transport>) -> Self {
         self.canned = Some(canned);
         self
+    }
+
+    /// Whether `KESTRA_MCP_READ_ONLY` is set.
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The `kestra` template value: tenant, API base URL, UI base URL.
@@ -220,7 +228,18 @@ impl Runtime {
         request: &RenderedRequest,
         delivery: Delivery,
     ) -> Result<crate::http::HttpAnswer, CallError> {
-        crate::exchange::exchange(&self.client, self.canned.as_deref(), call, request, delivery).await
+        let guards = crate::exchange::Guards {
+            read_only: self.read_only,
+        };
+        crate::exchange::exchange(
+            &self.client,
+            self.canned.as_deref(),
+            guards,
+            call,
+            request,
+            delivery,
+        )
+        .await
     }
 
     /// The version if it is already known (set or learned), without asking.
