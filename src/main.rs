@@ -418,10 +418,22 @@ fn spec_tests(options: &LoadOptions) -> anyhow::Result<ExitCode> {
 }
 
 fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
-    let disabled = Config::from_env().map(|c| c.disabled).unwrap_or_default();
+    let config = Config::from_env().ok();
+    let disabled = config.as_ref().map(|c| c.disabled.clone()).unwrap_or_default();
+    let read_only = config.as_ref().is_some_and(|c| c.read_only);
+    let toolsets = Toolsets::from_names(&config.map(|c| c.toolsets).unwrap_or_default());
     let filtered = apply_disabled(catalog.tools, &disabled);
     for tool in &filtered.kept {
         for (variant, action) in tool.actions() {
+            let state = if read_only && kestra_mcp::readonly::action_writes(action) {
+                "disabled: writes (KESTRA_MCP_READ_ONLY)"
+            } else if toolsets.admits(tool) {
+                "enabled"
+            } else if toolsets.is_dynamic() {
+                "after enable_toolset (KESTRA_MCP_TOOLSETS=dynamic)"
+            } else {
+                "not in KESTRA_MCP_TOOLSETS"
+            };
             let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
             let requests = action.requests();
             let methods: Vec<&str> = requests.iter().map(|(_, r)| r.template.method.as_str()).collect();
@@ -433,7 +445,7 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             println!(
-                "{}{variant}\t{}\t{}\t{}\tenabled",
+                "{}{variant}\t{}\t{}\t{}\t{state}",
                 tool.tool.name,
                 tool.group,
                 methods.join(" | "),

@@ -28,6 +28,11 @@ const INSTRUCTIONS: &str = "Tools for the Kestra workflow orchestrator: flows, e
 KV store, namespace files and Enterprise administration. Select the single most relevant tool for \
 the user's request and invoke only that one tool.";
 
+/// Added to [`INSTRUCTIONS`] when the session starts with the discovery tools.
+const DYNAMIC_INSTRUCTIONS: &str = " Only some tools are listed at first: call \
+list_available_toolsets to see the toolsets and their tools, then enable_toolset to add the ones \
+you need.";
+
 /// The rmcp handler: one per session (the stdio client, or each Streamable HTTP session).
 #[derive(Clone)]
 pub struct KestraMcp {
@@ -211,7 +216,10 @@ impl ServerHandler for KestraMcp {
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(match self.toolsets().is_dynamic() {
+                true => format!("{INSTRUCTIONS}{DYNAMIC_INSTRUCTIONS}"),
+                false => INSTRUCTIONS.to_owned(),
+            })
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -337,3 +337,32 @@ async fn tools_list_sizes_per_mode() {
         "{sizes:?}"
     );
 }
+
+#[test]
+fn tools_list_says_what_read_only_and_toolsets_leave_out() {
+    let state = |env: &[(&str, &str)], tool: &str| {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let (code, stdout, stderr) = crate::util::run(&["tools", "list"], &env, None);
+        assert_eq!(code, 0, "{stderr}");
+        let line = stdout
+            .lines()
+            .find(|l| l.split('\t').next() == Some(tool))
+            .unwrap_or_else(|| panic!("{tool} not in {stdout}"))
+            .to_owned();
+        line.rsplit('\t').next().unwrap().to_owned()
+    };
+    let read_only = [("KESTRA_MCP_READ_ONLY", "true")];
+    assert_eq!(
+        state(&read_only, "manage_kv_store[set]"),
+        "disabled: writes (KESTRA_MCP_READ_ONLY)"
+    );
+    assert_eq!(state(&read_only, "manage_kv_store[get]"), "enabled");
+    let kv = [("KESTRA_MCP_TOOLSETS", "kv")];
+    assert_eq!(state(&kv, "search_flows"), "not in KESTRA_MCP_TOOLSETS");
+    assert_eq!(state(&kv, "manage_kv_store[list]"), "enabled");
+    let dynamic = [("KESTRA_MCP_TOOLSETS", "dynamic")];
+    assert_eq!(
+        state(&dynamic, "search_flows"),
+        "after enable_toolset (KESTRA_MCP_TOOLSETS=dynamic)"
+    );
+}
