@@ -84,6 +84,10 @@ impl KestraMcp {
         let outcome = match name {
             discovery::LIST_AVAILABLE_TOOLSETS => Ok(discovery::list(&available, &self.toolsets())),
             discovery::GET_TOOLSET_TOOLS => discovery::get(&available, &self.toolsets(), &arguments),
+            _ if sessionless_http(context) => Err(CallError::Refused(format!(
+                "{} needs a session, and this client speaks MCP over HTTP without one (the 2026-07-28 revision has no handshake): an enabled toolset would not last beyond this request; set KESTRA_MCP_TOOLSETS to the toolsets you need instead",
+                discovery::ENABLE_TOOLSET
+            ))),
             _ => {
                 let enabled = {
                     let mut toolsets = self.toolsets.lock().unwrap_or_else(PoisonError::into_inner);
@@ -163,6 +167,16 @@ fn call_context(
         cancel: context.ct.child_token(),
         ..CallContext::for_tool(name, arguments)
     }
+}
+
+/// Whether `context` is a request over HTTP without a session: rmcp serves the 2026-07-28
+/// revision (no handshake) statelessly, each request with a fresh handler, so nothing a
+/// session enables could last.
+fn sessionless_http(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
 }
 
 /// Asks the user through the session's peer (`elicitation/create`, form mode).

@@ -293,3 +293,19 @@ def test_dynamic_toolsets_are_enabled_per_http_session_and_announced(dynamic_ser
     assert seen["a_found"] == 1
     assert seen["b"] == discovery
     assert seen["b_refused"] == "tool 'search_flows' not found", seen["b_refused"]
+
+
+def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_revision(dynamic_server):
+    async def scenario():
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client, streamable_http_client(url=dynamic_server, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.discover()
+                listed = await session.call_tool("list_available_toolsets", {})
+                enabled = await session.call_tool("enable_toolset", {"toolset": "kv"})
+                return session.protocol_version, listed, enabled
+
+    version, listed, enabled = anyio.run(scenario)
+    assert version == "2026-07-28"
+    assert not listed.is_error and listed.structured_content["toolsets"]
+    assert enabled.is_error and "set KESTRA_MCP_TOOLSETS" in enabled.content[0].text, enabled
