@@ -309,3 +309,15 @@ def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_re
     assert version == "2026-07-28"
     assert not listed.is_error and listed.structured_content["toolsets"]
     assert enabled.is_error and "set KESTRA_MCP_TOOLSETS" in enabled.content[0].text, enabled
+
+
+def test_typescript_sdk_enables_a_toolset_and_is_told(dynamic_server):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_dynamic.mjs"), dynamic_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    discovery = ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
+    assert seen["before"] == discovery
+    assert seen["added"] == ["manage_kv_store"]
+    assert seen["notified"] is True
+    assert seen["after"] == sorted(discovery + ["manage_kv_store"])
