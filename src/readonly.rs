@@ -134,13 +134,40 @@ fn drop_variants(schema: &mut Map<String, Value>, argument: &str, writing: &BTre
         }
     }
     if let Some(Value::Array(conditions)) = schema.get_mut("allOf") {
-        conditions.retain(|c| {
-            !c.pointer(&format!("/if/properties/{argument}/const"))
-                .is_some_and(is_writing)
-        });
+        conditions.retain_mut(|c| keep_condition(c, argument, &is_writing));
         if conditions.is_empty() {
             schema.remove("allOf");
         }
+    }
+}
+
+/// Whether a variant requirement (`{if: {properties: {ARG: TEST}}, then: ...}`) still applies to
+/// a variant left, TEST being `{const: NAME}` or `{enum: [NAMES]}` (several variants with the
+/// same requirement); the writing names leave an `enum`. Other conditions are kept as they are.
+fn keep_condition(condition: &mut Value, argument: &str, is_writing: &impl Fn(&Value) -> bool) -> bool {
+    let Some(Value::Object(test)) = condition
+        .get_mut("if")
+        .and_then(|when| when.get_mut("properties"))
+        .and_then(|properties| properties.get_mut(argument))
+    else {
+        return true;
+    };
+    if test.get("const").is_some_and(is_writing) {
+        return false;
+    }
+    let Some(Value::Array(names)) = test.get_mut("enum") else {
+        return true;
+    };
+    names.retain(|n| !is_writing(n));
+    match names.as_slice() {
+        [] => false,
+        [one] => {
+            let one = one.clone();
+            test.remove("enum");
+            test.insert("const".into(), one);
+            true
+        }
+        _ => true,
     }
 }
 
@@ -234,6 +261,32 @@ mod tests {
         assert_eq!(
             Value::Object(schema),
             serde_json::json!({"properties": {"action": {"enum": ["get"]}}})
+        );
+    }
+
+    #[test]
+    fn a_requirement_shared_by_several_variants_keeps_the_reading_ones() {
+        let mut schema = serde_json::json!({
+            "properties": {"action": {"enum": ["get", "set", "delete", "list"]}},
+            "allOf": [
+                {"if": {"properties": {"action": {"enum": ["get", "set", "delete"]}}}, "then": {"required": ["key"]}},
+                {"if": {"properties": {"action": {"enum": ["set", "delete"]}}}, "then": {"required": ["value"]}},
+                {"if": {"properties": {"other": {"const": "x"}}}, "then": {"required": ["key"]}}
+            ]
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        drop_variants(&mut schema, "action", &BTreeSet::from(["set", "delete"]));
+        assert_eq!(
+            Value::Object(schema),
+            serde_json::json!({
+                "properties": {"action": {"enum": ["get", "list"]}},
+                "allOf": [
+                    {"if": {"properties": {"action": {"const": "get"}}}, "then": {"required": ["key"]}},
+                    {"if": {"properties": {"other": {"const": "x"}}}, "then": {"required": ["key"]}}
+                ]
+            })
         );
     }
 }
