@@ -15,8 +15,8 @@ const changed = new Promise((resolve) => { notified = resolve; });
 client.setNotificationHandler(ToolListChangedNotificationSchema, () => notified(true));
 await client.connect(transport);
 const before = await client.listTools();
-// Let the server-to-client event stream (GET /mcp) open before the notification is sent.
-await new Promise((resolve) => setTimeout(resolve, 500));
+// No wait for the event stream (GET /mcp) to open: a notification sent before it opens waits
+// in the session's common channel.
 const enabled = await client.callTool({ name: "enable_toolset", arguments: { toolset: "kv" } });
 const timeout = new Promise((resolve) => setTimeout(() => resolve(false), 10000));
 const wasNotified = await Promise.race([changed, timeout]);
