@@ -18,8 +18,10 @@ const before = await client.listTools();
 // No wait for the event stream (GET /mcp) to open: a notification sent before it opens waits
 // in the session's common channel.
 const enabled = await client.callTool({ name: "enable_toolset", arguments: { toolset: "kv" } });
-const timeout = new Promise((resolve) => setTimeout(() => resolve(false), 10000));
+let timer;
+const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(false), 10000); });
 const wasNotified = await Promise.race([changed, timeout]);
+clearTimeout(timer);
 const after = await client.listTools();
 console.log(JSON.stringify({
   before: before.tools.map((t) => t.name).sort(),
