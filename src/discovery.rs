@@ -26,6 +26,9 @@ pub const GET_TOOLSET_TOOLS: &str = "get_toolset_tools";
 /// Enables one or more toolsets for the session.
 pub const ENABLE_TOOLSET: &str = "enable_toolset";
 
+/// Why `enable_toolset` refuses over HTTP without a session.
+pub const NO_SESSION: &str = "enable_toolset needs a session, and this client speaks MCP over HTTP without one (the 2026-07-28 revision has no handshake): an enabled toolset would not last beyond this request; set KESTRA_MCP_TOOLSETS to the toolsets you need instead";
+
 /// How long a tool's line in [`LIST_AVAILABLE_TOOLSETS`] may be, in characters.
 const LINE_CHARS: usize = 100;
 

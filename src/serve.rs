@@ -2,6 +2,8 @@
 //! become `isError` results, only an unknown tool is a JSON-RPC error, and a call cancelled by
 //! the client (`notifications/cancelled`) drops its HTTP request.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
@@ -12,8 +14,6 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
-
-use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::discovery;
 use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
@@ -71,8 +71,7 @@ impl KestraMcp {
             .clone()
     }
 
-    /// Runs a discovery tool; enabling toolsets tells this session's client that its list
-    /// changed.
+    /// Runs a discovery tool (they answer from the session's state, never from Kestra).
     async fn discover(
         &self,
         name: &str,
@@ -84,29 +83,32 @@ impl KestraMcp {
         let outcome = match name {
             discovery::LIST_AVAILABLE_TOOLSETS => Ok(discovery::list(&available, &self.toolsets())),
             discovery::GET_TOOLSET_TOOLS => discovery::get(&available, &self.toolsets(), &arguments),
-            _ if sessionless_http(context) => Err(CallError::Refused(format!(
-                "{} needs a session, and this client speaks MCP over HTTP without one (the 2026-07-28 revision has no handshake): an enabled toolset would not last beyond this request; set KESTRA_MCP_TOOLSETS to the toolsets you need instead",
-                discovery::ENABLE_TOOLSET
-            ))),
-            _ => {
-                let enabled = {
-                    let mut toolsets = self.toolsets.lock().unwrap_or_else(PoisonError::into_inner);
-                    discovery::enable(&available, &mut toolsets, &arguments)
-                };
-                match enabled {
-                    Ok(enabled) => {
-                        if enabled.changed
-                            && let Err(e) = context.peer.notify_tool_list_changed().await
-                        {
-                            tracing::info!("cannot send tools/list_changed: {e}");
-                        }
-                        Ok(enabled.result)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            _ => self.enable(&available, &arguments, context).await,
         };
         to_call_result(outcome)
+    }
+
+    /// `enable_toolset`: enables the toolsets in this session's copy and, when its tool list
+    /// changed, tells its client.
+    async fn enable(
+        &self,
+        available: &[(&crate::spec::CompiledTool, Tool)],
+        arguments: &serde_json::Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<serde_json::Map<String, Value>, CallError> {
+        if sessionless_http(context) {
+            return Err(CallError::Refused(discovery::NO_SESSION.to_owned()));
+        }
+        let enabled = {
+            let mut toolsets = self.toolsets.lock().unwrap_or_else(PoisonError::into_inner);
+            discovery::enable(available, &mut toolsets, arguments)?
+        };
+        if enabled.changed
+            && let Err(e) = context.peer.notify_tool_list_changed().await
+        {
+            tracing::info!("cannot send tools/list_changed: {e}");
+        }
+        Ok(enabled.result)
     }
 }
 
