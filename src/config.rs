@@ -68,6 +68,12 @@ pub struct Config {
     /// `KESTRA_MCP_PROBE_BACKOFF` seconds (default 5): after `GET /configs` failed, how long
     /// before the edition and version are asked again.
     pub probe_backoff: Duration,
+    /// `KESTRA_MCP_TOOLSETS`, split, trimmed and lower-cased: groups, tool names, `all`,
+    /// `default`, `dynamic`. Empty when unset (or set empty): every tool, as the Python server.
+    pub toolsets: Vec<String>,
+    /// `KESTRA_MCP_READ_ONLY`: serve only the tools and variants that read, and refuse any
+    /// request that writes. Wins over every other setting.
+    pub read_only: bool,
 }
 
 /// A configuration value that cannot be used.
@@ -108,12 +114,7 @@ impl Config {
         let disabled = disabled_raw
             .as_deref()
             .filter(|list| !list.eq_ignore_ascii_case(DISABLED_NONE))
-            .map(|list| {
-                list.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+            .map(|list| split_list(list).collect())
             .unwrap_or_default();
         Ok(Config {
             base_url,
@@ -128,6 +129,10 @@ impl Config {
             max_response_bytes: bytes(&non_empty, "KESTRA_MCP_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
             max_result_bytes: result_bytes(&non_empty, "KESTRA_MCP_MAX_RESULT_BYTES")?,
             probe_backoff: seconds(&non_empty, "KESTRA_MCP_PROBE_BACKOFF", 5.0)?,
+            toolsets: non_empty("KESTRA_MCP_TOOLSETS")
+                .map(|list| split_list(&list).map(|s| s.to_ascii_lowercase()).collect())
+                .unwrap_or_default(),
+            read_only: flag(&non_empty, "KESTRA_MCP_READ_ONLY")?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",
@@ -217,6 +222,30 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     let path = url.path().trim_end_matches('/').to_owned();
     url.set_path(&path);
     Ok(url)
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+fn split_list(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A yes/no setting (unset: no). A value that is neither is refused rather than read as "no":
+/// `KESTRA_MCP_READ_ONLY=ture` must not silently serve the writing tools.
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(false);
+    };
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError {
+            name,
+            message: format!("'{raw}' is neither true nor false (true, false, 1, 0, yes, no, on, off)"),
+        }),
+    }
 }
 
 fn seconds(
@@ -323,6 +352,36 @@ mod tests {
             let c = config(&[("KESTRA_MCP_DISABLED_TOOLS", none)]).unwrap();
             assert!(c.disabled.is_empty() && c.disabled_explicit, "{none:?}");
         }
+    }
+
+    #[test]
+    fn toolsets_are_split_lower_cased_and_empty_means_unset() {
+        let c = config(&[("KESTRA_MCP_TOOLSETS", " Dynamic, flow ,,KV ")]).unwrap();
+        assert_eq!(c.toolsets, vec!["dynamic", "flow", "kv"]);
+        for empty in ["", "  ", " , "] {
+            let c = config(&[("KESTRA_MCP_TOOLSETS", empty)]).unwrap();
+            assert!(c.toolsets.is_empty(), "{empty:?}");
+        }
+    }
+
+    #[test]
+    fn read_only_is_a_flag_and_a_typo_is_refused() {
+        assert!(!config(&[]).unwrap().read_only);
+        assert!(!config(&[("KESTRA_MCP_READ_ONLY", " ")]).unwrap().read_only);
+        for yes in ["true", "TRUE", "1", "yes", "on"] {
+            assert!(
+                config(&[("KESTRA_MCP_READ_ONLY", yes)]).unwrap().read_only,
+                "{yes}"
+            );
+        }
+        for no in ["false", "0", "No", "off"] {
+            assert!(
+                !config(&[("KESTRA_MCP_READ_ONLY", no)]).unwrap().read_only,
+                "{no}"
+            );
+        }
+        let err = config(&[("KESTRA_MCP_READ_ONLY", "ture")]).unwrap_err();
+        assert_eq!(err.name, "KESTRA_MCP_READ_ONLY");
     }
 
     #[test]

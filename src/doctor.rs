@@ -122,9 +122,35 @@ pub async fn run(config: &Config, engine: &Engine) -> Vec<Check> {
     checks.push(Check {
         label: "tools",
         ok: served > 0,
-        detail: format!("{served} served{why}"),
+        detail: format!(
+            "{served} served{why}{}",
+            surface_notes(config, engine, oss_hides_ee)
+        ),
     });
     checks
+}
+
+/// What `KESTRA_MCP_READ_ONLY` and `KESTRA_MCP_TOOLSETS` change in what sessions see.
+fn surface_notes(config: &Config, engine: &Engine, oss_hides_ee: bool) -> String {
+    let mut notes = String::new();
+    if config.read_only {
+        let enterprise = engine.tool_set().enterprise();
+        let reading = engine
+            .tools()
+            .filter(|t| !(oss_hides_ee && enterprise.contains(t.tool.name.as_ref())))
+            .filter(|t| !crate::readonly::every_action_writes(t))
+            .count();
+        notes.push_str(&format!(
+            "; KESTRA_MCP_READ_ONLY: {reading} of them listed, reading actions only"
+        ));
+    }
+    if !config.toolsets.is_empty() {
+        notes.push_str(&format!(
+            "; sessions start with KESTRA_MCP_TOOLSETS={}",
+            config.toolsets.join(",")
+        ));
+    }
+    notes
 }
 
 /// The report as text lines.

@@ -7,14 +7,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use rmcp::model::Tool;
 use serde_json::{Map, Value};
 
 use crate::bound;
 use crate::config::Config;
 use crate::error::CallError;
 use crate::exchange::CallContext;
-use crate::filter::Filtered;
+use crate::filter::{Filtered, Toolsets};
 use crate::http::HttpError;
+use crate::readonly;
 use crate::render::Templates;
 use crate::runtime::Runtime;
 use crate::sanitize;
@@ -80,6 +82,31 @@ impl Engine {
             .collect()
     }
 
+    /// The served tools as clients see them, before any toolset choice: in read-only mode
+    /// only those with a reading action, restricted to their reading actions
+    /// ([`readonly::restrict`]).
+    pub async fn available_tools(&self) -> Vec<(&CompiledTool, Tool)> {
+        let read_only = self.runtime.read_only();
+        self.served_tools()
+            .await
+            .into_iter()
+            .filter_map(|t| match read_only {
+                true => readonly::restrict(t).map(|advertised| (t, advertised)),
+                false => Some((t, t.tool.clone())),
+            })
+            .collect()
+    }
+
+    /// What `tools/list` shows a session that chose `toolsets`.
+    pub async fn listed_tools(&self, toolsets: &Toolsets) -> Vec<Tool> {
+        self.available_tools()
+            .await
+            .into_iter()
+            .filter(|(t, _)| toolsets.admits(t))
+            .map(|(_, advertised)| advertised)
+            .collect()
+    }
+
     /// The tools the edition hides: the `ee` group on OSS (see [`Runtime::edition`]).
     async fn hidden_by_edition(&self) -> Arc<BTreeSet<String>> {
         let edition = self.runtime.edition().await;
@@ -123,10 +150,33 @@ impl Engine {
         if self.hidden_by_edition().await.contains(name) {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
+        if self.runtime.read_only() && self.tools.get(name).is_some_and(readonly::every_action_writes) {
+            return Err(CallError::Refused(readonly::refusal(name, None)));
+        }
         let (templates, action, ctx) = self.prepare(name, call.arguments.as_ref().clone())?;
+        self.refuse_a_write_when_read_only(name, action, &ctx)?;
         let mut result = self.run(call, templates, action, ctx).await?;
         sanitize::clean_map(&mut result);
         Ok(self.bounded(name, result))
+    }
+
+    /// Under `KESTRA_MCP_READ_ONLY`, the chosen action must only read.
+    fn refuse_a_write_when_read_only(
+        &self,
+        name: &str,
+        action: &Action,
+        ctx: &Map<String, Value>,
+    ) -> Result<(), CallError> {
+        if !self.runtime.read_only() || !readonly::action_writes(action) {
+            return Ok(());
+        }
+        let variant = self
+            .tools
+            .get(name)
+            .and_then(|t| t.dispatch.argument())
+            .and_then(|argument| ctx.get(argument))
+            .and_then(Value::as_str);
+        Err(CallError::Refused(readonly::refusal(name, variant)))
     }
 
     /// `result` cut to the runtime's result bound, with a note naming the arguments of the

@@ -34,6 +34,9 @@ pub enum CallError {
     /// The client cancelled the call.
     #[error("the call was cancelled")]
     Cancelled,
+    /// A setting forbids the call or the request (`KESTRA_MCP_READ_ONLY`); nothing was sent.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CallError {
@@ -64,6 +67,7 @@ impl CallError {
             CallError::Declared(t) => CallError::Declared(f(&t)),
             CallError::Budget(t) => CallError::Budget(f(&t)),
             CallError::Cancelled => CallError::Cancelled,
+            CallError::Refused(t) => CallError::Refused(f(&t)),
         }
     }
 }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::CallError;
 use crate::http::{HttpAnswer, KestraClient};
+use crate::readonly;
 use crate::request::RenderedRequest;
 
 /// Everything known about one tool call while it runs.
@@ -142,15 +143,38 @@ pub enum Delivery {
     Once,
 }
 
-/// Sends one request for `call` with `client` (or has `canned` answer it): checks
+/// The policies every request is checked against before it is sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Guards {
+    /// `KESTRA_MCP_READ_ONLY`: a request that writes is refused. The second line of defence:
+    /// the engine hides and refuses writing tools and variants before rendering anything.
+    pub read_only: bool,
+}
+
+impl Guards {
+    /// Why `request` must not be sent, if it must not.
+    pub fn check(&self, request: &RenderedRequest) -> Result<(), CallError> {
+        if self.read_only && readonly::request_writes(request.method, &request.path) {
+            return Err(CallError::Refused(readonly::request_refusal(
+                request.method,
+                &request.path,
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Sends one request for `call` with `client` (or has `canned` answer it): checks the guards,
 /// cancellation and the budget, sends, counts what was read and logs the exchange.
 pub async fn exchange(
     client: &KestraClient,
     canned: Option<&dyn Transport>,
+    guards: Guards,
     call: &CallContext,
     request: &RenderedRequest,
     delivery: Delivery,
 ) -> Result<HttpAnswer, CallError> {
+    guards.check(request)?;
     if call.cancel.is_cancelled() {
         return Err(CallError::Cancelled);
     }
@@ -230,6 +254,25 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, CallError::Budget(_)), "{err:?}");
         assert_eq!(call.budget.bytes_read(), 120);
+    }
+
+    #[test]
+    fn read_only_refuses_writing_requests_and_lets_reads_and_validation_through() {
+        let guards = Guards { read_only: true };
+        let mut request = probe();
+        assert!(guards.check(&request).is_ok());
+        request.method = crate::spec::raw::Method::Post;
+        request.path = "/flows/validate".into();
+        assert!(guards.check(&request).is_ok());
+        request.path = "/flows".into();
+        let Err(CallError::Refused(message)) = guards.check(&request) else {
+            panic!("a POST /flows should be refused");
+        };
+        assert_eq!(
+            message,
+            "refused: POST /flows changes Kestra and KESTRA_MCP_READ_ONLY is set"
+        );
+        assert!(Guards::default().check(&request).is_ok());
     }
 
     #[tokio::test]

@@ -1,6 +1,9 @@
 //! Selection of the tools to serve: `KESTRA_MCP_DISABLED_TOOLS` names groups or tools, trimmed
 //! and case-insensitive. Filtering never fails: it reports what it skipped and which names it
 //! did not recognise.
+//!
+//! `KESTRA_MCP_TOOLSETS` ([`Toolsets`]) chooses, among the tools left, those a session sees;
+//! with `dynamic` the session can enable more while it runs (see [`crate::discovery`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -80,6 +83,120 @@ pub fn apply_disabled_with_groups(
     out
 }
 
+/// The `KESTRA_MCP_TOOLSETS` name for every tool.
+pub const ALL: &str = "all";
+/// The `KESTRA_MCP_TOOLSETS` name for [`DEFAULT_LEAVES_OUT`]'s complement.
+pub const DEFAULT: &str = "default";
+/// The `KESTRA_MCP_TOOLSETS` name that starts a session with the discovery tools.
+pub const DYNAMIC: &str = "dynamic";
+/// What the `default` toolset leaves out: the Enterprise administration tools (users, groups,
+/// apps, announcements, test suites, instance information), which answer 404 on Kestra OSS, are
+/// not everyday workflow work and carry the longest schemas.
+pub const DEFAULT_LEAVES_OUT: &[&str] = &[ENTERPRISE_GROUP];
+
+/// The toolsets a session sees: groups and tool names, `all`, `default`; and whether the
+/// discovery tools are served (`dynamic`). Names are lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toolsets {
+    names: BTreeSet<String>,
+    dynamic: bool,
+}
+
+impl Default for Toolsets {
+    /// Every tool, as the Python server serves them.
+    fn default() -> Self {
+        Toolsets {
+            names: BTreeSet::from([ALL.to_owned()]),
+            dynamic: false,
+        }
+    }
+}
+
+impl Toolsets {
+    /// From `KESTRA_MCP_TOOLSETS`, split and trimmed: empty is every tool; `dynamic` alone
+    /// starts with none but the discovery tools.
+    pub fn from_names(names: &[String]) -> Self {
+        if names.is_empty() {
+            return Toolsets::default();
+        }
+        let names: BTreeSet<String> = names.iter().map(|n| n.trim().to_ascii_lowercase()).collect();
+        let dynamic = names.contains(DYNAMIC);
+        Toolsets {
+            names: names.into_iter().filter(|n| n != DYNAMIC).collect(),
+            dynamic,
+        }
+    }
+
+    /// Whether the discovery tools are served.
+    pub fn is_dynamic(&self) -> bool {
+        self.dynamic
+    }
+
+    /// The names chosen (enabled), without `dynamic`.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// Whether the session sees `tool`.
+    pub fn admits(&self, tool: &CompiledTool) -> bool {
+        self.names.iter().any(|name| match name.as_str() {
+            ALL => true,
+            DEFAULT => !DEFAULT_LEAVES_OUT.contains(&tool.group.as_str()),
+            name => tool.group == name || tool.tool.name.eq_ignore_ascii_case(name),
+        })
+    }
+
+    /// Whether the toolset `name` (a group, `all` or `default`) is enabled as a whole.
+    pub fn enables(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.names.contains(&name)
+            || self.names.contains(ALL)
+            || (self.names.contains(DEFAULT) && !DEFAULT_LEAVES_OUT.contains(&name.as_str()))
+    }
+
+    /// Enables more toolsets.
+    pub fn enable<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        self.names
+            .extend(names.into_iter().map(|n| n.trim().to_ascii_lowercase()));
+    }
+
+    /// A warning per name that is neither `all`, `default`, a group of `groups` nor a tool of
+    /// `tools`.
+    pub fn unknown_names<'a>(
+        &self,
+        groups: &BTreeSet<String>,
+        tools: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<String> {
+        self.names
+            .iter()
+            .filter(|name| {
+                !matches!(name.as_str(), ALL | DEFAULT)
+                    && !groups.contains(*name)
+                    && !tools.clone().into_iter().any(|t| t.eq_ignore_ascii_case(name))
+            })
+            .map(|name| {
+                format!(
+                    "KESTRA_MCP_TOOLSETS: '{name}' is neither a toolset nor a tool; valid toolsets: {ALL}, {DEFAULT}, {DYNAMIC}, {}",
+                    groups.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
+/// Every group the tools may be in: [`KNOWN_GROUPS`], those sources declare and the tools' own.
+pub fn all_groups<'a>(
+    extra_groups: &[String],
+    tools: impl IntoIterator<Item = &'a CompiledTool>,
+) -> BTreeSet<String> {
+    KNOWN_GROUPS
+        .iter()
+        .map(|g| (*g).to_owned())
+        .chain(extra_groups.iter().cloned())
+        .chain(tools.into_iter().map(|t| t.group.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +223,55 @@ mod tests {
                 .contains(&("search_flows".into(), "disabled by name".into()))
         );
         assert!(out.warnings.is_empty());
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn toolsets_select_groups_and_tools_and_default_leaves_out_the_enterprise_tools() {
+        let all = builtin();
+        let count = |toolsets: &Toolsets| all.iter().filter(|t| toolsets.admits(t)).count();
+        assert_eq!(count(&Toolsets::from_names(&[])), all.len());
+        assert_eq!(count(&Toolsets::from_names(&names(&["all"]))), all.len());
+        let ee = all.iter().filter(|t| t.group == "ee").count();
+        assert!(ee > 0);
+        assert_eq!(count(&Toolsets::from_names(&names(&["DEFAULT"]))), all.len() - ee);
+        let kv_and_one = Toolsets::from_names(&names(&["kv", "search_flows"]));
+        let admitted: Vec<&str> = all
+            .iter()
+            .filter(|t| kv_and_one.admits(t))
+            .map(|t| t.tool.name.as_ref())
+            .collect();
+        assert_eq!(admitted, vec!["manage_kv_store", "search_flows"]);
+        assert!(!kv_and_one.is_dynamic());
+    }
+
+    #[test]
+    fn dynamic_starts_with_the_named_toolsets_only_and_enabling_adds() {
+        let all = builtin();
+        let mut toolsets = Toolsets::from_names(&names(&["dynamic"]));
+        assert!(toolsets.is_dynamic());
+        assert_eq!(all.iter().filter(|t| toolsets.admits(t)).count(), 0);
+        toolsets.enable(["KV"]);
+        assert!(toolsets.enables("kv") && !toolsets.enables("flow"));
+        assert_eq!(all.iter().filter(|t| toolsets.admits(t)).count(), 1);
+        let with_flow = Toolsets::from_names(&names(&["dynamic", "flow"]));
+        assert!(with_flow.is_dynamic() && with_flow.enables("flow"));
+        let default = Toolsets::from_names(&names(&["default"]));
+        assert!(default.enables("flow") && !default.enables("ee"));
+    }
+
+    #[test]
+    fn unknown_toolset_names_warn() {
+        let all = builtin();
+        let groups = all_groups(&[], all.iter().map(|t| &**t));
+        let tools: Vec<&str> = all.iter().map(|t| t.tool.name.as_ref()).collect();
+        let toolsets = Toolsets::from_names(&names(&["flows", "flow", "search_flows", "default", "dynamic"]));
+        let warnings = toolsets.unknown_names(&groups, tools.iter().copied());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("KESTRA_MCP_TOOLSETS: 'flows' is neither a toolset nor a tool; valid toolsets: all, default, dynamic, backfill, ee,"), "{}", warnings[0]);
     }
 
     #[test]

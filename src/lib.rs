@@ -11,6 +11,7 @@ pub mod bound;
 pub mod config;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod discovery;
 pub mod doctor;
 pub mod elicit;
 pub mod engine;
@@ -22,6 +23,7 @@ pub mod filters;
 pub mod http;
 pub mod map_step;
 pub mod project;
+pub mod readonly;
 pub mod reload;
 pub mod render;
 pub mod request;

@@ -12,7 +12,7 @@ use kestra_mcp::config::Config;
 #[cfg(feature = "contract")]
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
-use kestra_mcp::filter::apply_disabled;
+use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled};
 use kestra_mcp::reload::{self, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
@@ -181,6 +181,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
                 allowed_hosts,
                 allowed_origins,
                 subscribers: None,
+                toolsets: Toolsets::default(),
             };
             serve(&options, cli.watch, dotenv_error, Some(http))
         }
@@ -262,6 +263,7 @@ async fn serve_mcp(
     http: Option<HttpOptions>,
     watch: Option<reload::Watch>,
 ) -> anyhow::Result<ExitCode> {
+    let toolsets = toolsets_of(&catalog, config);
     let filtered = apply_disabled(catalog.tools, &config.disabled);
     for warning in &filtered.warnings {
         tracing::warn!(target: "startup", "{warning}");
@@ -270,6 +272,9 @@ async fn serve_mcp(
         tracing::info!(target: "startup", "skipping tool '{tool}': {reason}");
     }
     tracing::info!(target: "startup", "serving {} tools from {} with tenant '{}'", filtered.kept.len(), config.base_url, config.tenant);
+    if config.read_only {
+        tracing::info!(target: "startup", "KESTRA_MCP_READ_ONLY: serving only the tools and actions that read");
+    }
     let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.layers, config)?);
     let subscribers = watch.map(|watch| {
         let subscribers = Subscribers::default();
@@ -277,7 +282,11 @@ async fn serve_mcp(
         subscribers
     });
     if let Some(http) = http {
-        let http = HttpOptions { subscribers, ..http };
+        let http = HttpOptions {
+            subscribers,
+            toolsets,
+            ..http
+        };
         serve_http(engine, http).await.context("HTTP transport failed")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -288,6 +297,7 @@ async fn serve_mcp(
         drain_limit(config),
     );
     let service = KestraMcp::new(engine, subscribers)
+        .with_toolsets(toolsets)
         .serve((framed.service_in, framed.service_out))
         .await
         .context("MCP handshake failed")?;
@@ -295,6 +305,23 @@ async fn serve_mcp(
     // The last answers may still be on their way to stdout: the runtime stops with main.
     let _ = tokio::time::timeout(WRITER_FLUSH, framed.writer).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The toolsets sessions start with (`KESTRA_MCP_TOOLSETS`), with a warning for each name that
+/// is neither a toolset nor a tool (as for `KESTRA_MCP_DISABLED_TOOLS`).
+fn toolsets_of(catalog: &Catalog, config: &Config) -> Toolsets {
+    let toolsets = Toolsets::from_names(&config.toolsets);
+    let declared: Vec<String> = catalog
+        .layers
+        .iter()
+        .flat_map(|l| l.groups.iter().cloned())
+        .collect();
+    let groups = all_groups(&declared, catalog.tools.iter().map(|t| &**t));
+    let names = catalog.tools.iter().map(|t| t.tool.name.as_ref());
+    for warning in toolsets.unknown_names(&groups, names) {
+        tracing::warn!(target: "startup", "{warning}");
+    }
+    toolsets
 }
 
 fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<ExitCode> {
@@ -396,10 +423,22 @@ fn spec_tests(options: &LoadOptions) -> anyhow::Result<ExitCode> {
 }
 
 fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
-    let disabled = Config::from_env().map(|c| c.disabled).unwrap_or_default();
+    let config = Config::from_env().ok();
+    let disabled = config.as_ref().map(|c| c.disabled.clone()).unwrap_or_default();
+    let read_only = config.as_ref().is_some_and(|c| c.read_only);
+    let toolsets = Toolsets::from_names(&config.map(|c| c.toolsets).unwrap_or_default());
     let filtered = apply_disabled(catalog.tools, &disabled);
     for tool in &filtered.kept {
         for (variant, action) in tool.actions() {
+            let state = if read_only && kestra_mcp::readonly::action_writes(action) {
+                "disabled: writes (KESTRA_MCP_READ_ONLY)"
+            } else if toolsets.admits(tool) {
+                "enabled"
+            } else if toolsets.is_dynamic() {
+                "after enable_toolset (KESTRA_MCP_TOOLSETS=dynamic)"
+            } else {
+                "not in KESTRA_MCP_TOOLSETS"
+            };
             let variant = variant.map(|v| format!("[{v}]")).unwrap_or_default();
             let requests = action.requests();
             let methods: Vec<&str> = requests.iter().map(|(_, r)| r.template.method.as_str()).collect();
@@ -411,7 +450,7 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             println!(
-                "{}{variant}\t{}\t{}\t{}\tenabled",
+                "{}{variant}\t{}\t{}\t{}\t{state}",
                 tool.tool.name,
                 tool.group,
                 methods.join(" | "),

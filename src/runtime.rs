@@ -39,6 +39,8 @@ pub struct Runtime {
     base_url_problem: Option<String>,
     /// `KESTRA_MCP_MAX_RESULT_BYTES` (`0`: results are not bounded).
     result_limit: usize,
+    /// `KESTRA_MCP_READ_ONLY`: requests that write are refused at the exchange point.
+    read_only: bool,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -97,6 +99,7 @@ impl Runtime {
             edition: tokio::sync::Mutex::new(EditionProbe::default()),
             base_url_problem: config.base_url_problem(),
             result_limit: config.max_result_bytes,
+            read_only: config.read_only,
             canned: None,
         })
     }
@@ -110,6 +113,11 @@ impl Runtime {
     /// The most a tool result may weigh (`0`: no bound).
     pub fn result_limit(&self) -> usize {
         self.result_limit
+    }
+
+    /// Whether `KESTRA_MCP_READ_ONLY` is set.
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The `kestra` template value: tenant, API base URL, UI base URL.
@@ -228,7 +236,18 @@ impl Runtime {
         request: &RenderedRequest,
         delivery: Delivery,
     ) -> Result<crate::http::HttpAnswer, CallError> {
-        crate::exchange::exchange(&self.client, self.canned.as_deref(), call, request, delivery).await
+        let guards = crate::exchange::Guards {
+            read_only: self.read_only,
+        };
+        crate::exchange::exchange(
+            &self.client,
+            self.canned.as_deref(),
+            guards,
+            call,
+            request,
+            delivery,
+        )
+        .await
     }
 
     /// The version if it is already known (set or learned), without asking.

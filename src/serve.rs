@@ -2,6 +2,8 @@
 //! become `isError` results, only an unknown tool is a JSON-RPC error, and a call cancelled by
 //! the client (`notifications/cancelled`) drops its HTTP request.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
@@ -13,10 +15,12 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::discovery;
 use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink};
+use crate::filter::Toolsets;
 use crate::reload::Subscribers;
 
 /// What the server tells clients about itself: what the tools reach and how they fit together,
@@ -29,18 +33,87 @@ Results larger than the server's bound are cut and carry a `truncated` field tha
 left out and which arguments narrow the answer. Flow schedules (cron) run in UTC unless the \
 trigger sets a timezone.";
 
-/// The rmcp handler.
+/// Added to [`INSTRUCTIONS`] when the session starts with the discovery tools.
+const DYNAMIC_INSTRUCTIONS: &str = " Only some tools are listed at first: call \
+list_available_toolsets to see the toolsets and their tools, then enable_toolset to add the ones \
+you need.";
+
+/// The rmcp handler: one per session (the stdio client, or each Streamable HTTP session).
 #[derive(Clone)]
 pub struct KestraMcp {
     engine: SharedEngine,
     /// With hot reload: the tool list can change (announced in the capabilities), and each
     /// initialized session subscribes to the change notifications.
     subscribers: Option<Subscribers>,
+    /// The toolsets this session sees (`KESTRA_MCP_TOOLSETS`, plus those it enabled with
+    /// dynamic discovery). Kept here, not in the engine, so that a reload keeps them and one
+    /// session's choice is not another's.
+    toolsets: Arc<Mutex<Toolsets>>,
 }
 
 impl KestraMcp {
+    /// A session that sees every tool.
     pub fn new(engine: SharedEngine, subscribers: Option<Subscribers>) -> Self {
-        KestraMcp { engine, subscribers }
+        KestraMcp {
+            engine,
+            subscribers,
+            toolsets: Arc::default(),
+        }
+    }
+
+    /// The same session starting with `toolsets` (its own copy).
+    pub fn with_toolsets(self, toolsets: Toolsets) -> Self {
+        KestraMcp {
+            toolsets: Arc::new(Mutex::new(toolsets)),
+            ..self
+        }
+    }
+
+    fn toolsets(&self) -> Toolsets {
+        self.toolsets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs a discovery tool (they answer from the session's state, never from Kestra).
+    async fn discover(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let engine = self.engine.load_full();
+        let available = engine.available_tools().await;
+        let outcome = match name {
+            discovery::LIST_AVAILABLE_TOOLSETS => Ok(discovery::list(&available, &self.toolsets())),
+            discovery::GET_TOOLSET_TOOLS => discovery::get(&available, &self.toolsets(), &arguments),
+            _ => self.enable(&available, &arguments, context).await,
+        };
+        to_call_result(outcome)
+    }
+
+    /// `enable_toolset`: enables the toolsets in this session's copy and, when its tool list
+    /// changed, tells its client.
+    async fn enable(
+        &self,
+        available: &[(&crate::spec::CompiledTool, Tool)],
+        arguments: &serde_json::Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<serde_json::Map<String, Value>, CallError> {
+        if sessionless_http(context) {
+            return Err(CallError::Refused(discovery::NO_SESSION.to_owned()));
+        }
+        let enabled = {
+            let mut toolsets = self.toolsets.lock().unwrap_or_else(PoisonError::into_inner);
+            discovery::enable(available, &mut toolsets, arguments)?
+        };
+        if enabled.changed
+            && let Err(e) = context.peer.notify_tool_list_changed().await
+        {
+            tracing::info!("cannot send tools/list_changed: {e}");
+        }
+        Ok(enabled.result)
     }
 }
 
@@ -106,6 +179,16 @@ fn call_context(
     }
 }
 
+/// Whether `context` is a request over HTTP without a session: rmcp serves the 2026-07-28
+/// revision (no handshake) statelessly, each request with a fresh handler, so nothing a
+/// session enables could last.
+fn sessionless_http(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
+}
+
 /// Asks the user through the session's peer (`elicitation/create`, form mode).
 pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
     Elicitation::new(move |message, schema| {
@@ -147,16 +230,20 @@ fn elicited(result: ElicitResult) -> Elicited {
 
 impl ServerHandler for KestraMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = match self.subscribers {
-            Some(_) => ServerCapabilities::builder()
+        let list_changes = self.subscribers.is_some() || self.toolsets().is_dynamic();
+        let capabilities = match list_changes {
+            true => ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
-            None => ServerCapabilities::builder().enable_tools().build(),
+            false => ServerCapabilities::builder().enable_tools().build(),
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(match self.toolsets().is_dynamic() {
+                true => format!("{INSTRUCTIONS}{DYNAMIC_INSTRUCTIONS}"),
+                false => INSTRUCTIONS.to_owned(),
+            })
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -171,13 +258,21 @@ impl ServerHandler for KestraMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let engine = self.engine.load_full();
-        let tools = engine.served_tools().await;
-        Ok(ListToolsResult::with_all_items(
-            tools.into_iter().map(|t| t.tool.clone()).collect(),
-        ))
+        let toolsets = self.toolsets();
+        let mut tools = match toolsets.is_dynamic() {
+            true => discovery::tools(),
+            false => Vec::new(),
+        };
+        tools.extend(engine.listed_tools(&toolsets).await);
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
+    /// Only for rmcp's check of `Mcp-Param-*` headers against the input schema (on HTTP it
+    /// asks a fresh handler, not the session's): the tool whatever the session enabled.
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        if self.toolsets().is_dynamic() && discovery::is_discovery_tool(name) {
+            return discovery::tools().into_iter().find(|t| t.name == name);
+        }
         self.engine.load().tool(name).map(|t| t.tool.clone())
     }
 
@@ -187,7 +282,19 @@ impl ServerHandler for KestraMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
+        let toolsets = self.toolsets();
+        if toolsets.is_dynamic() && discovery::is_discovery_tool(&name) {
+            let arguments = request.arguments.unwrap_or_default();
+            return self
+                .discover(&name, arguments, &context)
+                .await
+                .map(CallToolResponse::from);
+        }
         let engine = self.engine.load_full();
+        // A tool the session has not enabled answers as an unknown tool does.
+        if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
+            return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
+        }
         let call = engine.call_with(call_context(&name, request.arguments, &context));
         let outcome = tokio::select! {
             outcome = call => outcome,

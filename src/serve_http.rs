@@ -17,6 +17,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::SharedEngine;
+use crate::filter::Toolsets;
 use crate::reload::Subscribers;
 use crate::serve::KestraMcp;
 
@@ -32,6 +33,9 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// With hot reload: the sessions to tell when the tool list changes.
     pub subscribers: Option<Subscribers>,
+    /// The toolsets each new session starts with (`KESTRA_MCP_TOOLSETS`); a session that
+    /// enables more changes only its own copy.
+    pub toolsets: Toolsets,
 }
 
 /// The `/mcp` router for `engine` (separate from `serve_http` so tests can mount it).
@@ -51,8 +55,9 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         .enforce_origin_validation();
     config.cancellation_token = shutdown;
     let subscribers = options.subscribers.clone();
+    let toolsets = options.toolsets.clone();
     let service = StreamableHttpService::new(
-        move || Ok(KestraMcp::new(engine.clone(), subscribers.clone())),
+        move || Ok(KestraMcp::new(engine.clone(), subscribers.clone()).with_toolsets(toolsets.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -8,7 +8,7 @@ import re
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 READ = re.compile(
-    r'(?:env\s*=\s*|var(?:_os)?\(\s*|non_empty\(\s*|get\(\s*|(?:seconds|bytes)\(\s*&non_empty,\s*)'
+    r'(?:env\s*=\s*|var(?:_os)?\(\s*|non_empty\(\s*|get\(\s*|(?:seconds|bytes|flag)\(\s*&non_empty,\s*)'
     r'"(KESTRA_[A-Z0-9_]+)"'
 )
 

@@ -223,3 +223,101 @@ def test_python_sdk_2026_07_28_without_handshake_over_http(server, kestra):
     assert len(tools.tools) == 39
     assert not found.is_error and found.structured_content["total"] == 1
     assert bad.is_error
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamic discovery over HTTP: enabling is per session
+
+
+@pytest.fixture
+def dynamic_server(kestra):
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "none",
+                              "KESTRA_MCP_TOOLSETS": "dynamic"})
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_dynamic_toolsets_are_enabled_per_http_session_and_announced(dynamic_server):
+    discovery = ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
+
+    async def scenario():
+        changed = anyio.Event()
+        a_enabled = anyio.Event()
+        seen = {}
+
+        async def enabling():
+            async def on_message(message):
+                if isinstance(message, types.ToolListChangedNotification):
+                    changed.set()
+
+            client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+            async with client, streamable_http_client(dynamic_server, http_client=client) as (read, write):
+                async with ClientSession(read, write, message_handler=on_message) as session:
+                    init = await session.initialize()
+                    assert init.capabilities.tools.list_changed is True
+                    seen["a_before"] = sorted(t.name for t in (await session.list_tools()).tools)
+                    # Give the server-to-client event stream (GET /mcp) time to open.
+                    await anyio.sleep(0.5)
+                    await session.call_tool("enable_toolset", {"toolset": "flow"})
+                    with anyio.fail_after(10):
+                        await changed.wait()
+                    seen["a_after"] = sorted(t.name for t in (await session.list_tools()).tools)
+                    found = await session.call_tool("search_flows", {"query": "hello"})
+                    seen["a_found"] = found.structured_content["total"]
+                    a_enabled.set()
+
+        async def watching():
+            client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+            async with client, streamable_http_client(dynamic_server, http_client=client) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    with anyio.fail_after(15):
+                        await a_enabled.wait()
+                    seen["b"] = sorted(t.name for t in (await session.list_tools()).tools)
+                    # Not enabled in this session: the JSON-RPC error of an unknown tool.
+                    try:
+                        answer = await session.call_tool("search_flows", {"query": "hello"})
+                        seen["b_refused"] = f"answered: {answer}"
+                    except Exception as e:  # noqa: BLE001 (the SDK's error type varies by version)
+                        seen["b_refused"] = str(e)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(enabling)
+            tg.start_soon(watching)
+        return seen
+
+    seen = anyio.run(scenario)
+    assert seen["a_before"] == discovery
+    assert "search_flows" in seen["a_after"] and "execute_flow" not in seen["a_after"]
+    assert seen["a_found"] == 1
+    assert seen["b"] == discovery
+    assert seen["b_refused"] == "tool 'search_flows' not found", seen["b_refused"]
+
+
+def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_revision(dynamic_server):
+    async def scenario():
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client, streamable_http_client(url=dynamic_server, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.discover()
+                listed = await session.call_tool("list_available_toolsets", {})
+                enabled = await session.call_tool("enable_toolset", {"toolset": "kv"})
+                return session.protocol_version, listed, enabled
+
+    version, listed, enabled = anyio.run(scenario)
+    assert version == "2026-07-28"
+    assert not listed.is_error and listed.structured_content["toolsets"]
+    assert enabled.is_error and "set KESTRA_MCP_TOOLSETS" in enabled.content[0].text, enabled
+
+
+def test_typescript_sdk_enables_a_toolset_and_is_told(dynamic_server):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_dynamic.mjs"), dynamic_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    discovery = ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
+    assert seen["before"] == discovery
+    assert seen["added"] == ["manage_kv_store"]
+    assert seen["notified"] is True
+    assert seen["after"] == sorted(discovery + ["manage_kv_store"])

@@ -10,6 +10,7 @@ mod reliability;
 mod seams;
 mod spectest;
 mod stub;
+mod surface;
 mod tools;
 mod tools_catalog;
 mod tools_ee;

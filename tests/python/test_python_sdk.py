@@ -104,3 +104,57 @@ def test_protocol_2026_07_28_without_handshake(kestra):
     assert len(tools.tools) == 39
     assert not found.is_error and found.structured_content["total"] == 1
     assert missing.is_error and "404" in missing.content[0].text
+
+
+def test_dynamic_discovery_enables_a_toolset_and_the_client_is_told(kestra):
+    """KESTRA_MCP_TOOLSETS=dynamic: three discovery tools; enabling a toolset sends
+    notifications/tools/list_changed and its tools appear and work."""
+    from mcp import types
+
+    async def scenario():
+        changed = anyio.Event()
+
+        async def on_message(message):
+            if isinstance(message, types.ToolListChangedNotification):
+                changed.set()
+
+        async with stdio_client(params(kestra, KESTRA_MCP_TOOLSETS="dynamic")) as (read, write):
+            async with ClientSession(read, write, message_handler=on_message) as session:
+                init = await session.initialize()
+                before = await session.list_tools()
+                toolsets = await session.call_tool("list_available_toolsets", {})
+                enabled = await session.call_tool("enable_toolset", {"toolset": "kv"})
+                with anyio.fail_after(10):
+                    await changed.wait()
+                after = await session.list_tools()
+                read_back = await session.call_tool(
+                    "manage_kv_store", {"namespace": "company.team", "action": "get", "key": "nope"})
+                return init, before, toolsets, enabled, after, read_back
+
+    init, before, toolsets, enabled, after, read_back = anyio.run(scenario)
+    assert init.capabilities.tools.list_changed is True
+    assert sorted(t.name for t in before.tools) == ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
+    assert len(json.dumps([t.model_dump(mode="json", exclude_none=True) for t in before.tools])) <= 4000
+    names = [t["name"] for t in toolsets.structured_content["toolsets"]]
+    assert "kv" in names and "flow" in names
+    assert enabled.structured_content["tools_added"] == ["manage_kv_store"]
+    assert sorted(t.name for t in after.tools) == [
+        "enable_toolset", "get_toolset_tools", "list_available_toolsets", "manage_kv_store"]
+    # The tool works once enabled: the stub answers 404 for an unknown key.
+    assert read_back.is_error and "404" in read_back.content[0].text
+
+
+def test_read_only_refuses_a_write_without_sending_it(kestra):
+    async def body(session):
+        tools = await session.list_tools()
+        refused = await session.call_tool(
+            "manage_kv_store", {"namespace": "company.team", "action": "set", "key": "k", "value": "v"})
+        return tools, refused
+
+    tools, refused = run(params(kestra, KESTRA_MCP_READ_ONLY="true"), body)
+    by_name = {t.name: t for t in tools.tools}
+    assert "execute_flow" not in by_name
+    assert by_name["manage_kv_store"].input_schema["properties"]["action"]["enum"] == ["get", "list"]
+    assert all(t.annotations.read_only_hint is True for t in tools.tools)
+    assert refused.is_error and "KESTRA_MCP_READ_ONLY" in refused.content[0].text
+    assert kestra.requests == []

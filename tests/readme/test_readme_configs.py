@@ -6,7 +6,8 @@
   replaced by the one under test, `KESTRA_BASE_URL` pointed at a closed loopback port, Kestra
   expressions such as `{{ secret('X') }}` replaced by a dummy) with the official Python MCP SDK's
   stdio client, which must list the expected tools (all 39, minus what the configuration's
-  `KESTRA_MCP_DISABLED_TOOLS` leaves out).
+  `KESTRA_MCP_DISABLED_TOOLS` leaves out, among its `KESTRA_MCP_TOOLSETS`, only the reading ones
+  with `KESTRA_MCP_READ_ONLY`, plus the discovery tools with `dynamic`).
 - `docker run` configurations (not run here): `-i`, the documented image name, known flags, every
   `-e NAME` a variable kestra-mcp reads and, without a value, one the configuration's `env` sets.
 - HTTP configurations: a `kestra-mcp serve --http` is started with a token and the configuration's
@@ -179,23 +180,51 @@ def closed_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def all_tools():
-    """name -> group of every built-in tool, from `kestra-mcp tools list` (nothing disabled)."""
+def tools_list_lines():
+    """`kestra-mcp tools list` (nothing disabled): name[variant], group, methods, paths, state."""
     run = subprocess.run([BINARY, "tools", "list"], env={"PATH": os.environ.get("PATH", "")},
                          cwd=tempfile.mkdtemp(), capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    tools = {}
-    for line in run.stdout.splitlines():
-        name, group = line.split("\t")[:2]
-        tools[name.split("[")[0]] = group
+    return [line.split("\t") for line in run.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def all_tools():
+    """name -> group of every built-in tool."""
+    tools = {fields[0].split("[")[0]: fields[1] for fields in tools_list_lines()}
     assert len(tools) == 39, sorted(tools)
     return tools
 
 
+def reading_tools():
+    """The tools with at least one action whose every request is a GET (no built-in sends one
+    of the validation POSTs read-only mode counts as reading)."""
+    return {fields[0].split("[")[0] for fields in tools_list_lines()
+            if all(m.strip() == "GET" for m in fields[2].split("|"))}
+
+
+DISCOVERY = {"list_available_toolsets", "get_toolset_tools", "enable_toolset"}
+
+
+def names_of(env, variable):
+    return {d.strip().lower() for d in env.get(variable, "").split(",") if d.strip()}
+
+
 def expected_tools(all_tools, env):
-    disabled = {d.strip().lower() for d in env.get("KESTRA_MCP_DISABLED_TOOLS", "").split(",") if d.strip()}
-    return {n for n, g in all_tools.items() if n.lower() not in disabled and g.lower() not in disabled}
+    disabled = names_of(env, "KESTRA_MCP_DISABLED_TOOLS")
+    toolsets = names_of(env, "KESTRA_MCP_TOOLSETS") or {"all"}
+
+    def chosen(name, group):
+        return ("all" in toolsets or ("default" in toolsets and group != "ee")
+                or name in toolsets or group in toolsets)
+
+    tools = {n for n, g in all_tools.items()
+             if n.lower() not in disabled and g.lower() not in disabled and chosen(n, g)}
+    if env.get("KESTRA_MCP_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on"):
+        tools &= reading_tools()
+    if "dynamic" in toolsets:
+        tools |= DISCOVERY
+    return tools
 
 
 def concrete(value, token="dummy-secret"):
