@@ -37,6 +37,15 @@ pub fn catalog_notes(options: &LoadOptions) -> Vec<String> {
 /// The notes for `spec`, each `origin: field: what to write instead`.
 pub fn notes(spec: &ToolSpec, origin: &str) -> Vec<String> {
     let mut found = Vec::new();
+    let says_no_output_schema = spec
+        .response
+        .as_ref()
+        .is_some_and(|r| r.output_schema == Some(serde_json::Value::Null));
+    if says_no_output_schema {
+        found.push(
+            "response.output_schema: `null` is what a spec without `output_schema` gives (no outputSchema is advertised); remove it".to_owned(),
+        );
+    }
     if let Some(steps) = &spec.steps {
         step_notes(steps, spec.result.as_ref(), "", &mut found);
     }
@@ -147,5 +156,15 @@ result: '{{ steps.rows_json | from_yaml }}'
         assert!(found[0].starts_with("t.yaml: steps[0].paginate.size: `{{ n }}` repeats"));
         assert!(found[1].starts_with("t.yaml: steps[2]: reads step 'rows_json'"));
         assert!(found[2].starts_with("t.yaml: result: reads step 'rows_json'"));
+    }
+
+    #[test]
+    fn an_output_schema_of_null_gets_a_note() {
+        let text = "name: t\ngroup: flow\ndescription: d\nrequest: {operation: searchFlows}\nresponse:\n  output_schema: null\n";
+        let spec = crate::spec::parse_spec(text, "t.yaml").unwrap();
+        assert_eq!(
+            notes(&spec, "t.yaml"),
+            vec!["t.yaml: response.output_schema: `null` is what a spec without `output_schema` gives (no outputSchema is advertised); remove it"]
+        );
     }
 }

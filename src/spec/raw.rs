@@ -365,8 +365,8 @@ pub struct ResponseSpec {
     )]
     pub on_status: BTreeMap<StatusKey, StatusOutcome>,
     /// JSON Schema of the result, advertised as the tool's `outputSchema`. When the tool's
-    /// `response` gives none, `{type: object, additionalProperties: true}` (any object: every
-    /// result is one) is advertised; `null` advertises no `outputSchema` at all.
+    /// `response` gives none (or `null`, the v1 way of saying so), no `outputSchema` is
+    /// advertised.
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub output_schema: Option<Value>,
