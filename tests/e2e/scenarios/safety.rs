@@ -116,8 +116,10 @@ pub async fn version_safety(mut c: Ctx) {
     }
     let ns = c.ns.clone();
     let v2 = c.v2();
+    // The nap leaves time to pause the run: 2 s was too short on a loaded machine (the run
+    // ended before the pause arrived, and Kestra answered 409).
     let yaml = format!(
-        "id: guarded\nnamespace: {ns}\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT2S\n  - id: done\n    type: io.kestra.plugin.core.log.Log\n    message: done\n"
+        "id: guarded\nnamespace: {ns}\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT6S\n  - id: done\n    type: io.kestra.plugin.core.log.Log\n    message: done\n"
     );
     c.create_flow(&yaml).await;
     let id = c.execute(&ns, "guarded", json!({})).await;
