@@ -348,7 +348,8 @@ async fn manage_flow_enable_and_disable_post_the_id_list() {
                 json!({"action": action, "namespace": "company.team", "flow_id": "hello"}),
             )
             .await;
-        assert_eq!(result, json!({"count": 1}));
+        let past = format!("{action}d");
+        assert_eq!(result, json!({"count": 1, "status": past}));
         let req = bed.only_request().await;
         assert_eq!(line(&req), format!("POST {at}"));
         assert_eq!(header(&req, "content-type").as_deref(), Some("application/json"));
