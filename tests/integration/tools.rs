@@ -102,7 +102,9 @@ async fn search_flows_sends_the_query_as_a_filter_with_paging() {
         .server
         .call_ok("search_flows", json!({"query": "hello world"}))
         .await;
-    assert_eq!(result, page);
+    // Rows: the fields an agent chooses a flow by (what Kestra did not send is null).
+    let row = json!({"id": "hello", "namespace": "company.team", "revision": null, "disabled": null});
+    assert_eq!(result, json!({"results": [row], "total": 1}));
     let req = bed.only_request().await;
     assert_eq!(
         line(&req),
@@ -130,11 +132,21 @@ async fn list_flows_in_namespace_wraps_the_list() {
         .server
         .call_ok("list_flows_in_namespace", json!({"namespace": "company.team"}))
         .await;
-    assert_eq!(result, json!({"results": flows}));
+    let rows = json!([{"id": "a", "namespace": "company.team", "revision": null, "disabled": null},
+                      {"id": "b", "namespace": "company.team", "revision": null, "disabled": null}]);
+    assert_eq!(result, json!({"results": rows}));
     assert_eq!(
         line(&bed.only_request().await),
         "GET /api/v1/main/flows/company.team"
     );
+    let whole = bed
+        .server
+        .call_ok(
+            "list_flows_in_namespace",
+            json!({"namespace": "company.team", "full_detail": true}),
+        )
+        .await;
+    assert_eq!(whole, json!({"results": flows}));
 }
 
 #[tokio::test]
