@@ -643,15 +643,24 @@ async fn tools_list_shows_schemas_annotations_and_output_schemas() {
     assert_eq!(search["annotations"]["readOnlyHint"], json!(true));
     // "Any object" says nothing: no outputSchema is advertised for it.
     assert!(search.get("outputSchema").is_none(), "{search}");
+    // Hints equal to MCP's defaults (readOnlyHint false, destructiveHint true, idempotentHint
+    // false, openWorldHint true) are left out; openWorldHint false is said.
+    assert_eq!(search["annotations"]["openWorldHint"], json!(false));
     let kv = by_name("manage_kv_store");
-    assert_eq!(kv["annotations"]["readOnlyHint"], json!(false));
-    assert_eq!(kv["annotations"]["destructiveHint"], json!(true));
+    assert_eq!(
+        kv["annotations"],
+        json!({"idempotentHint": true, "openWorldHint": false}),
+        "not read-only, destructive"
+    );
     assert_eq!(
         kv["inputSchema"]["properties"]["action"]["enum"],
         json!(["get", "set", "list", "delete"])
     );
     let execute = by_name("execute_flow");
-    assert_eq!(execute["annotations"]["idempotentHint"], json!(false));
+    assert_eq!(
+        execute["annotations"],
+        json!({"destructiveHint": false, "openWorldHint": false})
+    );
 }
 
 #[tokio::test]
