@@ -360,6 +360,8 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
     newest.as_object_mut().unwrap().remove("labels");
     let mut running = row("c", "RUNNING", "2026-11-22T10:00:00Z");
     running["durationSeconds"] = json!(null);
+    // Labels as {key: value}, without the correlation id that is the execution's own id.
+    running["labels"] = json!({"team": "data"});
     assert_eq!(result, json!({"results": [newest, running]}));
     let since = at_midnight_days_ago(90).replace(':', "%3A");
     let query = |n: u32| {
