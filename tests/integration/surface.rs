@@ -357,7 +357,10 @@ async fn tools_list_stays_within_its_byte_budget() {
     for (bytes, name) in &sizes {
         println!("{bytes:>6} {name}");
     }
-    println!("tools/list: {} tools, {total} bytes (budget {ALL_TOOLS_BUDGET})", tools.len());
+    println!(
+        "tools/list: {} tools, {total} bytes (budget {ALL_TOOLS_BUDGET})",
+        tools.len()
+    );
     assert_eq!(tools.len(), 39);
     assert!(total <= ALL_TOOLS_BUDGET, "tools/list is {total} bytes");
     let over: Vec<_> = sizes.iter().filter(|(b, _)| *b > ONE_TOOL_BUDGET).collect();

@@ -105,7 +105,11 @@ pub async fn agent_chores(mut c: Ctx) {
 
     t.start("1 find the paused executions");
     let found = t
-        .ok(&mut c, "list_executions", json!({"namespace": ns, "state": ["PAUSED"]}))
+        .ok(
+            &mut c,
+            "list_executions",
+            json!({"namespace": ns, "state": ["PAUSED"]}),
+        )
         .await;
     let mut ids: Vec<String> = results(&found)
         .iter()
@@ -129,7 +133,11 @@ pub async fn agent_chores(mut c: Ctx) {
 
     t.start("3 read why an execution failed");
     let got = t
-        .ok(&mut c, "manage_executions", json!({"action": "get", "execution_id": failed}))
+        .ok(
+            &mut c,
+            "manage_executions",
+            json!({"action": "get", "execution_id": failed}),
+        )
         .await;
     assert!(
         got.to_string().contains("warehouse refused the load"),
@@ -143,7 +151,11 @@ pub async fn agent_chores(mut c: Ctx) {
 
     t.start("5 find a flow by what it does");
     let found = t
-        .ok(&mut c, "search_flows", json!({"query": "weekly sales report", "in_source": true, "namespace": ns}))
+        .ok(
+            &mut c,
+            "search_flows",
+            json!({"query": "weekly sales report", "in_source": true, "namespace": ns}),
+        )
         .await;
     assert!(
         results(&found).iter().any(|f| f["id"] == json!("weekly")),
@@ -161,14 +173,22 @@ pub async fn agent_chores(mut c: Ctx) {
     assert_eq!(bad["valid"], json!(false), "{bad}");
     let good_yaml = new_flow(&ops, "io.kestra.plugin.core.log.Log");
     let good = t
-        .ok(&mut c, "create_flow_from_yaml", json!({"yaml_definition": good_yaml, "validate_only": true}))
+        .ok(
+            &mut c,
+            "create_flow_from_yaml",
+            json!({"yaml_definition": good_yaml, "validate_only": true}),
+        )
         .await;
     assert_eq!(good["valid"], json!(true), "{good}");
     let status = c.api.flow(&ops, "cleanup").await.status;
     assert_eq!(status, 404, "validate_only created the flow");
     c.made().made.flows.insert((ops.clone(), "cleanup".into()));
-    t.ok(&mut c, "create_flow_from_yaml", json!({"yaml_definition": good_yaml}))
-        .await;
+    t.ok(
+        &mut c,
+        "create_flow_from_yaml",
+        json!({"yaml_definition": good_yaml}),
+    )
+    .await;
 
     t.start("7 disable a flow twice");
     let args = json!({"action": "disable", "namespace": ops, "flow_id": "cleanup"});
@@ -179,7 +199,11 @@ pub async fn agent_chores(mut c: Ctx) {
 
     t.start("8 read the logs of a task");
     let logs = t
-        .ok(&mut c, "download_execution_logs", json!({"execution_id": failed, "task_id": "load"}))
+        .ok(
+            &mut c,
+            "download_execution_logs",
+            json!({"execution_id": failed, "task_id": "load"}),
+        )
         .await;
     let text = logs["result"].as_str().unwrap_or_default();
     assert!(text.contains("[load] warehouse refused the load"), "{logs}");
@@ -193,7 +217,11 @@ pub async fn agent_chores(mut c: Ctx) {
     )
     .await;
     let kv = t
-        .ok(&mut c, "manage_kv_store", json!({"action": "get", "namespace": ops, "key": "last_load"}))
+        .ok(
+            &mut c,
+            "manage_kv_store",
+            json!({"action": "get", "namespace": ops, "key": "last_load"}),
+        )
         .await;
     assert!(kv.to_string().contains("2026-12-07"), "{kv}");
 
