@@ -53,8 +53,23 @@ impl Tally {
         reply.value
     }
 
-    fn report(&self, label: &str) {
-        println!("[{label}] agent chores (issue 19): calls and result bytes");
+    /// One call of the current chore that must fail (an agent reads the error too).
+    async fn err(&mut self, c: &mut Ctx, tool: &str, args: Value) -> String {
+        let reply = c.call(tool, args.clone()).await;
+        assert!(
+            reply.is_error,
+            "{tool}({args}) should have failed: {}",
+            reply.text
+        );
+        if let Some(row) = self.rows.last_mut() {
+            row.1 += 1;
+            row.2 += reply.text.len();
+        }
+        reply.text
+    }
+
+    fn report(&self, label: &str, tools: &str) {
+        println!("[{label}] agent chores (issue 19) with {tools}: calls and result bytes");
         for (chore, calls, bytes) in &self.rows {
             println!("  {chore:<44} {calls:>2} calls {bytes:>7} bytes");
         }
@@ -102,6 +117,17 @@ pub async fn agent_chores(mut c: Ctx) {
 
     let ns = c.ns.clone();
     let mut t = Tally::default();
+    // The tools before issue 19 (KESTRA_E2E_TOOLS_DIR=<main's tools.d>) lack list_executions'
+    // `state`: the same chores, as an agent does them with those tools.
+    let tools = c.mcp.tools().await;
+    let lists_by_state = tools.iter().any(|t| {
+        t["name"] == json!("list_executions") && t["inputSchema"]["properties"].get("state").is_some()
+    });
+    if !lists_by_state {
+        chores_before(&mut c, &mut t, &ns, &ops, &failed).await;
+        t.report(&c.target.label, "the tools before issue 19");
+        return;
+    }
 
     t.start("1 find the paused executions");
     let found = t
@@ -145,8 +171,12 @@ pub async fn agent_chores(mut c: Ctx) {
     );
 
     t.start("4 restart it");
-    t.ok(&mut c, "restart_execution", json!({"execution_id": failed}))
-        .await;
+    t.ok(
+        &mut c,
+        "restart_execution",
+        json!({"namespace": ops, "flow_id": "nightly_load", "execution_id": failed}),
+    )
+    .await;
     c.wait_state(&failed, TERMINAL).await;
 
     t.start("5 find a flow by what it does");
@@ -238,5 +268,80 @@ pub async fn agent_chores(mut c: Ctx) {
         "{errors}"
     );
 
-    t.report(&c.target.label);
+    t.report(&c.target.label, "these tools");
+}
+
+/// The chores with the tools before issue 19: no state filter (the whole namespace is listed),
+/// whole executions, no validation, TRACE logs without task ids, absolute log dates only.
+async fn chores_before(c: &mut Ctx, t: &mut Tally, ns: &str, ops: &str, failed: &str) {
+    t.start("1 find the paused executions");
+    t.ok(c, "list_executions", json!({"namespace": ns})).await;
+    t.start("2 find the failures of the last day");
+    t.ok(
+        c,
+        "list_executions",
+        json!({"namespace": ns, "time_range": "P1D"}),
+    )
+    .await;
+    t.start("3 read why an execution failed");
+    t.ok(
+        c,
+        "manage_executions",
+        json!({"action": "get", "execution_id": failed}),
+    )
+    .await;
+    t.ok(c, "download_execution_logs", json!({"execution_id": failed}))
+        .await;
+    t.start("4 restart it");
+    t.ok(
+        c,
+        "restart_execution",
+        json!({"namespace": ops, "flow_id": "nightly_load", "execution_id": failed}),
+    )
+    .await;
+    c.wait_state(failed, TERMINAL).await;
+    t.start("5 find a flow by what it does");
+    t.ok(
+        c,
+        "search_flows",
+        json!({"query": "weekly sales report", "in_source": true, "namespace": ns}),
+    )
+    .await;
+    t.start("6 validate a flow, fix it, then create it");
+    c.made().made.flows.insert((ops.to_owned(), "cleanup".into()));
+    let bad = new_flow(ops, "io.kestra.plugin.core.log.Logg");
+    t.err(c, "create_flow_from_yaml", json!({"yaml_definition": bad}))
+        .await;
+    let good = new_flow(ops, "io.kestra.plugin.core.log.Log");
+    t.ok(c, "create_flow_from_yaml", json!({"yaml_definition": good}))
+        .await;
+    t.start("7 disable a flow twice");
+    let args = json!({"action": "disable", "namespace": ops, "flow_id": "cleanup"});
+    t.ok(c, "manage_flow", args.clone()).await;
+    t.ok(c, "manage_flow", args).await;
+    t.start("8 read the logs of a task");
+    t.ok(
+        c,
+        "download_execution_logs",
+        json!({"execution_id": failed, "task_id": "load"}),
+    )
+    .await;
+    t.start("9 set and read a KV value");
+    c.made().made.kv.insert((ops.to_owned(), "last_load".into()));
+    t.ok(
+        c,
+        "manage_kv_store",
+        json!({"action": "set", "namespace": ops, "key": "last_load", "value": "2026-12-07"}),
+    )
+    .await;
+    t.ok(
+        c,
+        "manage_kv_store",
+        json!({"action": "get", "namespace": ops, "key": "last_load"}),
+    )
+    .await;
+    t.start("10 errors logged in the last hour");
+    // No clock for an absolute start date: the newest page of the namespace's errors.
+    t.ok(c, "search_logs", json!({"namespace": ns, "min_level": "ERROR"}))
+        .await;
 }
