@@ -35,6 +35,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+import sizes as context_sizes  # noqa: E402  (beside this file)
 PROTOCOL_VERSION = "2025-06-18"
 TOOL = "list_flows_in_namespace"
 TENANT = "main"
@@ -251,6 +253,43 @@ def python_server(venv: Path, port: int) -> tuple[Server | None, str]:
 
 
 # ---------------------------------------------------------------- figures
+
+
+def tools_list_bytes(server: Server) -> int:
+    """Bytes of the compact `tools/list` result, as sent to the model with every turn."""
+    s = Session(server.cmd, server.env)
+    try:
+        s.handshake()
+        listing = s.wait_for(s.request("tools/list", {}))
+        return len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False).encode())
+    finally:
+        s.close()
+
+
+def context_report(w, rust: Server, py: Server | None) -> None:
+    ctx = rust.figures.get("context")
+    if not ctx:
+        return
+    w("## Context size (issue 19)")
+    w("")
+    w("What every turn of an agent pays for the tool definitions, and what the listing tools")
+    w("answer (text bytes the agent reads), from `scripts/bench/sizes.py` (stub Kestra of recorded")
+    w("shapes; run it alone with `--binary`, or `--tools-dir` for other specs).")
+    w("")
+    w("| `tools/list` | tools | kestra-mcp bytes | Python server bytes |")
+    w("| --- | --- | --- | --- |")
+    py_bytes = py.figures.get("tools_list_bytes") if py else None
+    for mode, f in ctx["modes"].items():
+        other = f"{py_bytes:,}" if (mode == "all" and py_bytes) else "n/a"
+        w(f"| {mode} | {f['tools']} | {f['bytes']:,} | {other} |")
+    w("")
+    w("Largest definitions: " + ", ".join(f"{name} {size:,}" for size, name in ctx["largest"]) + ".")
+    w("")
+    w("| answer | bytes |")
+    w("| --- | --- |")
+    for what, size in ctx["answers"].items():
+        w(f"| {what} | {size:,} |")
+    w("")
 
 
 def bench_spawn(server: Server, runs: int, env_extra: dict | None = None) -> dict:
@@ -878,6 +917,7 @@ def report(args, mach, rust: Server, py: Server | None, py_why: str, scaling, si
     if sizes.get("docker_engine"):
         w(f"Docker engine reports `kestra-mcp:latest` at {int(sizes['docker_engine']):,} bytes.")
         w("")
+    context_report(w, rust, py)
     crit = criterion_figures()
     w("## In-process figures (criterion)")
     w("")
@@ -985,6 +1025,10 @@ def main() -> int:
                 py = None
         log("[kestra-mcp] spec scaling")
         scaling = bench_spec_scaling(binary, rust, [39, 500, 5000], scaling_runs)
+        log("context sizes (tools/list per mode, listing answers)")
+        rust.figures["context"] = context_sizes.measure(str(binary))
+        if py:
+            py.figures["tools_list_bytes"] = tools_list_bytes(py)
     finally:
         loop_proc.stdin.close()
         try:

@@ -3,7 +3,8 @@
 //! twice. The engine validates calls with the spec's own schema (which still accepts `null`
 //! for optional arguments, as the Python server does); only the advertised copy is leaned:
 //!
-//! - `default: null` is dropped: an optional argument without a default is left out;
+//! - `default: null` and `default: ""` are dropped: an optional argument without a default, or
+//!   whose default is the empty text, is left out;
 //! - `type: [T, "null"]` becomes `type: T` (and `null` leaves an `enum`): a client never needs to
 //!   send `null`, and some clients' function-calling schemas take a single type only;
 //! - variant requirements with the same `then` are merged into one `if` on an `enum` of the
@@ -31,7 +32,7 @@ pub fn lean_input(mut schema: Map<String, Value>) -> Map<String, Value> {
 
 fn lean_property(property: &mut Value) {
     let Value::Object(p) = property else { return };
-    if p.get("default") == Some(&Value::Null) {
+    if matches!(p.get("default"), Some(Value::Null)) || p.get("default") == Some(&json!("")) {
         p.remove("default");
     }
     if let Some(Value::Array(types)) = p.get("type") {
@@ -123,6 +124,7 @@ mod tests {
                 "status": {"type": ["string", "null"], "enum": ["FAILED", "SUCCESS", null], "default": null},
                 "value": {"default": null},
                 "either": {"type": ["string", "integer", "null"]},
+                "flow_id": {"type": "string", "default": ""},
                 "size": {"type": "integer", "default": 10}
             }
         }));
@@ -135,6 +137,7 @@ mod tests {
                     "status": {"type": "string", "enum": ["FAILED", "SUCCESS"]},
                     "value": {},
                     "either": {"type": ["string", "integer"]},
+                    "flow_id": {"type": "string"},
                     "size": {"type": "integer", "default": 10}
                 }
             })

@@ -374,22 +374,36 @@ fn output_schema(schema: &Value) -> Result<Map<String, Value>, String> {
 }
 
 /// Spec hints win; otherwise: read-only when every request is a GET, destructive when any is a
-/// DELETE or PUT, idempotent when none is a POST.
+/// DELETE or PUT, idempotent when none is a POST. A hint equal to MCP's default (readOnlyHint
+/// false, destructiveHint true, idempotentHint false, openWorldHint true) is left out: clients
+/// read its absence as that value, and every definition is sent to the model with every turn.
 fn annotations(spec: Option<&AnnotationsSpec>, methods: &[Method], title: Option<String>) -> ToolAnnotations {
     let spec = spec.cloned().unwrap_or_default();
-    let read_only = methods.iter().all(|m| *m == Method::Get);
-    let destructive = methods.iter().any(|m| matches!(m, Method::Delete | Method::Put));
-    let idempotent = !methods.iter().any(|m| matches!(m, Method::Post | Method::Patch));
+    let read_only = spec
+        .read_only_hint
+        .unwrap_or(methods.iter().all(|m| *m == Method::Get));
+    let destructive = spec
+        .destructive_hint
+        .unwrap_or(methods.iter().any(|m| matches!(m, Method::Delete | Method::Put)));
+    let idempotent = spec
+        .idempotent_hint
+        .unwrap_or(!methods.iter().any(|m| matches!(m, Method::Post | Method::Patch)));
+    let open_world = spec.open_world_hint.unwrap_or(false);
     let mut a = match title {
         Some(t) => ToolAnnotations::with_title(t),
         None => ToolAnnotations::new(),
     };
-    a = a
-        .read_only(spec.read_only_hint.unwrap_or(read_only))
-        .idempotent(spec.idempotent_hint.unwrap_or(idempotent))
-        .open_world(spec.open_world_hint.unwrap_or(false));
-    if !spec.read_only_hint.unwrap_or(read_only) {
-        a = a.destructive(spec.destructive_hint.unwrap_or(destructive));
+    if read_only {
+        a = a.read_only(true);
+    } else if !destructive {
+        // destructiveHint means something only for a tool that writes.
+        a = a.destructive(false);
+    }
+    if idempotent {
+        a = a.idempotent(true);
+    }
+    if !open_world {
+        a = a.open_world(false);
     }
     a
 }

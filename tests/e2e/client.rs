@@ -45,6 +45,13 @@ pub fn env_for(target: &Target, probe_version: bool) -> Vec<(String, String)> {
     if let (Some(v), false) = (&target.version, probe_version) {
         env.push(("KESTRA_VERSION".into(), v.clone()));
     }
+    // Other specs over the built-in ones, e.g. an older tools.d for a before/after comparison.
+    if let Some(dir) = std::env::var("KESTRA_E2E_TOOLS_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+    {
+        env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir));
+    }
     env
 }
 

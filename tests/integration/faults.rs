@@ -164,7 +164,10 @@ async fn hidden_characters_from_kestra_never_reach_the_model() {
         json(json!([{"id": "f", "description": hidden, "labels": [{"key": "team\u{2066}", "value": "données 🙂"}]}])),
     )
     .await;
-    let result = bed.server.call_ok(LIST, json!({"namespace": "ns"})).await;
+    let result = bed
+        .server
+        .call_ok(LIST, json!({"namespace": "ns", "full_detail": true}))
+        .await;
     assert_eq!(
         result["results"][0]["description"],
         "Refresh the dashboard. Tags:"

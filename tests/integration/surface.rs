@@ -9,6 +9,10 @@ use crate::util::{Server, env_for};
 
 /// The initial tool list must stay this small with `dynamic`.
 const DYNAMIC_BUDGET: usize = 4_000;
+/// Every definition is sent to the model with every turn (issue 19: 41,749 bytes before).
+const ALL_TOOLS_BUDGET: usize = 28_000;
+/// No single definition may grow past this (the largest, list_executions, is about 1,400).
+const ONE_TOOL_BUDGET: usize = 1_500;
 
 fn env_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = env_for("http://127.0.0.1:9/api/v1");
@@ -336,6 +340,31 @@ async fn tools_list_sizes_per_mode() {
         sizes[0] > sizes[1] && sizes[1] > sizes[3] && sizes[3] > sizes[2],
         "{sizes:?}"
     );
+}
+
+#[tokio::test]
+async fn tools_list_stays_within_its_byte_budget() {
+    let mut server = Server::start(&env_with(&[])).await;
+    let (tools, total) = listing(&mut server).await;
+    let mut sizes: Vec<(usize, String)> = tools
+        .iter()
+        .map(|t| {
+            let bytes = serde_json::to_vec(t).unwrap().len();
+            (bytes, t["name"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    sizes.sort_by(|a, b| b.cmp(a));
+    for (bytes, name) in &sizes {
+        println!("{bytes:>6} {name}");
+    }
+    println!(
+        "tools/list: {} tools, {total} bytes (budget {ALL_TOOLS_BUDGET})",
+        tools.len()
+    );
+    assert_eq!(tools.len(), 39);
+    assert!(total <= ALL_TOOLS_BUDGET, "tools/list is {total} bytes");
+    let over: Vec<_> = sizes.iter().filter(|(b, _)| *b > ONE_TOOL_BUDGET).collect();
+    assert!(over.is_empty(), "over {ONE_TOOL_BUDGET} bytes: {over:?}");
 }
 
 #[test]

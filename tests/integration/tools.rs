@@ -102,7 +102,9 @@ async fn search_flows_sends_the_query_as_a_filter_with_paging() {
         .server
         .call_ok("search_flows", json!({"query": "hello world"}))
         .await;
-    assert_eq!(result, page);
+    // Rows: the fields an agent chooses a flow by (what Kestra did not send is null).
+    let row = json!({"id": "hello", "namespace": "company.team", "revision": null, "disabled": null});
+    assert_eq!(result, json!({"results": [row], "total": 1}));
     let req = bed.only_request().await;
     assert_eq!(
         line(&req),
@@ -130,11 +132,21 @@ async fn list_flows_in_namespace_wraps_the_list() {
         .server
         .call_ok("list_flows_in_namespace", json!({"namespace": "company.team"}))
         .await;
-    assert_eq!(result, json!({"results": flows}));
+    let rows = json!([{"id": "a", "namespace": "company.team", "revision": null, "disabled": null},
+                      {"id": "b", "namespace": "company.team", "revision": null, "disabled": null}]);
+    assert_eq!(result, json!({"results": rows}));
     assert_eq!(
         line(&bed.only_request().await),
         "GET /api/v1/main/flows/company.team"
     );
+    let whole = bed
+        .server
+        .call_ok(
+            "list_flows_in_namespace",
+            json!({"namespace": "company.team", "full_detail": true}),
+        )
+        .await;
+    assert_eq!(whole, json!({"results": flows}));
 }
 
 #[tokio::test]
@@ -348,7 +360,8 @@ async fn manage_flow_enable_and_disable_post_the_id_list() {
                 json!({"action": action, "namespace": "company.team", "flow_id": "hello"}),
             )
             .await;
-        assert_eq!(result, json!({"count": 1}));
+        let past = format!("{action}d");
+        assert_eq!(result, json!({"count": 1, "status": past}));
         let req = bed.only_request().await;
         assert_eq!(line(&req), format!("POST {at}"));
         assert_eq!(header(&req, "content-type").as_deref(), Some("application/json"));
@@ -630,15 +643,24 @@ async fn tools_list_shows_schemas_annotations_and_output_schemas() {
     assert_eq!(search["annotations"]["readOnlyHint"], json!(true));
     // "Any object" says nothing: no outputSchema is advertised for it.
     assert!(search.get("outputSchema").is_none(), "{search}");
+    // Hints equal to MCP's defaults (readOnlyHint false, destructiveHint true, idempotentHint
+    // false, openWorldHint true) are left out; openWorldHint false is said.
+    assert_eq!(search["annotations"]["openWorldHint"], json!(false));
     let kv = by_name("manage_kv_store");
-    assert_eq!(kv["annotations"]["readOnlyHint"], json!(false));
-    assert_eq!(kv["annotations"]["destructiveHint"], json!(true));
+    assert_eq!(
+        kv["annotations"],
+        json!({"idempotentHint": true, "openWorldHint": false}),
+        "not read-only, destructive"
+    );
     assert_eq!(
         kv["inputSchema"]["properties"]["action"]["enum"],
         json!(["get", "set", "list", "delete"])
     );
     let execute = by_name("execute_flow");
-    assert_eq!(execute["annotations"]["idempotentHint"], json!(false));
+    assert_eq!(
+        execute["annotations"],
+        json!({"destructiveHint": false, "openWorldHint": false})
+    );
 }
 
 #[tokio::test]

@@ -105,7 +105,13 @@ async fn get_execution_logs_filters_per_version() {
 
 #[tokio::test]
 async fn download_execution_logs_returns_text_per_version() {
-    let logs = "2026-11-25T14:10:18.106459Z ERROR Intentional failure\n2026-11-25T14:10:18.209498Z ERROR Intentional failure";
+    // Built from the JSON entries (the download endpoint's text has no task id), INFO and above
+    // unless min_level says otherwise.
+    let entries = json!([
+        {"taskId": "fail", "timestamp": "2026-11-25T14:10:18.106459Z", "level": "ERROR", "message": "Intentional failure"},
+        {"timestamp": "2026-11-25T14:10:18.209498Z", "level": "ERROR", "message": "no task"}
+    ]);
+    let logs = "2026-11-25T14:10:18.106459Z ERROR [fail] Intentional failure\n2026-11-25T14:10:18.209498Z ERROR [-] no task";
     for (version, query) in [
         ("1.3", "minLevel=ERROR"),
         // 2.0: EQUALS on level is a 400 (pair logs/search-filters-syntax).
@@ -114,8 +120,8 @@ async fn download_execution_logs_returns_text_per_version() {
         let mut bed = Bed::with_env(&[("KESTRA_VERSION", version)]).await;
         bed.answer(
             "GET",
-            "/api/v1/main/logs/7TTX54vdm6oLvgSXp3wfJ8/download",
-            text(logs, "text/plain"),
+            "/api/v1/main/logs/7TTX54vdm6oLvgSXp3wfJ8",
+            json(entries.clone()),
         )
         .await;
         let result = bed
@@ -128,31 +134,30 @@ async fn download_execution_logs_returns_text_per_version() {
         assert_eq!(result, json!({"result": logs}));
         assert_eq!(
             line(&bed.only_request().await),
-            format!("GET /api/v1/main/logs/7TTX54vdm6oLvgSXp3wfJ8/download?{query}")
+            format!("GET /api/v1/main/logs/7TTX54vdm6oLvgSXp3wfJ8?{query}")
         );
     }
-    // An execution without logs answers an empty body: an empty text.
+    // An execution without logs answers an empty list: an empty text.
     let mut bed = Bed::with_env(&[("KESTRA_VERSION", "1.3")]).await;
-    bed.answer(
-        "GET",
-        "/api/v1/main/logs/doesnotexist/download",
-        text("", "text/plain"),
-    )
-    .await;
+    bed.answer("GET", "/api/v1/main/logs/doesnotexist", json(json!([])))
+        .await;
     let result = bed
         .server
         .call_ok("download_execution_logs", json!({"execution_id": "doesnotexist"}))
         .await;
     assert_eq!(result, json!({"result": ""}));
+    assert_eq!(
+        line(&bed.only_request().await),
+        "GET /api/v1/main/logs/doesnotexist?minLevel=INFO"
+    );
     bed.server
         .call_err(
             "download_execution_logs",
             json!({"execution_id": "x", "min_level": "info"}),
         )
         .await;
-    assert_eq!(
-        bed.requests().await.len(),
-        1,
+    assert!(
+        bed.requests().await.is_empty(),
         "only the first call reached Kestra"
     );
 }
@@ -177,7 +182,11 @@ async fn search_logs_sends_filters_and_paging() {
                        "start_date": "2026-11-24T14:10:23Z", "end_date": "2026-11-25T15:10:23Z", "page": 2, "size": 5}),
             )
             .await;
-        assert_eq!(result, page);
+        // Rows keep what an agent reads (full_detail gives whole entries).
+        let row = json!({"timestamp": "2026-11-25T14:10:08.015196Z", "level": "INFO", "namespace": "company.team",
+                         "flowId": "hello", "executionId": "1Xdwr5sTIamFbpr434xKPo", "taskId": "log",
+                         "message": "Hello kestra x3"});
+        assert_eq!(result, json!({"results": [row], "total": 1}));
         assert_eq!(
             line(&bed.only_request().await),
             format!(

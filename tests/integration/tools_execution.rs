@@ -160,10 +160,22 @@ async fn manage_executions_get_delete_and_change_status() {
             .server
             .call_ok(
                 "manage_executions",
-                json!({"action": "get", "execution_id": EXEC}),
+                json!({"action": "get", "execution_id": EXEC, "full_detail": true}),
             )
             .await;
         assert_eq!(got, running);
+        assert_eq!(line(&bed.only_request().await), format!("GET {at}"));
+        // By default the fields an agent reads; a running execution needs no error logs.
+        let compact = bed
+            .server
+            .call_ok(
+                "manage_executions",
+                json!({"action": "get", "execution_id": EXEC}),
+            )
+            .await;
+        assert_eq!(compact["id"], json!(EXEC));
+        assert_eq!(compact["state"]["current"], json!("RUNNING"));
+        assert!(compact.get("taskRunList").is_none(), "{compact}");
         assert_eq!(line(&bed.only_request().await), format!("GET {at}"));
 
         bed.answer("DELETE", &at, ResponseTemplate::new(204)).await;
@@ -348,6 +360,8 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
     newest.as_object_mut().unwrap().remove("labels");
     let mut running = row("c", "RUNNING", "2026-11-22T10:00:00Z");
     running["durationSeconds"] = json!(null);
+    // Labels as {key: value}, without the correlation id that is the execution's own id.
+    running["labels"] = json!({"team": "data"});
     assert_eq!(result, json!({"results": [newest, running]}));
     let since = at_midnight_days_ago(90).replace(':', "%3A");
     let query = |n: u32| {

@@ -4,6 +4,7 @@
 use crate::runner::Scenario;
 
 mod agent_errors;
+mod chores;
 mod ee;
 mod executions;
 mod files;
@@ -107,6 +108,10 @@ pub fn all() -> Vec<Scenario> {
         scenario!(
             agent_errors::missing_directory_and_empty_file_search,
             "listing a missing directory is an error; a file search with an empty q lists every file"
+        ),
+        scenario!(
+            chores::agent_chores,
+            "issue 19's ten chores (paused and failed executions, why it failed, restart, find a flow by what it does, validate then create, disable twice, a task's logs, KV, recent errors): calls and result bytes"
         ),
         scenario!(
             safety::version_safety,
