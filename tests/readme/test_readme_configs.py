@@ -434,7 +434,15 @@ def test_the_adding_a_tool_example_passes_tools_validate_and_is_listed():
 
 def test_the_adding_a_tool_example_without_its_operation_is_reported_at_its_path_line():
     name, text = adding_a_tool_example()
-    broken = "\n".join(line for line in text.splitlines() if "operation:" not in line) + "\n"
+    # The example names its operation alone; the v1 way (an explicit route) without the
+    # operation is what the contract check must catch, at the route's line.
+    lines = []
+    for line in text.splitlines():
+        if line.strip().startswith("operation:"):
+            lines += ["  method: GET", "  path: /executions/{{ execution_id }}"]
+        elif not line.strip().startswith("# GET /executions"):
+            lines.append(line)
+    broken = "\n".join(lines) + "\n"
     path_line = next(i for i, line in enumerate(broken.splitlines(), 1) if line.strip().startswith("path:"))
     with tempfile.TemporaryDirectory() as d:
         spec = os.path.join(d, name)
