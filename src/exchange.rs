@@ -305,6 +305,14 @@ async fn check_namespaces(
     Ok(())
 }
 
+/// What an execution id is encoded with in the lookup's path: all but RFC 3986's unreserved
+/// characters, so that it stays one segment.
+const ID_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// The namespace of execution `id`: `GET /executions/{id}` through the exchange point (its
 /// budget, cancellation and log), remembered for the rest of the call.
 async fn execution_namespace(
@@ -327,7 +335,7 @@ async fn execution_namespace(
     if id.is_empty() || id == "." || id == ".." {
         return Err(cannot("not an execution id".into()));
     }
-    let encoded = percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = percent_encoding::utf8_percent_encode(id, ID_SEGMENT);
     let lookup = RenderedRequest::get(Scope::Tenant, &format!("/executions/{encoded}"), &[]);
     let answer = send(sender, call, &lookup, Delivery::Retried).await?;
     if answer.status != 200 {

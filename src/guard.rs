@@ -324,7 +324,8 @@ fn place_path(route: &Route, bound: &[(&'static str, String)], placement: &mut P
 }
 
 fn place_query(query: &[(String, String)], placement: &mut Placement) {
-    for (key, value) in query {
+    // An empty value filters on nothing (Kestra ignores it).
+    for (key, value) in query.iter().filter(|(_, value)| !value.is_empty()) {
         let key = key.as_str();
         if key == "namespace" {
             placement.namespaces.push(value.clone());
@@ -404,8 +405,9 @@ pub fn refusal(policy: &Namespaces, placement: &Placement, what: &str) -> Option
     None
 }
 
-/// The namespace an item of a listing is in: its `namespace`, the `id` of a namespace
-/// (listings under `/namespaces`), or the item itself when it is a name (distinct namespaces).
+/// The namespace an item of a listing is in: its `namespace` (or its `model`'s, as source
+/// searches answer), the `id` of a namespace (listings under `/namespaces`), or the item
+/// itself when it is a name (distinct namespaces).
 fn item_namespace<'a>(item: &'a Value, lists_namespaces: bool) -> Option<&'a str> {
     match item {
         Value::String(name) => Some(name),
@@ -541,6 +543,11 @@ mod tests {
             (vec!["a.b".to_owned()], vec!["c".to_owned()])
         );
         assert!(placed.executions.is_empty() && placed.listing);
+        let placed = place(&get("/flows/search", &[("filters[namespace][EQUALS]", "")]));
+        assert!(
+            placed.namespaces.is_empty() && placed.listing,
+            "an empty filter names nothing"
+        );
         let placed = place(&get("/flows/search", &[("namespace", "x%2Fy")]));
         assert_eq!(placed.namespaces, vec!["x%2Fy"]);
         let placed = place(&get("/flows/company%2Eteam/hello", &[]));
@@ -629,7 +636,8 @@ mod tests {
             {"id": "a", "namespace": "company.x"},
             {"id": "b", "namespace": "other"},
             {"id": "c"},
-        ], "total": 3});
+            {"model": {"id": "d", "namespace": "company"}, "fragments": []},
+        ], "total": 4});
         assert_eq!(
             filter_listing(&mut page, "/flows/search", &[&p]),
             Filtered::LeftOut(2)
