@@ -51,6 +51,15 @@ impl Engine {
         })
     }
 
+    /// An engine over a runtime built by the caller (say, with canned answers installed by
+    /// [`Runtime::with_transport`]: property tests).
+    pub fn from_runtime(runtime: Runtime, filtered: Filtered, layers: Vec<Layer>) -> Engine {
+        Engine {
+            runtime: Arc::new(runtime),
+            tools: Arc::new(ToolSet::new(filtered, layers)),
+        }
+    }
+
     /// The same runtime (client and pool, learned version and edition) serving other tools:
     /// what a reload swaps in.
     pub fn with_tools(&self, tools: ToolSet) -> Engine {
