@@ -51,12 +51,12 @@ impl Engine {
         })
     }
 
-    /// An engine over a runtime built by the caller (say, with canned answers installed by
-    /// [`Runtime::with_transport`]: property tests).
-    pub fn from_runtime(runtime: Runtime, filtered: Filtered, layers: Vec<Layer>) -> Engine {
+    /// The same tools over a runtime built by the caller (say, with canned answers installed
+    /// by [`Runtime::with_transport`]: property tests).
+    pub fn with_runtime(&self, runtime: Runtime) -> Engine {
         Engine {
             runtime: Arc::new(runtime),
-            tools: Arc::new(ToolSet::new(filtered, layers)),
+            tools: self.tools.clone(),
         }
     }
 
