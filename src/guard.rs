@@ -408,7 +408,7 @@ pub fn refusal(policy: &Namespaces, placement: &Placement, what: &str) -> Option
 /// The namespace an item of a listing is in: its `namespace` (or its `model`'s, as source
 /// searches answer), the `id` of a namespace (listings under `/namespaces`), or the item
 /// itself when it is a name (distinct namespaces).
-fn item_namespace<'a>(item: &'a Value, lists_namespaces: bool) -> Option<&'a str> {
+fn item_namespace(item: &Value, lists_namespaces: bool) -> Option<&str> {
     match item {
         Value::String(name) => Some(name),
         Value::Object(object) => object.get("namespace").and_then(Value::as_str).or_else(|| {
