@@ -493,6 +493,25 @@ mod tests {
         assert!(Guards::default().check(&request).is_ok());
     }
 
+    #[test]
+    fn a_read_only_session_refuses_writes_naming_its_header() {
+        let mut request = probe();
+        request.method = crate::spec::raw::Method::Delete;
+        request.path = "/flows/a/f".into();
+        let session = SessionLimits {
+            read_only: true,
+            ..SessionLimits::default()
+        };
+        let Err(CallError::Refused(message)) = Guards::default().check_for(&request, &session) else {
+            panic!("a DELETE should be refused in a read-only session");
+        };
+        assert_eq!(
+            message,
+            "refused: DELETE /flows/a/f changes Kestra and this session sent X-MCP-Readonly: true"
+        );
+        assert!(Guards::default().check_for(&probe(), &session).is_ok());
+    }
+
     #[tokio::test]
     async fn a_deadline_or_a_cancellation_stops_the_exchange() {
         let kestra = MockServer::start().await;

@@ -411,11 +411,15 @@ pub fn refusal(policy: &Namespaces, placement: &Placement, what: &str) -> Option
 fn item_namespace(item: &Value, lists_namespaces: bool) -> Option<&str> {
     match item {
         Value::String(name) => Some(name),
-        Value::Object(object) => object.get("namespace").and_then(Value::as_str).or_else(|| {
-            lists_namespaces
-                .then(|| object.get("id").and_then(Value::as_str))
-                .flatten()
-        }),
+        Value::Object(object) => object
+            .get("namespace")
+            .or_else(|| object.get("model").and_then(|model| model.get("namespace")))
+            .and_then(Value::as_str)
+            .or_else(|| {
+                lists_namespaces
+                    .then(|| object.get("id").and_then(Value::as_str))
+                    .flatten()
+            }),
         _ => None,
     }
 }
@@ -644,7 +648,10 @@ mod tests {
         );
         assert_eq!(
             page,
-            json!({"results": [{"id": "a", "namespace": "company.x"}], "total": 1})
+            json!({"results": [
+                {"id": "a", "namespace": "company.x"},
+                {"model": {"id": "d", "namespace": "company"}, "fragments": []},
+            ], "total": 2})
         );
         let mut names = json!(["company", "other", "company.b"]);
         assert_eq!(
