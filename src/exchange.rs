@@ -272,7 +272,12 @@ pub async fn exchange(
     }
     let placement = guard::place(request);
     check_namespaces(sender, &policies, call, request, &placement).await?;
-    let answer = send(sender, call, request, delivery).await?;
+    let narrowed = guard::search_filter(request, &policies).map(|filter| {
+        let mut narrowed = request.clone();
+        narrowed.query.push(filter);
+        narrowed
+    });
+    let answer = send(sender, call, narrowed.as_ref().unwrap_or(request), delivery).await?;
     match placement.listing {
         true => filter_answer(answer, &policies, call, request),
         false => Ok(answer),

@@ -43,6 +43,11 @@ pub const FREE: &[(Method, &str)] = &[
     (Method::Post, "/ai/generate/*"),
 ];
 
+/// The searches that take Kestra's `filters[namespace][...]` query filter (1.3 and 2.0, from
+/// the recorded pairs): without a namespace filter of their own, the guard adds one when a
+/// policy is a single pattern, so that Kestra's pages hold what the policy allows.
+pub const FILTERED_SEARCHES: &[&str] = &["/flows/search", "/executions/search", "/logs/search", "/kv"];
+
 /// One allowed name or tree of names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
@@ -202,6 +207,25 @@ impl Namespaces {
             self.shown()
         )
     }
+}
+
+/// The query filter that narrows a search of [`FILTERED_SEARCHES`] to `policies`, when the
+/// request has no namespace filter and one of the policies is a single name or tree.
+pub fn search_filter(request: &RenderedRequest, policies: &[&Namespaces]) -> Option<(String, String)> {
+    let path = request.path.split(['?', '#']).next().unwrap_or_default();
+    let filters_namespace = request.query.iter().any(|(key, value)| {
+        !value.is_empty() && (key == "namespace" || key.starts_with("filters[namespace]"))
+    });
+    if request.method != Method::Get || !FILTERED_SEARCHES.contains(&path) || filters_namespace {
+        return None;
+    }
+    policies
+        .iter()
+        .find_map(|policy| match policy.patterns.as_slice() {
+            [Pattern::Exact(name)] => Some(("filters[namespace][EQUALS]".to_owned(), name.clone())),
+            [Pattern::Tree(base)] => Some(("filters[namespace][PREFIX]".to_owned(), base.clone())),
+            _ => None,
+        })
 }
 
 /// Where a request is, as far as it says.
@@ -631,6 +655,27 @@ mod tests {
             "{unplaced}"
         );
         assert!(refusal(&p, &place(&get("/configs", &[])), what).is_none());
+    }
+
+    #[test]
+    fn searches_get_a_namespace_filter_when_a_policy_is_one_pattern() {
+        let search = get("/executions/search", &[("size", "10")]);
+        assert_eq!(
+            search_filter(&search, &[&policy("company.*")]),
+            Some(("filters[namespace][PREFIX]".into(), "company".into()))
+        );
+        assert_eq!(
+            search_filter(&search, &[&policy("a,b"), &policy("a")]),
+            Some(("filters[namespace][EQUALS]".into(), "a".into()))
+        );
+        assert_eq!(search_filter(&search, &[&policy("a,b")]), None);
+        assert_eq!(search_filter(&search, &[&policy("*")]), None);
+        let filtered = get("/executions/search", &[("filters[namespace][EQUALS]", "a")]);
+        assert_eq!(search_filter(&filtered, &[&policy("a")]), None);
+        assert_eq!(
+            search_filter(&get("/flows/distinct-namespaces", &[]), &[&policy("a")]),
+            None
+        );
     }
 
     #[test]

@@ -212,3 +212,27 @@ async fn without_the_setting_no_lookup_is_added() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("GET /api/v1/main/logs/e1"), "{sent:?}");
 }
+
+#[tokio::test]
+async fn a_search_gets_the_policys_namespace_filter_when_it_is_one_pattern() {
+    let mut bed = Bed::with_env(&[
+        ("KESTRA_MCP_NAMESPACES", "company.*"),
+        ("KESTRA_VERSION", "1.3.0"),
+    ])
+    .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/search",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
+    bed.server.call_ok("search_flows", json!({"query": "x"})).await;
+    let sent = bed.only_request().await;
+    let prefix: Vec<String> = sent
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "filters[namespace][PREFIX]")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(prefix, vec!["company"], "{}", sent.url);
+}
