@@ -74,6 +74,9 @@ pub struct Config {
     /// `KESTRA_MCP_READ_ONLY`: serve only the tools and variants that read, and refuse any
     /// request that writes. Wins over every other setting.
     pub read_only: bool,
+    /// `KESTRA_MCP_NAMESPACES`: the namespaces requests may touch (exact names and `prefix.*`
+    /// trees); `None` when unset: every namespace.
+    pub namespaces: Option<crate::guard::Namespaces>,
 }
 
 /// A configuration value that cannot be used.
@@ -133,6 +136,17 @@ impl Config {
                 .map(|list| split_list(&list).map(|s| s.to_ascii_lowercase()).collect())
                 .unwrap_or_default(),
             read_only: flag(&non_empty, "KESTRA_MCP_READ_ONLY")?,
+            namespaces: match non_empty(crate::guard::SETTING) {
+                Some(list) => {
+                    crate::guard::Namespaces::parse(&list, crate::guard::SETTING).map_err(|message| {
+                        ConfigError {
+                            name: crate::guard::SETTING,
+                            message,
+                        }
+                    })?
+                }
+                None => None,
+            },
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",

@@ -130,7 +130,8 @@ pub async fn run(config: &Config, engine: &Engine) -> Vec<Check> {
     checks
 }
 
-/// What `KESTRA_MCP_READ_ONLY` and `KESTRA_MCP_TOOLSETS` change in what sessions see.
+/// What `KESTRA_MCP_READ_ONLY`, `KESTRA_MCP_NAMESPACES` and `KESTRA_MCP_TOOLSETS` change in what
+/// sessions see.
 fn surface_notes(config: &Config, engine: &Engine, oss_hides_ee: bool) -> String {
     let mut notes = String::new();
     if config.read_only {
@@ -142,6 +143,12 @@ fn surface_notes(config: &Config, engine: &Engine, oss_hides_ee: bool) -> String
             .count();
         notes.push_str(&format!(
             "; KESTRA_MCP_READ_ONLY: {reading} of them listed, reading actions only"
+        ));
+    }
+    if let Some(namespaces) = &config.namespaces {
+        notes.push_str(&format!(
+            "; requests kept inside KESTRA_MCP_NAMESPACES={}",
+            namespaces.shown()
         ));
     }
     if !config.toolsets.is_empty() {

@@ -23,6 +23,9 @@ use crate::sanitize;
 use crate::spec::{Action, CompiledTool, Dispatch, Layer};
 use crate::toolset::ToolSet;
 
+/// The result field that says what the namespace guard left out of the call's listings.
+pub const GUARD_NOTE: &str = "namespace_guard";
+
 /// The engine the server currently uses; a reload replaces it for the calls that follow, with
 /// the same [`Runtime`].
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
@@ -46,6 +49,15 @@ impl Engine {
             runtime: Arc::new(Runtime::new(config)?),
             tools: Arc::new(ToolSet::new(filtered, layers)),
         })
+    }
+
+    /// The same tools over a runtime built by the caller (say, with canned answers installed
+    /// by [`Runtime::with_transport`]: property tests).
+    pub fn with_runtime(&self, runtime: Runtime) -> Engine {
+        Engine {
+            runtime: Arc::new(runtime),
+            tools: self.tools.clone(),
+        }
     }
 
     /// The same runtime (client and pool, learned version and edition) serving other tools:
@@ -86,7 +98,13 @@ impl Engine {
     /// only those with a reading action, restricted to their reading actions
     /// ([`readonly::restrict`]).
     pub async fn available_tools(&self) -> Vec<(&CompiledTool, Tool)> {
-        let read_only = self.runtime.read_only();
+        self.available_tools_for(false).await
+    }
+
+    /// [`Engine::available_tools`] for a session that asked to be read-only itself
+    /// (`X-MCP-Readonly`): it can only add the restriction.
+    pub async fn available_tools_for(&self, session_read_only: bool) -> Vec<(&CompiledTool, Tool)> {
+        let read_only = self.runtime.read_only() || session_read_only;
         self.served_tools()
             .await
             .into_iter()
@@ -99,7 +117,12 @@ impl Engine {
 
     /// What `tools/list` shows a session that chose `toolsets`.
     pub async fn listed_tools(&self, toolsets: &Toolsets) -> Vec<Tool> {
-        self.available_tools()
+        self.listed_tools_for(toolsets, false).await
+    }
+
+    /// [`Engine::listed_tools`] for a session that may have asked to be read-only.
+    pub async fn listed_tools_for(&self, toolsets: &Toolsets, session_read_only: bool) -> Vec<Tool> {
+        self.available_tools_for(session_read_only)
             .await
             .into_iter()
             .filter(|(t, _)| toolsets.admits(t))
@@ -150,24 +173,38 @@ impl Engine {
         if self.hidden_by_edition().await.contains(name) {
             return Err(CallError::UnknownTool(name.to_owned()));
         }
-        if self.runtime.read_only() && self.tools.get(name).is_some_and(readonly::every_action_writes) {
-            return Err(CallError::Refused(readonly::refusal(name, None)));
+        let read_only = match (self.runtime.read_only(), call.session.read_only) {
+            (true, _) => Some(readonly::SETTING),
+            (false, true) => Some(crate::exchange::READ_ONLY_HEADER),
+            (false, false) => None,
+        };
+        if let Some(setting) = read_only
+            && self.tools.get(name).is_some_and(readonly::every_action_writes)
+        {
+            return Err(CallError::Refused(readonly::refusal_naming(name, None, setting)));
         }
         let (templates, action, ctx) = self.prepare(name, call.arguments.as_ref().clone())?;
-        self.refuse_a_write_when_read_only(name, action, &ctx)?;
+        if let Some(setting) = read_only {
+            self.refuse_a_write(name, action, &ctx, setting)?;
+        }
         let mut result = self.run(call, templates, action, ctx).await?;
+        let notes = call.guard.notes();
+        if !notes.is_empty() {
+            result.insert(GUARD_NOTE.into(), Value::from(notes.join("; ")));
+        }
         sanitize::clean_map(&mut result);
         Ok(self.bounded(name, result))
     }
 
-    /// Under `KESTRA_MCP_READ_ONLY`, the chosen action must only read.
-    fn refuse_a_write_when_read_only(
+    /// Under `KESTRA_MCP_READ_ONLY` (or a read-only session), the chosen action must only read.
+    fn refuse_a_write(
         &self,
         name: &str,
         action: &Action,
         ctx: &Map<String, Value>,
+        setting: &str,
     ) -> Result<(), CallError> {
-        if !self.runtime.read_only() || !readonly::action_writes(action) {
+        if !readonly::action_writes(action) {
             return Ok(());
         }
         let variant = self
@@ -176,7 +213,9 @@ impl Engine {
             .and_then(|t| t.dispatch.argument())
             .and_then(|argument| ctx.get(argument))
             .and_then(Value::as_str);
-        Err(CallError::Refused(readonly::refusal(name, variant)))
+        Err(CallError::Refused(readonly::refusal_naming(
+            name, variant, setting,
+        )))
     }
 
     /// `result` cut to the runtime's result bound, with a note naming the arguments of the

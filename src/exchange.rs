@@ -4,20 +4,24 @@
 //! call it serves. It is the one place that knows which tool, which call and which client a
 //! request belongs to: where guardrails, progress, limits and audit logging go.
 //!
-//! Today it enforces the call's budgets (a deadline and a total of bytes read), stops when the
+//! It enforces the guards (read-only, namespaces: the server's settings and a session's
+//! narrowing of them), the call's budgets (a deadline and a total of bytes read), stops when the
 //! call is cancelled, and logs each exchange (target `exchange`, debug level).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CallError;
+use crate::guard::{self, Filtered, Namespaces, Placement};
 use crate::http::{HttpAnswer, KestraClient};
 use crate::readonly;
 use crate::request::RenderedRequest;
+use crate::spec::raw::Scope;
 
 /// Everything known about one tool call while it runs.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +40,60 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// Limits on the whole call.
     pub budget: Arc<Budget>,
+    /// How the client's session narrows the server's settings (over HTTP, its headers).
+    pub session: SessionLimits,
+    /// What the guards learned and did during the call (execution namespaces, items left out).
+    pub guard: Arc<GuardMemo>,
+}
+
+/// A session's narrowing of the server's settings: it may only add restrictions.
+#[derive(Debug, Clone, Default)]
+pub struct SessionLimits {
+    /// Refuse writing requests even when `KESTRA_MCP_READ_ONLY` is not set.
+    pub read_only: bool,
+    /// A namespace policy checked besides the server's (both must allow).
+    pub namespaces: Option<Arc<Namespaces>>,
+}
+
+/// The header that makes a session read-only (GitHub's MCP server's name).
+pub const READ_ONLY_HEADER: &str = "X-MCP-Readonly";
+
+/// What the guards remember during one call.
+#[derive(Debug, Default)]
+pub struct GuardMemo {
+    /// The namespace of each execution already asked of Kestra.
+    executions: Mutex<BTreeMap<String, String>>,
+    /// Notes for the result (items left out of listings).
+    notes: Mutex<Vec<String>>,
+}
+
+impl GuardMemo {
+    fn execution(&self, id: &str) -> Option<String> {
+        self.executions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    fn remember(&self, id: &str, namespace: &str) {
+        self.executions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), namespace.to_owned());
+    }
+
+    fn note(&self, note: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(note);
+    }
+
+    /// The notes of the call, for its result.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 /// The client's capabilities that matter to a call.
@@ -144,45 +202,207 @@ pub enum Delivery {
 }
 
 /// The policies every request is checked against before it is sent.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Guards {
     /// `KESTRA_MCP_READ_ONLY`: a request that writes is refused. The second line of defence:
     /// the engine hides and refuses writing tools and variants before rendering anything.
     pub read_only: bool,
+    /// `KESTRA_MCP_NAMESPACES`: a request must stay inside these namespaces (`guard.rs`).
+    pub namespaces: Option<Arc<Namespaces>>,
 }
 
 impl Guards {
-    /// Why `request` must not be sent, if it must not.
+    /// Why `request` must not be sent, if it must not (read-only: the server's or `session`'s).
     pub fn check(&self, request: &RenderedRequest) -> Result<(), CallError> {
-        if self.read_only && readonly::request_writes(request.method, &request.path) {
+        self.check_for(request, &SessionLimits::default())
+    }
+
+    fn check_for(&self, request: &RenderedRequest, session: &SessionLimits) -> Result<(), CallError> {
+        if !readonly::request_writes(request.method, &request.path) {
+            return Ok(());
+        }
+        if self.read_only {
             return Err(CallError::Refused(readonly::request_refusal(
                 request.method,
                 &request.path,
             )));
         }
+        if session.read_only {
+            return Err(CallError::Refused(format!(
+                "refused: {} {} changes Kestra and this session sent {READ_ONLY_HEADER}: true",
+                request.method.as_str(),
+                request.path
+            )));
+        }
         Ok(())
+    }
+
+    /// The namespace policies that apply to `call`: the server's and its session's.
+    fn policies<'a>(&'a self, call: &'a CallContext) -> Vec<&'a Namespaces> {
+        self.namespaces
+            .as_deref()
+            .into_iter()
+            .chain(call.session.namespaces.as_deref())
+            .collect()
     }
 }
 
+/// Where the exchange point sends: the runtime's client, or canned answers in its place.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    pub client: &'a KestraClient,
+    pub canned: Option<&'a dyn Transport>,
+}
+
 /// Sends one request for `call` with `client` (or has `canned` answer it): checks the guards,
-/// cancellation and the budget, sends, counts what was read and logs the exchange.
+/// cancellation and the budget, sends, counts what was read and logs the exchange. Under a
+/// namespace policy, the executions a request names are looked up first and a listing's answer
+/// loses the items outside.
 pub async fn exchange(
-    client: &KestraClient,
-    canned: Option<&dyn Transport>,
-    guards: Guards,
+    sender: Sender<'_>,
+    guards: &Guards,
     call: &CallContext,
     request: &RenderedRequest,
     delivery: Delivery,
 ) -> Result<HttpAnswer, CallError> {
-    guards.check(request)?;
+    guards.check_for(request, &call.session)?;
+    let policies = guards.policies(call);
+    if policies.is_empty() {
+        return send(sender, call, request, delivery).await;
+    }
+    let placement = guard::place(request);
+    check_namespaces(sender, &policies, call, request, &placement).await?;
+    let narrowed = guard::search_filter(request, &policies).map(|filter| {
+        let mut narrowed = request.clone();
+        narrowed.query.push(filter);
+        narrowed
+    });
+    let answer = send(sender, call, narrowed.as_ref().unwrap_or(request), delivery).await?;
+    match placement.listing {
+        true => filter_answer(answer, &policies, call, request),
+        false => Ok(answer),
+    }
+}
+
+/// Refuses `request` unless every policy allows where it is; asks Kestra the namespace of
+/// each execution it names (memoized for the call).
+async fn check_namespaces(
+    sender: Sender<'_>,
+    policies: &[&Namespaces],
+    call: &CallContext,
+    request: &RenderedRequest,
+    placement: &Placement,
+) -> Result<(), CallError> {
+    let what = format!("{} {}", request.method.as_str(), request.path);
+    for policy in policies {
+        if let Some(refusal) = guard::refusal(policy, placement, &what) {
+            return Err(CallError::Refused(refusal));
+        }
+    }
+    for id in &placement.executions {
+        let namespace = execution_namespace(sender, policies, call, id).await?;
+        if let Some(policy) = policies.iter().find(|p| !p.allows(&namespace)) {
+            return Err(CallError::Refused(
+                policy.refusal(&format!("{what} (execution {id})"), &namespace),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What an execution id is encoded with in the lookup's path: all but RFC 3986's unreserved
+/// characters, so that it stays one segment.
+const ID_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The namespace of execution `id`: `GET /executions/{id}` through the exchange point (its
+/// budget, cancellation and log), remembered for the rest of the call.
+async fn execution_namespace(
+    sender: Sender<'_>,
+    policies: &[&Namespaces],
+    call: &CallContext,
+    id: &str,
+) -> Result<String, CallError> {
+    if let Some(namespace) = call.guard.execution(id) {
+        return Ok(namespace);
+    }
+    let cannot = |why: String| {
+        let settings: Vec<String> = policies.iter().map(|p| p.shown()).collect();
+        CallError::Refused(format!(
+            "refused: cannot tell which namespace execution '{id}' is in ({why}), and {} restricts namespaces to {}; nothing else was sent",
+            guard::SETTING,
+            settings.join(" and ")
+        ))
+    };
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(cannot("not an execution id".into()));
+    }
+    let encoded = percent_encoding::utf8_percent_encode(id, ID_SEGMENT);
+    let lookup = RenderedRequest::get(Scope::Tenant, &format!("/executions/{encoded}"), &[]);
+    let answer = send(sender, call, &lookup, Delivery::Retried).await?;
+    if answer.status != 200 {
+        return Err(cannot(format!(
+            "Kestra answered {} to GET /executions/{id}",
+            answer.status
+        )));
+    }
+    let namespace = serde_json::from_slice::<Value>(&answer.body)
+        .ok()
+        .and_then(|v| v.get("namespace").and_then(Value::as_str).map(str::to_owned))
+        .ok_or_else(|| cannot("Kestra's answer has no namespace".into()))?;
+    call.guard.remember(id, &namespace);
+    Ok(namespace)
+}
+
+/// A listing's answer without the items outside the policies, the count noted for the result.
+fn filter_answer(
+    mut answer: HttpAnswer,
+    policies: &[&Namespaces],
+    call: &CallContext,
+    request: &RenderedRequest,
+) -> Result<HttpAnswer, CallError> {
+    if !(200..300).contains(&answer.status) || answer.events.is_some() || answer.body.is_empty() {
+        return Ok(answer);
+    }
+    let not_checkable = || {
+        CallError::Refused(format!(
+            "refused: the answer to GET {} is not a list whose items' namespaces can be checked, and {} is set",
+            request.path,
+            guard::SETTING
+        ))
+    };
+    let mut body: Value = serde_json::from_slice(&answer.body).map_err(|_| not_checkable())?;
+    match guard::filter_listing(&mut body, &request.path, policies) {
+        Filtered::Kept => Ok(answer),
+        Filtered::NotAList => Err(not_checkable()),
+        Filtered::LeftOut(count) => {
+            call.guard.note(guard::left_out_note(count, policies));
+            answer.body = serde_json::to_vec(&body).map_err(|e| CallError::Render(e.to_string()))?;
+            Ok(answer)
+        }
+    }
+}
+
+/// Sends `request` (or has the canned transport answer it) within the call's cancellation and
+/// budget, and logs the exchange.
+async fn send(
+    sender: Sender<'_>,
+    call: &CallContext,
+    request: &RenderedRequest,
+    delivery: Delivery,
+) -> Result<HttpAnswer, CallError> {
     if call.cancel.is_cancelled() {
         return Err(CallError::Cancelled);
     }
-    if let Some(canned) = canned {
+    if let Some(canned) = sender.canned {
         let answer = canned.answer(request)?;
         call.budget.charge(answer.bytes_read())?;
         return Ok(answer);
     }
+    let client = sender.client;
     let started = Instant::now();
     let send = async {
         match delivery {
@@ -258,7 +478,10 @@ mod tests {
 
     #[test]
     fn read_only_refuses_writing_requests_and_lets_reads_and_validation_through() {
-        let guards = Guards { read_only: true };
+        let guards = Guards {
+            read_only: true,
+            ..Guards::default()
+        };
         let mut request = probe();
         assert!(guards.check(&request).is_ok());
         request.method = crate::spec::raw::Method::Post;
@@ -273,6 +496,25 @@ mod tests {
             "refused: POST /flows changes Kestra and KESTRA_MCP_READ_ONLY is set"
         );
         assert!(Guards::default().check(&request).is_ok());
+    }
+
+    #[test]
+    fn a_read_only_session_refuses_writes_naming_its_header() {
+        let mut request = probe();
+        request.method = crate::spec::raw::Method::Delete;
+        request.path = "/flows/a/f".into();
+        let session = SessionLimits {
+            read_only: true,
+            ..SessionLimits::default()
+        };
+        let Err(CallError::Refused(message)) = Guards::default().check_for(&request, &session) else {
+            panic!("a DELETE should be refused in a read-only session");
+        };
+        assert_eq!(
+            message,
+            "refused: DELETE /flows/a/f changes Kestra and this session sent X-MCP-Readonly: true"
+        );
+        assert!(Guards::default().check_for(&probe(), &session).is_ok());
     }
 
     #[tokio::test]

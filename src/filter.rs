@@ -100,6 +100,9 @@ pub const DEFAULT_LEAVES_OUT: &[&str] = &[ENTERPRISE_GROUP];
 pub struct Toolsets {
     names: BTreeSet<String>,
     dynamic: bool,
+    /// A session's own choice (over HTTP, `X-MCP-Toolsets`) that these can only narrow:
+    /// a tool must be admitted by both, and enabling more cannot pass it.
+    ceiling: Option<Box<Toolsets>>,
 }
 
 impl Default for Toolsets {
@@ -108,6 +111,7 @@ impl Default for Toolsets {
         Toolsets {
             names: BTreeSet::from([ALL.to_owned()]),
             dynamic: false,
+            ceiling: None,
         }
     }
 }
@@ -124,6 +128,20 @@ impl Toolsets {
         Toolsets {
             names: names.into_iter().filter(|n| n != DYNAMIC).collect(),
             dynamic,
+            ceiling: None,
+        }
+    }
+
+    /// These toolsets narrowed by `ceiling` (a session's header): only the tools both admit.
+    /// `dynamic` in the ceiling has no effect (a header cannot add the discovery tools).
+    pub fn narrowed(self, ceiling: Toolsets) -> Toolsets {
+        let ceiling = Toolsets {
+            dynamic: false,
+            ..ceiling
+        };
+        Toolsets {
+            ceiling: Some(Box::new(ceiling)),
+            ..self
         }
     }
 
@@ -143,15 +161,16 @@ impl Toolsets {
             ALL => true,
             DEFAULT => !DEFAULT_LEAVES_OUT.contains(&tool.group.as_str()),
             name => tool.group == name || tool.tool.name.eq_ignore_ascii_case(name),
-        })
+        }) && self.ceiling.as_ref().is_none_or(|c| c.admits(tool))
     }
 
     /// Whether the toolset `name` (a group, `all` or `default`) is enabled as a whole.
     pub fn enables(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        self.names.contains(&name)
+        let lower = name.to_ascii_lowercase();
+        (self.names.contains(&lower)
             || self.names.contains(ALL)
-            || (self.names.contains(DEFAULT) && !DEFAULT_LEAVES_OUT.contains(&name.as_str()))
+            || (self.names.contains(DEFAULT) && !DEFAULT_LEAVES_OUT.contains(&lower.as_str())))
+            && self.ceiling.as_ref().is_none_or(|c| c.enables(name))
     }
 
     /// Enables more toolsets.
@@ -261,6 +280,26 @@ mod tests {
         assert!(with_flow.is_dynamic() && with_flow.enables("flow"));
         let default = Toolsets::from_names(&names(&["default"]));
         assert!(default.enables("flow") && !default.enables("ee"));
+    }
+
+    #[test]
+    fn a_ceiling_only_narrows_even_when_more_is_enabled() {
+        let all = builtin();
+        let admitted = |t: &Toolsets| {
+            all.iter()
+                .filter(|tool| t.admits(tool))
+                .map(|tool| tool.tool.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        let narrowed = Toolsets::from_names(&names(&["kv", "flow"]))
+            .narrowed(Toolsets::from_names(&names(&["kv", "ee", "dynamic"])));
+        assert_eq!(admitted(&narrowed), vec!["manage_kv_store"]);
+        assert!(!narrowed.enables("ee") && narrowed.enables("kv"));
+        let mut dynamic =
+            Toolsets::from_names(&names(&["dynamic"])).narrowed(Toolsets::from_names(&names(&["kv"])));
+        dynamic.enable(["flow", "kv"]);
+        assert!(dynamic.is_dynamic());
+        assert_eq!(admitted(&dynamic), vec!["manage_kv_store"]);
     }
 
     #[test]

@@ -74,12 +74,17 @@ pub fn every_action_writes(tool: &CompiledTool) -> bool {
 
 /// Why a call of `tool` (with the picked `variant`) is refused in read-only mode.
 pub fn refusal(tool: &str, variant: Option<&str>) -> String {
+    refusal_naming(tool, variant, SETTING)
+}
+
+/// [`refusal`] naming `setting` (a session's `X-MCP-Readonly` header, say).
+pub fn refusal_naming(tool: &str, variant: Option<&str>, setting: &str) -> String {
     match variant {
         Some(variant) => format!(
-            "refused: {tool} '{variant}' changes Kestra and {SETTING} is set; only reading tools and actions are served"
+            "refused: {tool} '{variant}' changes Kestra and {setting} is set; only reading tools and actions are served"
         ),
         None => format!(
-            "refused: {tool} changes Kestra and {SETTING} is set; only reading tools and actions are served"
+            "refused: {tool} changes Kestra and {setting} is set; only reading tools and actions are served"
         ),
     }
 }

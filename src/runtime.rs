@@ -41,6 +41,8 @@ pub struct Runtime {
     result_limit: usize,
     /// `KESTRA_MCP_READ_ONLY`: requests that write are refused at the exchange point.
     read_only: bool,
+    /// The exchange point's policies (read-only, `KESTRA_MCP_NAMESPACES`).
+    guards: crate::exchange::Guards,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -100,6 +102,10 @@ impl Runtime {
             base_url_problem: config.base_url_problem(),
             result_limit: config.max_result_bytes,
             read_only: config.read_only,
+            guards: crate::exchange::Guards {
+                read_only: config.read_only,
+                namespaces: config.namespaces.clone().map(std::sync::Arc::new),
+            },
             canned: None,
         })
     }
@@ -118,6 +124,11 @@ impl Runtime {
     /// Whether `KESTRA_MCP_READ_ONLY` is set.
     pub fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// `KESTRA_MCP_NAMESPACES`, when set.
+    pub fn namespaces(&self) -> Option<&crate::guard::Namespaces> {
+        self.guards.namespaces.as_deref()
     }
 
     /// The `kestra` template value: tenant, API base URL, UI base URL.
@@ -236,18 +247,11 @@ impl Runtime {
         request: &RenderedRequest,
         delivery: Delivery,
     ) -> Result<crate::http::HttpAnswer, CallError> {
-        let guards = crate::exchange::Guards {
-            read_only: self.read_only,
+        let sender = crate::exchange::Sender {
+            client: &self.client,
+            canned: self.canned.as_deref(),
         };
-        crate::exchange::exchange(
-            &self.client,
-            self.canned.as_deref(),
-            guards,
-            call,
-            request,
-            delivery,
-        )
-        .await
+        crate::exchange::exchange(sender, &self.guards, call, request, delivery).await
     }
 
     /// The version if it is already known (set or learned), without asking.

@@ -19,8 +19,9 @@ use crate::discovery;
 use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
-use crate::exchange::{CallContext, ClientCapabilities, ProgressSink};
+use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
 use crate::filter::Toolsets;
+use crate::guard::Namespaces;
 use crate::reload::Subscribers;
 
 /// What the server tells clients about itself: what the tools reach and how they fit together,
@@ -76,6 +77,17 @@ impl KestraMcp {
             .clone()
     }
 
+    /// The session's toolsets narrowed by the request's headers, and its other limits.
+    fn narrowed(&self, context: &RequestContext<RoleServer>) -> (Toolsets, SessionLimits) {
+        let runtime = self.engine.load().runtime().clone();
+        let narrowing = narrowing(context, runtime.namespaces(), runtime.read_only());
+        let toolsets = match narrowing.toolsets {
+            Some(ceiling) => self.toolsets().narrowed(ceiling),
+            None => self.toolsets(),
+        };
+        (toolsets, narrowing.limits)
+    }
+
     /// Runs a discovery tool (they answer from the session's state, never from Kestra).
     async fn discover(
         &self,
@@ -84,10 +96,11 @@ impl KestraMcp {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let engine = self.engine.load_full();
-        let available = engine.available_tools().await;
+        let (toolsets, limits) = self.narrowed(context);
+        let available = engine.available_tools_for(limits.read_only).await;
         let outcome = match name {
-            discovery::LIST_AVAILABLE_TOOLSETS => Ok(discovery::list(&available, &self.toolsets())),
-            discovery::GET_TOOLSET_TOOLS => discovery::get(&available, &self.toolsets(), &arguments),
+            discovery::LIST_AVAILABLE_TOOLSETS => Ok(discovery::list(&available, &toolsets)),
+            discovery::GET_TOOLSET_TOOLS => discovery::get(&available, &toolsets, &arguments),
             _ => self.enable(&available, &arguments, context).await,
         };
         to_call_result(outcome)
@@ -189,6 +202,97 @@ fn sessionless_http(context: &RequestContext<RoleServer>) -> bool {
         .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
 }
 
+/// The header that narrows a session's toolsets (GitHub's MCP server's name).
+pub const TOOLSETS_HEADER: &str = "X-MCP-Toolsets";
+
+/// What a request's headers ask to narrow (over HTTP; nothing on stdio). Every request of a
+/// session carries them, so they are read per request and never stored: a later request
+/// cannot widen what an earlier one narrowed, since there is nothing to widen from.
+#[derive(Debug, Default)]
+struct Narrowing {
+    toolsets: Option<Toolsets>,
+    limits: SessionLimits,
+}
+
+fn narrowing(
+    context: &RequestContext<RoleServer>,
+    server: Option<&Namespaces>,
+    server_read_only: bool,
+) -> Narrowing {
+    let Some(parts) = context.extensions.get::<axum::http::request::Parts>() else {
+        return Narrowing::default();
+    };
+    let header = |name: &str| {
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    Narrowing {
+        toolsets: header(TOOLSETS_HEADER).map(|list| {
+            let names: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Toolsets::from_names(&names)
+        }),
+        limits: SessionLimits {
+            read_only: header(READ_ONLY_HEADER).is_some_and(|v| read_only_header(&v, server_read_only)),
+            namespaces: header(crate::guard::HEADER).map(|list| Arc::new(namespaces_header(&list, server))),
+        },
+    }
+}
+
+/// `X-MCP-Readonly`: `true`/`1`/`yes` narrow; `false` cannot widen a read-only server (a
+/// warning says so); anything else is read as `true`, failing closed.
+fn read_only_header(value: &str, server_read_only: bool) -> bool {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => true,
+        "false" | "0" | "no" | "off" => {
+            if server_read_only {
+                tracing::warn!(
+                    "{READ_ONLY_HEADER}: {value} ignored: it cannot widen KESTRA_MCP_READ_ONLY=true"
+                );
+            }
+            false
+        }
+        _ => {
+            tracing::warn!("{READ_ONLY_HEADER}: '{value}' is not true or false; the session is read-only");
+            true
+        }
+    }
+}
+
+/// `X-MCP-Namespaces`: checked besides the server's policy, so it can only narrow; patterns
+/// the server's does not cover are said in a warning (they allow nothing more). A list that
+/// cannot be read allows no namespace (failing closed).
+fn namespaces_header(list: &str, server: Option<&Namespaces>) -> Namespaces {
+    match Namespaces::parse(list, crate::guard::HEADER) {
+        Ok(Some(session)) => {
+            let wider = server.map(|s| s.not_covered(&session)).unwrap_or_default();
+            if !wider.is_empty() {
+                tracing::warn!(
+                    "{}: {} ignored: outside {}, which a session cannot widen",
+                    crate::guard::HEADER,
+                    wider.join(","),
+                    crate::guard::SETTING
+                );
+            }
+            session
+        }
+        Ok(None) => Namespaces::nothing(crate::guard::HEADER),
+        Err(e) => {
+            tracing::warn!("{}: {e}; the session may use no namespace", crate::guard::HEADER);
+            Namespaces::nothing(crate::guard::HEADER)
+        }
+    }
+}
+
 /// Asks the user through the session's peer (`elicitation/create`, form mode).
 pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
     Elicitation::new(move |message, schema| {
@@ -255,15 +359,15 @@ impl ServerHandler for KestraMcp {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let engine = self.engine.load_full();
-        let toolsets = self.toolsets();
+        let (toolsets, limits) = self.narrowed(&context);
         let mut tools = match toolsets.is_dynamic() {
             true => discovery::tools(),
             false => Vec::new(),
         };
-        tools.extend(engine.listed_tools(&toolsets).await);
+        tools.extend(engine.listed_tools_for(&toolsets, limits.read_only).await);
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -282,7 +386,7 @@ impl ServerHandler for KestraMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
-        let toolsets = self.toolsets();
+        let (toolsets, limits) = self.narrowed(&context);
         if toolsets.is_dynamic() && discovery::is_discovery_tool(&name) {
             let arguments = request.arguments.unwrap_or_default();
             return self
@@ -295,7 +399,10 @@ impl ServerHandler for KestraMcp {
         if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
             return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
         }
-        let call = engine.call_with(call_context(&name, request.arguments, &context));
+        let call = engine.call_with(CallContext {
+            session: limits,
+            ..call_context(&name, request.arguments, &context)
+        });
         let outcome = tokio::select! {
             outcome = call => outcome,
             _ = context.ct.cancelled() => {

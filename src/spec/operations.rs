@@ -74,6 +74,17 @@ fn route_in(names: &[String], index: usize) -> Option<Route> {
         .find_map(|name| routes(name)?.get(index).copied().flatten())
 }
 
+/// Every route of every described version, once each (the namespace guard places a rendered
+/// request by matching its path against them).
+pub fn all_routes() -> Vec<Route> {
+    let mut seen = BTreeSet::new();
+    OPERATIONS
+        .iter()
+        .flat_map(|(_, routes)| routes.iter().flatten().copied())
+        .filter(|route| seen.insert((route.method.as_str(), route.scope == Scope::Tenant, route.path)))
+        .collect()
+}
+
 /// Up to three known operation ids nearest to `name` (edit distance, ignoring case).
 pub fn nearest(name: &str) -> Vec<&'static str> {
     let wanted = name.to_ascii_lowercase();

@@ -16,6 +16,7 @@ import pytest
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from kestra_stub import KestraStub  # noqa: E402
@@ -321,3 +322,64 @@ def test_typescript_sdk_enables_a_toolset_and_is_told(dynamic_server):
     assert seen["added"] == ["manage_kv_store"]
     assert seen["notified"] is True
     assert seen["after"] == sorted(discovery + ["manage_kv_store"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-session narrowing over HTTP: X-MCP-Toolsets, X-MCP-Readonly, X-MCP-Namespaces
+
+
+def test_narrowing_headers_narrow_one_session_and_never_widen(kestra):
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_NAMESPACES": "company.*",
+                              "KESTRA_MCP_LOG_LEVEL": "WARNING"})
+    narrow = {"Authorization": f"Bearer {TOKEN}", "X-MCP-Toolsets": "flow,kv", "X-MCP-Readonly": "true",
+              "X-MCP-Namespaces": "company.team,other"}
+
+    async def session(headers, calls):
+        client = create_mcp_http_client(headers=headers)
+        async with client, streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                tools = (await s.list_tools()).tools
+                results = []
+                for name, args in calls:
+                    try:
+                        results.append(await s.call_tool(name, args))
+                    except MCPError as e:  # an unknown tool is a JSON-RPC error
+                        results.append(e)
+                return tools, results
+
+    def text(result):
+        return result.content[0].text
+
+    try:
+        tools, (found, outside, widened, write, hidden) = anyio.run(session, narrow, [
+            ("search_flows", {"query": "hello"}),
+            ("manage_kv_store", {"action": "get", "namespace": "company.other", "key": "k"}),
+            ("manage_kv_store", {"action": "get", "namespace": "other", "key": "k"}),
+            ("manage_kv_store", {"action": "set", "namespace": "company.team", "key": "k", "value": "v"}),
+            ("execute_flow", {"namespace": "company.team", "flow_id": "hello"}),
+        ])
+        names = {t.name for t in tools}
+        assert "manage_kv_store" in names and "search_flows" in names
+        assert "execute_flow" not in names and "create_flow_from_yaml" not in names, names
+        kv = next(t for t in tools if t.name == "manage_kv_store")
+        assert kv.input_schema["properties"]["action"]["enum"] == ["get", "list"]
+        assert not found.is_error and found.structured_content["total"] == 1
+        assert outside.is_error and "X-MCP-Namespaces=company.team,other" in text(outside)
+        # `other` in the header widens nothing: the server's setting still refuses it.
+        assert widened.is_error and "KESTRA_MCP_NAMESPACES=company.*" in text(widened)
+        assert write.is_error and "X-MCP-Readonly" in text(write)
+        assert isinstance(hidden, MCPError) and "execute_flow" in str(hidden)
+        assert not [r for r in kestra.requests if "/kv/" in r[1]], kestra.requests
+
+        # Another session of the same server, without headers, keeps the server's settings.
+        tools, (stored,) = anyio.run(session, {"Authorization": f"Bearer {TOKEN}"}, [
+            ("manage_kv_store", {"action": "set", "namespace": "company.team", "key": "k", "value": "v"}),
+        ])
+        assert len(tools) == 39
+        assert not stored.is_error, text(stored)
+        assert [r[0] for r in kestra.requests if "/kv/" in r[1]] == ["PUT"]
+    finally:
+        proc.terminate()
+        stderr = proc.communicate(timeout=10)[1].decode()
+    assert "X-MCP-Namespaces: other ignored: outside KESTRA_MCP_NAMESPACES" in stderr, stderr

@@ -5,6 +5,7 @@
 
 mod configuration;
 mod faults;
+mod guard;
 mod protocol;
 mod reliability;
 mod seams;
