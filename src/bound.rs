@@ -50,15 +50,18 @@ enum Cut {
 }
 
 /// Bounds `result` to `limit` bytes of compact JSON (`0`: no bound). `arguments` are the names
-/// the tool declares: the hint names those that narrow its answer.
+/// the tool declares: the hint names those that narrow its answer. `unfetched` are the listings
+/// whose later pages the call did not read (`exchange::Unfetched`): the note says so even when
+/// what was read fits.
 pub fn bound(
     mut result: Map<String, Value>,
     limit: usize,
     tool: &str,
     arguments: &[String],
+    unfetched: &[Value],
 ) -> Map<String, Value> {
     let original = size_of_map(&result);
-    if limit == 0 || original <= limit {
+    if limit == 0 || (original <= limit && unfetched.is_empty()) {
         return result;
     }
     let target = limit.saturating_sub(NOTE_ROOM).max(limit / 2);
@@ -75,7 +78,10 @@ pub fn bound(
     if size_of_map(&result) > target {
         cuts.push(keep_first_fields(&mut result, target));
     }
-    let note = note(&cuts, original, limit, tool, arguments);
+    let mut note = note(&cuts, original, limit, tool, arguments);
+    if !unfetched.is_empty() {
+        note["pages_not_fetched"] = Value::Array(unfetched.to_vec());
+    }
     let key = if result.contains_key(NOTE_KEY) {
         "_truncated"
     } else {
@@ -276,7 +282,8 @@ fn hint(cuts: &[Cut], tool: &str, arguments: &[String]) -> String {
         .copied()
         .filter(|name| arguments.iter().any(|a| a == name))
         .collect();
-    let listed = cuts.iter().any(|c| matches!(c, Cut::List { .. }));
+    // Pages left unfetched (no cut of what was read) count as a cut list.
+    let listed = cuts.is_empty() || cuts.iter().any(|c| matches!(c, Cut::List { .. }));
     let mut hint = if listed && !narrowing.is_empty() {
         format!(
             "Call {tool} again with narrower arguments ({}) to get the items left out.",
@@ -326,10 +333,10 @@ mod tests {
     #[test]
     fn small_results_are_untouched() {
         let result = map(json!({"results": rows(3)}));
-        assert_eq!(bound(result.clone(), 16_384, "list_executions", &[]), result);
+        assert_eq!(bound(result.clone(), 16_384, "list_executions", &[], &[]), result);
         let huge = map(json!({"results": rows(5_000)}));
         assert_eq!(
-            bound(huge.clone(), 0, "list_executions", &[]),
+            bound(huge.clone(), 0, "list_executions", &[], &[]),
             huge,
             "0 means no bound"
         );
@@ -352,7 +359,7 @@ mod tests {
             "count".to_owned(),
             "time_range".to_owned(),
         ];
-        let out = bound(result, 16_384, "list_executions", &args);
+        let out = bound(result, 16_384, "list_executions", &args, &[]);
         let size = size_of_map(&out);
         assert!(size <= 16_384, "{size} bytes");
         let kept = out["results"].as_array().map(Vec::len).unwrap_or(0);
@@ -378,7 +385,7 @@ mod tests {
     fn a_long_text_keeps_its_beginning() {
         let source = "id: big\n".repeat(10_000);
         let result = map(json!({"id": "big", "source": source}));
-        let out = bound(result, 4_096, "manage_flow", &[]);
+        let out = bound(result, 4_096, "manage_flow", &[], &[]);
         assert!(size_of_map(&out) <= 4_096);
         let text = out["source"].as_str().unwrap_or_default();
         assert!(
@@ -392,7 +399,7 @@ mod tests {
     #[test]
     fn multibyte_text_is_cut_on_a_character_boundary() {
         let result = map(json!({"message": "é".repeat(20_000)}));
-        let out = bound(result, 2_048, "search_logs", &[]);
+        let out = bound(result, 2_048, "search_logs", &[], &[]);
         assert!(size_of_map(&out) <= 2_048);
         assert!(out["message"].as_str().unwrap_or_default().starts_with("éé"));
     }
@@ -400,7 +407,7 @@ mod tests {
     #[test]
     fn nested_lists_and_odd_keys_are_found() {
         let result = map(json!({"execution": {"task runs": rows(2_000)}}));
-        let out = bound(result, 8_192, "manage_executions", &[]);
+        let out = bound(result, 8_192, "manage_executions", &[], &[]);
         assert!(size_of_map(&out) <= 8_192);
         assert_eq!(
             out["truncated"]["left_out"][0]["path"],
@@ -419,7 +426,7 @@ mod tests {
     fn a_huge_object_without_lists_or_long_texts_is_left_out_with_a_note() {
         let fields: Map<String, Value> = (0..5_000).map(|i| (format!("k{i}"), json!(i))).collect();
         let result = map(json!({"id": "x", "outputs": fields}));
-        let out = bound(result, 2_048, "manage_executions", &[]);
+        let out = bound(result, 2_048, "manage_executions", &[], &[]);
         assert!(size_of_map(&out) <= 2_048);
         assert_eq!(out["id"], "x");
         assert!(
@@ -433,7 +440,7 @@ mod tests {
     #[test]
     fn a_result_of_many_small_fields_keeps_its_first_ones() {
         let result: Map<String, Value> = (0..5_000).map(|i| (format!("k{i:04}"), json!(i))).collect();
-        let out = bound(result, 2_048, "get_kv", &[]);
+        let out = bound(result, 2_048, "get_kv", &[], &[]);
         assert!(size_of_map(&out) <= 2_048);
         assert_eq!(out["k0000"], 0);
         assert_eq!(out["truncated"]["left_out"][0]["total_fields"], 5_000);
@@ -442,9 +449,26 @@ mod tests {
     #[test]
     fn an_existing_truncated_key_is_kept() {
         let result = map(json!({"truncated": false, "results": rows(1_000)}));
-        let out = bound(result, 4_096, "t", &[]);
+        let out = bound(result, 4_096, "t", &[], &[]);
         assert_eq!(out["truncated"], false);
         assert!(out["_truncated"].is_object());
+    }
+
+    #[test]
+    fn pages_left_unfetched_are_said_even_when_what_was_read_fits() {
+        let result = map(json!({"results": rows(3)}));
+        let unfetched = [json!({"pages_fetched": 2, "items_fetched": 200, "items_in_kestra": 5_000})];
+        let out = bound(
+            result,
+            16_384,
+            "list_executions",
+            &["count".to_owned()],
+            &unfetched,
+        );
+        assert_eq!(out["results"].as_array().map(Vec::len), Some(3));
+        assert_eq!(out["truncated"]["pages_not_fetched"][0]["items_in_kestra"], 5_000);
+        let hint = out["truncated"]["how_to_get_more"].as_str().unwrap_or_default();
+        assert!(hint.contains("narrower arguments (count)"), "{hint}");
     }
 
     #[test]

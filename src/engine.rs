@@ -193,7 +193,7 @@ impl Engine {
             result.insert(GUARD_NOTE.into(), Value::from(notes.join("; ")));
         }
         sanitize::clean_map(&mut result);
-        Ok(self.bounded(name, result))
+        Ok(self.bounded(name, result, &call.unfetched.notes()))
     }
 
     /// Under `KESTRA_MCP_READ_ONLY` (or a read-only session), the chosen action must only read.
@@ -220,7 +220,7 @@ impl Engine {
 
     /// `result` cut to the runtime's result bound, with a note naming the arguments of the
     /// tool that narrow its answer.
-    fn bounded(&self, name: &str, result: Map<String, Value>) -> Map<String, Value> {
+    fn bounded(&self, name: &str, result: Map<String, Value>, unfetched: &[Value]) -> Map<String, Value> {
         let limit = self.runtime.result_limit();
         if limit == 0 {
             return result;
@@ -230,7 +230,7 @@ impl Engine {
             .get(name)
             .map(|t| t.defaults.keys().cloned().collect())
             .unwrap_or_default();
-        bound::bound(result, limit, name, &arguments)
+        bound::bound(result, limit, name, &arguments, unfetched)
     }
 
     /// Validates the arguments, fills in defaults and picks the action; with the tool's

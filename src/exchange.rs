@@ -44,6 +44,30 @@ pub struct CallContext {
     pub session: SessionLimits,
     /// What the guards learned and did during the call (execution namespaces, items left out).
     pub guard: Arc<GuardMemo>,
+    /// Listings whose later pages the call did not fetch (past the result bound).
+    pub unfetched: Arc<Unfetched>,
+}
+
+/// The listings a call stopped paging through because what it had already read would not fit
+/// in a result (`KESTRA_MCP_MAX_RESULT_BYTES`): the result's `truncated` note says so.
+#[derive(Debug, Default)]
+pub struct Unfetched(Mutex<Vec<Value>>);
+
+impl Unfetched {
+    /// Notes that paging stopped after `pages` pages and `items` items, of `total` when Kestra
+    /// said how many there are.
+    pub fn note(&self, pages: u64, items: usize, total: Option<u64>) {
+        let mut entry = serde_json::json!({"pages_fetched": pages, "items_fetched": items});
+        if let Some(total) = total {
+            entry["items_in_kestra"] = total.into();
+        }
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+    }
+
+    /// What was noted, for the result.
+    pub fn notes(&self) -> Vec<Value> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 /// A session's narrowing of the server's settings: it may only add restrictions.

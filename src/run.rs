@@ -23,6 +23,17 @@ enum Fetched {
     Body(Value),
 }
 
+/// How many results' worth of items a listing reads before it stops paging (16 KiB results:
+/// 256 KiB of Kestra's items, which the tool's rows are a fraction of).
+const PAGES_READ_PER_RESULT: usize = 16;
+
+/// A listing's paging: where the items are in each page, the page size, the most pages.
+struct Paging<'a> {
+    items: &'a crate::project::Selection,
+    size: u64,
+    max_pages: u32,
+}
+
 impl Engine {
     /// Runs `action` of the tool `call.tool` with `ctx` (arguments and `kestra`); returns the
     /// result object. Every request goes through the exchange point with `call`.
@@ -117,30 +128,66 @@ impl Engine {
                             .ok_or_else(|| {
                                 CallError::Render(format!("`paginate.size` must give a number, got {size}"))
                             })?;
-                        let mut all = Vec::new();
-                        let mut page_ctx = ctx.clone();
-                        for page in 1..=*max_pages {
-                            page_ctx.insert("paging".into(), json!({"page": page}));
-                            let found = match self.fetch(call, templates, chosen, response, &page_ctx).await?
-                            {
-                                Fetched::Outcome(v) | Fetched::Body(v) => items.apply(&v),
-                            };
-                            let found = match found {
-                                Value::Array(list) => list,
-                                Value::Null => vec![],
-                                other => vec![other],
-                            };
-                            let short = (found.len() as u64) < size;
-                            all.extend(found);
-                            if short {
-                                break;
-                            }
-                        }
+                        let pages = Paging {
+                            items,
+                            size,
+                            max_pages: *max_pages,
+                        };
+                        let all = self
+                            .fetch_pages(call, templates, chosen, response, ctx, pages)
+                            .await?;
                         self.shape(templates, response, Value::Array(all), ctx)
                     }
                 }
             }
         }
+    }
+
+    /// Every page of a listing, until a short page or `max_pages`; or, when the result is
+    /// bounded, until what was read is many times what a result may hold: the items past that
+    /// point could not reach the model anyway, so their pages are not fetched, and the call
+    /// notes it (`CallContext::unfetched`) for the result's `truncated` note.
+    async fn fetch_pages(
+        &self,
+        call: &CallContext,
+        templates: &Templates,
+        chosen: &VersionedRequest,
+        response: &ResponseTemplate,
+        ctx: &Map<String, Value>,
+        paging: Paging<'_>,
+    ) -> Result<Vec<Value>, CallError> {
+        let stop_at = self.runtime.result_limit().saturating_mul(PAGES_READ_PER_RESULT);
+        let mut all = Vec::new();
+        let mut read = 0;
+        let mut page_ctx = ctx.clone();
+        for page in 1..=paging.max_pages {
+            page_ctx.insert("paging".into(), json!({"page": page}));
+            let answer = match self.fetch(call, templates, chosen, response, &page_ctx).await? {
+                Fetched::Outcome(v) | Fetched::Body(v) => v,
+            };
+            let found = match paging.items.apply(&answer) {
+                Value::Array(list) => list,
+                Value::Null => vec![],
+                other => vec![other],
+            };
+            let short = (found.len() as u64) < paging.size;
+            read += found
+                .iter()
+                .map(|v| serde_json::to_vec(v).map_or(0, |b| b.len()))
+                .sum::<usize>();
+            all.extend(found);
+            if short {
+                break;
+            }
+            if stop_at > 0 && read > stop_at && page < paging.max_pages {
+                let total = answer.get("total").and_then(Value::as_u64);
+                if total.is_none_or(|t| t > all.len() as u64) {
+                    call.unfetched.note(u64::from(page), all.len(), total);
+                    break;
+                }
+            }
+        }
+        Ok(all)
     }
 
     async fn exchange_once(

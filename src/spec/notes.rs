@@ -164,7 +164,9 @@ result: '{{ steps.rows_json | from_yaml }}'
         let spec = crate::spec::parse_spec(text, "t.yaml").unwrap();
         assert_eq!(
             notes(&spec, "t.yaml"),
-            vec!["t.yaml: response.output_schema: `null` is what a spec without `output_schema` gives (no outputSchema is advertised); remove it"]
+            vec![
+                "t.yaml: response.output_schema: `null` is what a spec without `output_schema` gives (no outputSchema is advertised); remove it"
+            ]
         );
     }
 }

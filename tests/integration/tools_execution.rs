@@ -366,10 +366,72 @@ async fn list_executions_pages_sorts_cuts_and_trims() {
     let since = at_midnight_days_ago(90).replace(':', "%3A");
     let query = |n: u32| {
         format!(
-            "GET {at}?filters%5BflowId%5D%5BEQUALS%5D=hello&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D={since}&page={n}&size=2"
+            "GET {at}?filters%5BflowId%5D%5BEQUALS%5D=hello&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D={since}&page={n}&size=2&sort=state.startDate%3Adesc"
         )
     };
     assert_eq!(lines(&bed.requests().await), vec![query(1), query(2)]);
+}
+
+#[tokio::test]
+async fn a_long_listing_stops_paging_at_the_result_bound_and_says_so() {
+    let mut bed = bed_for("1.3").await;
+    let at = "/api/v1/main/executions/search";
+    // Pages of 100 executions of about 3 KB each (real executions carry task runs), 5,000 in all.
+    let big_page = |n: usize| {
+        let results: Vec<_> = (0..100)
+            .map(|i| {
+                let mut e = execution(
+                    &format!("e{n}-{i:03}"),
+                    "hello",
+                    "SUCCESS",
+                    "2026-11-20T10:00:00Z",
+                );
+                e["taskRunList"] =
+                    json!([{"id": "t", "taskId": "log", "outputs": {"text": "x".repeat(3_000)}}]);
+                e
+            })
+            .collect();
+        let mut page = page(results);
+        page["total"] = json!(5_000);
+        page
+    };
+    for n in 1..=50 {
+        bed.answer_query("GET", at, &[("page", &n.to_string())], json(big_page(n)))
+            .await;
+    }
+    let result = bed
+        .server
+        .call_ok("list_executions", json!({"namespace": "company.team"}))
+        .await;
+    // 16 KiB results stop paging past 256 KiB read: the first page is 300 KB.
+    assert_eq!(bed.requests().await.len(), 1, "pages fetched past the bound");
+    let note = &result["truncated"];
+    assert_eq!(
+        note["pages_not_fetched"],
+        json!([{"pages_fetched": 1, "items_fetched": 100, "items_in_kestra": 5_000}]),
+        "{note}"
+    );
+    assert!(result["results"].as_array().is_some_and(|rows| !rows.is_empty()));
+    let hint = note["how_to_get_more"].as_str().unwrap_or_default();
+    assert!(hint.contains("count") && hint.contains("time_range"), "{hint}");
+
+    // Unbounded results read every page, as the Python server does.
+    let mut bed = Bed::with_env(&[("KESTRA_MCP_MAX_RESULT_BYTES", "0"), ("KESTRA_VERSION", "1.3")]).await;
+    for n in 1..=3 {
+        let mut page = big_page(n);
+        if n == 3 {
+            page["results"] = json!([]);
+        }
+        bed.answer_query("GET", at, &[("page", &n.to_string())], json(page))
+            .await;
+    }
+    let all = bed
+        .server
+        .call_ok("list_executions", json!({"namespace": "company.team"}))
+        .await;
+    assert_eq!(bed.requests().await.len(), 3);
+    assert_eq!(all["results"].as_array().map(Vec::len), Some(200));
+    assert!(all.get("truncated").is_none());
 }
 
 #[tokio::test]
@@ -391,7 +453,7 @@ async fn list_executions_date_range_from_start_date_or_time_range() {
     assert_eq!(
         line(&bed.only_request().await),
         format!(
-            "GET {at}?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2025-04-30T23%3A59%3A59Z&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=2025-04-01T00%3A00%3A00Z&page=1&size=100"
+            "GET {at}?filters%5BendDate%5D%5BLESS_THAN_OR_EQUAL_TO%5D=2025-04-30T23%3A59%3A59Z&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5BstartDate%5D%5BGREATER_THAN_OR_EQUAL_TO%5D=2025-04-01T00%3A00%3A00Z&page=1&size=100&sort=state.startDate%3Adesc"
         )
     );
 
