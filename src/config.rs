@@ -74,6 +74,13 @@ pub struct Config {
     /// `KESTRA_MCP_READ_ONLY`: serve only the tools and variants that read, and refuse any
     /// request that writes. Wins over every other setting.
     pub read_only: bool,
+    /// `KESTRA_MCP_WAIT_LIMIT` seconds (default 3600): the longest a `wait` step follows
+    /// something (an execution) before answering that it is still going. Independent of
+    /// `KESTRA_MCP_TIMEOUT`, which bounds each request.
+    pub wait_limit: Duration,
+    /// `KESTRA_MCP_KILL_ON_CANCEL`: when the client cancels a call that waits, send the wait's
+    /// `on_cancel` request (kill the execution). Default false: the execution keeps running.
+    pub kill_on_cancel: bool,
 }
 
 /// A configuration value that cannot be used.
@@ -133,6 +140,8 @@ impl Config {
                 .map(|list| split_list(&list).map(|s| s.to_ascii_lowercase()).collect())
                 .unwrap_or_default(),
             read_only: flag(&non_empty, "KESTRA_MCP_READ_ONLY")?,
+            wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
+            kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",

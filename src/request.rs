@@ -64,6 +64,8 @@ pub struct StreamLimits {
     pub max_events: usize,
     pub max_duration: std::time::Duration,
     pub stop_on: Vec<String>,
+    /// Shown each event as it arrives; may stop the stream (a `wait` step's follow).
+    pub watch: Option<crate::events::EventWatch>,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +240,7 @@ impl RequestTemplate {
                 )?)
                 .map_err(|e| TemplateError(format!("`stream.max_seconds` is out of range: {e}")))?,
                 stop_on: st.stop_on.clone(),
+                watch: None,
             }),
             None => None,
         };

@@ -83,6 +83,27 @@ impl Engine {
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
             StepKind::Map(map) => crate::map_step::run_map(templates, map, ctx).map_err(render_error),
+            StepKind::Wait(step) => {
+                let versioned = [&step.poll]
+                    .into_iter()
+                    .chain(step.follow.as_ref())
+                    .chain(step.on_cancel.as_ref())
+                    .flatten()
+                    .any(|r| r.kestra.is_some());
+                let version = match versioned {
+                    true => Some(self.runtime.version_for(call).await?),
+                    false => None,
+                };
+                let wait = crate::wait::Wait {
+                    runtime: &self.runtime,
+                    call,
+                    templates,
+                    step,
+                    ctx,
+                    version,
+                };
+                Ok(wait.run().await?.to_json())
+            }
             StepKind::Fail(t) => Err(CallError::Declared(
                 templates
                     .render(t, &crate::render::context(ctx))
