@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::request::StreamLimits;
-
 /// One server-sent event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
@@ -23,6 +21,16 @@ impl Event {
         let data = serde_json::from_str(&self.data).unwrap_or(Value::String(self.data));
         json!({"id": self.id, "event": self.event, "data": data})
     }
+}
+
+/// How long and how much of an event stream to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamLimits {
+    pub max_events: usize,
+    pub max_duration: std::time::Duration,
+    pub stop_on: Vec<String>,
+    /// Shown each event as it arrives; may stop the stream (a `wait` step's follow).
+    pub watch: Option<EventWatch>,
 }
 
 /// What sees each event of a stream as it arrives (a `wait` step following an execution) and

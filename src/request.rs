@@ -58,15 +58,7 @@ struct StreamTemplate {
     stop_on: Vec<String>,
 }
 
-/// How long and how much of an event stream to read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamLimits {
-    pub max_events: usize,
-    pub max_duration: std::time::Duration,
-    pub stop_on: Vec<String>,
-    /// Shown each event as it arrives; may stop the stream (a `wait` step's follow).
-    pub watch: Option<crate::events::EventWatch>,
-}
+pub use crate::events::StreamLimits;
 
 #[derive(Debug, Clone)]
 enum BodyTemplate {

@@ -364,7 +364,9 @@ impl<'a> Judge<'a> {
                 .ok()
                 .map(|s| s.trim().to_owned())
         });
-        if let Some((progress, total, message)) = self.reporter.next(done, total, message, last) {
+        if let Some((progress, total, message)) =
+            self.reporter.next(Instant::now(), done, total, message, last)
+        {
             sink.report(progress, total, message);
         }
     }
@@ -395,13 +397,13 @@ struct Reporter {
 impl Reporter {
     fn next(
         &mut self,
+        now: Instant,
         done: f64,
         total: Option<f64>,
         message: Option<String>,
         last: bool,
     ) -> Option<(f64, Option<f64>, Option<String>)> {
-        let now = Instant::now();
-        let since = self.sent_at.map(|at| now - at);
+        let since = self.sent_at.map(|at| now.saturating_duration_since(at));
         let changed = self.last.as_ref() != Some(&(done, message.clone()));
         let due = match since {
             None => true,
@@ -457,36 +459,28 @@ mod tests {
         assert_eq!(pauses, vec![1.0, 2.0, 4.0, 5.0, 5.0]);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn progress_always_increases_is_paced_and_ends_with_the_last() {
+    #[test]
+    fn progress_always_increases_is_paced_and_ends_with_the_last() {
         let mut r = Reporter::default();
-        let first = r.next(0.0, Some(3.0), Some("RUNNING: a".into()), false);
+        let mut now = Instant::now();
+        let b = || Some("RUNNING: b".to_owned());
+        let first = r.next(now, 0.0, Some(3.0), Some("RUNNING: a".into()), false);
         assert_eq!(first, Some((0.0, Some(3.0), Some("RUNNING: a".into()))));
         // A change within half a second waits for a later one.
-        assert_eq!(r.next(1.0, Some(3.0), Some("RUNNING: b".into()), false), None);
-        tokio::time::advance(MIN_REPORT_GAP).await;
-        assert_eq!(
-            r.next(1.0, Some(3.0), Some("RUNNING: b".into()), false)
-                .map(|p| p.0),
-            Some(1.0)
-        );
+        assert_eq!(r.next(now, 1.0, Some(3.0), b(), false), None);
+        now += MIN_REPORT_GAP;
+        assert_eq!(r.next(now, 1.0, Some(3.0), b(), false).map(|p| p.0), Some(1.0));
         // Nothing new: nothing until the heartbeat, which is a fraction further.
-        tokio::time::advance(MIN_REPORT_GAP).await;
-        assert_eq!(r.next(1.0, Some(3.0), Some("RUNNING: b".into()), false), None);
-        tokio::time::advance(HEARTBEAT).await;
-        assert_eq!(
-            r.next(1.0, Some(3.0), Some("RUNNING: b".into()), false)
-                .map(|p| p.0),
-            Some(1.5)
-        );
-        tokio::time::advance(HEARTBEAT).await;
-        let again = r.next(1.0, Some(3.0), None, false).map(|p| p.0);
+        now += MIN_REPORT_GAP;
+        assert_eq!(r.next(now, 1.0, Some(3.0), b(), false), None);
+        now += HEARTBEAT;
+        assert_eq!(r.next(now, 1.0, Some(3.0), b(), false).map(|p| p.0), Some(1.5));
+        now += HEARTBEAT;
+        let again = r.next(now, 1.0, Some(3.0), None, false).map(|p| p.0);
         assert!(again.is_some_and(|p| p > 1.5 && p < 2.0), "{again:?}");
         // The last report goes out at once.
-        assert_eq!(
-            r.next(3.0, Some(3.0), Some("SUCCESS".into()), true).map(|p| p.0),
-            Some(3.0)
-        );
+        let last = r.next(now, 3.0, Some(3.0), Some("SUCCESS".into()), true);
+        assert_eq!(last.map(|p| p.0), Some(3.0));
     }
 
     #[test]
