@@ -17,3 +17,4 @@ mod tools_ee;
 mod tools_execution;
 mod tools_stream;
 mod util;
+mod waits;
