@@ -322,6 +322,8 @@ mod tests {
         assert!(c.disabled.is_empty());
         assert_eq!(c.log_level, "ERROR");
         assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.wait_limit, Duration::from_secs(3600));
+        assert!(!c.kill_on_cancel);
     }
 
     #[test]
@@ -435,6 +437,11 @@ mod tests {
             (
                 ("KESTRA_MCP_MAX_RESPONSE_BYTES", "-1"),
                 "KESTRA_MCP_MAX_RESPONSE_BYTES",
+            ),
+            (("KESTRA_MCP_WAIT_LIMIT", "forever"), "KESTRA_MCP_WAIT_LIMIT"),
+            (
+                ("KESTRA_MCP_KILL_ON_CANCEL", "maybe"),
+                "KESTRA_MCP_KILL_ON_CANCEL",
             ),
         ];
         for ((name, value), want) in cases {
