@@ -125,11 +125,8 @@ impl Wait<'_> {
                     }
                 }
                 event = events.recv() => match event {
-                    Some(event) => {
-                        if judge.sees_event(&event) {
-                            return Ok(Some(true));
-                        }
-                    }
+                    Some(event) if judge.sees_event(&event) => return Ok(Some(true)),
+                    Some(_) => {}
                     // Every event of a stream that has ended has been seen.
                     None if !streaming => break,
                     None => {}
