@@ -28,7 +28,8 @@ use crate::spec::action::{Pacing, VersionedRequest, WAIT_VALUE, WaitStep, reques
 /// Progress notifications are at least this far apart (at most 2 a second)...
 const MIN_REPORT_GAP: Duration = Duration::from_millis(500);
 /// ...and, while nothing changes, one is sent this often so that clients that reset their
-/// request timeout on progress keep waiting.
+/// request timeout on progress keep waiting. A follow stream silent this long is checked by a
+/// poll.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// What a `wait` step gives: the last value read, whether `until` held, how long it took.
@@ -119,9 +120,9 @@ impl Wait<'_> {
                     streaming = false;
                     match answer {
                         Ok(a) if a.status < 300 => {}
-                        Ok(a) => tracing::debug!(target: "wait", status = a.status, path = %request.path, "cannot follow; polling"),
+                        Ok(a) => tracing::debug!(status = a.status, path = %request.path, "cannot follow; polling"),
                         Err(CallError::Cancelled) => return Err(CallError::Cancelled),
-                        Err(e) => tracing::debug!(target: "wait", error = %e, "the follow stream failed; polling"),
+                        Err(e) => tracing::debug!(error = %e, "the follow stream failed; polling"),
                     }
                 }
                 event = events.recv() => match event {
@@ -131,7 +132,13 @@ impl Wait<'_> {
                     None if !streaming => break,
                     None => {}
                 },
-                _ = tokio::time::sleep(HEARTBEAT) => judge.heartbeat(),
+                // A silent stream may be a proxy that holds events back (Prism does) or a stalled
+                // one: a poll checks, and reports progress meanwhile.
+                _ = tokio::time::sleep(HEARTBEAT) => {
+                    if self.poll_once(judge).await? {
+                        return Ok(Some(true));
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => return Ok(Some(false)),
             }
             // The watch (and its sender) go with the request once the stream is read.
@@ -170,6 +177,19 @@ impl Wait<'_> {
                 _ = self.call.cancel.cancelled() => return Err(CallError::Cancelled),
             }
         }
+    }
+
+    /// Sends the poll request once: whether `until` holds on its answer.
+    async fn poll_once(&self, judge: &mut Judge<'_>) -> Result<bool, CallError> {
+        let request = self.render(&self.step.poll, self.ctx)?;
+        let answer = self
+            .runtime
+            .exchange(self.call, &request, Delivery::Retried)
+            .await?;
+        if answer.status >= 300 {
+            return Err(kestra_error(&request, &answer));
+        }
+        judge.sees(decode_body(&answer)?)
     }
 
     /// Watches for the call's cancellation while the wait runs: the transport drops the call's
@@ -237,20 +257,24 @@ async fn after_cancel(
             true => "KESTRA_MCP_KILL_ON_CANCEL is not set",
             false => "the tool declares no on_cancel request",
         };
-        tracing::info!(target: "wait", tool, followed = poll, "call cancelled while waiting; left running ({why})");
+        tracing::info!(
+            tool,
+            followed = poll,
+            "call cancelled while waiting; left running ({why})"
+        );
         return;
     };
     match runtime.exchange(call, &request, Delivery::Once).await {
         Ok(answer) if answer.status < 300 => tracing::info!(
-            target: "wait", tool, followed = poll, sent = %request.path, status = answer.status,
+            tool, followed = poll, sent = %request.path, status = answer.status,
             "call cancelled while waiting; stopped it (KESTRA_MCP_KILL_ON_CANCEL)"
         ),
         Ok(answer) => tracing::warn!(
-            target: "wait", tool, followed = poll, sent = %request.path, status = answer.status,
+            tool, followed = poll, sent = %request.path, status = answer.status,
             "call cancelled while waiting; Kestra refused to stop it"
         ),
         Err(e) => tracing::warn!(
-            target: "wait", tool, followed = poll, error = %e,
+            tool, followed = poll, error = %e,
             "call cancelled while waiting; cannot stop it"
         ),
     }
@@ -317,7 +341,7 @@ impl<'a> Judge<'a> {
             return false;
         };
         self.sees(value).unwrap_or_else(|e| {
-            tracing::debug!(target: "wait", error = %e, "event skipped");
+            tracing::debug!(error = %e, "event skipped");
             false
         })
     }
@@ -331,13 +355,6 @@ impl<'a> Judge<'a> {
             self.report(false);
         }
         Ok(reached)
-    }
-
-    /// Nothing new for a while: the last report again, a little further along.
-    fn heartbeat(&mut self) {
-        if !self.last.is_null() {
-            self.report(false);
-        }
     }
 
     fn report(&mut self, last: bool) {
@@ -360,6 +377,7 @@ impl<'a> Judge<'a> {
                 .render(m, &crate::render::context(&self.ctx))
                 .ok()
                 .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
         });
         if let Some((progress, total, message)) =
             self.reporter.next(Instant::now(), done, total, message, last)

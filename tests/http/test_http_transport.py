@@ -321,3 +321,39 @@ def test_typescript_sdk_enables_a_toolset_and_is_told(dynamic_server):
     assert seen["added"] == ["manage_kv_store"]
     assert seen["notified"] is True
     assert seen["after"] == sorted(discovery + ["manage_kv_store"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Long runs: progress keeps a request alive past the client's timeout; a cancelled wait
+
+
+@pytest.fixture
+def waiting_server(kestra):
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_VERSION": "1.3.0",
+                              "KESTRA_MCP_TIMEOUT": "1", "KESTRA_MCP_KILL_ON_CANCEL": "true"})
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_typescript_sdk_waits_with_progress_and_cancels(waiting_server, kestra):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_waits.mjs"), waiting_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    # Longer than the client's 2.5 s request timeout (and KESTRA_MCP_TIMEOUT), kept alive by progress.
+    assert seen["elapsedMs"] > 2500, seen
+    assert seen["isError"] is False and seen["state"] == {"current": "SUCCESS", "duration": "PT4.5S"}, seen
+    assert seen["outputs"] == {"answer": 42}, seen
+    values = seen["progress"]
+    assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
+    assert values[-1] == 3 and seen["totals"][-1] == 3, seen
+    assert any(m and m.startswith("RUNNING: t") for m in seen["messages"]), seen
+    # The aborted call: the client gave up, and the server killed the execution (KILL_ON_CANCEL).
+    assert seen["cancelled"] != "answered", seen
+    for _ in range(50):
+        if any(m == "DELETE" and p == "/api/v1/main/executions/e2/kill" for m, p, _, _ in kestra.requests):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"no kill sent: {[(m, p) for m, p, _, _ in kestra.requests]}")
