@@ -357,3 +357,28 @@ def test_typescript_sdk_waits_with_progress_and_cancels(waiting_server, kestra):
         time.sleep(0.1)
     else:
         pytest.fail(f"no kill sent: {[(m, p) for m, p, _, _ in kestra.requests]}")
+
+
+def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kestra):
+    async def wait_with_progress():
+        seen = []
+
+        async def on_progress(progress, total, message):
+            seen.append((progress, total, message))
+
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client:
+            async with streamable_http_client(waiting_server, http_client=client) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    result = await session.call_tool(
+                        "execute_flow", {"namespace": "company.team", "flow_id": "slow", "wait": True},
+                        progress_callback=on_progress)
+                    return result, seen
+
+    result, seen = anyio.run(wait_with_progress)
+    assert not result.is_error, result
+    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    values = [p for p, _, _ in seen]
+    assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
+    assert seen[-1][:2] == (3, 3), seen
