@@ -83,6 +83,14 @@ impl Engine {
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
             StepKind::Map(map) => crate::map_step::run_map(templates, map, ctx).map_err(render_error),
+            StepKind::Ask(ask) => {
+                let jinja = crate::render::context(ctx);
+                let message = templates.render(&ask.message, &jinja).map_err(render_error)?;
+                let schema = templates
+                    .render_value(&ask.schema, &jinja)
+                    .map_err(render_error)?;
+                Ok(ask_user(call, message.trim(), schema).await)
+            }
             StepKind::Wait(step) => {
                 let versioned = [&step.poll]
                     .into_iter()
@@ -279,6 +287,32 @@ impl Engine {
         templates
             .render_value(t, &crate::render::context(ctx))
             .map_err(render_error)
+    }
+}
+
+/// Asks the client's user through the call's elicitation handle: what they did, as a value
+/// templates read (`{"action", "content"}`); `unsupported` when the client cannot be asked.
+async fn ask_user(call: &CallContext, message: &str, schema: Value) -> Value {
+    let Some(elicitation) = &call.elicitation else {
+        return json!({"action": "unsupported", "content": null});
+    };
+    let asked = tokio::select! {
+        asked = elicitation.ask(message, schema.clone()) => asked,
+        _ = call.cancel.cancelled() => return json!({"action": "cancel", "content": null}),
+    };
+    match asked {
+        Ok(elicited) => {
+            let action = match elicited.answer {
+                crate::elicit::Answer::Accept => "accept",
+                crate::elicit::Answer::Decline => "decline",
+                crate::elicit::Answer::Cancel => "cancel",
+            };
+            json!({"action": action, "content": elicited.content})
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, schema = %schema, "cannot ask the user");
+            json!({"action": "failed", "content": null, "reason": e.to_string()})
+        }
     }
 }
 

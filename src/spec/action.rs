@@ -51,6 +51,15 @@ pub enum StepKind {
     Fail(TemplateId),
     Map(MapStep),
     Wait(Box<WaitStep>),
+    Ask(AskStep),
+}
+
+/// A compiled `ask` step.
+#[derive(Debug)]
+pub struct AskStep {
+    pub message: TemplateId,
+    /// Lone expression giving the requested schema.
+    pub schema: ValueTemplate,
 }
 
 /// A compiled `wait` step (run by `crate::wait`).
@@ -386,11 +395,12 @@ fn compile_step(
         spec.fail.is_some(),
         spec.map.is_some(),
         spec.wait.is_some(),
+        spec.ask.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(fail(
             "request",
-            "a step has exactly one of `request`/`requests`, `set`, `fail`, `map` and `wait`",
+            "a step has exactly one of `request`/`requests`, `set`, `fail`, `map`, `wait` and `ask`",
         ));
     }
     if spec.map.is_none() && (spec.as_name.is_some() || spec.to.is_some() || spec.pick.is_some()) {
@@ -402,7 +412,14 @@ fn compile_step(
             "`for_each`, `paginate` and `response` apply to request steps only",
         ));
     }
-    let kind = if let Some(wait) = &spec.wait {
+    let kind = if let Some(ask) = &spec.ask {
+        StepKind::Ask(AskStep {
+            message: templates
+                .text(&ask.message, allowed)
+                .map_err(|e| fail("ask.message", e.0))?,
+            schema: lone_expression(&ask.schema, "ask.schema", templates, allowed)?,
+        })
+    } else if let Some(wait) = &spec.wait {
         StepKind::Wait(Box::new(
             compile_wait(wait, templates, allowed).map_err(prefixed("wait"))?,
         ))

@@ -158,6 +158,24 @@ pub struct StepSpec {
     /// read, "reached": whether `until` held, "seconds": how long it waited}`.
     #[serde(default)]
     pub wait: Option<WaitSpec>,
+    /// Ask the client's user (MCP elicitation, form mode). The step's value is `{"action":
+    /// "accept" | "decline" | "cancel" | "unsupported" | "failed", "content": the values given
+    /// (with accept), "reason": why (with failed)}`; `unsupported` when the client did not
+    /// declare the `elicitation` capability.
+    #[serde(default)]
+    pub ask: Option<AskSpec>,
+}
+
+/// An `ask` step: a message and the form the user fills in.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskSpec {
+    /// What the user is asked (a text template).
+    pub message: String,
+    /// A lone `{{ expression }}` giving the requested schema: a JSON Schema object whose
+    /// properties are flat primitives (string, number, integer, boolean; a string `enum`), as
+    /// MCP elicitation allows; it may be built from data (a map step giving properties).
+    pub schema: String,
 }
 
 /// A `wait` step: read a value again and again (or follow its event stream) until `until` holds.

@@ -202,3 +202,166 @@ async fn at_the_wait_limit_the_result_says_it_is_still_running() {
         "{out}"
     );
 }
+
+/// A paused execution that the POST resume moves on to SUCCESS.
+struct Pausing(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl wiremock::Respond for Pausing {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let resumed = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        let (current, pause_run) = match resumed {
+            true => ("SUCCESS", "SUCCESS"),
+            false => ("PAUSED", "PAUSED"),
+        };
+        let mut history = vec![
+            json!({"state": "CREATED"}),
+            json!({"state": "RUNNING"}),
+            json!({"state": "PAUSED"}),
+        ];
+        if resumed {
+            history.extend([json!({"state": "RUNNING"}), json!({"state": "SUCCESS"})]);
+        }
+        json_answer(json!({
+            "id": "p1", "namespace": "ns", "flowId": "approval",
+            "taskRunList": [{"id": "r0", "taskId": "approve", "state": {"current": pause_run}}],
+            "state": {"current": current, "histories": history},
+        }))
+    }
+}
+
+struct Resume(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl wiremock::Respond for Resume {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        ResponseTemplate::new(204)
+    }
+}
+
+/// A server whose client can be asked (elicitation), and a paused execution of a flow whose
+/// Pause declares two onResume inputs.
+async fn paused_bed() -> Bed {
+    let kestra = wiremock::MockServer::start().await;
+    let mut env = crate::util::env_for(&format!("{}/api/v1", kestra.uri()));
+    env.push(("KESTRA_VERSION".into(), "1.3.0".into()));
+    let mut server = crate::util::Server::spawn_with(&env, &[], std::process::Stdio::null());
+    let init = server
+        .request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+                   "clientInfo": {"name": "it", "version": "1"}}),
+        )
+        .await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
+    server.notify("notifications/initialized", json!({})).await;
+    let bed = Bed::around(kestra, server);
+    let resumed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/ns/approval",
+        json_answer(json!({"id": "p1"})),
+    )
+    .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/executions/p1/follow",
+        ResponseTemplate::new(404),
+    )
+    .await;
+    bed.answer("GET", "/api/v1/main/executions/p1", Pausing(resumed.clone()))
+        .await;
+    bed.answer("POST", "/api/v1/main/executions/p1/resume", Resume(resumed))
+        .await;
+    let flow = json!({"id": "approval", "namespace": "ns", "tasks": [
+    {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause", "onResume": [
+        {"id": "approved", "type": "BOOL", "defaults": "true", "description": "Approve?"},
+        {"id": "comment", "type": "STRING", "required": true},
+        {"id": "when", "type": "DATETIME", "required": false},
+    ]}]});
+    bed.answer("GET", "/api/v1/main/flows/ns/approval", json_answer(flow))
+        .await;
+    bed
+}
+
+/// Calls execute_flow with wait, answers the elicitation with `answer`; the form asked and the
+/// result.
+async fn ask_and_answer(bed: &mut Bed, answer: Value) -> (Value, Value) {
+    let server = &mut bed.server;
+    let id = server
+        .send_request(
+            "tools/call",
+            json!({"name": "execute_flow", "arguments": {"namespace": "ns", "flow_id": "approval", "wait": true}}),
+        )
+        .await;
+    let mut asked = Value::Null;
+    loop {
+        let msg = server.read_message().await;
+        if msg["method"] == "elicitation/create" {
+            asked = msg["params"].clone();
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
+            server.send_line(&reply.to_string()).await;
+        } else if msg["id"] == json!(id) {
+            return (asked, msg["result"]["structuredContent"].clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_pause_asks_the_user_for_its_inputs_resumes_with_them_and_keeps_waiting() {
+    let mut bed = paused_bed().await;
+    let answer = json!({"action": "accept", "content": {"approved": false, "comment": "later"}});
+    let (asked, out) = ask_and_answer(&mut bed, answer).await;
+    assert_eq!(
+        asked["requestedSchema"],
+        json!({"type": "object", "required": ["comment"], "properties": {
+            "approved": {"type": "boolean", "title": "approved", "description": "Approve?", "default": true},
+            "comment": {"type": "string", "title": "comment"},
+            "when": {"type": "string", "title": "when", "description": "(DATETIME, as text)"},
+        }}),
+        "{asked}"
+    );
+    assert!(
+        asked["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused at task approve"),
+        "{asked}"
+    );
+    assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
+    assert_eq!(
+        out["resumedWith"],
+        json!({"approved": false, "comment": "later"}),
+        "{out}"
+    );
+    let resume = bed
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/resume"))
+        .expect("a resume was sent");
+    let parts = crate::stub::multipart_parts(&resume);
+    let values: Vec<(String, String)> = parts.into_iter().map(|(n, _, v)| (n, v)).collect();
+    assert_eq!(
+        values,
+        vec![
+            ("approved".into(), "false".into()),
+            ("comment".into(), "later".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_declined_pause_stays_paused_and_says_how_to_resume() {
+    let mut bed = paused_bed().await;
+    let (_, out) = ask_and_answer(&mut bed, json!({"action": "decline"})).await;
+    assert_eq!(out["state"]["current"], "PAUSED", "{out}");
+    assert_eq!(out["pausedAt"], "approve");
+    assert_eq!(out["resumeInputs"], json!(["approved", "comment", "when"]));
+    let note = out["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("the user declined resuming it") && note.contains("resume_execution"),
+        "{out}"
+    );
+    let sent = lines(&bed.requests().await);
+    assert!(!sent.iter().any(|l| l.ends_with("/resume")), "{sent:?}");
+}
