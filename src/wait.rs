@@ -128,9 +128,7 @@ impl Wait<'_> {
                 event = events.recv() => match event {
                     Some(event) if judge.sees_event(&event) => return Ok(Some(true)),
                     Some(_) => {}
-                    // Every event of a stream that has ended has been seen.
-                    None if !streaming => break,
-                    None => {}
+                    None => break,
                 },
                 // A silent stream may be a proxy that holds events back (Prism does) or a stalled
                 // one: a poll checks, and reports progress meanwhile.
@@ -141,7 +139,8 @@ impl Wait<'_> {
                 }
                 _ = tokio::time::sleep_until(deadline) => return Ok(Some(false)),
             }
-            // The watch (and its sender) go with the request once the stream is read.
+            // The request holds the watch and with it the sender, so the channel never closes:
+            // once the stream has been read, an empty channel means every event was seen.
             if !streaming && events.is_empty() {
                 break;
             }
@@ -153,15 +152,7 @@ impl Wait<'_> {
     async fn poll(&self, deadline: Instant, judge: &mut Judge<'_>) -> Result<bool, CallError> {
         let mut pace = Pace::new(self.step.pacing);
         loop {
-            let request = self.render(&self.step.poll, self.ctx)?;
-            let answer = self
-                .runtime
-                .exchange(self.call, &request, Delivery::Retried)
-                .await?;
-            if answer.status >= 300 {
-                return Err(kestra_error(&request, &answer));
-            }
-            if judge.sees(decode_body(&answer)?)? {
+            if self.poll_once(judge).await? {
                 return Ok(true);
             }
             let pause = pace.next();
