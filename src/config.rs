@@ -77,6 +77,13 @@ pub struct Config {
     /// `KESTRA_MCP_NAMESPACES`: the namespaces requests may touch (exact names and `prefix.*`
     /// trees); `None` when unset: every namespace.
     pub namespaces: Option<crate::guard::Namespaces>,
+    /// `KESTRA_MCP_WAIT_LIMIT` seconds (default 3600): the longest a `wait` step follows
+    /// something (an execution) before answering that it is still going. Independent of
+    /// `KESTRA_MCP_TIMEOUT`, which bounds each request.
+    pub wait_limit: Duration,
+    /// `KESTRA_MCP_KILL_ON_CANCEL`: when the client cancels a call that waits, send the wait's
+    /// `on_cancel` request (kill the execution). Default false: the execution keeps running.
+    pub kill_on_cancel: bool,
 }
 
 /// A configuration value that cannot be used.
@@ -147,6 +154,8 @@ impl Config {
                 }
                 None => None,
             },
+            wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
+            kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",
@@ -327,6 +336,8 @@ mod tests {
         assert!(c.disabled.is_empty());
         assert_eq!(c.log_level, "ERROR");
         assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.wait_limit, Duration::from_secs(3600));
+        assert!(!c.kill_on_cancel);
     }
 
     #[test]
@@ -440,6 +451,11 @@ mod tests {
             (
                 ("KESTRA_MCP_MAX_RESPONSE_BYTES", "-1"),
                 "KESTRA_MCP_MAX_RESPONSE_BYTES",
+            ),
+            (("KESTRA_MCP_WAIT_LIMIT", "forever"), "KESTRA_MCP_WAIT_LIMIT"),
+            (
+                ("KESTRA_MCP_KILL_ON_CANCEL", "maybe"),
+                "KESTRA_MCP_KILL_ON_CANCEL",
             ),
         ];
         for ((name, value), want) in cases {

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::request::StreamLimits;
-
 /// One server-sent event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
@@ -25,6 +23,44 @@ impl Event {
     }
 }
 
+/// How long and how much of an event stream to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamLimits {
+    pub max_events: usize,
+    pub max_duration: std::time::Duration,
+    pub stop_on: Vec<String>,
+    /// Shown each event as it arrives; may stop the stream (a `wait` step's follow).
+    pub watch: Option<EventWatch>,
+}
+
+/// What sees each event of a stream as it arrives (a `wait` step following an execution) and
+/// says whether reading may stop there: `true` stops the stream after that event.
+#[derive(Clone)]
+pub struct EventWatch(std::sync::Arc<dyn Fn(&Event) -> bool + Send + Sync>);
+
+impl EventWatch {
+    pub fn new(watch: impl Fn(&Event) -> bool + Send + Sync + 'static) -> Self {
+        EventWatch(std::sync::Arc::new(watch))
+    }
+
+    fn sees(&self, event: &Event) -> bool {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for EventWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventWatch")
+    }
+}
+
+impl PartialEq for EventWatch {
+    /// The same watch, not an equal one: a closure has no other equality.
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// An incremental parser of `text/event-stream` (fields `id`, `event`, `data`; blank line ends
 /// an event; comments and other fields ignored).
 #[derive(Debug, Default)]
@@ -33,6 +69,8 @@ pub struct EventParser {
     current: Event,
     has_field: bool,
     pub events: Vec<Event>,
+    /// How many events the limits' watch has seen.
+    watched: usize,
 }
 
 impl EventParser {
@@ -46,10 +84,20 @@ impl EventParser {
         }
     }
 
-    /// Why reading under `limits` stops before the next chunk, if it does: enough events, or
-    /// the last one is an event the spec stops on. The HTTP stage and canned streams
+    /// Why reading under `limits` stops before the next chunk, if it does: enough events, the
+    /// last one is an event the spec stops on, or the limits' watch, shown each new event,
+    /// says so (the events after that one are dropped). The HTTP stage and canned streams
     /// (`tools test`) stop alike.
-    pub fn stop_reason(&self, limits: &StreamLimits) -> Option<Stopped> {
+    pub fn stop_reason(&mut self, limits: &StreamLimits) -> Option<Stopped> {
+        if let Some(watch) = &limits.watch {
+            while self.watched < self.events.len().min(limits.max_events) {
+                self.watched += 1;
+                if watch.sees(&self.events[self.watched - 1]) {
+                    self.events.truncate(self.watched);
+                    return Some(Stopped::Signalled);
+                }
+            }
+        }
         if self.events.len() >= limits.max_events {
             return Some(Stopped::EventLimit(limits.max_events));
         }

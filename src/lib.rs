@@ -38,6 +38,7 @@ pub mod spec;
 pub mod spectest;
 pub mod stdio;
 pub mod toolset;
+pub mod wait;
 
 #[cfg(test)]
 mod layout;

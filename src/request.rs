@@ -58,13 +58,7 @@ struct StreamTemplate {
     stop_on: Vec<String>,
 }
 
-/// How long and how much of an event stream to read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamLimits {
-    pub max_events: usize,
-    pub max_duration: std::time::Duration,
-    pub stop_on: Vec<String>,
-}
+pub use crate::events::StreamLimits;
 
 #[derive(Debug, Clone)]
 enum BodyTemplate {
@@ -238,6 +232,7 @@ impl RequestTemplate {
                 )?)
                 .map_err(|e| TemplateError(format!("`stream.max_seconds` is out of range: {e}")))?,
                 stop_on: st.stop_on.clone(),
+                watch: None,
             }),
             None => None,
         };

@@ -94,6 +94,35 @@ impl Engine {
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),
             StepKind::Map(map) => crate::map_step::run_map(templates, map, ctx).map_err(render_error),
+            StepKind::Ask(ask) => {
+                let jinja = crate::render::context(ctx);
+                let message = templates.render(&ask.message, &jinja).map_err(render_error)?;
+                let schema = templates
+                    .render_value(&ask.schema, &jinja)
+                    .map_err(render_error)?;
+                Ok(ask_user(call, message.trim(), schema).await)
+            }
+            StepKind::Wait(step) => {
+                let versioned = [&step.poll]
+                    .into_iter()
+                    .chain(step.follow.as_ref())
+                    .chain(step.on_cancel.as_ref())
+                    .flatten()
+                    .any(|r| r.kestra.is_some());
+                let version = match versioned {
+                    true => Some(self.runtime.version_for(call).await?),
+                    false => None,
+                };
+                let wait = crate::wait::Wait {
+                    runtime: &self.runtime,
+                    call,
+                    templates,
+                    step,
+                    ctx,
+                    version,
+                };
+                Ok(wait.run().await?.to_json())
+            }
             StepKind::Fail(t) => Err(CallError::Declared(
                 templates
                     .render(t, &crate::render::context(ctx))
@@ -305,6 +334,32 @@ impl Engine {
         templates
             .render_value(t, &crate::render::context(ctx))
             .map_err(render_error)
+    }
+}
+
+/// Asks the client's user through the call's elicitation handle: what they did, as a value
+/// templates read (`{"action", "content"}`); `unsupported` when the client cannot be asked.
+async fn ask_user(call: &CallContext, message: &str, schema: Value) -> Value {
+    let Some(elicitation) = &call.elicitation else {
+        return json!({"action": "unsupported", "content": null});
+    };
+    let asked = tokio::select! {
+        asked = elicitation.ask(message, schema.clone()) => asked,
+        _ = call.cancel.cancelled() => return json!({"action": "cancel", "content": null}),
+    };
+    match asked {
+        Ok(elicited) => {
+            let action = match elicited.answer {
+                crate::elicit::Answer::Accept => "accept",
+                crate::elicit::Answer::Decline => "decline",
+                crate::elicit::Answer::Cancel => "cancel",
+            };
+            json!({"action": action, "content": elicited.content})
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, schema = %schema, "cannot ask the user");
+            json!({"action": "failed", "content": null, "reason": e.to_string()})
+        }
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Runtime {
     read_only: bool,
     /// The exchange point's policies (read-only, `KESTRA_MCP_NAMESPACES`).
     guards: crate::exchange::Guards,
+    /// `KESTRA_MCP_WAIT_LIMIT`: the longest a `wait` step waits unless its spec says otherwise.
+    wait_limit: Duration,
+    /// `KESTRA_MCP_KILL_ON_CANCEL`: a cancelled wait sends its `on_cancel` request.
+    kill_on_cancel: bool,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -106,6 +110,8 @@ impl Runtime {
                 read_only: config.read_only,
                 namespaces: config.namespaces.clone().map(std::sync::Arc::new),
             },
+            wait_limit: config.wait_limit,
+            kill_on_cancel: config.kill_on_cancel,
             canned: None,
         })
     }
@@ -119,6 +125,16 @@ impl Runtime {
     /// The most a tool result may weigh (`0`: no bound).
     pub fn result_limit(&self) -> usize {
         self.result_limit
+    }
+
+    /// `KESTRA_MCP_WAIT_LIMIT`: how long a `wait` step waits by default.
+    pub fn wait_limit(&self) -> Duration {
+        self.wait_limit
+    }
+
+    /// Whether `KESTRA_MCP_KILL_ON_CANCEL` is set.
+    pub fn kill_on_cancel(&self) -> bool {
+        self.kill_on_cancel
     }
 
     /// Whether `KESTRA_MCP_READ_ONLY` is set.

@@ -150,12 +150,14 @@ pub fn to_call_result(
 }
 
 /// The engine's view of one `tools/call`: the tool, its arguments, what the client supports,
-/// a progress sink when the client sent a `progressToken`, and the call's cancellation.
+/// a progress sink when the client sent a `progressToken`, and the call's cancellation. The
+/// handle, when there is a sink, ends once every report has been sent (in order): the result is
+/// sent after it, so that the last progress notification comes before the result.
 fn call_context(
     name: &str,
     arguments: Option<serde_json::Map<String, Value>>,
     context: &RequestContext<RoleServer>,
-) -> CallContext {
+) -> (CallContext, Option<tokio::task::JoinHandle<()>>) {
     let info = context.peer.peer_info();
     let client = ClientCapabilities {
         elicitation: info
@@ -166,30 +168,50 @@ fn call_context(
             .as_ref()
             .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
     };
-    let progress = context.meta.get_progress_token().map(|token| {
-        let peer = context.peer.clone();
-        ProgressSink::new(move |progress, total, message| {
-            let mut param = ProgressNotificationParam::new(token.clone(), progress);
-            param.total = total;
-            param.message = message;
-            let peer = peer.clone();
-            tokio::spawn(async move {
-                if let Err(e) = peer.notify_progress(param).await {
-                    tracing::debug!("cannot send a progress notification: {e}");
-                }
-            });
-        })
-    });
+    let (progress, reporting) = match context.meta.get_progress_token() {
+        Some(token) => {
+            let (sink, reporting) = progress_through(context.peer.clone(), token);
+            (Some(sink), Some(reporting))
+        }
+        None => (None, None),
+    };
     let elicitation = client
         .elicitation
         .then(|| elicitation_through(context.peer.clone()));
-    CallContext {
+    let call = CallContext {
         client,
         progress,
         elicitation,
         cancel: context.ct.child_token(),
         ..CallContext::for_tool(name, arguments)
-    }
+    };
+    (call, reporting)
+}
+
+/// The longest a result waits for the progress reports queued before it.
+const REPORTS_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A progress sink whose reports go out as `notifications/progress` for `token`, in the order
+/// they were made, from one task that ends when the sink (every clone) is dropped.
+fn progress_through(
+    peer: rmcp::Peer<RoleServer>,
+    token: rmcp::model::ProgressToken,
+) -> (ProgressSink, tokio::task::JoinHandle<()>) {
+    let (sender, mut reports) = tokio::sync::mpsc::unbounded_channel::<ProgressNotificationParam>();
+    let reporting = tokio::spawn(async move {
+        while let Some(param) = reports.recv().await {
+            if let Err(e) = peer.notify_progress(param).await {
+                tracing::debug!("cannot send a progress notification: {e}");
+            }
+        }
+    });
+    let sink = ProgressSink::new(move |progress, total, message| {
+        let mut param = ProgressNotificationParam::new(token.clone(), progress);
+        param.total = total;
+        param.message = message;
+        let _ = sender.send(param);
+    });
+    (sink, reporting)
 }
 
 /// Whether `context` is a request over HTTP without a session: rmcp serves the 2026-07-28
@@ -399,9 +421,10 @@ impl ServerHandler for KestraMcp {
         if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
             return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
         }
+        let (call, reporting) = call_context(&name, request.arguments, &context);
         let call = engine.call_with(CallContext {
             session: limits,
-            ..call_context(&name, request.arguments, &context)
+            ..call
         });
         let outcome = tokio::select! {
             outcome = call => outcome,
@@ -410,6 +433,11 @@ impl ServerHandler for KestraMcp {
                 return Err(ErrorData::internal_error("request cancelled", None));
             }
         };
+        // The call and its sink are gone: the reports still queued go out before the result.
+        // Bounded, should a clone of the sink outlive the call.
+        if let Some(reporting) = reporting {
+            let _ = tokio::time::timeout(REPORTS_DRAIN, reporting).await;
+        }
         if let Err(e) = &outcome {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }

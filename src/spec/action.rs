@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::operations;
-use super::raw::{Method, PaginateSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec};
+use super::raw::{
+    Method, PaginateSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec, StreamSpec, WaitSpec,
+};
 use crate::project::{Projection, Selection};
 use crate::render::{JsonTemplate, TemplateId, Templates, ValueTemplate};
 use crate::request::{FieldError, RequestTemplate};
@@ -48,7 +50,52 @@ pub enum StepKind {
     Set(JsonTemplate),
     Fail(TemplateId),
     Map(MapStep),
+    Wait(Box<WaitStep>),
+    Ask(AskStep),
 }
+
+/// A compiled `ask` step.
+#[derive(Debug)]
+pub struct AskStep {
+    pub message: TemplateId,
+    /// Lone expression giving the requested schema.
+    pub schema: ValueTemplate,
+}
+
+/// A compiled `wait` step (run by `crate::wait`).
+#[derive(Debug)]
+pub struct WaitStep {
+    pub poll: Vec<VersionedRequest>,
+    /// The event stream to follow first (stream limits always set).
+    pub follow: Option<Vec<VersionedRequest>>,
+    pub on_cancel: Option<Vec<VersionedRequest>>,
+    /// Lone expression on `value`.
+    pub until: ValueTemplate,
+    pub pacing: Pacing,
+    /// Seconds (a lone expression); `None`: `KESTRA_MCP_WAIT_LIMIT`.
+    pub limit: Option<ValueTemplate>,
+    pub progress: Option<WaitProgress>,
+}
+
+/// How often a `wait` step polls: `interval` seconds at first, times `backoff` after each
+/// poll, never more than `max_interval`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    pub interval: f64,
+    pub backoff: f64,
+    pub max_interval: f64,
+}
+
+/// A `wait` step's progress templates (reading `value`).
+#[derive(Debug)]
+pub struct WaitProgress {
+    pub done: ValueTemplate,
+    pub total: Option<ValueTemplate>,
+    pub message: Option<TemplateId>,
+}
+
+/// The name under which a `wait` step's templates read the current value.
+pub const WAIT_VALUE: &str = "value";
 
 /// A `map` step: each element of a list (or one object) shaped without any request.
 #[derive(Debug)]
@@ -189,10 +236,25 @@ impl Action {
     pub fn requests(&self) -> Vec<(String, &VersionedRequest)> {
         let mut out = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
-            if let StepKind::Request { requests, .. } = &step.kind {
-                for (j, r) in requests.iter().enumerate() {
-                    out.push((format!("steps[{i}].requests[{j}]"), r));
+            match &step.kind {
+                StepKind::Request { requests, .. } => {
+                    for (j, r) in requests.iter().enumerate() {
+                        out.push((format!("steps[{i}].requests[{j}]"), r));
+                    }
                 }
+                StepKind::Wait(wait) => {
+                    let groups = [
+                        ("poll", Some(&wait.poll)),
+                        ("follow", wait.follow.as_ref()),
+                        ("on_cancel", wait.on_cancel.as_ref()),
+                    ];
+                    for (field, requests) in groups {
+                        for (j, r) in requests.into_iter().flatten().enumerate() {
+                            out.push((format!("steps[{i}].wait.{field}[{j}]"), r));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         out
@@ -332,11 +394,13 @@ fn compile_step(
         spec.set.is_some(),
         spec.fail.is_some(),
         spec.map.is_some(),
+        spec.wait.is_some(),
+        spec.ask.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(fail(
             "request",
-            "a step has exactly one of `request`/`requests`, `set`, `fail` and `map`",
+            "a step has exactly one of `request`/`requests`, `set`, `fail`, `map`, `wait` and `ask`",
         ));
     }
     if spec.map.is_none() && (spec.as_name.is_some() || spec.to.is_some() || spec.pick.is_some()) {
@@ -348,7 +412,18 @@ fn compile_step(
             "`for_each`, `paginate` and `response` apply to request steps only",
         ));
     }
-    let kind = if let Some(source) = &spec.map {
+    let kind = if let Some(ask) = &spec.ask {
+        StepKind::Ask(AskStep {
+            message: templates
+                .text(&ask.message, allowed)
+                .map_err(|e| fail("ask.message", e.0))?,
+            schema: lone_expression(&ask.schema, "ask.schema", templates, allowed)?,
+        })
+    } else if let Some(wait) = &spec.wait {
+        StepKind::Wait(Box::new(
+            compile_wait(wait, templates, allowed).map_err(prefixed("wait"))?,
+        ))
+    } else if let Some(source) = &spec.map {
         StepKind::Map(compile_map(spec, source, templates, allowed)?)
     } else if let Some(doc) = &spec.set {
         StepKind::Set(templates.json(doc, allowed).map_err(|e| fail("set", e.0))?)
@@ -425,6 +500,102 @@ fn compile_map(
         _ => return Err(fail("map", "a `map` step needs exactly one of `to` and `pick`")),
     };
     Ok(MapStep { source, name, shape })
+}
+
+/// Compiles a `wait` step: its requests, and its condition and progress with `value` added to
+/// the names templates may read.
+fn compile_wait(
+    spec: &WaitSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<WaitStep, FieldError> {
+    if allowed.contains(WAIT_VALUE) {
+        return Err(fail(
+            "until",
+            format!(
+                "the tool has an argument named `{WAIT_VALUE}`, the name a `wait` step's templates read the current value by"
+            ),
+        ));
+    }
+    let pacing = Pacing {
+        interval: spec.interval,
+        backoff: spec.backoff,
+        max_interval: spec.max_interval,
+    };
+    check_pacing(&pacing)?;
+    let poll = compile_requests(Some(&spec.poll), None, templates, allowed).map_err(prefixed("poll"))?;
+    let follow = match &spec.follow {
+        Some(follow) => {
+            let mut follow = follow.clone();
+            follow.stream.get_or_insert_with(unbounded_stream);
+            Some(compile_requests(Some(&follow), None, templates, allowed).map_err(prefixed("follow"))?)
+        }
+        None => None,
+    };
+    let on_cancel = match &spec.on_cancel {
+        Some(r) => Some(compile_requests(Some(r), None, templates, allowed).map_err(prefixed("on_cancel"))?),
+        None => None,
+    };
+    let mut with_value = allowed.clone();
+    with_value.insert(WAIT_VALUE.to_owned());
+    let until = lone_expression(&spec.until, "until", templates, &with_value)?;
+    let limit = match &spec.limit {
+        Some(l) => Some(lone_expression(l, "limit", templates, allowed)?),
+        None => None,
+    };
+    let progress = match &spec.progress {
+        Some(p) => Some(WaitProgress {
+            done: lone_expression(&p.done, "progress.done", templates, &with_value)?,
+            total: match &p.total {
+                Some(t) => Some(lone_expression(t, "progress.total", templates, &with_value)?),
+                None => None,
+            },
+            message: match &p.message {
+                Some(m) => Some(
+                    templates
+                        .text(m, &with_value)
+                        .map_err(|e| fail("progress.message", e.0))?,
+                ),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    Ok(WaitStep {
+        poll,
+        follow,
+        on_cancel,
+        until,
+        pacing,
+        limit,
+        progress,
+    })
+}
+
+fn check_pacing(p: &Pacing) -> Result<(), FieldError> {
+    let positive = |x: f64| x.is_finite() && x > 0.0 && x < 1e6;
+    if !positive(p.interval) {
+        return Err(fail("interval", "must be a positive number of seconds"));
+    }
+    if !positive(p.max_interval) || p.max_interval < p.interval {
+        return Err(fail(
+            "max_interval",
+            "must be a number of seconds at least `interval`",
+        ));
+    }
+    if !(p.backoff.is_finite() && (1.0..=10.0).contains(&p.backoff)) {
+        return Err(fail("backoff", "must be between 1 and 10"));
+    }
+    Ok(())
+}
+
+/// The stream bounds of a `follow` that gives none: the wait's limit is what ends it.
+fn unbounded_stream() -> StreamSpec {
+    StreamSpec {
+        max_events: "1000000".to_owned(),
+        max_seconds: "1000000".to_owned(),
+        stop_on: vec![],
+    }
 }
 
 /// An element name must be a plain identifier that hides no argument or engine name.

@@ -153,6 +153,94 @@ pub struct StepSpec {
     /// Keep only these keys of each element (keys it lacks are left out), instead of `to`.
     #[serde(default)]
     pub pick: Option<Vec<String>>,
+    /// Follow something (an execution) until a condition holds: its event stream first, then
+    /// polling with backoff, up to a time limit. The step's value is `{"value": the last value
+    /// read, "reached": whether `until` held, "seconds": how long it waited}`.
+    #[serde(default)]
+    pub wait: Option<WaitSpec>,
+    /// Ask the client's user (MCP elicitation, form mode). The step's value is `{"action":
+    /// "accept" | "decline" | "cancel" | "unsupported" | "failed", "content": the values given
+    /// (with accept), "reason": why (with failed)}`; `unsupported` when the client did not
+    /// declare the `elicitation` capability.
+    #[serde(default)]
+    pub ask: Option<AskSpec>,
+}
+
+/// An `ask` step: a message and the form the user fills in.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskSpec {
+    /// What the user is asked (a text template).
+    pub message: String,
+    /// A lone `{{ expression }}` giving the requested schema: a JSON Schema object whose
+    /// properties are flat primitives (string, number, integer, boolean; a string `enum`), as
+    /// MCP elicitation allows; it may be built from data (a map step giving properties).
+    pub schema: String,
+}
+
+/// A `wait` step: read a value again and again (or follow its event stream) until `until` holds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitSpec {
+    /// The request that reads the current value (e.g. `getExecution`), sent at each poll.
+    pub poll: RequestSpec,
+    /// An event stream whose events carry the whole current value in their `data` (e.g.
+    /// `followExecution`): read first, as long as it lasts; polling takes over when it fails or
+    /// ends before `until` holds. Its `stream` bounds are optional (the wait's limit applies).
+    #[serde(default)]
+    pub follow: Option<RequestSpec>,
+    /// A lone `{{ expression }}` reading `value` (the current value, an object): waiting ends
+    /// when it is truthy. Events whose data is not an object (a stream's opening stub without
+    /// the fields the expression reads is one) are skipped when it fails on them.
+    pub until: String,
+    /// Seconds between the first polls (default 1).
+    #[serde(default = "default_wait_interval")]
+    pub interval: f64,
+    /// Factor the interval grows by after each poll (default 1.5; 1 keeps it constant).
+    #[serde(default = "default_wait_backoff")]
+    pub backoff: f64,
+    /// The longest interval between polls, in seconds (default 10).
+    #[serde(default = "default_wait_max_interval")]
+    pub max_interval: f64,
+    /// The longest wait in seconds (a template giving a number); default
+    /// `KESTRA_MCP_WAIT_LIMIT` (one hour). When it passes, the step's `reached` is false.
+    #[serde(default)]
+    pub limit: Option<String>,
+    /// Progress reported to a client that sent a `progressToken`, from `value`: at most 2
+    /// notifications a second, and always the last value's.
+    #[serde(default)]
+    pub progress: Option<WaitProgressSpec>,
+    /// Sent when the client cancels the call while it waits and `KESTRA_MCP_KILL_ON_CANCEL` is
+    /// set (e.g. `killExecution`); otherwise what is followed is left as it is. Either way the
+    /// log says which.
+    #[serde(default)]
+    pub on_cancel: Option<RequestSpec>,
+}
+
+/// What a `wait` step reports as progress: templates reading `value`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitProgressSpec {
+    /// A lone `{{ expression }}` giving the number of units done (e.g. task runs ended).
+    pub done: String,
+    /// A lone `{{ expression }}` giving the total, when known (`none` when not).
+    #[serde(default)]
+    pub total: Option<String>,
+    /// A text template: what is happening (the current task and its state).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn default_wait_interval() -> f64 {
+    1.0
+}
+
+fn default_wait_backoff() -> f64 {
+    1.5
+}
+
+fn default_wait_max_interval() -> f64 {
+    10.0
 }
 
 /// Page-by-page fetching of a list.

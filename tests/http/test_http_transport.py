@@ -383,3 +383,64 @@ def test_narrowing_headers_narrow_one_session_and_never_widen(kestra):
         proc.terminate()
         stderr = proc.communicate(timeout=10)[1].decode()
     assert "X-MCP-Namespaces: other ignored: outside KESTRA_MCP_NAMESPACES" in stderr, stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Long runs: progress keeps a request alive past the client's timeout; a cancelled wait
+
+
+@pytest.fixture
+def waiting_server(kestra):
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_VERSION": "1.3.0",
+                              "KESTRA_MCP_TIMEOUT": "1", "KESTRA_MCP_KILL_ON_CANCEL": "true"})
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_typescript_sdk_waits_with_progress_and_cancels(waiting_server, kestra):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_waits.mjs"), waiting_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    # Longer than the client's 2.5 s request timeout (and KESTRA_MCP_TIMEOUT), kept alive by progress.
+    assert seen["elapsedMs"] > 2500, seen
+    assert seen["isError"] is False and seen["state"] == {"current": "SUCCESS", "duration": "PT4.5S"}, seen
+    assert seen["outputs"] == {"answer": 42}, seen
+    values = seen["progress"]
+    assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
+    assert values[-1] == 3 and seen["totals"][-1] == 3, seen
+    assert any(m and m.startswith("RUNNING: t") for m in seen["messages"]), seen
+    # The aborted call: the client gave up, and the server killed the execution (KILL_ON_CANCEL).
+    assert seen["cancelled"] != "answered", seen
+    for _ in range(50):
+        if any(m == "DELETE" and p == "/api/v1/main/executions/e2/kill" for m, p, _, _ in kestra.requests):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"no kill sent: {[(m, p) for m, p, _, _ in kestra.requests]}")
+
+
+def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kestra):
+    async def wait_with_progress():
+        seen = []
+
+        async def on_progress(progress, total, message):
+            seen.append((progress, total, message))
+
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client:
+            async with streamable_http_client(waiting_server, http_client=client) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    result = await session.call_tool(
+                        "execute_flow", {"namespace": "company.team", "flow_id": "slow", "wait": True},
+                        progress_callback=on_progress)
+                    return result, seen
+
+    result, seen = anyio.run(wait_with_progress)
+    assert not result.is_error, result
+    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    values = [p for p, _, _ in seen]
+    assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
+    assert seen[-1][:2] == (3, 3), seen

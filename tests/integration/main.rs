@@ -18,3 +18,4 @@ mod tools_ee;
 mod tools_execution;
 mod tools_stream;
 mod util;
+mod waits;

@@ -32,8 +32,17 @@ impl Bed {
         }
     }
 
-    /// Answers `verb path` with `response`.
-    pub async fn answer(&self, verb: &str, at: &str, response: ResponseTemplate) {
+    /// A bed around a stub and a server already started (with a handshake of its own).
+    pub fn around(kestra: MockServer, server: Server) -> Bed {
+        Bed {
+            kestra,
+            server,
+            seen: 0,
+        }
+    }
+
+    /// Answers `verb path` with `response` (a fixed answer, or one that changes).
+    pub async fn answer(&self, verb: &str, at: &str, response: impl wiremock::Respond + 'static) {
         Mock::given(method(verb))
             .and(path(at))
             .respond_with(response)

@@ -585,14 +585,14 @@ async fn execute_flow_options_and_label_shapes() {
     bed.answer("POST", "/api/v1/main/executions/ns/f", json(json!({"id": "e"})))
         .await;
     let args = json!({
-        "namespace": "ns", "flow_id": "f", "revision": 4, "wait": true,
+        "namespace": "ns", "flow_id": "f", "revision": 4,
         "labels": [{"key": "a", "value": "1"}], "schedule_date": "2026-12-01T10:00:00Z",
     });
     bed.server.call_ok("execute_flow", args).await;
     let req = bed.only_request().await;
     assert_eq!(
         line(&req),
-        "POST /api/v1/main/executions/ns/f?labels=a%3A1&revision=4&scheduleDate=2026-12-01T10%3A00%3A00Z&wait=true"
+        "POST /api/v1/main/executions/ns/f?labels=a%3A1&revision=4&scheduleDate=2026-12-01T10%3A00%3A00Z&wait=false"
     );
     assert!(req.body.is_empty(), "no inputs: no body");
     assert_eq!(header(&req, "content-type"), None);

@@ -708,6 +708,12 @@ async fn resume_execution_by_ids_in_bulk_or_one_by_one_with_values() {
         bed.answer("POST", &a, ResponseTemplate::new(204)).await;
         let resumed = execution("b2", "approval", "RUNNING", "2026-11-25T14:10:11Z");
         bed.answer("POST", &b, json(resumed.clone())).await;
+        // Kestra answers 204 (no body): the state after the resume is read back.
+        let after = execution("a1", "approval", "RUNNING", "2026-11-25T14:10:11Z");
+        bed.answer("GET", "/api/v1/main/executions/a1", json(after.clone()))
+            .await;
+        bed.answer("GET", "/api/v1/main/executions/b2", json(resumed.clone()))
+            .await;
         let result = bed
             .server
             .call_ok(
@@ -715,10 +721,19 @@ async fn resume_execution_by_ids_in_bulk_or_one_by_one_with_values() {
                 json!({"execution_ids": ["a1", "b2"], "on_resume": {"approved": true, "reason": "ok"}}),
             )
             .await;
-        assert_eq!(result, json!({"a1": {}, "b2": resumed}));
+        let read_back = json!({"id": "a1", "namespace": after["namespace"], "flowId": "approval", "state": after["state"]});
+        assert_eq!(result, json!({"a1": read_back, "b2": resumed}));
         let sent = bed.requests().await;
-        assert_eq!(lines(&sent), vec![format!("POST {a}"), format!("POST {b}")]);
-        for req in &sent {
+        assert_eq!(
+            lines(&sent),
+            vec![
+                format!("POST {a}"),
+                format!("POST {b}"),
+                "GET /api/v1/main/executions/a1".to_owned(),
+                "GET /api/v1/main/executions/b2".to_owned(),
+            ]
+        );
+        for req in &sent[..2] {
             assert_eq!(
                 multipart_parts(req),
                 vec![
@@ -770,6 +785,18 @@ async fn resume_execution_resumes_the_latest_paused_execution_with_the_pause_def
             .await;
         let resume = action_path(version, "1YRQXKiDxgUsaOLbU5dO0S", "resume");
         bed.answer("POST", &resume, ResponseTemplate::new(204)).await;
+        let after = execution(
+            "1YRQXKiDxgUsaOLbU5dO0S",
+            "approval",
+            "RUNNING",
+            "2026-11-25T14:10:10Z",
+        );
+        bed.answer(
+            "GET",
+            "/api/v1/main/executions/1YRQXKiDxgUsaOLbU5dO0S",
+            json(after.clone()),
+        )
+        .await;
         let result = bed
             .server
             .call_ok(
@@ -777,7 +804,10 @@ async fn resume_execution_resumes_the_latest_paused_execution_with_the_pause_def
                 json!({"namespace": "company.team", "flow_id": "approval"}),
             )
             .await;
-        assert_eq!(result, json!({"1YRQXKiDxgUsaOLbU5dO0S": {}}));
+        assert_eq!(
+            result["1YRQXKiDxgUsaOLbU5dO0S"]["state"], after["state"],
+            "the state after the resume: {result}"
+        );
         let sent = bed.requests().await;
         assert_eq!(
             lines(&sent),
@@ -786,6 +816,7 @@ async fn resume_execution_resumes_the_latest_paused_execution_with_the_pause_def
                 "GET /api/v1/main/executions/search?filters%5BflowId%5D%5BEQUALS%5D=approval&filters%5Bnamespace%5D%5BEQUALS%5D=company.team&filters%5Bstate%5D%5BIN%5D=PAUSED&page=1&size=100".to_owned(),
                 "GET /api/v1/main/flows/company.team/approval?allowDeleted=false&source=false".to_owned(),
                 format!("POST {resume}"),
+                "GET /api/v1/main/executions/1YRQXKiDxgUsaOLbU5dO0S".to_owned(),
             ]
         );
         assert_eq!(
@@ -811,6 +842,18 @@ async fn resume_execution_with_values_and_without_a_paused_execution() {
         .await;
     let resume = action_path("2.0", "1YRQXKiDxgUsaOLbU5dO0S", "resume");
     bed.answer("POST", &resume, ResponseTemplate::new(204)).await;
+    let after = execution(
+        "1YRQXKiDxgUsaOLbU5dO0S",
+        "approval",
+        "RUNNING",
+        "2026-11-25T14:10:10Z",
+    );
+    bed.answer(
+        "GET",
+        "/api/v1/main/executions/1YRQXKiDxgUsaOLbU5dO0S",
+        json(after.clone()),
+    )
+    .await;
     let result = bed
         .server
         .call_ok(
@@ -818,9 +861,12 @@ async fn resume_execution_with_values_and_without_a_paused_execution() {
             json!({"namespace": "company.team", "flow_id": "approval", "on_resume": {"approved": false}}),
         )
         .await;
-    assert_eq!(result, json!({"1YRQXKiDxgUsaOLbU5dO0S": {}}));
+    assert_eq!(
+        result["1YRQXKiDxgUsaOLbU5dO0S"]["state"], after["state"],
+        "{result}"
+    );
     let sent = bed.requests().await;
-    assert_eq!(sent.len(), 2, "no flow lookup when values are given");
+    assert_eq!(sent.len(), 3, "no flow lookup when values are given");
     assert_eq!(line(&sent[1]), format!("POST {resume}"));
     assert_eq!(
         multipart_parts(&sent[1]),

@@ -5,13 +5,17 @@ Only what test_python_sdk.py needs; the full simulator lives in tests/kestra-sim
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class KestraStub:
-    def __init__(self):
+    def __init__(self, pace=1.5):
         self.requests = []
         self.kv = {}
+        # Executions that progress over time: id -> (start time, flow id, killed).
+        self.executions = {}
+        self.pace = pace
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,12 +31,50 @@ class KestraStub:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream(self, execution_id):
+                """The follow stream: a `start` stub, `progress` at each change, `end` (as 1.3)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(f'id: start\ndata: {{"id": "{execution_id}"}}\n\n'.encode())
+                self.wfile.flush()
+                last = None
+                for _ in range(600):
+                    execution = stub.execution(execution_id)
+                    if execution != last:
+                        ended = execution["state"]["current"] not in ("RUNNING", "CREATED")
+                        name = "end" if ended else "progress"
+                        try:
+                            self.wfile.write(f"id: {name}\ndata: {json.dumps(execution)}\n\n".encode())
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        if ended:
+                            return
+                        last = execution
+                    time.sleep(0.1)
+
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 stub.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 path = self.path.split("?")[0]
                 prefix = "/api/v1/main/namespaces/company.team/kv/"
+                if self.command == "POST" and path in ("/api/v1/main/executions/company.team/slow",
+                                                       "/api/v1/main/executions/company.team/endless"):
+                    execution_id = f"e{len(stub.executions) + 1}"
+                    stub.executions[execution_id] = [time.monotonic(), path.rsplit("/", 1)[1], False]
+                    return self._answer(200, stub.execution(execution_id))
+                parts = path.split("/")
+                if len(parts) >= 6 and parts[4] == "executions" and parts[5] in stub.executions:
+                    execution_id = parts[5]
+                    if len(parts) == 6 and self.command == "GET":
+                        return self._answer(200, stub.execution(execution_id))
+                    if parts[6:] == ["follow"]:
+                        return self._stream(execution_id)
+                    if parts[6:] == ["kill"] and self.command == "DELETE":
+                        stub.executions[execution_id][2] = True
+                        return self._answer(202)
                 if path == "/api/v1/main/flows/search":
                     return self._answer(200, {"results": [{"id": "hello", "namespace": "company.team"}], "total": 1})
                 if path.startswith(prefix):
@@ -50,6 +92,17 @@ class KestraStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def execution(self, execution_id):
+        """`slow`: three tasks, one ending every `pace` seconds; `endless` never ends."""
+        started, flow, killed = self.executions[execution_id]
+        ended = min(3, int((time.monotonic() - started) / self.pace)) if flow == "slow" else 0
+        runs = [{"id": f"r{i}", "taskId": f"t{i}", "state": {"current": "SUCCESS" if i < ended else "RUNNING"}}
+                for i in range(min(3, ended + 1))]
+        state = {"current": "KILLED"} if killed else (
+            {"current": "SUCCESS", "duration": "PT4.5S"} if ended == 3 else {"current": "RUNNING"})
+        return {"id": execution_id, "namespace": "company.team", "flowId": flow, "taskRunList": runs,
+                "state": state, "outputs": {"answer": 42} if ended == 3 else {}}
 
     def close(self):
         self.server.shutdown()

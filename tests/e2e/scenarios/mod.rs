@@ -13,6 +13,7 @@ mod flows;
 mod helpers;
 mod kv;
 mod safety;
+mod waits;
 
 macro_rules! scenario {
     ($module:ident :: $name:ident, $about:expr) => {
@@ -61,6 +62,10 @@ pub fn all() -> Vec<Scenario> {
             "change an execution's status, add labels (merged)"
         ),
         scenario!(executions::kill_running, "kill a running execution"),
+        scenario!(
+            waits::wait_for_executions,
+            "wait: execute, restart, replay and resume follow the execution to its end or pause"
+        ),
         scenario!(
             executions::backfill_schedule,
             "backfill a schedule trigger over a past window"
