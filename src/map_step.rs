@@ -26,7 +26,7 @@ pub fn run_map(
         object @ Value::Object(_) => shape_one(object),
         other => Err(TemplateError(format!(
             "`map` must give a list or an object, got {}",
-            kind_of(&other)
+            crate::request::json_kind(&other)
         ))),
     }
 }
@@ -58,17 +58,6 @@ fn pick(keys: &[String], element: Value) -> Value {
         .filter_map(|k| fields.remove(k).map(|v| (k.clone(), v)))
         .collect();
     Value::Object(kept)
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -316,6 +316,18 @@ impl Templates {
 
 /// The part of `source` an error points at (the whole template when it does not say), cut to
 /// a readable length.
+/// Jinja truthiness for JSON values (a `when`, a wait's `until`).
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
 fn failing_expression(source: &str, range: Option<std::ops::Range<usize>>) -> String {
     let part = range
         .and_then(|r| source.get(r))
@@ -563,6 +575,23 @@ mod tests {
         assert_eq!(t.render_json(&whole, &ctx(json!({}))).unwrap(), Value::Null);
         let value = t.value("{{ omit }}", &allowed).unwrap();
         assert_eq!(t.render_value(&value, &ctx(json!({}))).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn truthiness_follows_jinja() {
+        for falsy in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(!truthy(&falsy), "{falsy}");
+        }
+        for true_ in [json!(true), json!(1), json!("x"), json!([0]), json!({"a": null})] {
+            assert!(truthy(&true_), "{true_}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::answer::{decode_body, kestra_error};
 use crate::engine::Engine;
 use crate::error::CallError;
 use crate::exchange::{CallContext, Delivery};
-use crate::render::{Templates, ValueTemplate};
+use crate::render::{Templates, ValueTemplate, truthy};
 use crate::request::RenderedRequest;
 use crate::spec::{
     Action, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest, action::request_for,
@@ -437,39 +437,4 @@ fn describe(value: &Value) -> String {
 
 fn render_error(e: crate::render::TemplateError) -> CallError {
     CallError::Render(e.0)
-}
-
-/// Jinja truthiness for JSON values.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truthy;
-    use serde_json::json;
-
-    #[test]
-    fn truthiness_follows_jinja() {
-        for falsy in [
-            json!(null),
-            json!(false),
-            json!(0),
-            json!(""),
-            json!([]),
-            json!({}),
-        ] {
-            assert!(!truthy(&falsy), "{falsy}");
-        }
-        for true_ in [json!(true), json!(1), json!("x"), json!([0]), json!({"a": null})] {
-            assert!(truthy(&true_), "{true_}");
-        }
-    }
 }

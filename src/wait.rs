@@ -20,7 +20,7 @@ use crate::answer::{decode_body, kestra_error};
 use crate::error::CallError;
 use crate::events::{Event, EventWatch};
 use crate::exchange::{CallContext, Delivery};
-use crate::render::{Templates, ValueTemplate};
+use crate::render::{Templates, ValueTemplate, truthy};
 use crate::request::RenderedRequest;
 use crate::runtime::Runtime;
 use crate::spec::action::{Pacing, VersionedRequest, WAIT_VALUE, WaitStep, request_for};
@@ -435,18 +435,6 @@ impl Reporter {
         self.sent = progress;
         self.last = Some((done, message.clone()));
         Some((progress, total.map(|t| t.max(progress.ceil())), message))
-    }
-}
-
-/// Jinja truthiness for JSON values.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 
