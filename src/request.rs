@@ -516,36 +516,25 @@ mod tests {
         assert_eq!(pairs, vec![("a", "x"), ("b", "2"), ("c", "{\"k\":true}")]);
     }
 
+    /// The compile error of the request written as `yaml`.
+    fn compile_error(yaml: &str) -> FieldError {
+        let spec: RequestSpec = yaml_serde::from_str(yaml).unwrap();
+        RequestTemplate::compile(
+            &spec,
+            &Target::written(&spec).unwrap(),
+            &mut Templates::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap_err()
+    }
+
     #[test]
     fn malformed_bodies_are_compile_errors() {
-        let spec: RequestSpec =
-            yaml_serde::from_str("method: POST\npath: /x\nbody:\n  json: {}\n  text: a\n").unwrap();
-        let err = RequestTemplate::compile(
-            &spec,
-            &Target::written(&spec).unwrap(),
-            &mut Templates::new(),
-            &BTreeSet::new(),
-        )
-        .unwrap_err();
+        let err = compile_error("method: POST\npath: /x\nbody:\n  json: {}\n  text: a\n");
         assert_eq!(err.field, "body");
-        let spec: RequestSpec = yaml_serde::from_str("method: GET\npath: /x\nbody:\n  json: {}\n").unwrap();
-        let err = RequestTemplate::compile(
-            &spec,
-            &Target::written(&spec).unwrap(),
-            &mut Templates::new(),
-            &BTreeSet::new(),
-        )
-        .unwrap_err();
+        let err = compile_error("method: GET\npath: /x\nbody:\n  json: {}\n");
         assert_eq!(err.message, "a GET request cannot have a body");
-        let spec: RequestSpec =
-            yaml_serde::from_str("method: GET\npath: /x\nheaders:\n  Authorization: x\n").unwrap();
-        let err = RequestTemplate::compile(
-            &spec,
-            &Target::written(&spec).unwrap(),
-            &mut Templates::new(),
-            &BTreeSet::new(),
-        )
-        .unwrap_err();
+        let err = compile_error("method: GET\npath: /x\nheaders:\n  Authorization: x\n");
         assert_eq!(err.field, "headers.Authorization");
     }
 }
