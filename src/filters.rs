@@ -22,6 +22,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("add_milliseconds", add_milliseconds);
     env.add_filter("from_pairs", from_pairs);
     env.add_filter("name_key", name_key);
+    env.add_filter("prefixed", prefixed);
     env.add_function("now_utc", now_utc);
     env.add_function("uuid4", uuid4);
 }
@@ -396,6 +397,19 @@ fn looks_like_date_or_datetime(text: &str) -> bool {
     date_shape && (bytes.len() == 10 || bytes[10] == b'T')
 }
 
+/// Each item of a list as text with `prefix` before it (`["a", "b"] | prefixed("form.")` gives
+/// `["form.a", "form.b"]`): Kestra names nested things by their parent's id and a dot.
+fn prefixed(value: Value, prefix: &str) -> Result<Value, Error> {
+    let items: Vec<String> = match value.kind() {
+        ValueKind::Undefined | ValueKind::None => Vec::new(),
+        _ => value
+            .try_iter()?
+            .map(|item| format!("{prefix}{}", plain(&item)))
+            .collect(),
+    };
+    Ok(Value::from(items))
+}
+
 /// Labels as Kestra's query parameters want them: `["k:v", ...]` from an object, a list of
 /// `{key, value}` objects or a list of `"k:v"` strings. `none` gives an empty list.
 fn key_value_strings(value: Value) -> Result<Value, Error> {
@@ -652,6 +666,15 @@ mod tests {
             serde_json::json!({"x": {}}),
         );
         assert_eq!(absent, "null");
+    }
+
+    #[test]
+    fn prefixed_names_each_item_under_its_parent() {
+        let out = render(
+            "{{ ['a', 'b', 1] | prefixed('form.') | tojson }} {{ none | prefixed('x') | tojson }}",
+            serde_json::json!({}),
+        );
+        assert_eq!(out, r#"["form.a", "form.b", "form.1"] []"#);
     }
 
     #[test]
