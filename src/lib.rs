@@ -20,6 +20,7 @@ pub mod events;
 pub mod exchange;
 pub mod filter;
 pub mod filters;
+pub mod flows;
 pub mod guard;
 pub mod http;
 pub mod map_step;

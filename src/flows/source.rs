@@ -1,0 +1,1 @@
+//! See [`super`]. (To be written.)
