@@ -25,6 +25,11 @@ COPY dist/kestra-mcp /kestra-mcp
 # SSL_CERT_FILE (and otherwise probes the usual paths, this one included).
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     KESTRA_MCP_TOOLS_DIR=/etc/kestra-mcp/tools.d
+# The MCP registry checks this label against server.json's name; the version is Cargo.toml's
+# (a test keeps every version equal).
+LABEL io.modelcontextprotocol.server.name="io.github.kestra-io/kestra-mcp" \
+      org.opencontainers.image.title="kestra-mcp" \
+      org.opencontainers.image.version="0.1.0"
 USER 65532:65532
 ENTRYPOINT ["/kestra-mcp"]
 
@@ -52,5 +57,10 @@ COPY docker/tools.d/ /etc/kestra-mcp/tools.d/
 COPY --from=builder /out/kestra-mcp /kestra-mcp
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     KESTRA_MCP_TOOLS_DIR=/etc/kestra-mcp/tools.d
+# The MCP registry checks this label against server.json's name; the version is Cargo.toml's
+# (a test keeps every version equal).
+LABEL io.modelcontextprotocol.server.name="io.github.kestra-io/kestra-mcp" \
+      org.opencontainers.image.title="kestra-mcp" \
+      org.opencontainers.image.version="0.1.0"
 USER 65532:65532
 ENTRYPOINT ["/kestra-mcp"]

@@ -10,26 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tag="${1:-kestra-mcp:dev}"
-target=x86_64-unknown-linux-gnu
-target_dir="${CARGO_TARGET_DIR:-target}"
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
-RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked --target "$target" --bin kestra-mcp
-
-binary="$target_dir/$target/release/kestra-mcp"
-if readelf -l "$binary" | grep -q 'program interpreter'; then
-    echo "docker/build.sh: $binary is dynamically linked; it would not run on scratch" >&2
-    exit 1
-fi
+scripts/build-static.sh
 [ -r "$ca_bundle" ] || { echo "docker/build.sh: no CA bundle at $ca_bundle" >&2; exit 1; }
-
-mkdir -p dist
-# dist/ is a build artefact: keep it out of git without touching the repository's .gitignore.
-printf '*\n' > dist/.gitignore
-cp "$binary" dist/kestra-mcp
 cp "$ca_bundle" dist/ca-certificates.crt
-dist/kestra-mcp tools validate >/dev/null
 
 DOCKER_BUILDKIT=0 "${DOCKER:-docker}" build --target prebuilt -t "$tag" .
 echo "built $tag"

@@ -10,7 +10,10 @@
 #   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
 #   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
 #      and response against Kestra's OpenAPI descriptions
-#   5. the Docker image, built FROM scratch and run as users run it (root only: starts dockerd)
+#   5. the install artefacts (wheel, npm packages, MCP bundle, server.json), built from one static
+#      binary, installed from scratch and run with uvx, pipx, npx and as the bundle's manifest says;
+#      Claude Code and Gemini CLI report README's configurations connected
+#   6. the Docker image, built FROM scratch and run as users run it (root only: starts dockerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -41,6 +44,12 @@ KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q test
 
 step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"
 tests/testbed/run-e2e.sh
+
+step "install artefacts (scripts/package.sh: wheel, npm, MCP bundle, server.json) and real clients"
+scripts/package.sh
+cargo build -q -p kestra-sim --bin kestra-sim
+.venv/bin/pip install -q -r tests/packaging/requirements.txt
+.venv/bin/python -m pytest -q tests/packaging
 
 step "docker image"
 if [ "$(id -u)" = 0 ]; then

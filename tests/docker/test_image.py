@@ -203,3 +203,37 @@ def test_the_image_runs_as_a_non_root_user(kestra, tools_dir):
     inspect = subprocess.run([DOCKER, "image", "inspect", "--format", "{{.Config.User}}", IMAGE],
                              capture_output=True, text=True, check=True)
     assert inspect.stdout.strip() == "65532:65532"
+
+
+CLAUDE = os.path.join(ROOT, ".tools", "clients", "node_modules", ".bin", "claude")
+
+
+@pytest.mark.skipif(not os.path.exists(CLAUDE), reason="Claude Code is installed by scripts/package.sh (the packages step runs first)")
+def test_claude_code_reports_readme_docker_configurations_connected(kestra_sim):
+    """README's Docker configurations, added to Claude Code as written (image name and Kestra URL
+    made concrete), are reported connected by `claude mcp list`."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "readme"))
+    import test_readme_configs as readme
+
+    home, project = tempfile.mkdtemp(prefix="home-"), tempfile.mkdtemp(prefix="project-")
+    env = {"PATH": os.environ["PATH"], "HOME": home,
+           **({"DOCKER_HOST": os.environ["DOCKER_HOST"]} if "DOCKER_HOST" in os.environ else {})}
+    names = []
+    for n, cfg in enumerate(c for c in readme.CONFIGS if c["kind"] == "docker" and c["env"] is not None):
+        args = [IMAGE if a == readme.documented_image() else a for a in cfg["args"]]
+        # The container shares the host's network (the simulator listens on loopback).
+        args = [a for a in args if not a.startswith("--add-host")]
+        if not any(a.startswith("--network") for a in args):
+            args.insert(args.index("-i"), "--network=host")
+        server_env = {k: readme.concrete(str(v)) for k, v in cfg["env"].items()}
+        server_env.update(KESTRA_BASE_URL=kestra_sim, KESTRA_USERNAME="admin@kestra.io", KESTRA_PASSWORD="kestra-sim")
+        entry = {"type": "stdio", "command": DOCKER, "args": args, "env": server_env}
+        added = subprocess.run([CLAUDE, "mcp", "add-json", "--scope", "local", f"docker-{n}", json.dumps(entry)],
+                               env=env, cwd=project, capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stdout + added.stderr
+        names.append((f"docker-{n}", cfg["where"]))
+    assert names, "README shows no Docker configuration with an env block"
+    listed = subprocess.run([CLAUDE, "mcp", "list"], env=env, cwd=project, capture_output=True, text=True, timeout=600)
+    for name, where in names:
+        line = next((l for l in listed.stdout.splitlines() if l.startswith(f"{name}:")), None)
+        assert line and "Connected" in line, f"{where}: {line}\n{listed.stdout}"

@@ -43,6 +43,9 @@ KESTRA_EXPR = re.compile(r"\{\{.*?\}\}")
 VSCODE_INPUT = re.compile(r"\$\{input:[^}]+\}")
 DOCKER_VALUE_FLAGS = {"-e", "--env", "-v", "--volume", "--network", "--cap-drop", "-p", "--publish", "--add-host",
                       "--name", "--pull", "--user", "-u"}
+# How README's package configurations start kestra-mcp: the runner and its arguments up to the
+# package name (scripts/package.sh builds the packages; tests/packaging runs them).
+PACKAGE_RUNNERS = {"uvx": ["kestra-mcp"], "npx": ["-y", "kestra-mcp"], "pipx": ["run", "kestra-mcp"]}
 DOCKER_BOOL_FLAGS = {"-i", "--interactive", "--rm", "--read-only"}
 
 
@@ -157,6 +160,8 @@ def classify(cfg):
         cfg["kind"] = "http"
     elif cfg["command"] == "docker":
         cfg["kind"] = "docker"
+    elif cfg["command"] in PACKAGE_RUNNERS:
+        cfg["kind"] = "package"
     else:
         cfg["kind"] = "local"
     return cfg
@@ -279,6 +284,30 @@ def test_local_configuration_starts_and_lists_the_tools(cfg, all_tools):
     params = StdioServerParameters(command=BINARY, args=cfg["args"], env=env, cwd=tempfile.mkdtemp())
     listed = anyio.run(list_tools_stdio, params)
     assert {t.name for t in listed.tools} == expected_tools(all_tools, cfg["env"])
+
+
+PACKAGES, PACKAGE_IDS = ids("package")
+
+
+@pytest.mark.parametrize("cfg", PACKAGES, ids=PACKAGE_IDS)
+def test_package_configuration_runs_the_package_and_lists_the_tools(cfg, all_tools):
+    """uvx/npx/pipx configurations: the runner's own arguments name the package as published
+    (tests/packaging starts them with the real uvx/npx on the built packages); what follows the
+    package name goes to kestra-mcp, started here as the binary under test."""
+    check_env_names(cfg)
+    prefix = PACKAGE_RUNNERS[cfg["command"]]
+    assert cfg["args"][:len(prefix)] == prefix, f"{cfg['where']}: {cfg['command']} {cfg['args']}"
+    env = {k: concrete(str(v)) for k, v in cfg["env"].items()}
+    if "KESTRA_BASE_URL" in env:
+        env["KESTRA_BASE_URL"] = f"http://127.0.0.1:{closed_port()}/api/v1"
+    env["PATH"] = os.environ.get("PATH", "")
+    params = StdioServerParameters(command=BINARY, args=cfg["args"][len(prefix):], env=env, cwd=tempfile.mkdtemp())
+    listed = anyio.run(list_tools_stdio, params)
+    assert {t.name for t in listed.tools} == expected_tools(all_tools, cfg["env"])
+
+
+def test_readme_shows_each_package_runner():
+    assert {c["command"] for c in PACKAGES} >= {"uvx", "npx"}
 
 
 DOCKER, DOCKER_IDS = ids("docker")
