@@ -251,3 +251,52 @@ async fn from_flow_says_when_the_flow_does_not_exist() {
     assert_ne!(code, 0);
     assert!(err.contains("cannot read flow company.team.x"), "{err}");
 }
+
+/// Kestra 2.0: a FORM's children are arguments `form.child`, sent as parts of those names; an
+/// execution still running at the selection's wait limit is answered with how to follow it.
+#[tokio::test]
+async fn form_children_on_2_0_and_an_execution_still_running_at_the_wait_limit() {
+    let kestra = MockServer::start().await;
+    let settings = kestra_mcp::flows::FlowToolSettings {
+        group: "execution".into(),
+        wait_limit_secs: Some(1),
+        ..kestra_mcp::flows::FlowToolSettings::named("all_inputs")
+    };
+    let spec = kestra_mcp::flows::tool::flow_tool_spec(&fixture("all_inputs-2.0"), &settings).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("all_inputs.yaml"), spec).unwrap();
+    let mut env = env_for(&format!("{}/api/v1", kestra.uri()));
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().display().to_string()));
+    env.push(("KESTRA_VERSION".into(), "2.0.0".into()));
+    let server = Server::start(&env).await;
+    let mut bed = Bed::around(kestra, server);
+    let running = execution("e3", "RUNNING", json!([]), json!({}));
+    answer_execution(&bed, "all_inputs", "e3", running).await;
+    let result = bed
+        .server
+        .call_ok(
+            "all_inputs",
+            json!({"s_req": "x", "env.replicas": 3, "sel_lv": "high"}),
+        )
+        .await;
+    assert_eq!(result["executionId"], json!("e3"));
+    assert_eq!(result["state"], json!("RUNNING"));
+    let note = result["note"].as_str().unwrap();
+    assert!(note.starts_with("Still RUNNING after 1"), "{note}");
+    assert!(
+        note.contains("the wait limit, 1 s") && note.contains("execution id e3"),
+        "{note}"
+    );
+    let requests = bed.requests().await;
+    let parts: Vec<(String, String)> = multipart_parts(&requests[0])
+        .into_iter()
+        .map(|(n, _, v)| (n, v))
+        .collect();
+    assert!(
+        parts.contains(&("env.region".into(), "eu-west-1".into())),
+        "{parts:?}"
+    );
+    assert!(parts.contains(&("env.replicas".into(), "3".into())), "{parts:?}");
+    assert!(parts.contains(&("sel_lv".into(), "high".into())), "{parts:?}");
+    assert!(!parts.iter().any(|(n, _)| n == "file" || n == "env"), "{parts:?}");
+}
