@@ -25,22 +25,17 @@ pub fn flow_tool_spec(flow: &Value, settings: &FlowToolSettings) -> Result<Strin
     let inputs = flow_inputs(flow);
     flow_ref.check_argument_names(&inputs)?;
     let labels = flow_ref.labels_literal(settings)?;
-    let header = json!({
-        "name": settings.name,
-        "group": settings.group,
-        "title": settings.title,
-        "description": description(flow, &flow_ref, settings) + &files_note(&inputs.files),
-        "input": inputs.schema,
-        "annotations": annotations(settings.annotations.as_ref()),
-        "response": {"output_schema": output_schema(flow)},
-    });
-    let mut header = match header {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    if settings.title.is_none() {
-        header.remove("title");
+    let mut header = Map::new();
+    header.insert("name".into(), json!(settings.name));
+    header.insert("group".into(), json!(settings.group));
+    if let Some(title) = &settings.title {
+        header.insert("title".into(), json!(title));
     }
+    let description = description(flow, &flow_ref, settings) + &files_note(&inputs.files);
+    header.insert("description".into(), json!(description));
+    header.insert("input".into(), inputs.schema.clone());
+    header.insert("annotations".into(), annotations(settings.annotations.as_ref()));
+    header.insert("response".into(), json!({"output_schema": output_schema(flow)}));
     let header = yaml_serde::to_string(&Value::Object(header))
         .map_err(|e| flow_ref.error(format!("cannot write the spec: {e}")))?;
     let names: Vec<&str> = inputs.schema["properties"]

@@ -300,3 +300,37 @@ async fn form_children_on_2_0_and_an_execution_still_running_at_the_wait_limit()
     assert!(parts.contains(&("sel_lv".into(), "high".into())), "{parts:?}");
     assert!(!parts.iter().any(|(n, _)| n == "file" || n == "env"), "{parts:?}");
 }
+
+/// Paused at a Pause with onResume inputs, for a client that cannot be asked (no elicitation):
+/// the result says where it is paused, what resuming needs, and how to resume it.
+#[tokio::test]
+async fn a_paused_execution_says_how_to_resume_it() {
+    let kestra = MockServer::start().await;
+    let approval = json!({"id": "approval", "namespace": "company.team", "revision": 1, "inputs": [],
+        "tasks": [{"id": "approve", "type": "io.kestra.plugin.core.flow.Pause",
+                   "onResume": [{"id": "ok", "type": "BOOL", "required": true}]}]});
+    let dir = tools_from_flows(&kestra, &[("approval", approval)]).await;
+    let mut bed = serve(kestra, &dir).await;
+    let runs = json!([{"id": "r1", "taskId": "approve", "state": {"current": "PAUSED"}}]);
+    let paused = json!({"id": "e4", "namespace": "company.team", "flowId": "approval", "taskRunList": runs,
+                        "state": {"current": "PAUSED", "histories": [{"state": "PAUSED"}]}});
+    answer_execution(&bed, "approval", "e4", paused).await;
+    let result = bed.server.call_ok("approval", json!({})).await;
+    assert_eq!(result["state"], json!("PAUSED"));
+    assert_eq!(result["pausedAt"], json!("approve"));
+    assert_eq!(result["resumeInputs"], json!(["ok"]));
+    let note = result["note"].as_str().unwrap();
+    assert!(
+        note.contains(r#"resume_execution, execution_ids ["e4"] and on_resume values for: ok"#),
+        "{note}"
+    );
+    let sent = lines(&bed.requests().await);
+    assert!(
+        sent.contains(&"GET /api/v1/main/flows/company.team/approval?source=false".to_owned()),
+        "{sent:#?}"
+    );
+    assert!(
+        !sent.iter().any(|l| l.contains("resume")),
+        "resumed without asking: {sent:#?}"
+    );
+}
