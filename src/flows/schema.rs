@@ -134,9 +134,17 @@ fn property_of(input: &InputDef) -> Value {
     let mut property = Map::new();
     let mut notes: Vec<String> = Vec::new();
     type_keywords(input, &mut property, &mut notes);
-    match input.raw_default().and_then(|d| typed_default(input.kind(), d)) {
+    // A secret's default stays in Kestra: the schema is shown to every client.
+    let shown_default = match input.kind() {
+        "SECRET" => None,
+        kind => input.raw_default().and_then(|d| typed_default(kind, d)),
+    };
+    match shown_default {
         Some(d) => {
             property.insert("default".into(), d);
+        }
+        None if input.raw_default().is_some() && input.kind() == "SECRET" => {
+            notes.push("Has a default in the flow (not shown), used when left out.".into())
         }
         None if input.raw_default().is_some() => {
             notes.push("Default: computed by Kestra when left out.".into())
@@ -702,6 +710,10 @@ mod tests {
         assert_eq!(props["e"], json!({"type": "string", "format": "email"}));
         let (props, _) = one(json!({"id": "k", "type": "SECRET"}));
         assert_eq!(props["k"]["writeOnly"], json!(true));
+        let (props, required) = one(json!({"id": "k", "type": "SECRET", "defaults": "hunter2"}));
+        assert!(props["k"].get("default").is_none());
+        assert!(!props["k"].to_string().contains("hunter2"));
+        assert!(required.is_empty());
     }
 
     #[test]
