@@ -17,7 +17,7 @@ use crate::exchange::CallContext;
 use crate::filter::{Filtered, Toolsets};
 use crate::http::HttpError;
 use crate::readonly;
-use crate::render::Templates;
+use crate::render::{ARGUMENTS, Templates};
 use crate::runtime::Runtime;
 use crate::sanitize;
 use crate::spec::{Action, CompiledTool, Dispatch, Layer};
@@ -248,6 +248,9 @@ impl Engine {
         let mut ctx = tool.defaults.clone();
         ctx.extend(args);
         let action = pick_action(tool, &ctx)?;
+        // All the arguments as one object, for names a template cannot write as a variable
+        // (a flow tool's `form.child`, `my-input`).
+        ctx.insert(ARGUMENTS.into(), Value::Object(ctx.clone()));
         ctx.insert("kestra".into(), self.runtime.kestra().clone());
         Ok((&tool.templates, action, ctx))
     }

@@ -13,6 +13,7 @@ use kestra_mcp::config::Config;
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
 use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled};
+use kestra_mcp::flows::FlowToolSettings;
 use kestra_mcp::reload::{self, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
@@ -122,6 +123,20 @@ enum ToolsCommand {
         /// A tools directory whose specs (over the built-in ones) and cases to test.
         dir: Option<PathBuf>,
     },
+    /// Print the tool spec of one Kestra flow (read with GET /flows/NAMESPACE/FLOW_ID), as a
+    /// selection serves it: its inputs as arguments, a call starts an execution, follows it and
+    /// answers its state, outputs and link. Saved as NAME.yaml in a tools directory, it loads
+    /// and validates like any spec (docs/flow-tools.md).
+    FromFlow {
+        namespace: String,
+        flow_id: String,
+        /// The tool name (snake_case; default: the flow id made snake_case).
+        #[arg(long)]
+        name: Option<String>,
+        /// The tool's group (default `execution`: a group every tools directory may use).
+        #[arg(long, default_value = "execution")]
+        group: String,
+    },
     /// Print the JSON Schema of the spec format, for editors.
     Schema {
         /// The JSON Schema of the spec test cases (`NAME.test.yaml`) instead.
@@ -159,6 +174,18 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Tools {
+            action:
+                ToolsCommand::FromFlow {
+                    namespace,
+                    flow_id,
+                    name,
+                    group,
+                },
+        }) => {
+            init_logging("WARN");
+            from_flow(&namespace, &flow_id, name, group)
         }
         Some(Command::Tools { action }) => {
             init_logging("WARN");
@@ -368,8 +395,31 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
             catalog.tools.len()
         ),
         // Answered before loading the specs (a test run loads them once per version).
-        ToolsCommand::Schema { .. } | ToolsCommand::Test { .. } => Ok(ExitCode::SUCCESS),
+        ToolsCommand::Schema { .. } | ToolsCommand::Test { .. } | ToolsCommand::FromFlow { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// `tools from-flow`: the flow read through the configured client, its spec on stdout.
+#[tokio::main]
+async fn from_flow(
+    namespace: &str,
+    flow_id: &str,
+    name: Option<String>,
+    group: String,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env().context("invalid configuration")?;
+    let flow = kestra_mcp::flows::tool::fetch_flow(&config, namespace, flow_id)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let settings = FlowToolSettings {
+        group,
+        ..FlowToolSettings::named(name.unwrap_or_else(|| kestra_mcp::flows::tool::tool_name_for("", flow_id)))
+    };
+    let spec = kestra_mcp::flows::tool::flow_tool_spec(&flow, &settings)?;
+    print!("{spec}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Checks every request the loaded tools can send against the OpenAPI descriptions.

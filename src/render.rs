@@ -30,8 +30,13 @@ pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 const PATH_ESCAPE: &str = "path-segment";
 const PATH_SUFFIX: &str = "#path";
 
+/// The variable holding every argument (after defaults) as one object: `arguments['form.child']`.
+pub const ARGUMENTS: &str = "arguments";
+
 /// Names the engine puts in every template context besides the arguments.
-pub const RESERVED_NAMES: &[&str] = &["kestra", "result", "answer", "steps", "item", "paging", "omit"];
+pub const RESERVED_NAMES: &[&str] = &[
+    "kestra", ARGUMENTS, "result", "answer", "steps", "item", "paging", "omit",
+];
 
 /// minijinja globals a template may use without declaring them.
 const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "super", OMIT];

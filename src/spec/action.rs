@@ -19,7 +19,7 @@ use crate::request::{FieldError, RequestTemplate};
 pub const KNOWN_KESTRA_VERSIONS: &[&str] = &["1.3.0", "2.0.0"];
 
 /// Names a step template may read besides the arguments.
-const STEP_NAMES: &[&str] = &["kestra", "steps", "item", "paging"];
+const STEP_NAMES: &[&str] = &["kestra", crate::render::ARGUMENTS, "steps", "item", "paging"];
 
 /// What one call does.
 #[derive(Debug)]

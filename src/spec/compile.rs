@@ -12,7 +12,7 @@ use super::SpecError;
 use super::action::{Action, ActionParts};
 use super::advertise;
 use super::raw::{AnnotationsSpec, Method, ToolSpec};
-use crate::render::{RESERVED_NAMES, Templates};
+use crate::render::{ARGUMENTS, RESERVED_NAMES, Templates};
 
 /// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these and
 /// any group a source declares ([`ToolSource::groups`](super::ToolSource::groups)).
@@ -147,6 +147,7 @@ impl Unbound {
         let defaults = defaults_of(&input);
         let mut allowed: BTreeSet<String> = defaults.keys().cloned().collect();
         allowed.insert("kestra".into());
+        allowed.insert(ARGUMENTS.into());
 
         let shared_response = spec.response.clone().unwrap_or_default();
         let has_request = spec.request.is_some() || spec.requests.is_some() || spec.steps.is_some();

@@ -337,7 +337,7 @@ request:
             ),
             (
                 &GOOD.replace("{{ namespace }}", "{{ namspace }}"),
-                "x/list_things.yaml: request.path: unknown variable 'namspace' (declare it in `input.properties`; known: kestra, namespace)",
+                "x/list_things.yaml: request.path: unknown variable 'namspace' (declare it in `input.properties`; known: arguments, kestra, namespace)",
             ),
             (
                 &GOOD.replace("name: list_things", "name: other_name"),

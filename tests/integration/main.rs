@@ -5,6 +5,7 @@
 
 mod configuration;
 mod faults;
+mod flow_tool;
 mod guard;
 mod protocol;
 mod reliability;
