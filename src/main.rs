@@ -12,7 +12,9 @@ use kestra_mcp::config::Config;
 #[cfg(feature = "contract")]
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
-use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled};
+use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled, apply_disabled_with_groups};
+use kestra_mcp::flows::selection::{self, Selection};
+use kestra_mcp::flows::source::{self as flow_source, FlowSource, Kick};
 use kestra_mcp::reload::{self, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
@@ -232,7 +234,26 @@ fn serve(
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
-    serve_mcp(catalog, &config, http, watch)
+    let flows = flow_tools(options, watch.is_some());
+    serve_mcp(catalog, &config, http, watch, flows)
+}
+
+/// What the flow tools need at start: the tools directory and its selections. `None` when
+/// there is nothing to select and no watch that could bring a selection.
+struct FlowTools {
+    tools_dir: PathBuf,
+    selections: Vec<Selection>,
+}
+
+fn flow_tools(options: &LoadOptions, watch: bool) -> Option<FlowTools> {
+    let dir = options.tools_dir.clone()?;
+    // Loading the catalog has reported a broken selection (it refuses to start without
+    // --skip-invalid-specs); here the files that parse are enough.
+    let selections = selection::load_dir(&dir).unwrap_or_default();
+    (watch || !selections.is_empty()).then_some(FlowTools {
+        tools_dir: dir,
+        selections,
+    })
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -262,9 +283,14 @@ async fn serve_mcp(
     config: &Config,
     http: Option<HttpOptions>,
     watch: Option<reload::Watch>,
+    flows: Option<FlowTools>,
 ) -> anyhow::Result<ExitCode> {
-    let toolsets = toolsets_of(&catalog, config);
-    let filtered = apply_disabled(catalog.tools, &config.disabled);
+    let flow_groups = flows
+        .as_ref()
+        .map(|f| flow_source::groups_of(&f.selections))
+        .unwrap_or_default();
+    let toolsets = toolsets_of(&catalog, config, &flow_groups);
+    let filtered = apply_disabled_with_groups(catalog.tools, &config.disabled, &flow_groups);
     for warning in &filtered.warnings {
         tracing::warn!(target: "startup", "{warning}");
     }
@@ -276,11 +302,21 @@ async fn serve_mcp(
         tracing::info!(target: "startup", "KESTRA_MCP_READ_ONLY: serving only the tools and actions that read");
     }
     let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.layers, config)?);
-    let subscribers = watch.map(|watch| {
-        let subscribers = Subscribers::default();
-        watch.spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
-        subscribers
+    // Sessions subscribe to list changes whenever the list can change: a watch, or flow tools.
+    let subscribers = (watch.is_some() || flows.is_some()).then(Subscribers::default);
+    let kick = flows.map(|flows| {
+        start_flow_tools(
+            flows,
+            &flow_groups,
+            &engine,
+            subscribers.clone().unwrap_or_default(),
+        )
     });
+    if let (Some(watch), Some(subscribers)) = (watch, &subscribers) {
+        watch
+            .after_reload(kick)
+            .spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
+    }
     if let Some(http) = http {
         let http = HttpOptions {
             subscribers,
@@ -307,14 +343,36 @@ async fn serve_mcp(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts the live source of flow tools (it lists Kestra's flows in the background; the
+/// built-in tools serve meanwhile); returns what wakes it up after a reload.
+fn start_flow_tools(
+    flows: FlowTools,
+    groups: &[String],
+    engine: &kestra_mcp::engine::SharedEngine,
+    subscribers: Subscribers,
+) -> Kick {
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let handle = reload::SourceHandle::new(flow_source::LABEL, &groups, engine.clone(), subscribers);
+    let kick = Kick::default();
+    FlowSource {
+        tools_dir: flows.tools_dir,
+        handle,
+        runtime: engine.load().runtime().clone(),
+        kick: kick.clone(),
+    }
+    .spawn();
+    kick
+}
+
 /// The toolsets sessions start with (`KESTRA_MCP_TOOLSETS`), with a warning for each name that
 /// is neither a toolset nor a tool (as for `KESTRA_MCP_DISABLED_TOOLS`).
-fn toolsets_of(catalog: &Catalog, config: &Config) -> Toolsets {
+fn toolsets_of(catalog: &Catalog, config: &Config, extra_groups: &[String]) -> Toolsets {
     let toolsets = Toolsets::from_names(&config.toolsets);
     let declared: Vec<String> = catalog
         .layers
         .iter()
         .flat_map(|l| l.groups.iter().cloned())
+        .chain(extra_groups.iter().cloned())
         .collect();
     let groups = all_groups(&declared, catalog.tools.iter().map(|t| &**t));
     let names = catalog.tools.iter().map(|t| t.tool.name.as_ref());

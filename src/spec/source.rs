@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use include_dir::{Dir, include_dir};
 
 use super::SpecError;
+use crate::flows::selection::{FileKind, file_kind};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
 
@@ -60,8 +61,24 @@ pub fn builtin_sources() -> Vec<SpecSource> {
     sources
 }
 
-/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive).
+/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive), without the
+/// selection files of flow tools ([`dir_selection_sources`]).
 pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    Ok(dir_yaml_files(dir)?
+        .into_iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Spec)
+        .collect())
+}
+
+/// The selection files of flow tools in `dir` (a `kind` at their top level), sorted by name.
+pub fn dir_selection_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    Ok(dir_yaml_files(dir)?
+        .into_iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Selection)
+        .collect())
+}
+
+fn dir_yaml_files(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
     let origin = dir.display().to_string();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| SpecError::new(&origin, None, format!("cannot read tools directory: {e}")))?;
@@ -116,6 +133,11 @@ pub trait ToolSource: Send + Sync + std::fmt::Debug {
     /// The spec texts it holds now.
     fn specs(&self) -> Result<Vec<SpecSource>, SpecError>;
 
+    /// The selection files of flow tools it holds (checked when it loads; not specs).
+    fn selections(&self) -> Result<Vec<SpecSource>, SpecError> {
+        Ok(Vec::new())
+    }
+
     /// Its current fingerprint; `None` for a source that never changes.
     fn fingerprint(&self) -> Option<Fingerprint> {
         None
@@ -164,6 +186,10 @@ impl ToolSource for Directory {
 
     fn specs(&self) -> Result<Vec<SpecSource>, SpecError> {
         dir_sources(&self.0)
+    }
+
+    fn selections(&self) -> Result<Vec<SpecSource>, SpecError> {
+        dir_selection_sources(&self.0)
     }
 
     fn fingerprint(&self) -> Option<Fingerprint> {
