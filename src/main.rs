@@ -400,7 +400,7 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
         }
     }
     match action {
-        ToolsCommand::List => list_tools(catalog),
+        ToolsCommand::List => list_tools(catalog, options),
         ToolsCommand::Validate { no_openapi: true, .. } => {
             println!(
                 "{} tool specs are valid (OpenAPI check skipped)",
@@ -480,12 +480,31 @@ fn spec_tests(options: &LoadOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
+fn list_tools(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<ExitCode> {
     let config = Config::from_env().ok();
     let disabled = config.as_ref().map(|c| c.disabled.clone()).unwrap_or_default();
     let read_only = config.as_ref().is_some_and(|c| c.read_only);
-    let toolsets = Toolsets::from_names(&config.map(|c| c.toolsets).unwrap_or_default());
-    let filtered = apply_disabled(catalog.tools, &disabled);
+    let toolsets = Toolsets::from_names(&config.as_ref().map(|c| c.toolsets.clone()).unwrap_or_default());
+    let selections = options
+        .tools_dir
+        .as_deref()
+        .and_then(|dir| selection::load_dir(dir).ok())
+        .unwrap_or_default();
+    let mut tools = catalog.tools;
+    let mut sources = std::collections::BTreeMap::new();
+    if !selections.is_empty() {
+        match listed_flow_tools(&tools, &selections, config.as_ref()) {
+            Ok(built) => {
+                for warning in &built.warnings {
+                    eprintln!("kestra-mcp: flow tools: {warning}");
+                }
+                sources = built.flows;
+                tools.extend(built.tools.into_values());
+            }
+            Err(e) => println!("(flow tools)	-	-	-	not listed: {e}"),
+        }
+    }
+    let filtered = apply_disabled_with_groups(tools, &disabled, &flow_source::groups_of(&selections));
     for tool in &filtered.kept {
         for (variant, action) in tool.actions() {
             let state = if read_only && kestra_mcp::readonly::action_writes(action) {
@@ -507,8 +526,13 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
                     None => r.template.path_source.clone(),
                 })
                 .collect();
+            // Flow tools say which flow they run (the other rows keep their five columns).
+            let source = sources
+                .get(tool.tool.name.as_ref())
+                .map(|flow| format!("\t{} {flow}", flow_source::LABEL))
+                .unwrap_or_default();
             println!(
-                "{}{variant}\t{}\t{}\t{}\t{state}",
+                "{}{variant}\t{}\t{}\t{}\t{state}{source}",
                 tool.tool.name,
                 tool.group,
                 methods.join(" | "),
@@ -520,6 +544,34 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
         println!("{name}\t-\t-\t-\tdisabled: {reason}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flow tools the selections make of Kestra's flows now (`tools list`): one listing,
+/// bounded by the configured timeouts; an error says why Kestra could not be asked.
+fn listed_flow_tools(
+    tools: &[std::sync::Arc<kestra_mcp::spec::CompiledTool>],
+    selections: &[Selection],
+    config: Option<&Config>,
+) -> anyhow::Result<flow_source::Built> {
+    let config = config.context("the configuration is invalid, so Kestra cannot be asked")?;
+    let runtime = kestra_mcp::runtime::Runtime::new(config).context("HTTP client")?;
+    let listing = tokio::runtime::Runtime::new()?
+        .block_on(flow_source::list_flows(&runtime, selections))
+        .map_err(|e| anyhow::anyhow!("cannot list Kestra's flows at {}: {e}", config.base_url))?;
+    let taken = tools.iter().map(|t| t.tool.name.to_string()).collect();
+    let mut groups = kestra_mcp::spec::known_groups(&[]);
+    groups.extend(flow_source::groups_of(selections));
+    let mut builder = flow_source::Builder::default();
+    let mut built = builder.build(selections, &listing.flows, &taken, |specs| {
+        kestra_mcp::spec::compile_specs(specs, &groups)
+    });
+    built.warnings.extend(
+        listing
+            .refused
+            .iter()
+            .map(|r| format!("a search was refused: {r}")),
+    );
+    Ok(built)
 }
 
 /// Logs go to stderr only. Start-up warnings are always shown; the rest follows

@@ -85,20 +85,51 @@ pub fn searches(selections: &[Selection]) -> Vec<Vec<(String, String)>> {
     queries.into_iter().collect()
 }
 
-/// Lists the flows the searches find (each flow once, by namespace and id), page by page.
-pub async fn list_flows(runtime: &Runtime, selections: &[Selection]) -> Result<Vec<Value>, CallError> {
+/// What the searches found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Each flow once (by namespace and id).
+    pub flows: Vec<Value>,
+    /// The searches the namespace guard refused (a rule outside `KESTRA_MCP_NAMESPACES`):
+    /// why, for a warning; the other rules' flows are served.
+    pub refused: Vec<String>,
+}
+
+/// Lists the flows the searches find, page by page. A search the namespace guard refuses
+/// finds nothing; any other failure fails the listing (Kestra down: the caller retries).
+pub async fn list_flows(runtime: &Runtime, selections: &[Selection]) -> Result<Listing, CallError> {
     let call = CallContext::for_tool("(flow tools)", None);
     let mut flows: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut refused = Vec::new();
     for query in searches(selections) {
+        match search_all_pages(runtime, &call, &query, &mut flows).await {
+            Ok(()) => {}
+            Err(CallError::Refused(why)) => refused.push(why),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Listing {
+        flows: flows.into_values().collect(),
+        refused,
+    })
+}
+
+async fn search_all_pages(
+    runtime: &Runtime,
+    call: &CallContext,
+    query: &[(String, String)],
+    flows: &mut BTreeMap<(String, String), Value>,
+) -> Result<(), CallError> {
+    {
         for page in 1..=MAX_PAGES {
-            let mut pairs: Vec<(String, String)> = query.clone();
+            let mut pairs: Vec<(String, String)> = query.to_vec();
             pairs.push(("page".to_owned(), page.to_string()));
             pairs.push(("size".to_owned(), PAGE_SIZE.to_string()));
             let request = RenderedRequest {
                 query: pairs,
                 ..RenderedRequest::get(Scope::Tenant, "/flows/search", &[])
             };
-            let answer = runtime.exchange(&call, &request, Delivery::Retried).await?;
+            let answer = runtime.exchange(call, &request, Delivery::Retried).await?;
             if !(200..300).contains(&answer.status) {
                 return Err(runtime.explain(CallError::Kestra {
                     status: answer.status,
@@ -125,7 +156,7 @@ pub async fn list_flows(runtime: &Runtime, selections: &[Selection]) -> Result<V
             }
         }
     }
-    Ok(flows.into_values().collect())
+    Ok(())
 }
 
 fn flow_key(flow: &Value) -> Option<(String, String)> {
@@ -260,6 +291,14 @@ impl Builder {
         built
     }
 
+    /// The warnings of `warnings` not given before.
+    pub fn once(&mut self, warnings: impl IntoIterator<Item = String>) -> Vec<String> {
+        warnings
+            .into_iter()
+            .filter(|w| self.warned.insert(w.clone()))
+            .collect()
+    }
+
     fn fail(
         &mut self,
         key: &(String, String),
@@ -317,13 +356,13 @@ impl FlowSource {
             let refresh = refresh_of(&selections);
             let started = tokio::time::Instant::now();
             match list_flows(&self.runtime, &selections).await {
-                Ok(flows) => {
+                Ok(listing) => {
                     if reported_down {
                         tracing::info!(target: "startup", "flow tools: Kestra answers again");
                     }
                     reported_down = false;
                     backoff = FIRST_BACKOFF;
-                    self.serve(&mut builder, &selections, &flows, started).await;
+                    self.serve(&mut builder, &selections, &listing, started).await;
                     self.wait(refresh).await;
                 }
                 Err(e) => {
@@ -344,14 +383,19 @@ impl FlowSource {
         &self,
         builder: &mut Builder,
         selections: &[Selection],
-        flows: &[Value],
+        listing: &Listing,
         started: tokio::time::Instant,
     ) {
         let taken = self.handle.names_of_others();
         let groups = groups_of(selections);
-        let built = builder.build(selections, flows, &taken, |specs| {
+        let mut built = builder.build(selections, &listing.flows, &taken, |specs| {
             self.handle.compile_all(specs, &groups)
         });
+        let refused = listing
+            .refused
+            .iter()
+            .map(|r| format!("a search was refused: {r}"));
+        built.warnings.extend(builder.once(refused));
         for warning in &built.warnings {
             tracing::warn!(target: "startup", "flow tools: {warning}");
         }

@@ -5,6 +5,7 @@
 
 mod configuration;
 mod faults;
+mod flows;
 mod guard;
 mod protocol;
 mod reliability;
