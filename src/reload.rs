@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::{Peer, RoleServer};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::config::Config;
 use crate::engine::SharedEngine;
@@ -245,6 +245,22 @@ impl SourceHandle {
     }
 }
 
+/// Wakes a source that changes at run time before its next refresh (the flow tools' source,
+/// after a `--watch` reload of the directory that may have changed its selection files).
+#[derive(Debug, Clone, Default)]
+pub struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub fn kick(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next kick (or the one given while nobody waited).
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// A tools directory to watch, with the state it had before the specs were loaded, so that
 /// a change made while the server starts is not missed.
 pub struct Watch {
@@ -252,7 +268,7 @@ pub struct Watch {
     source: Directory,
     initial: Option<Fingerprint>,
     /// Woken after each reload: the flow tools' source, which re-reads its selection files.
-    after_reload: Option<crate::flows::source::Kick>,
+    after_reload: Option<Kick>,
 }
 
 impl Watch {
@@ -269,7 +285,7 @@ impl Watch {
     }
 
     /// The same watch, waking `kick` after each reload.
-    pub fn after_reload(self, kick: Option<crate::flows::source::Kick>) -> Watch {
+    pub fn after_reload(self, kick: Option<Kick>) -> Watch {
         Watch {
             after_reload: kick,
             ..self

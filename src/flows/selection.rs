@@ -14,8 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FLOWS_GROUP, FlowToolSettings};
-use crate::spec::SpecError;
-use crate::spec::load::parse_spec_error;
+use crate::spec::{SpecError, parse_spec_error};
 
 /// The `kind` of a selection file.
 pub const KIND: &str = "flow_tools";
@@ -124,29 +123,6 @@ pub struct Selection {
     /// `None`: never re-list (`refresh: 0`).
     pub refresh: Option<Duration>,
     pub labels: Vec<(String, String)>,
-}
-
-/// What a YAML file's top level says it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// No `kind`: a tool spec.
-    Spec,
-    /// A `kind` (a selection when it is `flow_tools`; any other value is an error the selection
-    /// parser reports).
-    Selection,
-}
-
-/// Whether `text` is a selection file: its top level has a `kind`. Text that is not a YAML
-/// mapping is a spec (the spec parser says what is wrong with it).
-pub fn file_kind(text: &str) -> FileKind {
-    // Cheap first: most files are specs and never say `kind`.
-    if !text.contains("kind") {
-        return FileKind::Spec;
-    }
-    match yaml_serde::from_str::<BTreeMap<String, yaml_serde::Value>>(text) {
-        Ok(top) if top.contains_key("kind") => FileKind::Selection,
-        _ => FileKind::Spec,
-    }
 }
 
 /// Parses and checks one selection file; every problem found is returned.
@@ -781,18 +757,6 @@ labels: {team: data, n: 3}
             parse_err("kind: flow_tools\nselect: [{namespace: a}]\ngroup: Flows\nprefix: 'x.'\n").len(),
             2
         );
-    }
-
-    #[test]
-    fn files_with_a_kind_are_selections() {
-        assert_eq!(file_kind(FULL), FileKind::Selection);
-        assert_eq!(file_kind("kind: other\n"), FileKind::Selection);
-        assert_eq!(file_kind("name: a\ndescription: kind of\n"), FileKind::Spec);
-        assert_eq!(
-            file_kind("name: a\ninput: {properties: {kind: {}}}\n"),
-            FileKind::Spec
-        );
-        assert_eq!(file_kind("not: [yaml"), FileKind::Spec);
     }
 
     fn flow(namespace: &str, id: &str, labels: &[(&str, &str)]) -> Value {

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Notify;
 
 use super::selection::{self, Choice, FlowFacts, NamespacePattern, Rule, Selection};
 use super::tool::flow_tool_spec;
 use super::{FLOWS_GROUP, FlowToolSettings};
 use crate::error::CallError;
 use crate::exchange::{CallContext, Delivery};
+use crate::reload::{Kick, SourceHandle};
 use crate::request::RenderedRequest;
 use crate::runtime::Runtime;
 use crate::spec::raw::Scope;
@@ -316,20 +316,10 @@ impl Builder {
     }
 }
 
-/// Wakes the live source before its next refresh (a `--watch` reload of the directory).
-#[derive(Debug, Clone, Default)]
-pub struct Kick(Arc<Notify>);
-
-impl Kick {
-    pub fn kick(&self) {
-        self.0.notify_one();
-    }
-}
-
 /// The live source: the selections of `tools_dir`, re-read at each round.
 pub struct FlowSource {
     pub tools_dir: PathBuf,
-    pub handle: crate::reload::SourceHandle,
+    pub handle: SourceHandle,
     pub runtime: Arc<Runtime>,
     pub kick: Kick,
 }
@@ -350,7 +340,7 @@ impl FlowSource {
             if selections.is_empty() {
                 // Nothing selected: no request to Kestra; the tools of a former selection go.
                 self.handle.replace_all(BTreeMap::new(), groups_of(&[])).await;
-                self.kick.0.notified().await;
+                self.kick.notified().await;
                 continue;
             }
             let refresh = refresh_of(&selections);
@@ -417,10 +407,10 @@ impl FlowSource {
             Some(period) => {
                 tokio::select! {
                     _ = tokio::time::sleep(period) => {}
-                    _ = self.kick.0.notified() => {}
+                    _ = self.kick.notified() => {}
                 }
             }
-            None => self.kick.0.notified().await,
+            None => self.kick.notified().await,
         }
     }
 }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::SpecError;
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
 use super::source::{Builtin, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources};
+use super::{SpecError, parse_spec_error};
 use crate::render::Templates;
 
 /// Where to load specs from.
@@ -61,23 +61,6 @@ impl Layer {
 /// Parses one spec strictly; errors carry the line and column when the parser knows them.
 pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
     yaml_serde::from_str(text).map_err(|e| parse_spec_error(&e, origin))
-}
-
-/// A YAML parser's error as a spec error of `origin`, with the line when the parser knows it.
-pub fn parse_spec_error(e: &yaml_serde::Error, origin: &str) -> SpecError {
-    let line = e.location().map(|l| l.line());
-    let message = e.to_string();
-    // yaml_serde appends " at line L column C"; the line is already in the prefix.
-    let message = match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message,
-    };
-    SpecError {
-        origin: origin.to_owned(),
-        line,
-        field: None,
-        message,
-    }
 }
 
 /// Compiles one parsed spec, refusing first a name or group its source does not allow and

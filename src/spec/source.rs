@@ -4,13 +4,13 @@
 //! [`load_sources`](super::load::load_sources) merges sources by tool name, later ones replacing
 //! earlier ones; the watch of `--watch` reloads when a source's fingerprint changes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use include_dir::{Dir, include_dir};
 
 use super::SpecError;
-use crate::flows::selection::{FileKind, file_kind};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
 
@@ -42,6 +42,29 @@ impl SpecSource {
             text: text.into(),
             name: None,
         }
+    }
+}
+
+/// What a YAML file's top level says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// No `kind`: a tool spec.
+    Spec,
+    /// A `kind`: a selection of flow tools when it is `flow_tools` (any other value is an
+    /// error `flows::selection` reports).
+    Selection,
+}
+
+/// Whether `text` is a selection file: its top level has a `kind`. Text that is not a YAML
+/// mapping is a spec (the spec parser says what is wrong with it).
+pub fn file_kind(text: &str) -> FileKind {
+    // Cheap first: most files are specs and never say `kind`.
+    if !text.contains("kind") {
+        return FileKind::Spec;
+    }
+    match yaml_serde::from_str::<BTreeMap<String, yaml_serde::Value>>(text) {
+        Ok(top) if top.contains_key("kind") => FileKind::Selection,
+        _ => FileKind::Spec,
     }
 }
 
@@ -224,6 +247,21 @@ impl ToolSource for Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_with_a_kind_are_selections() {
+        assert_eq!(
+            file_kind("kind: flow_tools\nselect: [{namespace: a}]\n"),
+            FileKind::Selection
+        );
+        assert_eq!(file_kind("kind: other\n"), FileKind::Selection);
+        assert_eq!(file_kind("name: a\ndescription: kind of\n"), FileKind::Spec);
+        assert_eq!(
+            file_kind("name: a\ninput: {properties: {kind: {}}}\n"),
+            FileKind::Spec
+        );
+        assert_eq!(file_kind("not: [yaml"), FileKind::Spec);
+    }
 
     #[test]
     fn fingerprints_change_with_spec_files_only() {
