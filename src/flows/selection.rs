@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,42 +34,69 @@ const ANNOTATIONS: &[&str] = &[
     "openWorldHint",
 ];
 
-/// A selection file as written.
-#[derive(Debug, Deserialize)]
+/// A selection file as written: which of Kestra's flows become MCP tools (a `kind: flow_tools`
+/// file in the tools directory; docs/tool-spec.md, "Flow tools: selecting flows").
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "FlowToolsSelection")]
 pub struct RawSelection {
+    /// Always `flow_tools`: what makes this file a selection rather than a tool spec.
+    #[schemars(extend("const" = "flow_tools"))]
     pub kind: String,
+    /// The rules: a flow is selected if any rule matches it (and it is not disabled).
+    #[schemars(length(min = 1))]
     pub select: Vec<RawRule>,
+    /// Group of the generated tools (default `flows`), for `KESTRA_MCP_DISABLED_TOOLS` and
+    /// toolsets.
     #[serde(default)]
     pub group: Option<String>,
+    /// Prefix of the generated tool names (default none).
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Seconds a call waits for the execution it starts (default `KESTRA_MCP_WAIT_LIMIT`).
     #[serde(default)]
     pub wait_limit: Option<u64>,
+    /// Seconds between re-listings of Kestra's flows (default 60; 0: listed once).
     #[serde(default)]
     pub refresh: Option<u64>,
+    /// Extra labels on every execution these tools start.
     #[serde(default)]
     pub labels: Option<BTreeMap<String, Value>>,
 }
 
-/// One rule of `select` as written.
-#[derive(Debug, Default, Deserialize)]
+/// One rule of `select` as written: `namespace` and/or `labels`, or `flow` (with optional
+/// overrides), or `mcp_trigger: true`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
+    /// An exact namespace, or `prefix.*`: the namespace and its children.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Labels the flow must all carry (with `namespace`: both must match).
     #[serde(default)]
     pub labels: Option<BTreeMap<String, Value>>,
+    /// One flow, `namespace.flowId` (the last dot splits).
     #[serde(default)]
     pub flow: Option<String>,
+    /// With `flow`: the tool's name instead of the flow id.
     #[serde(default)]
     pub name: Option<String>,
+    /// With `flow`: the tool's description instead of the flow's.
     #[serde(default)]
     pub description: Option<String>,
+    /// With `flow`: MCP tool annotations (`title`, `readOnlyHint`, `destructiveHint`,
+    /// `idempotentHint`, `openWorldHint`).
     #[serde(default)]
     pub annotations: Option<Value>,
+    /// `true`: every flow carrying an enabled McpToolTrigger (Kestra 2.x), named and described
+    /// by the trigger.
     #[serde(default)]
     pub mcp_trigger: Option<bool>,
+}
+
+/// The JSON Schema of selection files, for editors (published as docs/flow-tools.schema.json).
+pub fn selection_json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(RawSelection)).unwrap_or(Value::Null)
 }
 
 /// A namespace a rule selects: one, or one and its children (`prefix.*`).
@@ -628,6 +656,25 @@ pub fn assign_names(choices: &mut [Choice], taken: &BTreeSet<String>) -> Vec<Str
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// docs/flow-tools.schema.json is what [`selection_json_schema`] gives (with
+    /// `UPDATE_SCHEMAS=1` the test rewrites it).
+    #[test]
+    fn the_selection_schema_is_published_and_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/flow-tools.schema.json");
+        let schema = selection_json_schema();
+        assert_eq!(schema["title"], json!("FlowToolsSelection"));
+        assert!(schema["properties"]["select"].is_object(), "{schema}");
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            std::fs::write(path, text).unwrap();
+        }
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            schema, committed,
+            "regenerate: UPDATE_SCHEMAS=1 cargo test --lib the_selection_schema"
+        );
+    }
 
     fn parse_ok(text: &str) -> Selection {
         parse(text, "tools/flows.yaml").unwrap()
