@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process benchmarks: builds the release binary, installs the Python MCP server for Kestra
 # into .tools/pyserver (for the side-by-side figures), runs scripts/bench/harness.py and writes
-# docs/benchmarks.md. About 3-5 minutes; --quick takes about one.
+# docs/benchmarks.md, then times 500 flow tools (scripts/bench/flow_tools.py). About 3-5
+# minutes; --quick takes about one.
 #
 #   scripts/bench.sh [--quick] [--no-python] [--criterion] [--static]
 #
@@ -22,7 +23,7 @@ for arg in "$@"; do
     --no-python) no_python=1 ;;
     --criterion) criterion=1 ;;
     --static) static=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -71,3 +72,10 @@ fi
 
 step "benchmarks (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$PY" scripts/bench/harness.py "${harness_args[@]}"
+
+# Issue 17's bound: 500 flow tools listed at most 100 ms after Kestra's flows answer (a stub
+# Kestra in the script); prints the figure, exit 1 over the bound.
+step "flow tools: 500 flows (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+flow_runs=5
+[ "${#quick[@]}" -gt 0 ] && flow_runs=2
+"$PY" scripts/bench/flow_tools.py --binary "${CARGO_TARGET_DIR:-target}/release/kestra-mcp" --flows 500 --runs "$flow_runs"

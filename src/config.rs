@@ -84,6 +84,9 @@ pub struct Config {
     /// `KESTRA_MCP_KILL_ON_CANCEL`: when the client cancels a call that waits, send the wait's
     /// `on_cancel` request (kill the execution). Default false: the execution keeps running.
     pub kill_on_cancel: bool,
+    /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: how many tools one `tools/list` page holds (MCP cursor
+    /// pagination); `None` when unset: every tool in one page.
+    pub tools_page_size: Option<usize>,
 }
 
 /// A configuration value that cannot be used.
@@ -156,6 +159,20 @@ impl Config {
             },
             wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
             kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
+            tools_page_size: match non_empty("KESTRA_MCP_TOOLS_PAGE_SIZE") {
+                Some(raw) => {
+                    Some(
+                        raw.parse::<usize>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| ConfigError {
+                                name: "KESTRA_MCP_TOOLS_PAGE_SIZE",
+                                message: format!("'{raw}' is not a positive number of tools"),
+                            })?,
+                    )
+                }
+                None => None,
+            },
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",
@@ -456,6 +473,11 @@ mod tests {
             (
                 ("KESTRA_MCP_KILL_ON_CANCEL", "maybe"),
                 "KESTRA_MCP_KILL_ON_CANCEL",
+            ),
+            (("KESTRA_MCP_TOOLS_PAGE_SIZE", "0"), "KESTRA_MCP_TOOLS_PAGE_SIZE"),
+            (
+                ("KESTRA_MCP_TOOLS_PAGE_SIZE", "ten"),
+                "KESTRA_MCP_TOOLS_PAGE_SIZE",
             ),
         ];
         for ((name, value), want) in cases {

@@ -12,9 +12,11 @@ use kestra_mcp::config::Config;
 #[cfg(feature = "contract")]
 use kestra_mcp::contract::{self, Descriptions};
 use kestra_mcp::engine::Engine;
-use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled};
+use kestra_mcp::filter::{Toolsets, all_groups, apply_disabled, apply_disabled_with_groups};
 use kestra_mcp::flows::FlowToolSettings;
-use kestra_mcp::reload::{self, Subscribers};
+use kestra_mcp::flows::selection::{self, Selection};
+use kestra_mcp::flows::source::{self as flow_source, FlowSource};
+use kestra_mcp::reload::{self, Kick, Subscribers};
 use kestra_mcp::serve::KestraMcp;
 use kestra_mcp::serve_http::{HttpOptions, serve_http};
 use kestra_mcp::spec::{Catalog, LoadOptions, load_catalog, raw::spec_json_schema};
@@ -259,7 +261,26 @@ fn serve(
     let Some(catalog) = load_or_report(options) else {
         return Ok(ExitCode::from(1));
     };
-    serve_mcp(catalog, &config, http, watch)
+    let flows = flow_tools(options, watch.is_some());
+    serve_mcp(catalog, &config, http, watch, flows)
+}
+
+/// What the flow tools need at start: the tools directory and its selections. `None` when
+/// there is nothing to select and no watch that could bring a selection.
+struct FlowTools {
+    tools_dir: PathBuf,
+    selections: Vec<Selection>,
+}
+
+fn flow_tools(options: &LoadOptions, watch: bool) -> Option<FlowTools> {
+    let dir = options.tools_dir.clone()?;
+    // Loading the catalog has reported a broken selection (it refuses to start without
+    // --skip-invalid-specs); here the files that parse are enough.
+    let selections = selection::load_dir(&dir).unwrap_or_default();
+    (watch || !selections.is_empty()).then_some(FlowTools {
+        tools_dir: dir,
+        selections,
+    })
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -289,9 +310,14 @@ async fn serve_mcp(
     config: &Config,
     http: Option<HttpOptions>,
     watch: Option<reload::Watch>,
+    flows: Option<FlowTools>,
 ) -> anyhow::Result<ExitCode> {
-    let toolsets = toolsets_of(&catalog, config);
-    let filtered = apply_disabled(catalog.tools, &config.disabled);
+    let flow_groups = flows
+        .as_ref()
+        .map(|f| flow_source::groups_of(&f.selections))
+        .unwrap_or_default();
+    let toolsets = toolsets_of(&catalog, config, &flow_groups);
+    let filtered = apply_disabled_with_groups(catalog.tools, &config.disabled, &flow_groups);
     for warning in &filtered.warnings {
         tracing::warn!(target: "startup", "{warning}");
     }
@@ -303,11 +329,21 @@ async fn serve_mcp(
         tracing::info!(target: "startup", "KESTRA_MCP_READ_ONLY: serving only the tools and actions that read");
     }
     let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.layers, config)?);
-    let subscribers = watch.map(|watch| {
-        let subscribers = Subscribers::default();
-        watch.spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
-        subscribers
+    // Sessions subscribe to list changes whenever the list can change: a watch, or flow tools.
+    let subscribers = (watch.is_some() || flows.is_some()).then(Subscribers::default);
+    let kick = flows.map(|flows| {
+        start_flow_tools(
+            flows,
+            &flow_groups,
+            &engine,
+            subscribers.clone().unwrap_or_default(),
+        )
     });
+    if let (Some(watch), Some(subscribers)) = (watch, &subscribers) {
+        watch
+            .after_reload(kick)
+            .spawn(config.clone(), engine.clone(), subscribers.clone(), WATCH_POLL);
+    }
     if let Some(http) = http {
         let http = HttpOptions {
             subscribers,
@@ -334,14 +370,36 @@ async fn serve_mcp(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts the live source of flow tools (it lists Kestra's flows in the background; the
+/// built-in tools serve meanwhile); returns what wakes it up after a reload.
+fn start_flow_tools(
+    flows: FlowTools,
+    groups: &[String],
+    engine: &kestra_mcp::engine::SharedEngine,
+    subscribers: Subscribers,
+) -> Kick {
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let handle = reload::SourceHandle::new(flow_source::LABEL, &groups, engine.clone(), subscribers);
+    let kick = Kick::default();
+    FlowSource {
+        tools_dir: flows.tools_dir,
+        handle,
+        runtime: engine.load().runtime().clone(),
+        kick: kick.clone(),
+    }
+    .spawn();
+    kick
+}
+
 /// The toolsets sessions start with (`KESTRA_MCP_TOOLSETS`), with a warning for each name that
 /// is neither a toolset nor a tool (as for `KESTRA_MCP_DISABLED_TOOLS`).
-fn toolsets_of(catalog: &Catalog, config: &Config) -> Toolsets {
+fn toolsets_of(catalog: &Catalog, config: &Config, extra_groups: &[String]) -> Toolsets {
     let toolsets = Toolsets::from_names(&config.toolsets);
     let declared: Vec<String> = catalog
         .layers
         .iter()
         .flat_map(|l| l.groups.iter().cloned())
+        .chain(extra_groups.iter().cloned())
         .collect();
     let groups = all_groups(&declared, catalog.tools.iter().map(|t| &**t));
     let names = catalog.tools.iter().map(|t| t.tool.name.as_ref());
@@ -369,7 +427,7 @@ fn tools_command(action: ToolsCommand, options: &LoadOptions) -> anyhow::Result<
         }
     }
     match action {
-        ToolsCommand::List => list_tools(catalog),
+        ToolsCommand::List => list_tools(catalog, options),
         ToolsCommand::Validate { no_openapi: true, .. } => {
             println!(
                 "{} tool specs are valid (OpenAPI check skipped)",
@@ -472,12 +530,31 @@ fn spec_tests(options: &LoadOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
+fn list_tools(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<ExitCode> {
     let config = Config::from_env().ok();
     let disabled = config.as_ref().map(|c| c.disabled.clone()).unwrap_or_default();
     let read_only = config.as_ref().is_some_and(|c| c.read_only);
-    let toolsets = Toolsets::from_names(&config.map(|c| c.toolsets).unwrap_or_default());
-    let filtered = apply_disabled(catalog.tools, &disabled);
+    let toolsets = Toolsets::from_names(&config.as_ref().map(|c| c.toolsets.clone()).unwrap_or_default());
+    let selections = options
+        .tools_dir
+        .as_deref()
+        .and_then(|dir| selection::load_dir(dir).ok())
+        .unwrap_or_default();
+    let mut tools = catalog.tools;
+    let mut sources = std::collections::BTreeMap::new();
+    if !selections.is_empty() {
+        match listed_flow_tools(&tools, &selections, config.as_ref()) {
+            Ok(built) => {
+                for warning in &built.warnings {
+                    eprintln!("kestra-mcp: flow tools: {warning}");
+                }
+                sources = built.flows;
+                tools.extend(built.tools.into_values());
+            }
+            Err(e) => println!("(flow tools)	-	-	-	not listed: {e}"),
+        }
+    }
+    let filtered = apply_disabled_with_groups(tools, &disabled, &flow_source::groups_of(&selections));
     for tool in &filtered.kept {
         for (variant, action) in tool.actions() {
             let state = if read_only && kestra_mcp::readonly::action_writes(action) {
@@ -499,8 +576,13 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
                     None => r.template.path_source.clone(),
                 })
                 .collect();
+            // Flow tools say which flow they run (the other rows keep their five columns).
+            let source = sources
+                .get(tool.tool.name.as_ref())
+                .map(|flow| format!("\t{} {flow}", flow_source::LABEL))
+                .unwrap_or_default();
             println!(
-                "{}{variant}\t{}\t{}\t{}\t{state}",
+                "{}{variant}\t{}\t{}\t{}\t{state}{source}",
                 tool.tool.name,
                 tool.group,
                 methods.join(" | "),
@@ -512,6 +594,34 @@ fn list_tools(catalog: Catalog) -> anyhow::Result<ExitCode> {
         println!("{name}\t-\t-\t-\tdisabled: {reason}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flow tools the selections make of Kestra's flows now (`tools list`): one listing,
+/// bounded by the configured timeouts; an error says why Kestra could not be asked.
+fn listed_flow_tools(
+    tools: &[std::sync::Arc<kestra_mcp::spec::CompiledTool>],
+    selections: &[Selection],
+    config: Option<&Config>,
+) -> anyhow::Result<flow_source::Built> {
+    let config = config.context("the configuration is invalid, so Kestra cannot be asked")?;
+    let runtime = kestra_mcp::runtime::Runtime::new(config).context("HTTP client")?;
+    let listing = tokio::runtime::Runtime::new()?
+        .block_on(flow_source::list_flows(&runtime, selections))
+        .map_err(|e| anyhow::anyhow!("cannot list Kestra's flows at {}: {e}", config.base_url))?;
+    let taken = tools.iter().map(|t| t.tool.name.to_string()).collect();
+    let mut groups = kestra_mcp::spec::known_groups(&[]);
+    groups.extend(flow_source::groups_of(selections));
+    let mut builder = flow_source::Builder::default();
+    let mut built = builder.build(selections, &listing.flows, &taken, |specs| {
+        kestra_mcp::spec::compile_specs(specs, &groups)
+    });
+    built.warnings.extend(
+        listing
+            .refused
+            .iter()
+            .map(|r| format!("a search was refused: {r}")),
+    );
+    Ok(built)
 }
 
 /// Logs go to stderr only. Start-up warnings are always shown; the rest follows

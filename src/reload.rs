@@ -4,19 +4,22 @@
 //! tools (and logs why). File events trigger a check at once; a poll catches what events miss
 //! (network filesystems, some container mounts).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::{Peer, RoleServer};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::config::Config;
 use crate::engine::SharedEngine;
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
-use crate::spec::{Layer, LoadOptions, SpecError, SpecSource, compile_spec, known_groups, load_layer};
+use crate::spec::{
+    CompiledTool, Layer, LoadOptions, SpecError, SpecSource, compile_spec, compile_specs, known_groups,
+    load_layer,
+};
 use crate::toolset::{ToolSet, UNSOURCED};
 
 /// The sessions to tell when the tool list changes: one on stdio, any number over HTTP.
@@ -154,6 +157,72 @@ impl SourceHandle {
         Ok(self.subscribers.notify_tool_list_changed().await)
     }
 
+    /// Compiles `specs` as [`SourceHandle::add`] would, into one template environment they
+    /// share, without serving them (their groups may also be `groups`): one result per spec.
+    pub fn compile_all(
+        &self,
+        specs: &[SpecSource],
+        groups: &[String],
+    ) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+        let mut known = self.groups.clone();
+        known.extend(groups.iter().cloned());
+        compile_specs(specs, &known)
+    }
+
+    /// This source's tools being served now (before `KESTRA_MCP_DISABLED_TOOLS`).
+    pub fn tools(&self) -> BTreeMap<String, Arc<CompiledTool>> {
+        self.engine
+            .load()
+            .tool_set()
+            .layer(&self.label)
+            .map(|l| l.tools.clone())
+            .unwrap_or_default()
+    }
+
+    /// The names of the other sources' tools (a name this source must not take).
+    pub fn names_of_others(&self) -> BTreeSet<String> {
+        self.engine
+            .load()
+            .tool_set()
+            .layers()
+            .iter()
+            .filter(|l| l.label != self.label)
+            .flat_map(|l| l.tools.keys().cloned())
+            .collect()
+    }
+
+    /// Replaces this source's whole set of tools with `tools` in one update (its groups become
+    /// `groups`), and tells the sessions once; returns the sessions told. Nothing changes, and
+    /// nobody is told, when the same tools are served already.
+    pub async fn replace_all(
+        &self,
+        tools: BTreeMap<String, Arc<CompiledTool>>,
+        groups: Vec<String>,
+    ) -> usize {
+        let mut changed = false;
+        self.engine.rcu(|current| {
+            let same = current.tool_set().layer(&self.label).is_some_and(|l| {
+                l.groups == groups
+                    && l.tools.len() == tools.len()
+                    && l.tools
+                        .iter()
+                        .zip(&tools)
+                        .all(|((a, x), (b, y))| a == b && Arc::ptr_eq(x, y))
+            });
+            changed = !same;
+            if same {
+                return Arc::clone(current);
+            }
+            let mut layer = Layer::empty(&self.label, groups.clone());
+            layer.tools = tools.clone();
+            Arc::new(current.with_tools(current.tool_set().with_layer(layer)))
+        });
+        match changed {
+            true => self.subscribers.notify_tool_list_changed().await,
+            false => 0,
+        }
+    }
+
     /// Stops serving this source's tool `name`; `false` when it has none of that name.
     pub async fn remove(&self, name: &str) -> bool {
         let mut removed = false;
@@ -176,12 +245,30 @@ impl SourceHandle {
     }
 }
 
+/// Wakes a source that changes at run time before its next refresh (the flow tools' source,
+/// after a `--watch` reload of the directory that may have changed its selection files).
+#[derive(Debug, Clone, Default)]
+pub struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub fn kick(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next kick (or the one given while nobody waited).
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// A tools directory to watch, with the state it had before the specs were loaded, so that
 /// a change made while the server starts is not missed.
 pub struct Watch {
     options: LoadOptions,
     source: Directory,
     initial: Option<Fingerprint>,
+    /// Woken after each reload: the flow tools' source, which re-reads its selection files.
+    after_reload: Option<Kick>,
 }
 
 impl Watch {
@@ -193,7 +280,16 @@ impl Watch {
             options,
             source,
             initial,
+            after_reload: None,
         })
+    }
+
+    /// The same watch, waking `kick` after each reload.
+    pub fn after_reload(self, kick: Option<Kick>) -> Watch {
+        Watch {
+            after_reload: kick,
+            ..self
+        }
     }
 
     /// Watches until the process ends; `subscribers` are told when the tool list changed.
@@ -202,6 +298,7 @@ impl Watch {
             options,
             source,
             initial,
+            after_reload,
         } = self;
         let dir = source.0.clone();
         tokio::spawn(async move {
@@ -220,7 +317,11 @@ impl Watch {
                 // Let a burst of writes (an editor saving, a copy) settle before reading.
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 last = source.fingerprint();
-                match reload(&options, &config, &engine) {
+                let reloaded = reload(&options, &config, &engine);
+                if let Some(kick) = &after_reload {
+                    kick.kick();
+                }
+                match reloaded {
                     Ok(count) => {
                         let told = subscribers.notify_tool_list_changed().await;
                         tracing::warn!(target: "startup", "{}: reloaded, {count} tools; {told} session(s) told", dir.display());

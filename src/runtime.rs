@@ -47,6 +47,8 @@ pub struct Runtime {
     wait_limit: Duration,
     /// `KESTRA_MCP_KILL_ON_CANCEL`: a cancelled wait sends its `on_cancel` request.
     kill_on_cancel: bool,
+    /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: tools per `tools/list` page (`None`: one page).
+    tools_page_size: Option<usize>,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -112,6 +114,7 @@ impl Runtime {
             },
             wait_limit: config.wait_limit,
             kill_on_cancel: config.kill_on_cancel,
+            tools_page_size: config.tools_page_size,
             canned: None,
         })
     }
@@ -135,6 +138,11 @@ impl Runtime {
     /// Whether `KESTRA_MCP_KILL_ON_CANCEL` is set.
     pub fn kill_on_cancel(&self) -> bool {
         self.kill_on_cancel
+    }
+
+    /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: tools per `tools/list` page (`None`: one page).
+    pub fn tools_page_size(&self) -> Option<usize> {
+        self.tools_page_size
     }
 
     /// Whether `KESTRA_MCP_READ_ONLY` is set.

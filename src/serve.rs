@@ -224,6 +224,35 @@ fn sessionless_http(context: &RequestContext<RoleServer>) -> bool {
         .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
 }
 
+/// What a `tools/list` cursor starts with (the rest is the offset of the page's first tool).
+const CURSOR_PREFIX: &str = "tools:";
+
+/// The page of `tools` that `cursor` points at (`None`: the first), `size` tools long (`None`:
+/// all), and the cursor of the next page when there is one. A cursor this server did not give
+/// (or one past the end) is an error, which the client gets as invalid params.
+fn page_of(
+    tools: Vec<Tool>,
+    cursor: Option<&str>,
+    size: Option<usize>,
+) -> Result<(Vec<Tool>, Option<String>), String> {
+    let start = match cursor {
+        None => 0,
+        Some(text) => text
+            .strip_prefix(CURSOR_PREFIX)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= tools.len())
+            .ok_or_else(|| {
+                format!("invalid cursor '{text}': not one this server gave (list again without a cursor)")
+            })?,
+    };
+    let Some(size) = size else {
+        return Ok((tools.into_iter().skip(start).collect(), None));
+    };
+    let end = start.saturating_add(size).min(tools.len());
+    let next = (end < tools.len()).then(|| format!("{CURSOR_PREFIX}{end}"));
+    Ok((tools.into_iter().skip(start).take(end - start).collect(), next))
+}
+
 /// The header that narrows a session's toolsets (GitHub's MCP server's name).
 pub const TOOLSETS_HEADER: &str = "X-MCP-Toolsets";
 
@@ -380,7 +409,7 @@ impl ServerHandler for KestraMcp {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let engine = self.engine.load_full();
@@ -390,7 +419,12 @@ impl ServerHandler for KestraMcp {
             false => Vec::new(),
         };
         tools.extend(engine.listed_tools_for(&toolsets, limits.read_only).await);
-        Ok(ListToolsResult::with_all_items(tools))
+        let cursor = request.and_then(|r| r.cursor);
+        let (page, next) = page_of(tools, cursor.as_deref(), engine.runtime().tools_page_size())
+            .map_err(|message| ErrorData::invalid_params(message, None))?;
+        let mut result = ListToolsResult::with_all_items(page);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     /// Only for rmcp's check of `Mcp-Param-*` headers against the input schema (on HTTP it
@@ -454,6 +488,25 @@ mod tests {
     use crate::spec::{LoadOptions, load_catalog};
     use crate::stdio_client::StdioClient;
     use serde_json::json;
+
+    #[test]
+    fn tools_list_pages_follow_their_cursor() {
+        let tools: Vec<Tool> = discovery::tools();
+        let n = tools.len();
+        assert!(n >= 3);
+        let names = |page: &[Tool]| page.iter().map(|t| t.name.to_string()).collect::<Vec<_>>();
+        let (all, next) = page_of(tools.clone(), None, None).unwrap();
+        assert_eq!((all.len(), next), (n, None));
+        let (first, next) = page_of(tools.clone(), None, Some(2)).unwrap();
+        assert_eq!(names(&first), names(&tools[..2]));
+        let next = next.unwrap();
+        let (second, last) = page_of(tools.clone(), Some(&next), Some(n)).unwrap();
+        assert_eq!(names(&second), names(&tools[2..]));
+        assert_eq!(last, None);
+        for bad in ["", "tools:x", "2", "tools:999"] {
+            assert!(page_of(tools.clone(), Some(bad), Some(2)).is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn the_elicitation_handle_asks_the_client_and_returns_its_answer() {

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::SpecError;
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
 use super::source::{Builtin, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources};
+use super::{SpecError, parse_spec_error};
 use crate::render::Templates;
 
 /// Where to load specs from.
@@ -60,21 +60,7 @@ impl Layer {
 
 /// Parses one spec strictly; errors carry the line and column when the parser knows them.
 pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
-    yaml_serde::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line());
-        let message = e.to_string();
-        // yaml_serde appends " at line L column C"; the line is already in the prefix.
-        let message = match message.find(" at line ") {
-            Some(i) => message[..i].to_owned(),
-            None => message,
-        };
-        SpecError {
-            origin: origin.to_owned(),
-            line,
-            field: None,
-            message,
-        }
-    })
+    yaml_serde::from_str(text).map_err(|e| parse_spec_error(&e, origin))
 }
 
 /// Compiles one parsed spec, refusing first a name or group its source does not allow and
@@ -102,6 +88,27 @@ pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<Co
         &mut templates,
     )?;
     Ok(unbound.bind(Arc::new(templates)))
+}
+
+/// Compiles specs provided at run time into one template environment they share (cheaper
+/// than one each, as for a directory): one result per spec, in order.
+pub fn compile_specs(
+    sources: &[SpecSource],
+    groups: &BTreeSet<String>,
+) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+    let mut templates = Templates::new();
+    let unbound: Vec<Result<Unbound, SpecError>> = sources
+        .iter()
+        .map(|source| {
+            let spec = parse_spec(&source.text, &source.origin)?;
+            compile_source(spec, source, groups, &mut templates)
+        })
+        .collect();
+    let templates = Arc::new(templates);
+    unbound
+        .into_iter()
+        .map(|u| u.map(|u| Arc::new(u.bind(templates.clone()))))
+        .collect()
 }
 
 /// The sources' rules on a spec's identity: the name the source requires (a file's stem), and
@@ -207,8 +214,16 @@ pub fn load_layer(
         Ok(specs) => specs,
         Err(e) => return (layer, vec![e], warnings),
     };
-    if specs.is_empty() {
+    let selections = source.selections().unwrap_or_default();
+    if specs.is_empty() && selections.is_empty() {
         warnings.extend(source.empty_warning());
+    }
+    // Selection files are not specs: checked here (so that loading and `tools validate` report
+    // them), served by the flow source.
+    for selection in &selections {
+        if let Err(problems) = crate::flows::selection::parse(&selection.text, &selection.origin) {
+            errors.extend(problems);
+        }
     }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut templates = Templates::new();

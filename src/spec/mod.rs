@@ -22,8 +22,8 @@ pub use action::{
 };
 pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
 pub use load::{
-    Catalog, Layer, LoadOptions, SpecSource, check_identity, compile_spec, known_groups, load_catalog,
-    load_layer, load_sources, merge, parse_spec,
+    Catalog, Layer, LoadOptions, SpecSource, check_identity, compile_spec, compile_specs, known_groups,
+    load_catalog, load_layer, load_sources, merge, parse_spec,
 };
 pub use source::{Builtin, Directory, ToolSource};
 
@@ -57,5 +57,22 @@ impl std::fmt::Display for SpecError {
             write!(f, ": {field}")?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+/// A YAML parser's error as a spec error of `origin`, with the line when the parser knows it.
+pub fn parse_spec_error(e: &yaml_serde::Error, origin: &str) -> SpecError {
+    let line = e.location().map(|l| l.line());
+    let message = e.to_string();
+    // yaml_serde appends " at line L column C"; the line is already in the prefix.
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message,
+    };
+    SpecError {
+        origin: origin.to_owned(),
+        line,
+        field: None,
+        message,
     }
 }

@@ -4,6 +4,7 @@
 //! [`load_sources`](super::load::load_sources) merges sources by tool name, later ones replacing
 //! earlier ones; the watch of `--watch` reloads when a source's fingerprint changes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -44,6 +45,29 @@ impl SpecSource {
     }
 }
 
+/// What a YAML file's top level says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// No `kind`: a tool spec.
+    Spec,
+    /// A `kind`: a selection of flow tools when it is `flow_tools` (any other value is an
+    /// error `flows::selection` reports).
+    Selection,
+}
+
+/// Whether `text` is a selection file: its top level has a `kind`. Text that is not a YAML
+/// mapping is a spec (the spec parser says what is wrong with it).
+pub fn file_kind(text: &str) -> FileKind {
+    // Cheap first: most files are specs and never say `kind`.
+    if !text.contains("kind") {
+        return FileKind::Spec;
+    }
+    match yaml_serde::from_str::<BTreeMap<String, yaml_serde::Value>>(text) {
+        Ok(top) if top.contains_key("kind") => FileKind::Selection,
+        _ => FileKind::Spec,
+    }
+}
+
 /// The built-in specs.
 pub fn builtin_sources() -> Vec<SpecSource> {
     let mut sources: Vec<SpecSource> = BUILTIN
@@ -60,8 +84,24 @@ pub fn builtin_sources() -> Vec<SpecSource> {
     sources
 }
 
-/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive).
+/// The specs in `dir` (`*.yaml` and `*.yml`, sorted by name; not recursive), without the
+/// selection files of flow tools ([`dir_selection_sources`]).
 pub fn dir_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    Ok(dir_yaml_files(dir)?
+        .into_iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Spec)
+        .collect())
+}
+
+/// The selection files of flow tools in `dir` (a `kind` at their top level), sorted by name.
+pub fn dir_selection_sources(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
+    Ok(dir_yaml_files(dir)?
+        .into_iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Selection)
+        .collect())
+}
+
+fn dir_yaml_files(dir: &Path) -> Result<Vec<SpecSource>, SpecError> {
     let origin = dir.display().to_string();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| SpecError::new(&origin, None, format!("cannot read tools directory: {e}")))?;
@@ -116,6 +156,11 @@ pub trait ToolSource: Send + Sync + std::fmt::Debug {
     /// The spec texts it holds now.
     fn specs(&self) -> Result<Vec<SpecSource>, SpecError>;
 
+    /// The selection files of flow tools it holds (checked when it loads; not specs).
+    fn selections(&self) -> Result<Vec<SpecSource>, SpecError> {
+        Ok(Vec::new())
+    }
+
     /// Its current fingerprint; `None` for a source that never changes.
     fn fingerprint(&self) -> Option<Fingerprint> {
         None
@@ -166,6 +211,10 @@ impl ToolSource for Directory {
         dir_sources(&self.0)
     }
 
+    fn selections(&self) -> Result<Vec<SpecSource>, SpecError> {
+        dir_selection_sources(&self.0)
+    }
+
     fn fingerprint(&self) -> Option<Fingerprint> {
         let mut files: Fingerprint = std::fs::read_dir(&self.0)
             .map(|entries| {
@@ -198,6 +247,21 @@ impl ToolSource for Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_with_a_kind_are_selections() {
+        assert_eq!(
+            file_kind("kind: flow_tools\nselect: [{namespace: a}]\n"),
+            FileKind::Selection
+        );
+        assert_eq!(file_kind("kind: other\n"), FileKind::Selection);
+        assert_eq!(file_kind("name: a\ndescription: kind of\n"), FileKind::Spec);
+        assert_eq!(
+            file_kind("name: a\ninput: {properties: {kind: {}}}\n"),
+            FileKind::Spec
+        );
+        assert_eq!(file_kind("not: [yaml"), FileKind::Spec);
+    }
 
     #[test]
     fn fingerprints_change_with_spec_files_only() {

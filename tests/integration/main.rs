@@ -6,6 +6,7 @@
 mod configuration;
 mod faults;
 mod flow_tool;
+mod flows;
 mod guard;
 mod protocol;
 mod reliability;
