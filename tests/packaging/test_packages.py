@@ -15,7 +15,8 @@ against kestra-sim (tools/list and a tool call whose effect is read back from th
 - one version everywhere;
 - real clients: Claude Code (`claude mcp add`/`add-json`, then `claude mcp list`) and Gemini
   CLI (`gemini mcp add`, `gemini mcp list`) report README's uvx, npx, binary and HTTP
-  configurations connected.
+  configurations connected; the MCP Inspector's command line (`mcpdo`) lists and calls tools
+  through README's uvx, npx and binary configurations.
 """
 
 import base64
@@ -522,3 +523,36 @@ def test_gemini_cli_reports_readme_configurations_connected(npm_registry, kestra
     lines = connected_lines(output)
     for name, where, command in names:
         assert name in lines and "Connected" in lines[name], f"{where} ({command}): {lines.get(name)}\n{output}"
+
+
+def test_mcp_inspector_lists_and_calls_tools_of_each_readme_runner(npm_registry, kestra):
+    """The MCP Inspector's command line (mcpdo) connects to README's uvx, npx and binary
+    configurations, lists the tools and calls one that reaches Kestra."""
+    env = client_env(npm_registry, kestra)
+    mcpdo = os.path.join(CLIENTS, "mcpdo")
+    runners = {}
+    for cfg in readme_package_configs():
+        runners.setdefault(os.path.basename(cfg["command"]), cfg)
+    assert set(runners) >= {"uvx", "npx", "kestra-mcp"}, sorted(runners)
+    try:
+        for runner, cfg in runners.items():
+            command, args = concrete_command(cfg)
+            env_flags = [flag for k, v in concrete_env(cfg, kestra).items() for flag in ("-e", f"{k}={v}")]
+            connected = subprocess.run([mcpdo, "connect", *env_flags, "--", command, *args], env=env,
+                                       capture_output=True, text=True, timeout=180)
+            assert connected.returncode == 0, f"{runner}: {connected.stdout}{connected.stderr}"
+            name = re.search(r"Connection `@([^`]+)`", connected.stdout).group(1)
+            try:
+                listed = subprocess.run([mcpdo, "--format", "json", "--connection", name, "tools/list"], env=env,
+                                        capture_output=True, text=True, timeout=60)
+                tools = {t["name"] for t in json.loads(listed.stdout)["tools"]}
+                assert {"execute_flow", "list_namespaces"} <= tools, f"{runner}: {sorted(tools)}"
+                called = subprocess.run([mcpdo, "--format", "json", "--connection", name, "tools/call", "list_namespaces",
+                                         "--tool-args-json", "{}"], env=env, capture_output=True, text=True, timeout=60)
+                result = json.loads(called.stdout)
+                assert not result.get("isError") and "content" in result, f"{runner}: {called.stdout}{called.stderr}"
+            finally:
+                subprocess.run([mcpdo, "disconnect", name], env=env, capture_output=True, timeout=60)
+    finally:
+        # mcpdo keeps a daemon (per HOME) holding the connections: stop it with the test.
+        subprocess.run([mcpdo, "daemon", "stop"], env=env, capture_output=True, timeout=60)
