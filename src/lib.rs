@@ -22,6 +22,7 @@ pub mod filter;
 pub mod filters;
 pub mod flows;
 pub mod guard;
+pub mod health;
 pub mod http;
 pub mod map_step;
 pub mod project;

@@ -54,6 +54,7 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         .with_allowed_origins(origins)
         .enforce_origin_validation();
     config.cancellation_token = shutdown;
+    let engine_for_health = engine.clone();
     let subscribers = options.subscribers.clone();
     let toolsets = options.toolsets.clone();
     let service = StreamableHttpService::new(
@@ -62,9 +63,11 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         config,
     );
     let token = Arc::new(options.token.clone());
+    let health = crate::health::routes(engine_for_health);
     axum::Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(token, require_token))
+        .merge(health)
 }
 
 /// Serves MCP over HTTP until Ctrl-C or SIGTERM.

@@ -2,6 +2,7 @@
 TypeScript MCP SDKs, with its protections (bearer token, Origin, Host) checked over raw HTTP."""
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -82,6 +83,29 @@ def test_requests_without_the_token_or_from_foreign_origins_or_hosts_are_refused
     assert post(server, {**auth, "host": "evil.example"}) == 403
     assert post(server, {**auth, "origin": "http://localhost:5173"}) == 200
     assert post(server, auth) == 200
+
+
+def get(url, headers=None):
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_health_and_readiness_answer_probes_without_a_token_and_reveal_nothing(server, kestra):
+    base = server.removesuffix("/mcp")
+    asked_before = len(kestra.requests)
+    # A platform's probe: no token, and the pod's address (not a loopback name) as Host.
+    assert get(f"{base}/healthz", {"host": "10.1.2.3:8000"}) == (200, "ok\n")
+    status, body = get(f"{base}/readyz", {"host": "10.1.2.3:8000"})
+    assert status == 200 and re.fullmatch(r"ready: \d+ tools\n", body), body
+    assert int(body.split()[1]) >= 29
+    # Probes never reach Kestra (a Kestra outage must not restart every replica), and the MCP
+    # endpoint keeps its token check.
+    assert kestra.requests[asked_before:] == []
+    assert post(server, {}) == 401
 
 
 async def session_calls(url):
