@@ -21,6 +21,14 @@ from mcp.shared.exceptions import MCPError
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from kestra_stub import KestraStub  # noqa: E402
 
+
+def data(result):
+    """A result's data: its JSON text (structuredContent comes only with an outputSchema)."""
+    value = json.loads(result.content[0].text)
+    assert result.structured_content in (None, value), result
+    return value
+
+
 HERE = os.path.dirname(__file__)
 BINARY = os.environ.get("KESTRA_MCP_BIN", os.path.join(HERE, "../../target/debug/kestra-mcp"))
 TOKEN = "http-client-token"
@@ -112,7 +120,7 @@ def test_python_sdk_two_sessions_at_once(server, kestra):
     for init, tools, found in results:
         assert init.server_info.name == "kestra-mcp"
         assert len(tools.tools) == 39
-        assert not found.is_error and found.structured_content["total"] == 1
+        assert not found.is_error and data(found)["total"] == 1
     sent = [r for r in kestra.requests if r[1].startswith("/api/v1/main/flows/search")]
     assert len(sent) == 2
     # The client's token never reaches Kestra: only the configured one does.
@@ -222,7 +230,7 @@ def test_python_sdk_2026_07_28_without_handshake_over_http(server, kestra):
     assert version == "2026-07-28"
     assert "2026-07-28" in discovered.supported_versions
     assert len(tools.tools) == 39
-    assert not found.is_error and found.structured_content["total"] == 1
+    assert not found.is_error and data(found)["total"] == 1
     assert bad.is_error
 
 
@@ -265,7 +273,7 @@ def test_dynamic_toolsets_are_enabled_per_http_session_and_announced(dynamic_ser
                         await changed.wait()
                     seen["a_after"] = sorted(t.name for t in (await session.list_tools()).tools)
                     found = await session.call_tool("search_flows", {"query": "hello"})
-                    seen["a_found"] = found.structured_content["total"]
+                    seen["a_found"] = data(found)["total"]
                     a_enabled.set()
 
         async def watching():
@@ -308,7 +316,7 @@ def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_re
 
     version, listed, enabled = anyio.run(scenario)
     assert version == "2026-07-28"
-    assert not listed.is_error and listed.structured_content["toolsets"]
+    assert not listed.is_error and data(listed)["toolsets"]
     assert enabled.is_error and "set KESTRA_MCP_TOOLSETS" in enabled.content[0].text, enabled
 
 
@@ -364,7 +372,7 @@ def test_narrowing_headers_narrow_one_session_and_never_widen(kestra):
         assert "execute_flow" not in names and "create_flow_from_yaml" not in names, names
         kv = next(t for t in tools if t.name == "manage_kv_store")
         assert kv.input_schema["properties"]["action"]["enum"] == ["get", "list"]
-        assert not found.is_error and found.structured_content["total"] == 1
+        assert not found.is_error and data(found)["total"] == 1
         assert outside.is_error and "X-MCP-Namespaces=company.team,other" in text(outside)
         # `other` in the header widens nothing: the server's setting still refuses it.
         assert widened.is_error and "KESTRA_MCP_NAMESPACES=company.*" in text(widened)
@@ -440,7 +448,7 @@ def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kes
 
     result, seen = anyio.run(wait_with_progress)
     assert not result.is_error, result
-    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    assert data(result)["state"]["current"] == "SUCCESS", result
     values = [p for p, _, _ in seen]
     assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
     assert seen[-1][:2] == (3, 3), seen

@@ -2,6 +2,8 @@
 // Usage: node ts_client.mjs URL TOKEN  (prints one JSON line with what it saw)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// A result's data: its JSON text (structuredContent comes only with an outputSchema).
+const data = (result) => (result.content?.[0]?.text ? JSON.parse(result.content[0].text) : null);
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
@@ -15,7 +17,7 @@ const bad = await client.callTool({ name: "search_flows", arguments: { query: 42
 console.log(JSON.stringify({
   protocolVersion: transport.protocolVersion ?? null,
   toolCount: tools.tools.length,
-  total: result.structuredContent?.total ?? null,
+  total: data(result)?.total ?? null,
   isError: result.isError ?? false,
   badIsError: bad.isError ?? false,
 }));
