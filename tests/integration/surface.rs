@@ -125,6 +125,17 @@ async fn read_only_lists_reading_tools_and_refuses_writes_before_any_request() {
         flow["inputSchema"]["properties"]["action"]["enum"],
         json!(["list_revisions", "list_dependencies", "get_yaml"])
     );
+    // The descriptions name only what is served (their read_only_description).
+    let executions = tools.iter().find(|t| t["name"] == "manage_executions").unwrap();
+    let said = executions["description"].as_str().unwrap();
+    assert!(said.starts_with("Get one execution"), "{said}");
+    for gone in ["pause", "kill", "delete", "change_status"] {
+        assert!(!said.contains(gone), "{gone}: {said}");
+    }
+    for (tool, gone) in [(kv, "`set`"), (flow, "`delete`")] {
+        let said = tool["description"].as_str().unwrap();
+        assert!(!said.contains(gone), "{}: {said}", tool["name"]);
+    }
 
     let refused = bed
         .server
