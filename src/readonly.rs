@@ -287,13 +287,19 @@ mod tests {
                 "{name}: give it a read_only_description"
             );
             for variant in &writing {
-                assert!(!names(description, variant), "{name} names '{variant}': {description}");
+                assert!(
+                    !names(description, variant),
+                    "{name} names '{variant}': {description}"
+                );
             }
         }
         assert!(restricted >= 8, "{restricted} tools keep some variants only");
         // Outside read-only mode the description is the spec's own.
         let kv = builtin("manage_kv_store");
-        assert!(names(kv.tool.description.as_deref().unwrap_or_default(), "delete"));
+        assert!(names(
+            kv.tool.description.as_deref().unwrap_or_default(),
+            "delete"
+        ));
     }
 
     #[test]

@@ -425,7 +425,9 @@ request:
             .request("tools/call", json!({"name": "flow_hello", "arguments": {}}))
             .await;
         assert_eq!(called["result"]["isError"], json!(false), "{called}");
-        let text = called["result"]["content"][0]["text"].as_str().unwrap_or_default();
+        let text = called["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
         let answered: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(answered["id"], "hello-from-stub");
         let after = engine.load_full();

@@ -462,9 +462,7 @@ impl ServerHandler for KestraMcp {
         if let Err(e) = &outcome {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }
-        let has_output_schema = engine
-            .tool(&name)
-            .is_some_and(|t| t.tool.output_schema.is_some());
+        let has_output_schema = engine.tool(&name).is_some_and(|t| t.tool.output_schema.is_some());
         let result = if has_output_schema {
             to_structured_call_result(outcome)
         } else {

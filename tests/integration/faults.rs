@@ -131,7 +131,10 @@ async fn a_long_result_is_cut_to_the_result_bound_with_a_note() {
     let result = bed.server.call(LIST, json!({"namespace": "ns"})).await;
     let text = result["content"][0]["text"].as_str().unwrap_or_default();
     assert!(text.len() <= 16 * 1024, "{} bytes of text", text.len());
-    assert!(result.get("structuredContent").is_none(), "no outputSchema: text only");
+    assert!(
+        result.get("structuredContent").is_none(),
+        "no outputSchema: text only"
+    );
     let structured = &result_json(&result);
     let kept = structured["results"].as_array().map(Vec::len).unwrap_or(0);
     assert!(kept > 100 && kept < 2_000, "kept {kept}");

@@ -413,8 +413,12 @@ async fn a_result_carries_its_data_once_unless_the_tool_advertises_an_output_sch
     let (dir, _) = spec_dir("flow_count.yaml", tool);
     let tools_dir = dir.path().display().to_string();
     let mut bed = Bed::with_env(&[("KESTRA_MCP_TOOLS_DIR", &tools_dir)]).await;
-    bed.answer("GET", "/api/v1/main/flows/search", json(json!({"results": [], "total": 0})))
-        .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/search",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
 
     let plain = bed.server.call("search_flows", json!({"query": "x"})).await;
     assert_eq!(result_json(&plain)["total"], 0, "{plain}");
