@@ -58,7 +58,7 @@ def test_lists_tools_with_schemas(kestra):
     assert tools["search_flows"].annotations.read_only_hint is True
 
 
-def test_calls_tools_and_reads_structured_content(kestra):
+def test_calls_tools_and_reads_their_json_text(kestra):
     async def body(session):
         found = await session.call_tool("search_flows", {"query": "hello"})
         stored = await session.call_tool(
@@ -73,8 +73,8 @@ def test_calls_tools_and_reads_structured_content(kestra):
     assert data(found)["total"] == 1
     # No outputSchema: the data once, as JSON text.
     assert found.structured_content is None
-    assert stored.structured_content == {"status": "ok"}
-    assert read.structured_content == {"type": "STRING", "value": "hi"}
+    assert data(stored) == {"status": "ok"}
+    assert data(read) == {"type": "STRING", "value": "hi"}
     assert missing.is_error
     assert "404" in missing.content[0].text and "No value found for key 'nope'" in missing.content[0].text
 
