@@ -85,7 +85,7 @@ pub const READ_ONLY_HEADER: &str = "X-MCP-Readonly";
 /// What the guards remember during one call.
 #[derive(Debug, Default)]
 pub struct GuardMemo {
-    /// The namespace of each execution already asked of Kestra.
+    /// The namespace of each execution and app already asked of Kestra, by [`Owned::key`].
     executions: Mutex<BTreeMap<String, String>>,
     /// Notes for the result (items left out of listings).
     notes: Mutex<Vec<String>>,
@@ -323,15 +323,49 @@ async fn check_namespaces(
             return Err(CallError::Refused(refusal));
         }
     }
-    for id in &placement.executions {
-        let namespace = execution_namespace(sender, policies, call, id).await?;
+    let executions = placement.executions.iter().map(|id| (Owned::Execution, id));
+    let apps = placement.apps.iter().map(|uid| (Owned::App, uid));
+    for (kind, id) in executions.chain(apps) {
+        let namespace = owner_namespace(sender, policies, call, kind, id).await?;
         if let Some(policy) = policies.iter().find(|p| !p.allows(&namespace)) {
             return Err(CallError::Refused(
-                policy.refusal(&format!("{what} (execution {id})"), &namespace),
+                policy.refusal(&format!("{what} ({} {id})", kind.word()), &namespace),
             ));
         }
     }
     Ok(())
+}
+
+/// What a request names by id whose namespace only Kestra knows.
+#[derive(Debug, Clone, Copy)]
+enum Owned {
+    Execution,
+    App,
+}
+
+impl Owned {
+    fn word(self) -> &'static str {
+        match self {
+            Owned::Execution => "execution",
+            Owned::App => "app",
+        }
+    }
+
+    /// Where Kestra answers it (with its `namespace`), `encoded` being its id as one segment.
+    fn lookup_path(self, encoded: &str) -> String {
+        match self {
+            Owned::Execution => format!("/executions/{encoded}"),
+            Owned::App => format!("/apps/{encoded}"),
+        }
+    }
+
+    /// Its key in the call's memo: an execution's id as is, an app's prefixed.
+    fn key(self, id: &str) -> String {
+        match self {
+            Owned::Execution => id.to_owned(),
+            Owned::App => format!("app:{id}"),
+        }
+    }
 }
 
 /// What an execution id is encoded with in the lookup's path: all but RFC 3986's unreserved
@@ -342,42 +376,46 @@ const ID_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'.')
     .remove(b'~');
 
-/// The namespace of execution `id`: `GET /executions/{id}` through the exchange point (its
-/// budget, cancellation and log), remembered for the rest of the call.
-async fn execution_namespace(
+/// The namespace of the execution or app `id`: `GET /executions/{id}` or `GET /apps/{uid}`
+/// through the exchange point (its budget, cancellation and log), remembered for the rest of
+/// the call.
+async fn owner_namespace(
     sender: Sender<'_>,
     policies: &[&Namespaces],
     call: &CallContext,
+    kind: Owned,
     id: &str,
 ) -> Result<String, CallError> {
-    if let Some(namespace) = call.guard.execution(id) {
+    if let Some(namespace) = call.guard.execution(&kind.key(id)) {
         return Ok(namespace);
     }
+    let word = kind.word();
     let cannot = |why: String| {
         let settings: Vec<String> = policies.iter().map(|p| p.shown()).collect();
         CallError::Refused(format!(
-            "refused: cannot tell which namespace execution '{id}' is in ({why}), and {} restricts namespaces to {}; nothing else was sent",
+            "refused: cannot tell which namespace {word} '{id}' is in ({why}), and {} restricts namespaces to {}; nothing else was sent",
             guard::SETTING,
             settings.join(" and ")
         ))
     };
     if id.is_empty() || id == "." || id == ".." {
-        return Err(cannot("not an execution id".into()));
+        return Err(cannot(format!("not an {word} id")));
     }
-    let encoded = percent_encoding::utf8_percent_encode(id, ID_SEGMENT);
-    let lookup = RenderedRequest::get(Scope::Tenant, &format!("/executions/{encoded}"), &[]);
+    let encoded = percent_encoding::utf8_percent_encode(id, ID_SEGMENT).to_string();
+    let lookup = RenderedRequest::get(Scope::Tenant, &kind.lookup_path(&encoded), &[]);
     let answer = send(sender, call, &lookup, Delivery::Retried).await?;
     if answer.status != 200 {
         return Err(cannot(format!(
-            "Kestra answered {} to GET /executions/{id}",
-            answer.status
+            "Kestra answered {} to GET {}",
+            answer.status,
+            kind.lookup_path(id)
         )));
     }
     let namespace = serde_json::from_slice::<Value>(&answer.body)
         .ok()
         .and_then(|v| v.get("namespace").and_then(Value::as_str).map(str::to_owned))
         .ok_or_else(|| cannot("Kestra's answer has no namespace".into()))?;
-    call.guard.remember(id, &namespace);
+    call.guard.remember(&kind.key(id), &namespace);
     Ok(namespace)
 }
 

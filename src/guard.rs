@@ -5,8 +5,10 @@
 //!
 //! A request is placed from what it names, never from the tool that sent it:
 //! - its path, matched against the operations table (`spec::operations::all_routes`): a
-//!   `{namespace}` parameter, the `{id}` of `/namespaces/{id}...`, and an `{executionId}`
-//!   (whose namespace the exchange point asks Kestra: `GET /executions/{id}`);
+//!   `{namespace}` parameter, the `{id}` of `/namespaces/{id}...`, an `{executionId}` and an
+//!   app's `{uid}` (whose namespace the exchange point asks Kestra: `GET /executions/{id}`,
+//!   `GET /apps/{uid}`); a dashboard belongs to no namespace (Kestra's `Dashboard` has none), so
+//!   a dashboard by id cannot be placed and is refused;
 //! - its query: `namespace`, `filters[namespace][EQUALS|IN]` (namespaces), and
 //!   `filters[namespace][PREFIX|STARTS_WITH]`, `prefix` (prefixes some allowed namespace must
 //!   start with);
@@ -237,6 +239,9 @@ pub struct Placement {
     pub prefixes: Vec<String>,
     /// Execution ids it names; each execution's namespace must be allowed (asked of Kestra).
     pub executions: Vec<String>,
+    /// App uids it names (`/apps/{uid}...`); each app's namespace must be allowed (asked of
+    /// Kestra).
+    pub apps: Vec<String>,
     /// A YAML body whose namespace cannot be read.
     pub unreadable_body: bool,
     /// Whether its answer is a listing whose items are checked one by one.
@@ -251,6 +256,7 @@ impl Placement {
     pub fn unplaced(&self) -> bool {
         self.namespaces.is_empty()
             && self.executions.is_empty()
+            && self.apps.is_empty()
             && self.prefixes.is_empty()
             && !self.listing
             && !self.free
@@ -337,11 +343,13 @@ fn decode(segment: &str) -> String {
 
 fn place_path(route: &Route, bound: &[(&'static str, String)], placement: &mut Placement) {
     let under_namespaces = route.path.starts_with("/namespaces/{id}");
+    let an_app = route.path.starts_with("/apps/{uid}");
     for (name, value) in bound {
         match *name {
             "namespace" => placement.namespaces.push(value.clone()),
             "id" if under_namespaces => placement.namespaces.push(value.clone()),
             "executionId" => placement.executions.push(value.clone()),
+            "uid" if an_app => placement.apps.push(value.clone()),
             _ => {}
         }
     }
@@ -404,7 +412,7 @@ fn place_body(body: &RenderedBody, path: &str, path_names_namespace: bool, place
 }
 
 /// The first reason `policy` refuses `placement` of a request shown as `what` (`GET /flows`),
-/// leaving the executions to the caller.
+/// leaving the executions and apps to the caller.
 pub fn refusal(policy: &Namespaces, placement: &Placement, what: &str) -> Option<String> {
     if let Some(namespace) = placement.namespaces.iter().find(|n| !policy.allows(n)) {
         return Some(policy.refusal(what, namespace));
@@ -559,6 +567,14 @@ mod tests {
         assert_eq!(placed.executions, vec!["5Xn1sY"]);
         let placed = place(&get("/logs/5Xn1sY/download", &[]));
         assert_eq!(placed.executions, vec!["5Xn1sY"]);
+        // An app by uid is looked up; a dashboard by id has no namespace to look up.
+        let mut enable = get("/apps/u1/enable", &[]);
+        enable.method = Method::Post;
+        assert_eq!(place(&enable).apps, vec!["u1"]);
+        assert_eq!(place(&get("/apps/u1", &[])).apps, vec!["u1"]);
+        let search = place(&get("/apps/search", &[]));
+        assert!(search.apps.is_empty() && search.listing);
+        assert!(place(&get("/dashboards/d1", &[])).unplaced());
         let placed = place(&get(
             "/executions/search",
             &[

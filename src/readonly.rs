@@ -99,7 +99,8 @@ pub fn request_refusal(method: Method, path: &str) -> String {
 
 /// How `tool` is advertised in read-only mode: `None` when every action writes; otherwise the
 /// tool with the writing values removed from its dispatch enum (and their `allOf` requirement
-/// entries, and a writing default), annotated as reading.
+/// entries, and a writing default), its spec's `read_only_description` when it has one,
+/// annotated as reading.
 pub fn restrict(tool: &CompiledTool) -> Option<Tool> {
     if every_action_writes(tool) {
         return None;
@@ -111,6 +112,9 @@ pub fn restrict(tool: &CompiledTool) -> Option<Tool> {
             let mut schema = (*advertised.input_schema).clone();
             drop_variants(&mut schema, argument, &writing);
             advertised.input_schema = Arc::new(schema);
+            if let Some(description) = &tool.read_only_description {
+                advertised.description = Some(description.clone().into());
+            }
         }
     }
     advertised.annotations = Some(reading_annotations(advertised.annotations.take()));
@@ -251,6 +255,51 @@ mod tests {
         let advertised = restrict(&search).unwrap();
         assert_eq!(advertised.input_schema, search.tool.input_schema);
         assert_eq!(advertised.annotations.unwrap().read_only_hint, Some(true));
+    }
+
+    /// Whether `text` has `name` as a whole word (underscores read as spaces too: `change_status`
+    /// is also "change status").
+    fn names(text: &str, name: &str) -> bool {
+        let words: Vec<String> = text
+            .to_lowercase()
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map(str::to_owned)
+            .collect();
+        let spaced = name.replace('_', " ");
+        words.iter().any(|w| w == name) || text.to_lowercase().contains(&spaced) && spaced.contains(' ')
+    }
+
+    #[test]
+    fn read_only_descriptions_name_no_action_the_schema_no_longer_offers() {
+        let catalog = load_catalog(&LoadOptions::default()).unwrap();
+        let mut restricted = 0;
+        for tool in &catalog.tools {
+            let writing: Vec<&str> = writing_variants(tool).into_iter().flatten().collect();
+            let Some(advertised) = restrict(tool).filter(|_| !writing.is_empty()) else {
+                continue;
+            };
+            restricted += 1;
+            let name = &tool.tool.name;
+            let description = advertised.description.as_deref().unwrap_or_default();
+            assert_ne!(
+                Some(description),
+                tool.tool.description.as_deref(),
+                "{name}: give it a read_only_description"
+            );
+            for variant in &writing {
+                assert!(
+                    !names(description, variant),
+                    "{name} names '{variant}': {description}"
+                );
+            }
+        }
+        assert!(restricted >= 8, "{restricted} tools keep some variants only");
+        // Outside read-only mode the description is the spec's own.
+        let kv = builtin("manage_kv_store");
+        assert!(names(
+            kv.tool.description.as_deref().unwrap_or_default(),
+            "delete"
+        ));
     }
 
     #[test]

@@ -526,7 +526,11 @@ request:
             .request("tools/call", json!({"name": "flow_hello", "arguments": {}}))
             .await;
         assert_eq!(called["result"]["isError"], json!(false), "{called}");
-        assert_eq!(called["result"]["structuredContent"]["id"], "hello-from-stub");
+        let text = called["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        let answered: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(answered["id"], "hello-from-stub");
         let after = engine.load_full();
         let builtin = |e: &Engine, name: &str| e.tool_set().get_shared(name).unwrap().clone();
         for name in &first {

@@ -130,15 +130,36 @@ impl KestraMcp {
     }
 }
 
-/// Converts an engine outcome into an MCP result (or a protocol error for an unknown tool).
+/// Converts an engine outcome into an MCP result (or a protocol error for an unknown tool):
+/// the data once, as compact JSON text. See [`to_structured_call_result`] for a tool with an
+/// `outputSchema`.
 pub fn to_call_result(
     outcome: Result<serde_json::Map<String, Value>, CallError>,
+) -> Result<CallToolResult, ErrorData> {
+    call_result(outcome, false)
+}
+
+/// As [`to_call_result`], with the data also as `structuredContent`: MCP requires it of a tool
+/// that advertises an `outputSchema` (and asks for the same JSON as text beside it). Other tools
+/// answer text only: hosts forward both to the model when both are there, which doubled the bytes
+/// of every answer.
+pub fn to_structured_call_result(
+    outcome: Result<serde_json::Map<String, Value>, CallError>,
+) -> Result<CallToolResult, ErrorData> {
+    call_result(outcome, true)
+}
+
+fn call_result(
+    outcome: Result<serde_json::Map<String, Value>, CallError>,
+    structured: bool,
 ) -> Result<CallToolResult, ErrorData> {
     match outcome {
         Ok(result) => {
             let text = serde_json::to_string(&result).unwrap_or_default();
             let mut out = CallToolResult::success(vec![ContentBlock::text(text)]);
-            out.structured_content = Some(Value::Object(result));
+            if structured {
+                out.structured_content = Some(Value::Object(result));
+            }
             Ok(out)
         }
         Err(e) if e.is_protocol_error() => Err(ErrorData::invalid_params(e.to_string(), None)),
@@ -475,7 +496,13 @@ impl ServerHandler for KestraMcp {
         if let Err(e) = &outcome {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }
-        to_call_result(outcome).map(CallToolResponse::from)
+        let has_output_schema = engine.tool(&name).is_some_and(|t| t.tool.output_schema.is_some());
+        let result = if has_output_schema {
+            to_structured_call_result(outcome)
+        } else {
+            to_call_result(outcome)
+        };
+        result.map(CallToolResponse::from)
     }
 }
 

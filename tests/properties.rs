@@ -528,6 +528,18 @@ mod namespace_guard {
                     *outside_mentions.entry(id.clone()).or_default() += 1;
                 }
             }
+            for uid in &placement.apps {
+                // An app's lookup is answered with the canned object: its namespace is the app's.
+                let namespace = recorder.answer["namespace"].as_str().unwrap_or("");
+                if !policy.allows(namespace) {
+                    assert_eq!(
+                        (request.method, request.path.as_str()),
+                        (Method::Get, format!("/apps/{uid}").as_str()),
+                        "only the lookup may name an app outside: {shown}"
+                    );
+                    *outside_mentions.entry(format!("app:{uid}")).or_default() += 1;
+                }
+            }
         }
         for (id, count) in outside_mentions {
             assert_eq!(

@@ -273,22 +273,26 @@ def context_report(w, rust: Server, py: Server | None) -> None:
     w("## Context size (issue 19)")
     w("")
     w("What every turn of an agent pays for the tool definitions, and what the listing tools")
-    w("answer (text bytes the agent reads), from `scripts/bench/sizes.py` (stub Kestra of recorded")
-    w("shapes; run it alone with `--binary`, or `--tools-dir` for other specs).")
+    w("answers, from `scripts/bench/sizes.py` (stub Kestra of recorded shapes; run it alone with")
+    w("`--binary` and `--python-venv`, or `--tools-dir` for other specs). An answer is its text")
+    w("content and the whole `result` as sent (text plus any `structuredContent`).")
     w("")
     w("| `tools/list` | tools | kestra-mcp bytes | Python server bytes |")
     w("| --- | --- | --- | --- |")
-    py_bytes = py.figures.get("tools_list_bytes") if py else None
+    pyc = ctx.get("python")
+    py_bytes = pyc["bytes"] if pyc else (py.figures.get("tools_list_bytes") if py else None)
     for mode, f in ctx["modes"].items():
         other = f"{py_bytes:,}" if (mode == "all" and py_bytes) else "n/a"
         w(f"| {mode} | {f['tools']} | {f['bytes']:,} | {other} |")
     w("")
     w("Largest definitions: " + ", ".join(f"{name} {size:,}" for size, name in ctx["largest"]) + ".")
     w("")
-    w("| answer | bytes |")
-    w("| --- | --- |")
-    for what, size in ctx["answers"].items():
-        w(f"| {what} | {size:,} |")
+    w("| answer | kestra-mcp text | kestra-mcp result | Python server text | Python server result |")
+    w("| --- | --- | --- | --- | --- |")
+    for what, answer in ctx["answers"].items():
+        text, result = context_sizes.shown(answer)
+        py_text, py_result = context_sizes.shown(pyc["answers"].get(what) if pyc else None)
+        w(f"| {what} | {text} | {result} | {py_text} | {py_result} |")
     w("")
 
 
@@ -1026,7 +1030,7 @@ def main() -> int:
         log("[kestra-mcp] spec scaling")
         scaling = bench_spec_scaling(binary, rust, [39, 500, 5000], scaling_runs)
         log("context sizes (tools/list per mode, listing answers)")
-        rust.figures["context"] = context_sizes.measure(str(binary))
+        rust.figures["context"] = context_sizes.measure(str(binary), python_venv=args.python_venv if py else None)
         if py:
             py.figures["tools_list_bytes"] = tools_list_bytes(py)
     finally:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What an agent's context pays: `tools/list` bytes per mode and the answer bytes of the
-listing tools (issue 19).
+listing tools (issue 19), side by side with the Python server when it is installed.
 
-    python3 scripts/bench/sizes.py --binary target/debug/kestra-mcp [--tools-dir DIR] [--json]
+    python3 scripts/bench/sizes.py --binary target/debug/kestra-mcp [--tools-dir DIR]
+        [--python-venv .tools/pyserver] [--json]
 
 - `tools/list` (compact JSON of the result, as sent) with every tool, KESTRA_MCP_TOOLSETS=default,
   =dynamic and KESTRA_MCP_READ_ONLY=true, and the largest definitions;
@@ -10,8 +11,10 @@ listing tools (issue 19).
   `list_flows_in_namespace` over 20 flows, served by a stub Kestra made of recorded shapes
   (recorded-1.3.0: a two-task execution with attempts and histories, a log entry, a flow).
 
-`--tools-dir` serves other specs over the built-in ones (e.g. an older tools.d, for a before
-and after). harness.py imports `measure` for docs/benchmarks.md.
+An answer is measured twice: the bytes of its text content (what a host that reads the text
+gives the model) and of the whole `result` as sent (text plus any `structuredContent`: what a
+host that forwards both gives it). `--tools-dir` serves other specs over the built-in ones (e.g.
+an older tools.d, for a before and after). harness.py imports `measure` for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -123,7 +126,8 @@ class Stub(BaseHTTPRequestHandler):
         page, size = int(q.get("page", 1)), int(q.get("size", 10))
         if url.path.endswith("/configs"):
             self.reply({"version": "1.3.0", "edition": "OSS"})
-        elif url.path.endswith("/executions/search"):
+        elif url.path.endswith("/executions/search") or url.path.endswith("/executions"):
+            # The Python server (0.1.2) lists with GET /executions, kestra-mcp searches.
             items = Stub.executions
             self.reply({"results": items[(page - 1) * size: page * size], "total": len(items)})
         elif url.path.endswith("/logs/search"):
@@ -135,8 +139,8 @@ class Stub(BaseHTTPRequestHandler):
 
 
 class Session:
-    def __init__(self, binary: str, env: dict[str, str]):
-        self.p = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, cmd: list[str], env: dict[str, str]):
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, env=env, text=True)
         self.next_id = 0
         self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -157,18 +161,46 @@ class Session:
             if msg.get("id") == self.next_id:
                 return msg
 
-    def call_bytes(self, tool: str, args: dict) -> int:
-        """Bytes of the text the agent reads (the result's text content)."""
+    def call_bytes(self, tool: str, args: dict) -> dict:
+        """Bytes of the result's text content, and of the whole result as sent."""
         result = self.request("tools/call", {"name": tool, "arguments": args})["result"]
-        assert not result.get("isError"), result
-        return sum(len(c.get("text", "").encode()) for c in result["content"])
+        if result.get("isError"):
+            return {"error": " ".join(c.get("text", "") for c in result["content"])[:200]}
+        return {"text": sum(len(c.get("text", "").encode()) for c in result["content"]),
+                "result": compact(result),
+                "structured": "structuredContent" in result}
 
     def close(self) -> None:
         self.p.kill()
         self.p.wait()
 
 
-def measure(binary: str, tools_dir: str | None = None) -> dict:
+def answers(s: Session) -> dict:
+    """The listing tools' answers, called the same way on either server."""
+    out = {}
+    for n in (40, 500):
+        Stub.executions = [execution(i) for i in range(n)]
+        out[f"list_executions, {n} executions"] = s.call_bytes("list_executions", {"namespace": "company.team"})
+    out["search_logs, 25 entries"] = s.call_bytes("search_logs", {"namespace": "company.team"})
+    out["list_flows_in_namespace, 20 flows"] = s.call_bytes(
+        "list_flows_in_namespace", {"namespace": "company.team"})
+    return out
+
+
+def python_command(venv: str) -> tuple[list[str], dict[str, str]] | None:
+    """How to run the Python server installed in `venv` (scripts/bench.sh installs it), or None."""
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        return None
+    found = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True)
+    src = os.path.join(found.stdout.strip(), "src")
+    if not os.path.exists(os.path.join(src, "server.py")):
+        return None
+    return [py, "-c", "import server; server.main()"], {"PYTHONPATH": src}
+
+
+def measure(binary: str, tools_dir: str | None = None, python_venv: str | None = None) -> dict:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {"PATH": os.environ.get("PATH", ""),
@@ -176,48 +208,64 @@ def measure(binary: str, tools_dir: str | None = None) -> dict:
            "KESTRA_VERSION": "1.3.0", "KESTRA_MCP_DISABLED_TOOLS": "none"}
     if tools_dir:
         env["KESTRA_MCP_TOOLS_DIR"] = tools_dir
-    out: dict = {"modes": {}, "answers": {}}
+    out: dict = {"modes": {}, "answers": {}, "python": None}
     try:
         for mode, extra in [("all", {}), ("default", {"KESTRA_MCP_TOOLSETS": "default"}),
                             ("dynamic", {"KESTRA_MCP_TOOLSETS": "dynamic"}),
                             ("read-only", {"KESTRA_MCP_READ_ONLY": "true"})]:
-            s = Session(binary, dict(env, **extra))
+            s = Session([binary], dict(env, **extra))
             listing = s.request("tools/list", {})["result"]
             out["modes"][mode] = {"tools": len(listing["tools"]), "bytes": compact(listing)}
             if mode == "all":
                 per_tool = sorted(((compact(t), t["name"]) for t in listing["tools"]), reverse=True)
                 out["largest"] = per_tool[:5]
             s.close()
-        s = Session(binary, env)
-        for n in (40, 500):
-            Stub.executions = [execution(i) for i in range(n)]
-            out["answers"][f"list_executions, {n} executions"] = s.call_bytes(
-                "list_executions", {"namespace": "company.team"})
-        out["answers"]["search_logs, 25 entries"] = s.call_bytes("search_logs", {"namespace": "company.team"})
-        out["answers"]["list_flows_in_namespace, 20 flows"] = s.call_bytes(
-            "list_flows_in_namespace", {"namespace": "company.team"})
+        s = Session([binary], env)
+        out["answers"] = answers(s)
         s.close()
+        python = python_command(python_venv) if python_venv else None
+        if python:
+            cmd, extra = python
+            s = Session(cmd, dict(env, **extra))
+            listing = s.request("tools/list", {})["result"]
+            out["python"] = {"tools": len(listing["tools"]), "bytes": compact(listing), "answers": answers(s)}
+            s.close()
     finally:
         server.shutdown()
     return out
+
+
+def shown(answer: dict | None) -> tuple[str, str]:
+    """An answer's text and result bytes as table cells."""
+    if not answer:
+        return "n/a", "n/a"
+    if "error" in answer:
+        return ("no such tool", "") if "Unknown tool" in answer["error"] else ("error", answer["error"])
+    return f"{answer['text']:,}", f"{answer['result']:,}"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default="target/debug/kestra-mcp")
     ap.add_argument("--tools-dir")
+    ap.add_argument("--python-venv", help="the Python server's venv (scripts/bench.sh: .tools/pyserver)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    figures = measure(args.binary, args.tools_dir)
+    figures = measure(args.binary, args.tools_dir, args.python_venv)
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
+    py = figures["python"]
     for mode, f in figures["modes"].items():
-        print(f"tools/list {mode:<10} {f['tools']:>3} tools {f['bytes']:>7,} bytes")
+        other = f"   Python server {py['tools']} tools {py['bytes']:,} bytes" if py and mode == "all" else ""
+        print(f"tools/list {mode:<10} {f['tools']:>3} tools {f['bytes']:>7,} bytes{other}")
     for size, name in figures["largest"]:
         print(f"  {size:>6,} {name}")
-    for what, size in figures["answers"].items():
-        print(f"{what:<40} {size:>7,} bytes")
+    print(f"{'answer':<36} {'text':>8} {'result':>8}   {'Python text':>11} {'result':>8}")
+    for what, answer in figures["answers"].items():
+        text, result = shown(answer)
+        py_text, py_result = shown(py["answers"].get(what) if py else None)
+        print(f"{what:<36} {text:>8} {result:>8}   {py_text:>11} {py_result:>8}")
     return 0
 
 

@@ -5,8 +5,9 @@
 //!
 //! - `default: null` and `default: ""` are dropped: an optional argument without a default, or
 //!   whose default is the empty text, is left out;
-//! - `type: [T, "null"]` becomes `type: T` (and `null` leaves an `enum`): a client never needs to
-//!   send `null`, and some clients' function-calling schemas take a single type only;
+//! - `type: [T, "null"]` becomes `type: T` (and `null` leaves an `enum`, and a `{type: null}`
+//!   branch an `anyOf`): a client never needs to send `null`, and some clients'
+//!   function-calling schemas take a single type only;
 //! - variant requirements with the same `then` are merged into one `if` on an `enum` of the
 //!   variants, and the `if` needs no `required` when the dispatch argument is always required.
 
@@ -48,6 +49,9 @@ fn lean_property(property: &mut Value) {
     }
     if let Some(Value::Array(values)) = p.get_mut("enum") {
         values.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(branches)) = p.get_mut("anyOf") {
+        branches.retain(|b| b != &json!({"type": "null"}));
     }
 }
 
@@ -125,7 +129,8 @@ mod tests {
                 "value": {"default": null},
                 "either": {"type": ["string", "integer", "null"]},
                 "flow_id": {"type": "string", "default": ""},
-                "size": {"type": "integer", "default": 10}
+                "size": {"type": "integer", "default": 10},
+                "labels": {"anyOf": [{"type": "object"}, {"type": "array"}, {"type": "null"}]}
             }
         }));
         assert_eq!(
@@ -138,7 +143,8 @@ mod tests {
                     "value": {},
                     "either": {"type": ["string", "integer"]},
                     "flow_id": {"type": "string"},
-                    "size": {"type": "integer", "default": 10}
+                    "size": {"type": "integer", "default": 10},
+                    "labels": {"anyOf": [{"type": "object"}, {"type": "array"}]}
                 }
             })
         );

@@ -45,6 +45,8 @@ pub struct CompiledTool {
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
+    /// The description advertised when read-only mode removes some variants (`readonly.rs`).
+    pub read_only_description: Option<String>,
     /// The template environment its templates are in: its source's (shared by the tools that
     /// source compiled together), or its own for a tool a source added alone. Replacing one
     /// source's tools never touches another source's environment.
@@ -110,6 +112,7 @@ pub struct Unbound {
     input_schema: Arc<Map<String, Value>>,
     defaults: Map<String, Value>,
     dispatch: Dispatch,
+    read_only_description: Option<String>,
 }
 
 impl Unbound {
@@ -123,6 +126,7 @@ impl Unbound {
             input_schema,
             defaults,
             dispatch,
+            read_only_description,
         } = self;
         CompiledTool {
             tool,
@@ -132,6 +136,7 @@ impl Unbound {
             input_schema,
             defaults,
             dispatch,
+            read_only_description,
             templates,
         }
     }
@@ -238,6 +243,7 @@ impl Unbound {
             input_schema,
             defaults,
             dispatch,
+            read_only_description: spec.read_only_description,
         })
     }
 }

@@ -43,6 +43,12 @@ fn all_override(requests: &[&RequestSpec]) -> bool {
 }
 
 fn first_inert(spec: &ToolSpec) -> Option<(String, String)> {
+    if spec.read_only_description.is_some() && spec.variants.is_none() {
+        return Some((
+            "read_only_description".into(),
+            "is read only for a tool with `variants` (read-only mode serves such a tool with its reading variants, or not at all); remove it".into(),
+        ));
+    }
     let top = spec.response.as_ref();
     if spec.steps.is_some() && top.is_some_and(shapes) {
         return Some((
@@ -300,6 +306,12 @@ variants:
     }
 
     const HEAD: &str = "name: t\ngroup: flow\ndescription: d\n";
+
+    #[test]
+    fn a_read_only_description_without_variants_is_inert() {
+        let single = format!("{HEAD}read_only_description: r\nrequest: {{operation: searchFlows}}\n");
+        assert_eq!(inert(&single).unwrap().0, "read_only_description");
+    }
 
     #[test]
     fn unread_values_and_always_omitted_keys_are_inert() {

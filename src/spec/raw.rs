@@ -20,6 +20,11 @@ pub struct ToolSpec {
     pub group: String,
     /// What the tool does, written for the model that picks tools.
     pub description: String,
+    /// The description in read-only mode (`KESTRA_MCP_READ_ONLY`, or a session's header) of a
+    /// tool that keeps some of its variants: what the reading ones do, naming none of the
+    /// writing ones the schema no longer offers. Without it the description is left as written.
+    #[serde(default)]
+    pub read_only_description: Option<String>,
     /// Optional human-readable title.
     #[serde(default)]
     pub title: Option<String>,

@@ -26,6 +26,14 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from kestra_stub import KestraStub  # noqa: E402
 
+
+def data(result):
+    """A result's data: its JSON text (structuredContent comes only with an outputSchema)."""
+    value = json.loads(result.content[0].text)
+    assert result.structured_content in (None, value), result
+    return value
+
+
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 IMAGE = os.environ.get("KESTRA_MCP_IMAGE", "kestra-mcp:test")
 SIM = os.environ.get("KESTRA_SIM_BIN", os.path.join(ROOT, "target", "debug", "kestra-sim"))
@@ -147,7 +155,7 @@ def test_image_lists_added_and_overridden_tools_and_calls_kestra(kestra, tools_d
     assert tools["search_flows"].description == "Overridden search (from the mounted tools.d)."
     assert "execute_flow" in tools, "built-in tools are still there"
     assert not found.is_error
-    assert found.structured_content["total"] == 1
+    assert data(found)["total"] == 1
     method, path, headers, _ = kestra.requests[-1]
     assert (method, path) == ("GET", "/api/v1/main/flows/search?filters%5Bq%5D%5BEQUALS%5D=hello&page=1&size=5")
     assert headers["authorization"] == "Bearer image-test-token"
@@ -183,9 +191,9 @@ def test_image_against_the_simulator_with_mounted_tools(kestra_sim, tools_dir):
     assert len(tools) == 40 and tools["search_flows"].description.startswith("Overridden")
     for result in (created, source, found, started):
         assert not result.is_error, result.content[0].text
-    assert source.structured_content["source"] == FLOW
-    assert found.structured_content["total"] == 1
-    execution_id = started.structured_content["id"]
+    assert data(source)["source"] == FLOW
+    assert data(found)["total"] == 1
+    execution_id = data(started)["id"]
     # The simulator has the execution the image started.
     stored = sim_get(f"{kestra_sim}/main/executions/{execution_id}")
     assert (stored["namespace"], stored["flowId"]) == ("company.team", "hello_image")

@@ -8,7 +8,9 @@ import re
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 READ = re.compile(
-    r'(?:env\s*=\s*|var(?:_os)?\(\s*|non_empty\(\s*|get\(\s*|(?:seconds|bytes|flag)\(\s*&non_empty,\s*)'
+    # `pub const SETTING: &str = "KESTRA_MCP_NAMESPACES"`: a setting read through its constant.
+    r'(?:env\s*=\s*|var(?:_os)?\(\s*|non_empty\(\s*|get\(\s*|(?:seconds|bytes|flag)\(\s*&non_empty,\s*'
+    r'|const SETTING: &str = )'
     r'"(KESTRA_[A-Z0-9_]+)"'
 )
 

@@ -22,6 +22,14 @@ from mcp.shared.exceptions import MCPError
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from kestra_stub import KestraStub  # noqa: E402
 
+
+def data(result):
+    """A result's data: its JSON text (structuredContent comes only with an outputSchema)."""
+    value = json.loads(result.content[0].text)
+    assert result.structured_content in (None, value), result
+    return value
+
+
 HERE = os.path.dirname(__file__)
 BINARY = os.environ.get("KESTRA_MCP_BIN", os.path.join(HERE, "../../target/debug/kestra-mcp"))
 TOKEN = "http-client-token"
@@ -136,7 +144,7 @@ def test_python_sdk_two_sessions_at_once(server, kestra):
     for init, tools, found in results:
         assert init.server_info.name == "kestra-mcp"
         assert len(tools.tools) == 39
-        assert not found.is_error and found.structured_content["total"] == 1
+        assert not found.is_error and data(found)["total"] == 1
     sent = [r for r in kestra.requests if r[1].startswith("/api/v1/main/flows/search")]
     assert len(sent) == 2
     # The client's token never reaches Kestra: only the configured one does.
@@ -246,7 +254,7 @@ def test_python_sdk_2026_07_28_without_handshake_over_http(server, kestra):
     assert version == "2026-07-28"
     assert "2026-07-28" in discovered.supported_versions
     assert len(tools.tools) == 39
-    assert not found.is_error and found.structured_content["total"] == 1
+    assert not found.is_error and data(found)["total"] == 1
     assert bad.is_error
 
 
@@ -289,7 +297,7 @@ def test_dynamic_toolsets_are_enabled_per_http_session_and_announced(dynamic_ser
                         await changed.wait()
                     seen["a_after"] = sorted(t.name for t in (await session.list_tools()).tools)
                     found = await session.call_tool("search_flows", {"query": "hello"})
-                    seen["a_found"] = found.structured_content["total"]
+                    seen["a_found"] = data(found)["total"]
                     a_enabled.set()
 
         async def watching():
@@ -320,6 +328,84 @@ def test_dynamic_toolsets_are_enabled_per_http_session_and_announced(dynamic_ser
     assert seen["b_refused"] == "tool 'search_flows' not found", seen["b_refused"]
 
 
+@pytest.fixture
+def watched_dynamic_server(kestra):
+    tools_dir = tempfile.mkdtemp()
+    proc, url = start_server({"KESTRA_BASE_URL": kestra.url, "KESTRA_MCP_DISABLED_TOOLS": "none",
+                              "KESTRA_MCP_TOOLSETS": "dynamic", "KESTRA_MCP_TOOLS_DIR": tools_dir}, ["--watch"])
+    yield url, tools_dir
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+EXTRA_SPEC = """name: {name}
+group: flow
+description: Extra flow tool.
+input:
+  type: object
+  properties: {{}}
+request:
+  method: GET
+  path: /flows/search
+"""
+
+
+def test_a_spec_added_during_a_dynamic_http_session_is_announced_and_listed_once_its_toolset_is_enabled(
+        watched_dynamic_server):
+    """The rule: a reload tells every session (`tools/list_changed`); a dynamic session lists a new
+    tool only when its toolset is enabled there, at once if it already was."""
+    url, tools_dir = watched_dynamic_server
+    discovery = ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
+
+    def add(name):
+        with open(os.path.join(tools_dir, f"{name}.yaml"), "w", encoding="utf-8") as f:
+            f.write(EXTRA_SPEC.format(name=name))
+
+    async def scenario():
+        changes = []
+        seen = {}
+
+        async def on_message(message):
+            if isinstance(message, types.ToolListChangedNotification):
+                changes.append(message)
+
+        async def next_change(count):
+            with anyio.fail_after(15):
+                while len(changes) < count:
+                    await anyio.sleep(0.05)
+
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client, streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write, message_handler=on_message) as session:
+                await session.initialize()
+                seen["before"] = sorted(t.name for t in (await session.list_tools()).tools)
+                # Give the server-to-client event stream (GET /mcp) time to open.
+                await anyio.sleep(0.5)
+                add("flow_extra")
+                await next_change(1)
+                seen["added_not_enabled"] = sorted(t.name for t in (await session.list_tools()).tools)
+                flow = await session.call_tool("get_toolset_tools", {"toolset": "flow"})
+                seen["flow_toolset"] = [t["name"] for t in data(flow)["tools"]]
+                enabled = await session.call_tool("enable_toolset", {"toolset": "flow"})
+                seen["tools_added"] = data(enabled)["tools_added"]
+                await next_change(2)
+                seen["enabled"] = sorted(t.name for t in (await session.list_tools()).tools)
+                add("flow_more")
+                await next_change(3)
+                seen["added_enabled"] = sorted(t.name for t in (await session.list_tools()).tools)
+        return seen
+
+    seen = anyio.run(scenario)
+    assert seen["before"] == discovery
+    # Announced, but not listed: its toolset is not enabled in this session.
+    assert seen["added_not_enabled"] == discovery, seen
+    assert "flow_extra" in seen["flow_toolset"], seen
+    assert "flow_extra" in seen["tools_added"] and "search_flows" in seen["tools_added"], seen
+    assert "flow_extra" in seen["enabled"] and "manage_kv_store" not in seen["enabled"], seen
+    # Its toolset enabled: a tool added later is listed at once.
+    assert "flow_more" in seen["added_enabled"] and "flow_extra" in seen["added_enabled"], seen
+
+
 def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_revision(dynamic_server):
     async def scenario():
         client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
@@ -332,7 +418,7 @@ def test_enabling_needs_a_session_and_says_so_over_the_sessionless_2026_07_28_re
 
     version, listed, enabled = anyio.run(scenario)
     assert version == "2026-07-28"
-    assert not listed.is_error and listed.structured_content["toolsets"]
+    assert not listed.is_error and data(listed)["toolsets"]
     assert enabled.is_error and "set KESTRA_MCP_TOOLSETS" in enabled.content[0].text, enabled
 
 
@@ -388,7 +474,7 @@ def test_narrowing_headers_narrow_one_session_and_never_widen(kestra):
         assert "execute_flow" not in names and "create_flow_from_yaml" not in names, names
         kv = next(t for t in tools if t.name == "manage_kv_store")
         assert kv.input_schema["properties"]["action"]["enum"] == ["get", "list"]
-        assert not found.is_error and found.structured_content["total"] == 1
+        assert not found.is_error and data(found)["total"] == 1
         assert outside.is_error and "X-MCP-Namespaces=company.team,other" in text(outside)
         # `other` in the header widens nothing: the server's setting still refuses it.
         assert widened.is_error and "KESTRA_MCP_NAMESPACES=company.*" in text(widened)
@@ -464,7 +550,7 @@ def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kes
 
     result, seen = anyio.run(wait_with_progress)
     assert not result.is_error, result
-    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    assert data(result)["state"]["current"] == "SUCCESS", result
     values = [p for p, _, _ in seen]
     assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
     assert seen[-1][:2] == (3, 3), seen

@@ -2,6 +2,15 @@
 // Usage: node ts_client.mjs URL TOKEN  (prints one JSON line with what it saw)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// A result's data: its JSON text (structuredContent comes only with an outputSchema); null when
+// the text is not JSON (an error's message).
+const data = (result) => {
+  try {
+    return JSON.parse(result.content?.[0]?.text ?? "null");
+  } catch {
+    return null;
+  }
+};
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
@@ -15,7 +24,7 @@ const bad = await client.callTool({ name: "search_flows", arguments: { query: 42
 console.log(JSON.stringify({
   protocolVersion: transport.protocolVersion ?? null,
   toolCount: tools.tools.length,
-  total: result.structuredContent?.total ?? null,
+  total: data(result)?.total ?? null,
   isError: result.isError ?? false,
   badIsError: bad.isError ?? false,
 }));

@@ -4,6 +4,15 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+// A result's data: its JSON text (structuredContent comes only with an outputSchema); null when
+// the text is not JSON (an error's message).
+const data = (result) => {
+  try {
+    return JSON.parse(result.content?.[0]?.text ?? "null");
+  } catch {
+    return null;
+  }
+};
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
@@ -25,7 +34,7 @@ clearTimeout(timer);
 const after = await client.listTools();
 console.log(JSON.stringify({
   before: before.tools.map((t) => t.name).sort(),
-  added: enabled.structuredContent?.tools_added ?? null,
+  added: data(enabled)?.tools_added ?? null,
   notified: wasNotified,
   after: after.tools.map((t) => t.name).sort(),
 }));

@@ -5,6 +5,15 @@
 // Usage: node ts_waits.mjs URL TOKEN  (prints one JSON line with what it saw)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// A result's data: its JSON text (structuredContent comes only with an outputSchema); null when
+// the text is not JSON (an error's message).
+const data = (result) => {
+  try {
+    return JSON.parse(result.content?.[0]?.text ?? "null");
+  } catch {
+    return null;
+  }
+};
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
@@ -43,8 +52,8 @@ try {
 await new Promise((resolve) => setTimeout(resolve, 1000));
 console.log(JSON.stringify({
   elapsedMs,
-  state: result.structuredContent?.state ?? null,
-  outputs: result.structuredContent?.outputs ?? null,
+  state: data(result)?.state ?? null,
+  outputs: data(result)?.outputs ?? null,
   isError: result.isError ?? false,
   progress: progress.map((p) => p.progress),
   totals: progress.map((p) => p.total ?? null),

@@ -236,3 +236,58 @@ async fn a_search_gets_the_policys_namespace_filter_when_it_is_one_pattern() {
         .collect();
     assert_eq!(prefix, vec!["company"], "{}", sent.url);
 }
+
+#[tokio::test]
+async fn an_app_by_uid_is_looked_up_first_allowed_inside_and_refused_outside() {
+    let mut bed = bed().await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/apps/a-out",
+        json(json!({"uid": "a-out", "namespace": "other", "source": "id: a"})),
+    )
+    .await;
+    let refused = bed
+        .server
+        .call_err("manage_apps", json!({"action": "delete", "uid": "a-out"}))
+        .await;
+    assert!(
+        refused.contains("(app a-out) is in namespace 'other', outside KESTRA_MCP_NAMESPACES"),
+        "{refused}"
+    );
+    // Only the lookup was sent, never the delete.
+    assert_eq!(lines(&bed.requests().await), vec!["GET /api/v1/main/apps/a-out"]);
+
+    bed.answer(
+        "GET",
+        "/api/v1/main/apps/a-in",
+        json(json!({"uid": "a-in", "namespace": "company.team", "source": "id: a"})),
+    )
+    .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/apps/a-in/disable",
+        json(json!({"uid": "a-in"})),
+    )
+    .await;
+    bed.server
+        .call_ok("manage_apps", json!({"action": "disable", "uid": "a-in"}))
+        .await;
+    assert_eq!(
+        lines(&bed.requests().await),
+        vec![
+            "GET /api/v1/main/apps/a-in",
+            "POST /api/v1/main/apps/a-in/disable"
+        ]
+    );
+
+    // An app Kestra does not know cannot be placed: refused after the lookup alone.
+    let refused = bed
+        .server
+        .call_err("manage_apps", json!({"action": "enable", "uid": "gone"}))
+        .await;
+    assert!(
+        refused.contains("cannot tell which namespace app 'gone' is in"),
+        "{refused}"
+    );
+    assert_eq!(lines(&bed.requests().await), vec!["GET /api/v1/main/apps/gone"]);
+}

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::configuration::spec_dir;
 use crate::stub::{Bed, json, line};
-use crate::util::{Server, env_for};
+use crate::util::{Server, env_for, result_json};
 
 /// The initial tool list must stay this small with `dynamic`.
 const DYNAMIC_BUDGET: usize = 4_000;
@@ -125,6 +125,17 @@ async fn read_only_lists_reading_tools_and_refuses_writes_before_any_request() {
         flow["inputSchema"]["properties"]["action"]["enum"],
         json!(["list_revisions", "list_dependencies", "get_yaml"])
     );
+    // The descriptions name only what is served (their read_only_description).
+    let executions = tools.iter().find(|t| t["name"] == "manage_executions").unwrap();
+    let said = executions["description"].as_str().unwrap();
+    assert!(said.starts_with("Get one execution"), "{said}");
+    for gone in ["pause", "kill", "delete", "change_status"] {
+        assert!(!said.contains(gone), "{gone}: {said}");
+    }
+    for (tool, gone) in [(kv, "`set`"), (flow, "`delete`")] {
+        let said = tool["description"].as_str().unwrap();
+        assert!(!said.contains(gone), "{}: {said}", tool["name"]);
+    }
 
     let refused = bed
         .server
@@ -227,7 +238,7 @@ async fn dynamic_discovery_lists_enables_and_notifies_within_the_byte_budget() {
     }
     let answer = answered.unwrap();
     assert!(
-        answer["result"]["structuredContent"]["tools_added"]
+        result_json(&answer["result"])["tools_added"]
             .as_array()
             .unwrap()
             .contains(&json!("execute_flow")),
@@ -394,4 +405,27 @@ fn tools_list_says_what_read_only_and_toolsets_leave_out() {
         state(&dynamic, "search_flows"),
         "after enable_toolset (KESTRA_MCP_TOOLSETS=dynamic)"
     );
+}
+
+#[tokio::test]
+async fn a_result_carries_its_data_once_unless_the_tool_advertises_an_output_schema() {
+    let tool = "name: flow_count\ngroup: flow\ndescription: Counts flows.\ninput:\n  type: object\n  properties: {}\nrequest:\n  method: GET\n  path: /flows/search\nresponse:\n  output_schema:\n    type: object\n    properties:\n      total: {type: integer}\n";
+    let (dir, _) = spec_dir("flow_count.yaml", tool);
+    let tools_dir = dir.path().display().to_string();
+    let mut bed = Bed::with_env(&[("KESTRA_MCP_TOOLS_DIR", &tools_dir)]).await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/flows/search",
+        json(json!({"results": [], "total": 0})),
+    )
+    .await;
+
+    let plain = bed.server.call("search_flows", json!({"query": "x"})).await;
+    assert_eq!(result_json(&plain)["total"], 0, "{plain}");
+    assert!(plain.get("structuredContent").is_none(), "text only: {plain}");
+
+    // MCP requires structuredContent of a tool with an outputSchema, and the same JSON as text.
+    let typed = bed.server.call("flow_count", json!({})).await;
+    assert_eq!(typed["structuredContent"]["total"], 0, "{typed}");
+    assert_eq!(result_json(&typed), typed["structuredContent"]);
 }

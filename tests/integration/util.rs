@@ -189,17 +189,16 @@ impl Server {
         reply["result"].clone()
     }
 
-    /// A successful call's structured result.
+    /// A successful call's result, read from its JSON text (a tool without an outputSchema
+    /// sends no `structuredContent`; one with it sends the same JSON twice).
     pub async fn call_ok(&mut self, name: &str, arguments: Value) -> Value {
         let result = self.call(name, arguments).await;
         assert_ne!(result["isError"], json!(true), "{name} failed: {result}");
-        let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().expect("text content"))
-            .expect("text content is JSON");
-        assert_eq!(
-            text, result["structuredContent"],
-            "text and structuredContent differ"
-        );
-        result["structuredContent"].clone()
+        let text = result_json(&result);
+        if let Some(structured) = result.get("structuredContent") {
+            assert_eq!(&text, structured, "text and structuredContent differ");
+        }
+        text
     }
 
     /// A failed call's error text.
@@ -263,4 +262,10 @@ pub fn run(args: &[&str], env: &[(String, String)], cwd: Option<&std::path::Path
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A tool result's data: its first text block parsed as JSON.
+pub fn result_json(result: &Value) -> Value {
+    let text = result["content"][0]["text"].as_str().expect("text content");
+    serde_json::from_str(text).expect("text content is JSON")
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use wiremock::{Request, ResponseTemplate};
 
 use crate::stub::{Bed, json as json_answer, lines};
+use crate::util::result_json;
 
 /// An execution of three tasks, one ending every `pace`, that never ends when `pace` is `None`.
 struct Progressing {
@@ -97,7 +98,7 @@ async fn a_run_longer_than_the_request_timeout_completes_and_reports_increasing_
             break msg;
         }
     };
-    let result = &reply["result"]["structuredContent"];
+    let result = &result_json(&reply["result"]);
     assert_eq!(
         *result,
         json!({"id": "e1", "namespace": "ns", "flowId": "f", "state": {"current": "SUCCESS", "duration": "PT3S"},
@@ -301,7 +302,7 @@ async fn ask_and_answer(bed: &mut Bed, answer: Value) -> (Value, Value) {
             let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
             server.send_line(&reply.to_string()).await;
         } else if msg["id"] == json!(id) {
-            return (asked, msg["result"]["structuredContent"].clone());
+            return (asked, result_json(&msg["result"]));
         }
     }
 }

@@ -11,6 +11,14 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from kestra_stub import KestraStub
 
+
+def data(result):
+    """A result's data: its JSON text (structuredContent comes only with an outputSchema)."""
+    value = json.loads(result.content[0].text)
+    assert result.structured_content in (None, value), result
+    return value
+
+
 BINARY = os.environ.get("KESTRA_MCP_BIN", os.path.join(os.path.dirname(__file__), "../../target/debug/kestra-mcp"))
 
 
@@ -50,7 +58,7 @@ def test_lists_tools_with_schemas(kestra):
     assert tools["search_flows"].annotations.read_only_hint is True
 
 
-def test_calls_tools_and_reads_structured_content(kestra):
+def test_calls_tools_and_reads_their_json_text(kestra):
     async def body(session):
         found = await session.call_tool("search_flows", {"query": "hello"})
         stored = await session.call_tool(
@@ -62,10 +70,11 @@ def test_calls_tools_and_reads_structured_content(kestra):
 
     found, stored, read, missing = run(params(kestra, KESTRA_API_TOKEN="py-token"), body)
     assert not found.is_error
-    assert found.structured_content["total"] == 1
-    assert json.loads(found.content[0].text) == found.structured_content
-    assert stored.structured_content == {"status": "ok"}
-    assert read.structured_content == {"type": "STRING", "value": "hi"}
+    assert data(found)["total"] == 1
+    # No outputSchema: the data once, as JSON text.
+    assert found.structured_content is None
+    assert data(stored) == {"status": "ok"}
+    assert data(read) == {"type": "STRING", "value": "hi"}
     assert missing.is_error
     assert "404" in missing.content[0].text and "No value found for key 'nope'" in missing.content[0].text
 
@@ -102,7 +111,7 @@ def test_protocol_2026_07_28_without_handshake(kestra):
     assert version == "2026-07-28"
     assert discovered.supported_versions[-1] == "2026-07-28"
     assert len(tools.tools) == 39
-    assert not found.is_error and found.structured_content["total"] == 1
+    assert not found.is_error and data(found)["total"] == 1
     assert missing.is_error and "404" in missing.content[0].text
 
 
@@ -135,9 +144,9 @@ def test_dynamic_discovery_enables_a_toolset_and_the_client_is_told(kestra):
     assert init.capabilities.tools.list_changed is True
     assert sorted(t.name for t in before.tools) == ["enable_toolset", "get_toolset_tools", "list_available_toolsets"]
     assert len(json.dumps([t.model_dump(mode="json", exclude_none=True) for t in before.tools])) <= 4000
-    names = [t["name"] for t in toolsets.structured_content["toolsets"]]
+    names = [t["name"] for t in data(toolsets)["toolsets"]]
     assert "kv" in names and "flow" in names
-    assert enabled.structured_content["tools_added"] == ["manage_kv_store"]
+    assert data(enabled)["tools_added"] == ["manage_kv_store"]
     assert sorted(t.name for t in after.tools) == [
         "enable_toolset", "get_toolset_tools", "list_available_toolsets", "manage_kv_store"]
     # The tool works once enabled: the stub answers 404 for an unknown key.
