@@ -84,6 +84,8 @@ pub struct Config {
     /// `KESTRA_MCP_KILL_ON_CANCEL`: when the client cancels a call that waits, send the wait's
     /// `on_cancel` request (kill the execution). Default false: the execution keeps running.
     pub kill_on_cancel: bool,
+    /// The tasks extension's limits (`KESTRA_MCP_TASK_TTL`, `KESTRA_MCP_MAX_TASKS`).
+    pub tasks: crate::tasks::TaskSettings,
 }
 
 /// A configuration value that cannot be used.
@@ -156,6 +158,10 @@ impl Config {
             },
             wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
             kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
+            tasks: crate::tasks::TaskSettings {
+                ttl: seconds(&non_empty, "KESTRA_MCP_TASK_TTL", 7200.0)?,
+                max: count(&non_empty, "KESTRA_MCP_MAX_TASKS", 100)?,
+            },
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
                     name: "KESTRA_VERSION",
@@ -284,6 +290,21 @@ fn seconds(
         _ => Err(ConfigError {
             name,
             message: format!("'{raw}' is not a positive number of seconds"),
+        }),
+    }
+}
+
+/// A count of at least 0 (`name` unset: `default`).
+fn count(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse::<usize>().map_err(|_| ConfigError {
+            name,
+            message: format!("'{raw}' is not a count (0 or more)"),
         }),
     }
 }

@@ -38,6 +38,7 @@ pub mod serve_http;
 pub mod spec;
 pub mod spectest;
 pub mod stdio;
+pub mod tasks;
 pub mod toolset;
 pub mod wait;
 

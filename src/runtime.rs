@@ -47,6 +47,8 @@ pub struct Runtime {
     wait_limit: Duration,
     /// `KESTRA_MCP_KILL_ON_CANCEL`: a cancelled wait sends its `on_cancel` request.
     kill_on_cancel: bool,
+    /// The tasks extension's limits.
+    tasks: crate::tasks::TaskSettings,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -112,6 +114,7 @@ impl Runtime {
             },
             wait_limit: config.wait_limit,
             kill_on_cancel: config.kill_on_cancel,
+            tasks: config.tasks,
             canned: None,
         })
     }
@@ -135,6 +138,11 @@ impl Runtime {
     /// Whether `KESTRA_MCP_KILL_ON_CANCEL` is set.
     pub fn kill_on_cancel(&self) -> bool {
         self.kill_on_cancel
+    }
+
+    /// `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
+    pub fn tasks(&self) -> crate::tasks::TaskSettings {
+        self.tasks
     }
 
     /// Whether `KESTRA_MCP_READ_ONLY` is set.

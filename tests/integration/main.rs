@@ -12,6 +12,7 @@ mod seams;
 mod spectest;
 mod stub;
 mod surface;
+mod tasks;
 mod tools;
 mod tools_catalog;
 mod tools_ee;

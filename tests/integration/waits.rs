@@ -45,6 +45,13 @@ async fn bed_with(extra: &[(&str, &str)], pace: Option<Duration>) -> Bed {
     let mut env = vec![("KESTRA_MCP_TIMEOUT", "1"), ("KESTRA_VERSION", "1.3.0")];
     env.extend_from_slice(extra);
     let bed = Bed::with_env(&env).await;
+    mount_progressing(&bed, pace).await;
+    bed
+}
+
+/// Kestra's side of execution e1 of ns.f (three tasks, one ending every `pace`; never ending
+/// when `None`), followed by polling; its kill answers 202.
+pub(crate) async fn mount_progressing(bed: &Bed, pace: Option<Duration>) {
     bed.answer(
         "POST",
         "/api/v1/main/executions/ns/f",
@@ -74,7 +81,6 @@ async fn bed_with(extra: &[(&str, &str)], pace: Option<Duration>) -> Bed {
         ResponseTemplate::new(202),
     )
     .await;
-    bed
 }
 
 fn call_with_progress(token: &str) -> Value {
@@ -241,20 +247,34 @@ impl wiremock::Respond for Resume {
 /// A server whose client can be asked (elicitation), and a paused execution of a flow whose
 /// Pause declares two onResume inputs.
 async fn paused_bed() -> Bed {
+    let bed = bed_for(json!({"elicitation": {}}), &[]).await;
+    mount_paused(&bed).await;
+    bed
+}
+
+/// A stub Kestra and a server whose client declared `capabilities`; the `initialize` result is
+/// checked and returned along.
+pub(crate) async fn bed_for(capabilities: Value, extra: &[(&str, &str)]) -> Bed {
     let kestra = wiremock::MockServer::start().await;
     let mut env = crate::util::env_for(&format!("{}/api/v1", kestra.uri()));
     env.push(("KESTRA_VERSION".into(), "1.3.0".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut server = crate::util::Server::spawn_with(&env, &[], std::process::Stdio::null());
     let init = server
         .request(
             "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+            json!({"protocolVersion": "2025-06-18", "capabilities": capabilities,
                    "clientInfo": {"name": "it", "version": "1"}}),
         )
         .await;
     assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
     server.notify("notifications/initialized", json!({})).await;
-    let bed = Bed::around(kestra, server);
+    Bed::around(kestra, server)
+}
+
+/// Kestra's side of execution p1 of ns.approval, paused at a Pause with two onResume inputs
+/// until it is resumed.
+pub(crate) async fn mount_paused(bed: &Bed) {
     let resumed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     bed.answer(
         "POST",
@@ -280,7 +300,6 @@ async fn paused_bed() -> Bed {
     ]}]});
     bed.answer("GET", "/api/v1/main/flows/ns/approval", json_answer(flow))
         .await;
-    bed
 }
 
 /// Calls execute_flow with wait, answers the elicitation with `answer`; the form asked and the
