@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::elicit::{ElicitError, Elicitation};
 use crate::exchange::{CallContext, ProgressSink};
 use crate::spec::CompiledTool;
-use crate::spec::action::StepKind;
+use crate::spec::{Step, StepKind};
 
 /// `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +47,17 @@ impl TaskSettings {
 /// How often a client is asked to poll `tasks/get`.
 const POLL_INTERVAL_MS: u64 = 1000;
 
-/// Whether calls of `tool` may become tasks: it has a `wait` step (it can run for long).
+/// Whether calls of `tool` may become tasks: it has a `wait` step (it can run for long), at
+/// the top or in a `repeat` group.
 pub fn can_wait(tool: &CompiledTool) -> bool {
-    tool.actions().iter().any(|(_, action)| {
-        action
-            .steps
-            .iter()
-            .any(|step| matches!(step.kind, StepKind::Wait(_)))
+    tool.actions().iter().any(|(_, action)| has_wait(&action.steps))
+}
+
+fn has_wait(steps: &[Step]) -> bool {
+    steps.iter().any(|step| match &step.kind {
+        StepKind::Wait(_) => true,
+        StepKind::Loop(group) => has_wait(&group.steps),
+        _ => false,
     })
 }
 

@@ -384,3 +384,120 @@ async fn a_declined_pause_stays_paused_and_says_how_to_resume() {
     let sent = lines(&bed.requests().await);
     assert!(!sent.iter().any(|l| l.ends_with("/resume")), "{sent:?}");
 }
+
+/// An execution with two Pause tasks: at `approve` first, at `confirm` after one resume, ended
+/// after two.
+struct TwoPauses(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl wiremock::Respond for TwoPauses {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let resumes = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        let paused = |task: &str, state: &str| json!({"id": format!("r-{task}"), "taskId": task, "state": {"current": state}});
+        let (current, runs, pauses) = match resumes {
+            0 => ("PAUSED", vec![paused("approve", "PAUSED")], 1),
+            1 => (
+                "PAUSED",
+                vec![paused("approve", "SUCCESS"), paused("confirm", "PAUSED")],
+                2,
+            ),
+            _ => (
+                "SUCCESS",
+                vec![paused("approve", "SUCCESS"), paused("confirm", "SUCCESS")],
+                2,
+            ),
+        };
+        let mut history = vec![json!({"state": "CREATED"})];
+        for _ in 0..pauses {
+            history.extend([json!({"state": "RUNNING"}), json!({"state": "PAUSED"})]);
+        }
+        json_answer(
+            json!({"id": "p2", "namespace": "ns", "flowId": "twice", "taskRunList": runs,
+                           "state": {"current": current, "histories": history}}),
+        )
+    }
+}
+
+struct CountResume(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl wiremock::Respond for CountResume {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ResponseTemplate::new(204)
+    }
+}
+
+#[tokio::test]
+async fn a_second_pause_asks_again() {
+    let mut bed = bed_for(json!({"elicitation": {}}), &[]).await;
+    let resumes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/ns/twice",
+        json_answer(json!({"id": "p2"})),
+    )
+    .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/executions/p2/follow",
+        ResponseTemplate::new(404),
+    )
+    .await;
+    bed.answer("GET", "/api/v1/main/executions/p2", TwoPauses(resumes.clone()))
+        .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/p2/resume",
+        CountResume(resumes.clone()),
+    )
+    .await;
+    let flow = json!({"id": "twice", "namespace": "ns", "tasks": [
+        {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause",
+         "onResume": [{"id": "comment", "type": "STRING"}]},
+        {"id": "confirm", "type": "io.kestra.plugin.core.flow.Pause"}]});
+    bed.answer("GET", "/api/v1/main/flows/ns/twice", json_answer(flow))
+        .await;
+
+    let server = &mut bed.server;
+    let id = server
+        .send_request(
+            "tools/call",
+            json!({"name": "execute_flow", "arguments": {"namespace": "ns", "flow_id": "twice", "wait": true}}),
+        )
+        .await;
+    let mut asked = Vec::new();
+    let out = loop {
+        let msg = server.read_message().await;
+        if msg["method"] == "elicitation/create" {
+            let answer = match asked.len() {
+                0 => json!({"action": "accept", "content": {"comment": "fine"}}),
+                _ => json!({"action": "accept", "content": {"resume": true}}),
+            };
+            asked.push(msg["params"].clone());
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
+            server.send_line(&reply.to_string()).await;
+        } else if msg["id"] == json!(id) {
+            break msg["result"]["structuredContent"].clone();
+        }
+    };
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused at task approve")
+    );
+    assert!(
+        asked[1]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused at task confirm"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked[1]["requestedSchema"]["properties"]["resume"]["type"], "boolean",
+        "{asked:?}"
+    );
+    assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
+    assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
