@@ -426,9 +426,10 @@ impl wiremock::Respond for CountResume {
     }
 }
 
-#[tokio::test]
-async fn a_second_pause_asks_again() {
-    let mut bed = bed_for(json!({"elicitation": {}}), &[]).await;
+/// A server whose client can be asked, and execution p2 of ns.twice (two Pause tasks); the
+/// count of resumes sent.
+async fn two_pauses_bed() -> (Bed, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let bed = bed_for(json!({"elicitation": {}}), &[]).await;
     let resumes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     bed.answer(
         "POST",
@@ -456,29 +457,47 @@ async fn a_second_pause_asks_again() {
         {"id": "confirm", "type": "io.kestra.plugin.core.flow.Pause"}]});
     bed.answer("GET", "/api/v1/main/flows/ns/twice", json_answer(flow))
         .await;
+    (bed, resumes)
+}
 
+/// Calls `name` with `arguments`, accepting each question with the next of `answers`; the
+/// questions and the result.
+async fn call_answering(
+    bed: &mut Bed,
+    name: &str,
+    arguments: Value,
+    answers: &[Value],
+) -> (Vec<Value>, Value) {
     let server = &mut bed.server;
     let id = server
-        .send_request(
-            "tools/call",
-            json!({"name": "execute_flow", "arguments": {"namespace": "ns", "flow_id": "twice", "wait": true}}),
-        )
+        .send_request("tools/call", json!({"name": name, "arguments": arguments}))
         .await;
     let mut asked = Vec::new();
-    let out = loop {
+    loop {
         let msg = server.read_message().await;
         if msg["method"] == "elicitation/create" {
-            let answer = match asked.len() {
-                0 => json!({"action": "accept", "content": {"comment": "fine"}}),
-                _ => json!({"action": "accept", "content": {"resume": true}}),
-            };
+            let answer = answers
+                .get(asked.len())
+                .cloned()
+                .unwrap_or(json!({"action": "decline"}));
             asked.push(msg["params"].clone());
             let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
             server.send_line(&reply.to_string()).await;
         } else if msg["id"] == json!(id) {
-            break msg["result"]["structuredContent"].clone();
+            return (asked, msg["result"]["structuredContent"].clone());
         }
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_second_pause_asks_again() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let answers = [
+        json!({"action": "accept", "content": {"comment": "fine"}}),
+        json!({"action": "accept", "content": {"resume": true}}),
+    ];
+    let arguments = json!({"namespace": "ns", "flow_id": "twice", "wait": true});
+    let (asked, out) = call_answering(&mut bed, "execute_flow", arguments, &answers).await;
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert!(
         asked[0]["message"]
@@ -500,4 +519,36 @@ async fn a_second_pause_asks_again() {
     assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
     assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
     assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn resume_execution_with_wait_asks_at_the_next_pause() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let answers = [json!({"action": "accept", "content": {"resume": true}})];
+    let arguments = json!({"execution_ids": ["p2"], "on_resume": {"comment": "fine"}, "wait": true});
+    let (asked, out) = call_answering(&mut bed, "resume_execution", arguments, &answers).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p2 of ns.twice is paused at task confirm"),
+        "{asked:?}"
+    );
+    assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
+    assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn resume_execution_with_wait_declined_at_the_next_pause_says_so() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let arguments = json!({"execution_ids": ["p2"], "on_resume": {"comment": "fine"}, "wait": true});
+    let (asked, out) = call_answering(&mut bed, "resume_execution", arguments, &[]).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(out["state"]["current"], "PAUSED", "{out}");
+    assert_eq!(out["pausedAt"], "confirm", "{out}");
+    let note = out["note"].as_str().unwrap_or_default();
+    assert!(note.contains("the user declined resuming it"), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
