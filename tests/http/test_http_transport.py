@@ -444,3 +444,67 @@ def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kes
     values = [p for p, _, _ in seen]
     assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
     assert seen[-1][:2] == (3, 3), seen
+
+
+# ---------------------------------------------------------------------------------------------
+# A Pause that asks: the SDKs' elicitation handlers
+
+
+def run_approval(url, answer):
+    """execute_flow with wait on `approval` through the Python SDK, its elicitation callback
+    answering with `answer`; the questions asked and the result."""
+    async def go():
+        asked = []
+
+        async def on_elicit(context, params):
+            asked.append(params)
+            return answer
+
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client:
+            async with streamable_http_client(url, http_client=client) as (read, write):
+                async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
+                    await session.initialize()
+                    result = await session.call_tool(
+                        "execute_flow", {"namespace": "company.team", "flow_id": "approval", "wait": True})
+                    return asked, result
+
+    return anyio.run(go)
+
+
+def test_python_sdk_elicitation_accepts_and_the_execution_resumes(waiting_server, kestra):
+    asked, result = run_approval(
+        waiting_server, types.ElicitResult(action="accept", content={"approved": False, "comment": "later"}))
+    assert len(asked) == 1, asked
+    assert "paused at task approve" in asked[0].message, asked
+    schema = asked[0].requested_schema
+    assert schema["required"] == ["comment"], schema
+    assert schema["properties"]["approved"]["type"] == "boolean", schema
+    assert not result.is_error, result
+    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    assert result.structured_content["resumedWith"] == {"approved": False, "comment": "later"}, result
+    (body,) = kestra.resumed.values()
+    assert 'name="comment"' in body and "later" in body, body
+
+
+def test_python_sdk_elicitation_declines_and_the_execution_stays_paused(waiting_server, kestra):
+    asked, result = run_approval(waiting_server, types.ElicitResult(action="decline"))
+    assert len(asked) == 1, asked
+    assert not result.is_error, result
+    out = result.structured_content
+    assert out["state"]["current"] == "PAUSED" and out["pausedAt"] == "approve", out
+    assert "the user declined resuming it" in out["note"] and "resume_execution" in out["note"], out
+    assert out["resumeInputs"] == ["approved", "comment"], out
+    assert kestra.resumed == {}, kestra.resumed
+
+
+def test_typescript_sdk_elicit_input_handler_resumes_a_pause(waiting_server, kestra):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_elicit.mjs"), waiting_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(seen["asked"]) == 1 and "paused at task approve" in seen["asked"][0], seen
+    assert seen["required"] == ["comment"], seen
+    assert seen["state"] == "SUCCESS" and seen["resumedWith"] == {"approved": True, "comment": "ship it"}, seen
+    (body,) = kestra.resumed.values()
+    assert "ship it" in body, body
