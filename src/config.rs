@@ -85,10 +85,25 @@ pub struct Config {
     /// `on_cancel` request (kill the execution). Default false: the execution keeps running.
     pub kill_on_cancel: bool,
     /// The tasks extension's limits (`KESTRA_MCP_TASK_TTL`, `KESTRA_MCP_MAX_TASKS`).
-    pub tasks: crate::tasks::TaskSettings,
+    pub tasks: TaskSettings,
 }
 
 /// A configuration value that cannot be used.
+/// The tasks extension's limits: `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSettings {
+    /// How long a task lives from its creation (and a finished one is kept after that).
+    pub ttl: Duration,
+    /// The most tasks held at once; `0`: the extension is off.
+    pub max: usize,
+}
+
+impl TaskSettings {
+    pub fn enabled(&self) -> bool {
+        self.max > 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct ConfigError {
@@ -158,7 +173,7 @@ impl Config {
             },
             wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
             kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
-            tasks: crate::tasks::TaskSettings {
+            tasks: TaskSettings {
                 ttl: seconds(&non_empty, "KESTRA_MCP_TASK_TTL", 7200.0)?,
                 max: count(&non_empty, "KESTRA_MCP_MAX_TASKS", 100)?,
             },

@@ -14,6 +14,7 @@ pub mod contract;
 pub mod discovery;
 pub mod doctor;
 pub mod elicit;
+pub mod elicit_wire;
 pub mod engine;
 pub mod error;
 pub mod events;

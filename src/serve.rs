@@ -9,15 +9,14 @@ use rmcp::model::{
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::model::{CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult, UpdateTaskParams};
-use rmcp::model::{
-    ClientResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ServerRequest,
-};
+use rmcp::model::{ClientResult, ServerRequest};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::discovery;
-use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
+use crate::elicit::{ElicitError, Elicitation};
+use crate::elicit_wire::{elicit_request, elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
@@ -372,31 +371,6 @@ pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
     })
 }
 
-/// An `elicitation/create` request (form mode) for `message` and `schema`.
-pub(crate) fn elicit_request(message: String, schema: Value) -> Result<ElicitRequest, ElicitError> {
-    let params: ElicitRequestParams = serde_json::from_value(serde_json::json!({
-        "mode": "form",
-        "message": message,
-        "requestedSchema": schema,
-    }))
-    .map_err(|e| ElicitError(format!("not a valid elicitation request: {e}")))?;
-    Ok(ElicitRequest::new(params))
-}
-
-pub(crate) fn elicited(result: ElicitResult) -> Elicited {
-    let answer = match result.action {
-        ElicitationAction::Accept => Answer::Accept,
-        ElicitationAction::Decline => Answer::Decline,
-        // Cancel, and any action a later protocol adds: not an answer to go on with.
-        _ => Answer::Cancel,
-    };
-    let content = match result.content {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    };
-    Elicited { answer, content }
-}
-
 /// `capabilities` with the tasks extension declared.
 fn with_tasks(mut capabilities: ServerCapabilities) -> ServerCapabilities {
     let tasks = ServerCapabilities::builder().enable_tasks().build();
@@ -532,6 +506,7 @@ impl ServerHandler for KestraMcp {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::elicit::{Answer, Elicited};
     use crate::engine::{Engine, shared};
     use crate::filter::apply_disabled;
     use crate::spec::{LoadOptions, load_catalog};

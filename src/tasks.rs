@@ -17,32 +17,17 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, DetailedTask, ElicitResult, InputRequest, InputResponses, Task};
 use rmcp::task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::TaskSettings;
 use crate::elicit::{ElicitError, Elicitation};
 use crate::exchange::{CallContext, ProgressSink};
 use crate::spec::CompiledTool;
 use crate::spec::{Step, StepKind};
-
-/// `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskSettings {
-    /// How long a task lives from its creation (and a finished one is kept after that).
-    pub ttl: Duration,
-    /// The most tasks held at once; `0`: the extension is off.
-    pub max: usize,
-}
-
-impl TaskSettings {
-    pub fn enabled(&self) -> bool {
-        self.max > 0
-    }
-}
 
 /// How often a client is asked to poll `tasks/get`.
 const POLL_INTERVAL_MS: u64 = 1000;
@@ -170,14 +155,14 @@ fn elicitation_through(context: TaskContext) -> Elicitation {
         // Keys are unique over the task's life.
         let key = format!("ask-{}", asked.fetch_add(1, Ordering::Relaxed) + 1);
         Box::pin(async move {
-            let request = crate::serve::elicit_request(message, schema)?;
+            let request = crate::elicit_wire::elicit_request(message, schema)?;
             let answer = context
                 .request_input(key, InputRequest::Elicitation(request))
                 .await
                 .map_err(|_| ElicitError("the task was cancelled while asking".to_owned()))?;
             let result: ElicitResult = serde_json::from_value(answer)
                 .map_err(|e| ElicitError(format!("the client's answer is not an elicitation result: {e}")))?;
-            Ok(crate::serve::elicited(result))
+            Ok(crate::elicit_wire::elicited(result))
         })
     })
 }
