@@ -508,3 +508,59 @@ def test_typescript_sdk_elicit_input_handler_resumes_a_pause(waiting_server, kes
     assert seen["state"] == "SUCCESS" and seen["resumedWith"] == {"approved": True, "comment": "ship it"}, seen
     (body,) = kestra.resumed.values()
     assert "ship it" in body, body
+
+
+# ---------------------------------------------------------------------------------------------
+# The tasks extension over HTTP, in raw JSON-RPC (neither SDK at hand speaks its revision: see
+# tests/integration/tasks.rs)
+
+
+class RawSession:
+    """One streamable HTTP session: each request's answer read from JSON or from its SSE events."""
+
+    def __init__(self, url):
+        self.url, self.session_id, self.next_id = url, None, 1
+
+    def send(self, method, params=None, notification=False):
+        body = {"jsonrpc": "2.0", "method": method, **({"params": params} if params is not None else {})}
+        if not notification:
+            body["id"], self.next_id = self.next_id, self.next_id + 1
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+                   "authorization": f"Bearer {TOKEN}"}
+        if self.session_id:
+            headers["mcp-session-id"] = self.session_id
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST", headers=headers)
+        with urllib.request.urlopen(request, timeout=20) as response:
+            self.session_id = response.headers.get("mcp-session-id") or self.session_id
+            text = response.read().decode()
+        if notification:
+            return None
+        messages = [json.loads(text)] if text.lstrip().startswith("{") else [
+            json.loads(line[len("data:"):]) for line in text.splitlines()
+            if line.startswith("data:") and line[5:].strip()]
+        (answer,) = [m for m in messages if m.get("id") == body["id"]]
+        return answer
+
+
+def test_a_task_over_http_is_created_polled_and_completed(waiting_server, kestra):
+    session = RawSession(waiting_server)
+    init = session.send("initialize", {
+        "protocolVersion": "2025-11-25", "clientInfo": {"name": "raw-tasks", "version": "1"},
+        "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}})
+    assert "io.modelcontextprotocol/tasks" in init["result"]["capabilities"]["extensions"], init
+    session.send("notifications/initialized", notification=True)
+    started = session.send("tools/call", {"name": "execute_flow",
+                                          "arguments": {"namespace": "company.team", "flow_id": "slow", "wait": True}})
+    result = started["result"]
+    assert result["resultType"] == "task" and result["status"] == "working", started
+    seen = []
+    for _ in range(200):
+        task = session.send("tasks/get", {"taskId": result["taskId"]})["result"]
+        seen.append(task["status"])
+        if task["status"] != "working":
+            break
+        time.sleep(0.1)
+    assert task["status"] == "completed", (task, seen)
+    assert "working" in seen, seen
+    assert task["result"]["structuredContent"]["state"]["current"] == "SUCCESS", task
+    assert task["statusMessage"].startswith("3/3"), task
