@@ -87,9 +87,26 @@ pub struct Config {
     /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: how many tools one `tools/list` page holds (MCP cursor
     /// pagination); `None` when unset: every tool in one page.
     pub tools_page_size: Option<usize>,
+    /// The tasks extension's limits (`KESTRA_MCP_TASK_TTL`, `KESTRA_MCP_MAX_TASKS`).
+    pub tasks: TaskSettings,
 }
 
 /// A configuration value that cannot be used.
+/// The tasks extension's limits: `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSettings {
+    /// How long a task lives from its creation (and a finished one is kept after that).
+    pub ttl: Duration,
+    /// The most tasks held at once; `0`: the extension is off.
+    pub max: usize,
+}
+
+impl TaskSettings {
+    pub fn enabled(&self) -> bool {
+        self.max > 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct ConfigError {
@@ -172,6 +189,10 @@ impl Config {
                     )
                 }
                 None => None,
+            },
+            tasks: TaskSettings {
+                ttl: seconds(&non_empty, "KESTRA_MCP_TASK_TTL", 7200.0)?,
+                max: count(&non_empty, "KESTRA_MCP_MAX_TASKS", 100)?,
             },
             kestra_version: match non_empty("KESTRA_VERSION") {
                 Some(v) => Some(parse_version(&v).map_err(|message| ConfigError {
@@ -301,6 +322,21 @@ fn seconds(
         _ => Err(ConfigError {
             name,
             message: format!("'{raw}' is not a positive number of seconds"),
+        }),
+    }
+}
+
+/// A count of at least 0 (`name` unset: `default`).
+fn count(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse::<usize>().map_err(|_| ConfigError {
+            name,
+            message: format!("'{raw}' is not a count (0 or more)"),
         }),
     }
 }

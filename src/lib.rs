@@ -14,6 +14,7 @@ pub mod contract;
 pub mod discovery;
 pub mod doctor;
 pub mod elicit;
+pub mod elicit_wire;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -39,6 +40,7 @@ pub mod serve_http;
 pub mod spec;
 pub mod spectest;
 pub mod stdio;
+pub mod tasks;
 pub mod toolset;
 pub mod wait;
 

@@ -11,7 +11,8 @@ use crate::exchange::{CallContext, Delivery};
 use crate::render::{Templates, ValueTemplate, truthy};
 use crate::request::RenderedRequest;
 use crate::spec::{
-    Action, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest, action::request_for,
+    Action, LoopStep, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest,
+    action::request_for,
 };
 
 /// Upper bound on the elements a `for_each` step goes through.
@@ -70,6 +71,60 @@ impl Engine {
         Ok(crate::project::wrap(result, None))
     }
 
+    /// Runs a `repeat` step's rounds: its steps in order, then its `until`; the value is the
+    /// last round's named values. In a round, `steps.<name>` (the repeat step's own name) is
+    /// the round before's values.
+    async fn run_loop(
+        &self,
+        call: &CallContext,
+        templates: &Templates,
+        name: Option<&str>,
+        group: &LoopStep,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, CallError> {
+        let outer = match ctx.get("steps") {
+            Some(Value::Object(steps)) => steps.clone(),
+            _ => Map::new(),
+        };
+        let mut previous = Value::Null;
+        for _ in 0..group.max {
+            let mut steps = outer.clone();
+            if let Some(name) = name {
+                steps.insert(name.to_owned(), previous.clone());
+            }
+            let mut ctx = ctx.clone();
+            let mut round = Map::new();
+            for step in &group.steps {
+                ctx.insert("steps".into(), Value::Object(steps.clone()));
+                let value = match self.should_run(templates, step, &ctx)? {
+                    true => self.run_step_boxed(call, templates, step, &ctx).await?,
+                    false => Value::Null,
+                };
+                if let Some(inner) = &step.name {
+                    steps.insert(inner.clone(), value.clone());
+                    round.insert(inner.clone(), value);
+                }
+            }
+            ctx.insert("steps".into(), Value::Object(steps));
+            previous = Value::Object(round);
+            if truthy(&self.eval(templates, &group.until, &ctx)?) {
+                break;
+            }
+        }
+        Ok(previous)
+    }
+
+    /// [`Self::run_step`] boxed: a `repeat` step's steps may be `repeat` steps.
+    fn run_step_boxed<'a>(
+        &'a self,
+        call: &'a CallContext,
+        templates: &'a Templates,
+        step: &'a Step,
+        ctx: &'a Map<String, Value>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Value, CallError>> + Send + 'a>> {
+        Box::pin(self.run_step(call, templates, step, ctx))
+    }
+
     fn should_run(
         &self,
         templates: &Templates,
@@ -90,6 +145,10 @@ impl Engine {
         ctx: &Map<String, Value>,
     ) -> Result<Value, CallError> {
         match &step.kind {
+            StepKind::Loop(group) => {
+                self.run_loop(call, templates, step.name.as_deref(), group, ctx)
+                    .await
+            }
             StepKind::Set(t) => templates
                 .render_json(t, &crate::render::context(ctx))
                 .map_err(render_error),

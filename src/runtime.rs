@@ -49,6 +49,8 @@ pub struct Runtime {
     kill_on_cancel: bool,
     /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: tools per `tools/list` page (`None`: one page).
     tools_page_size: Option<usize>,
+    /// The tasks extension's limits.
+    tasks: crate::tasks::TaskSettings,
     /// Canned answers that replace Kestra (spec tests); `None` in the server.
     canned: Option<std::sync::Arc<dyn crate::exchange::Transport>>,
 }
@@ -115,6 +117,7 @@ impl Runtime {
             wait_limit: config.wait_limit,
             kill_on_cancel: config.kill_on_cancel,
             tools_page_size: config.tools_page_size,
+            tasks: config.tasks,
             canned: None,
         })
     }
@@ -143,6 +146,11 @@ impl Runtime {
     /// `KESTRA_MCP_TOOLS_PAGE_SIZE`: tools per `tools/list` page (`None`: one page).
     pub fn tools_page_size(&self) -> Option<usize> {
         self.tools_page_size
+    }
+
+    /// `KESTRA_MCP_TASK_TTL` and `KESTRA_MCP_MAX_TASKS`.
+    pub fn tasks(&self) -> crate::tasks::TaskSettings {
+        self.tasks
     }
 
     /// Whether `KESTRA_MCP_READ_ONLY` is set.

@@ -8,15 +8,15 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::model::{
-    ClientResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ServerRequest,
-};
+use rmcp::model::{CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult, UpdateTaskParams};
+use rmcp::model::{ClientResult, ServerRequest};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::discovery;
-use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
+use crate::elicit::{ElicitError, Elicitation};
+use crate::elicit_wire::{elicit_request, elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
@@ -179,16 +179,7 @@ fn call_context(
     arguments: Option<serde_json::Map<String, Value>>,
     context: &RequestContext<RoleServer>,
 ) -> (CallContext, Option<tokio::task::JoinHandle<()>>) {
-    let info = context.peer.peer_info();
-    let client = ClientCapabilities {
-        elicitation: info
-            .as_ref()
-            .is_some_and(|i| i.capabilities.elicitation.is_some()),
-        sampling: info.as_ref().is_some_and(|i| i.capabilities.sampling.is_some()),
-        name: info
-            .as_ref()
-            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
-    };
+    let client = client_capabilities(context);
     let (progress, reporting) = match context.meta.get_progress_token() {
         Some(token) => {
             let (sink, reporting) = progress_through(context.peer.clone(), token);
@@ -207,6 +198,51 @@ fn call_context(
         ..CallContext::for_tool(name, arguments)
     };
     (call, reporting)
+}
+
+/// What the client said it supports in its `initialize` request.
+fn client_capabilities(context: &RequestContext<RoleServer>) -> ClientCapabilities {
+    let info = context.peer.peer_info();
+    ClientCapabilities {
+        elicitation: info
+            .as_ref()
+            .is_some_and(|i| i.capabilities.elicitation.is_some()),
+        sampling: info.as_ref().is_some_and(|i| i.capabilities.sampling.is_some()),
+        name: info
+            .as_ref()
+            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+    }
+}
+
+/// Starts the call as a task (`crate::tasks`) when the client declared the tasks extension
+/// (at `initialize` or in the request's `_meta`) and the tool can wait; `None`: run it now.
+fn as_task(
+    engine: &Arc<crate::engine::Engine>,
+    name: &str,
+    arguments: Option<&serde_json::Map<String, Value>>,
+    session: &SessionLimits,
+    context: &RequestContext<RoleServer>,
+) -> Option<CreateTaskResult> {
+    let settings = engine.runtime().tasks();
+    let declared = context
+        .client_capabilities()
+        .is_some_and(|caps| caps.supports_tasks());
+    if !settings.enabled() || !declared || !engine.tool(name).is_some_and(crate::tasks::can_wait) {
+        return None;
+    }
+    let call = CallContext {
+        client: client_capabilities(context),
+        session: session.clone(),
+        ..CallContext::for_tool(name, arguments.cloned())
+    };
+    let engine = engine.clone();
+    let run: crate::tasks::Run =
+        Box::new(move |call| Box::pin(async move { to_call_result(engine.call_with(call).await) }));
+    let task = crate::tasks::shared().start(settings, call, run);
+    if task.is_none() {
+        tracing::info!(tool = %name, "KESTRA_MCP_MAX_TASKS tasks held: the call runs as a plain call");
+    }
+    task.map(CreateTaskResult::new)
 }
 
 /// The longest a result waits for the progress reports queued before it.
@@ -370,14 +406,9 @@ pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
     Elicitation::new(move |message, schema| {
         let peer = peer.clone();
         Box::pin(async move {
-            let params: ElicitRequestParams = serde_json::from_value(serde_json::json!({
-                "mode": "form",
-                "message": message,
-                "requestedSchema": schema,
-            }))
-            .map_err(|e| ElicitError(format!("not a valid elicitation request: {e}")))?;
+            let request = elicit_request(message, schema)?;
             let answer = peer
-                .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(params)))
+                .send_request(ServerRequest::ElicitRequest(request))
                 .await
                 .map_err(|e| ElicitError(e.to_string()))?;
             match answer {
@@ -390,18 +421,11 @@ pub fn elicitation_through(peer: Peer<RoleServer>) -> Elicitation {
     })
 }
 
-fn elicited(result: ElicitResult) -> Elicited {
-    let answer = match result.action {
-        ElicitationAction::Accept => Answer::Accept,
-        ElicitationAction::Decline => Answer::Decline,
-        // Cancel, and any action a later protocol adds: not an answer to go on with.
-        _ => Answer::Cancel,
-    };
-    let content = match result.content {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    };
-    Elicited { answer, content }
+/// `capabilities` with the tasks extension declared.
+fn with_tasks(mut capabilities: ServerCapabilities) -> ServerCapabilities {
+    let tasks = ServerCapabilities::builder().enable_tasks().build();
+    capabilities.extensions = tasks.extensions;
+    capabilities
 }
 
 impl ServerHandler for KestraMcp {
@@ -413,6 +437,10 @@ impl ServerHandler for KestraMcp {
                 .enable_tool_list_changed()
                 .build(),
             false => ServerCapabilities::builder().enable_tools().build(),
+        };
+        let capabilities = match self.engine.load().runtime().tasks().enabled() {
+            true => with_tasks(capabilities),
+            false => capabilities,
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("kestra-mcp", env!("CARGO_PKG_VERSION")))
@@ -476,6 +504,9 @@ impl ServerHandler for KestraMcp {
         if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
             return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
         }
+        if let Some(task) = as_task(&engine, &name, request.arguments.as_ref(), &limits, &context) {
+            return Ok(CallToolResponse::Task(task));
+        }
         let (call, reporting) = call_context(&name, request.arguments, &context);
         let call = engine.call_with(CallContext {
             session: limits,
@@ -504,12 +535,39 @@ impl ServerHandler for KestraMcp {
         };
         result.map(CallToolResponse::from)
     }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        crate::tasks::shared()
+            .get(&request.task_id)
+            .map(GetTaskResult::new)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        crate::tasks::shared().update(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        crate::tasks::shared().cancel(&request.task_id)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::elicit::{Answer, Elicited};
     use crate::engine::{Engine, shared};
     use crate::filter::apply_disabled;
     use crate::spec::{LoadOptions, load_catalog};

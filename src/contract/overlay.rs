@@ -108,6 +108,7 @@ fn apply_entry(entry: &Value, spec: &mut Value, other: Option<&Value>) -> Result
     match entry["action"].as_str().unwrap_or_default() {
         "optional-query-params" => Ok(optional_query_params(entry, spec)),
         "multipart-form-fields" => Ok(multipart_form_fields(entry, spec)),
+        "optional-request-body" => Ok(optional_request_body(entry, spec)),
         "drop-format" => Ok(drop_format(entry, spec)),
         "any-json-value" => Ok(any_json_value(entry, spec)),
         "drop-schema-format" => Ok(drop_schema_format(entry, spec)),
@@ -171,6 +172,23 @@ fn multipart_form_fields(entry: &Value, spec: &mut Value) -> usize {
             .and_then(|c| c.get_mut("multipart/form-data"))
         {
             content["schema"] = json!({"type": "object", "additionalProperties": true});
+            hits += 1;
+        }
+    }
+    hits
+}
+
+/// The listed operations' request bodies become optional (a request without a body is valid).
+fn optional_request_body(entry: &Value, spec: &mut Value) -> usize {
+    let mut hits = 0;
+    for (path, method) in listed_operations(entry) {
+        if let Some(body) = spec["paths"]
+            .get_mut(&path)
+            .and_then(|i| i.get_mut(&method))
+            .and_then(|o| o.get_mut("requestBody"))
+            .filter(|b| b["required"] == true)
+        {
+            body["required"] = json!(false);
             hits += 1;
         }
     }

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::operations;
 use super::raw::{
-    Method, PaginateSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec, StreamSpec, WaitSpec,
+    Method, PaginateSpec, RepeatSpec, RequestSpec, ResponseSpec, StatusOutcome, StepSpec, StreamSpec,
+    WaitSpec,
 };
 use crate::project::{Projection, Selection};
 use crate::render::{JsonTemplate, TemplateId, Templates, ValueTemplate};
@@ -52,7 +53,21 @@ pub enum StepKind {
     Map(MapStep),
     Wait(Box<WaitStep>),
     Ask(AskStep),
+    Loop(Box<LoopStep>),
 }
+
+/// A compiled `repeat` step (run by `crate::run`).
+#[derive(Debug)]
+pub struct LoopStep {
+    pub steps: Vec<Step>,
+    /// Lone expression: the rounds stop once it is truthy.
+    pub until: ValueTemplate,
+    pub max: usize,
+}
+
+/// The rounds a `repeat` step runs unless it says otherwise, and the most it may say.
+pub const LOOP_ROUNDS: u32 = 10;
+pub const MAX_LOOP_ROUNDS: u32 = 100;
 
 /// A compiled `ask` step.
 #[derive(Debug)]
@@ -235,28 +250,7 @@ impl Action {
     /// Every request this action may send, with a label (`steps[1].requests[0]`).
     pub fn requests(&self) -> Vec<(String, &VersionedRequest)> {
         let mut out = Vec::new();
-        for (i, step) in self.steps.iter().enumerate() {
-            match &step.kind {
-                StepKind::Request { requests, .. } => {
-                    for (j, r) in requests.iter().enumerate() {
-                        out.push((format!("steps[{i}].requests[{j}]"), r));
-                    }
-                }
-                StepKind::Wait(wait) => {
-                    let groups = [
-                        ("poll", Some(&wait.poll)),
-                        ("follow", wait.follow.as_ref()),
-                        ("on_cancel", wait.on_cancel.as_ref()),
-                    ];
-                    for (field, requests) in groups {
-                        for (j, r) in requests.into_iter().flatten().enumerate() {
-                            out.push((format!("steps[{i}].wait.{field}[{j}]"), r));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        requests_of(&self.steps, "", &mut out);
         out
     }
 
@@ -271,6 +265,33 @@ impl Action {
     /// Whether running this action needs the server's version.
     pub fn needs_version(&self) -> bool {
         self.requests().iter().any(|(_, r)| r.kestra.is_some())
+    }
+}
+
+/// The requests of `steps` (and of the groups of its `repeat` steps), labelled after `prefix`.
+fn requests_of<'a>(steps: &'a [Step], prefix: &str, out: &mut Vec<(String, &'a VersionedRequest)>) {
+    for (i, step) in steps.iter().enumerate() {
+        match &step.kind {
+            StepKind::Request { requests, .. } => {
+                for (j, r) in requests.iter().enumerate() {
+                    out.push((format!("{prefix}steps[{i}].requests[{j}]"), r));
+                }
+            }
+            StepKind::Wait(wait) => {
+                let groups = [
+                    ("poll", Some(&wait.poll)),
+                    ("follow", wait.follow.as_ref()),
+                    ("on_cancel", wait.on_cancel.as_ref()),
+                ];
+                for (field, requests) in groups {
+                    for (j, r) in requests.into_iter().flatten().enumerate() {
+                        out.push((format!("{prefix}steps[{i}].wait.{field}[{j}]"), r));
+                    }
+                }
+            }
+            StepKind::Loop(group) => requests_of(&group.steps, &format!("{prefix}steps[{i}].repeat."), out),
+            _ => {}
+        }
     }
 }
 
@@ -396,11 +417,12 @@ fn compile_step(
         spec.map.is_some(),
         spec.wait.is_some(),
         spec.ask.is_some(),
+        spec.repeat.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(fail(
             "request",
-            "a step has exactly one of `request`/`requests`, `set`, `fail`, `map`, `wait` and `ask`",
+            "a step has exactly one of `request`/`requests`, `set`, `fail`, `map`, `wait`, `ask` and `repeat`",
         ));
     }
     if spec.map.is_none() && (spec.as_name.is_some() || spec.to.is_some() || spec.pick.is_some()) {
@@ -412,7 +434,11 @@ fn compile_step(
             "`for_each`, `paginate` and `response` apply to request steps only",
         ));
     }
-    let kind = if let Some(ask) = &spec.ask {
+    let kind = if let Some(group) = &spec.repeat {
+        StepKind::Loop(Box::new(
+            compile_loop(group, templates, allowed).map_err(prefixed("repeat"))?,
+        ))
+    } else if let Some(ask) = &spec.ask {
         StepKind::Ask(AskStep {
             message: templates
                 .text(&ask.message, allowed)
@@ -462,6 +488,26 @@ fn compile_step(
         name: spec.name.clone(),
         when,
         kind,
+    })
+}
+
+/// Compiles a `repeat` step: its group of steps, its `until` and its bound on rounds.
+fn compile_loop(
+    group: &RepeatSpec,
+    templates: &mut Templates,
+    allowed: &BTreeSet<String>,
+) -> Result<LoopStep, FieldError> {
+    if group.steps.is_empty() {
+        return Err(fail("steps", "a `repeat` step needs at least one step"));
+    }
+    let max = group.max.unwrap_or(LOOP_ROUNDS);
+    if !(1..=MAX_LOOP_ROUNDS).contains(&max) {
+        return Err(fail("max", format!("rounds are between 1 and {MAX_LOOP_ROUNDS}")));
+    }
+    Ok(LoopStep {
+        steps: compile_steps(&group.steps, templates, allowed)?,
+        until: lone_expression(&group.until, "until", templates, allowed)?,
+        max: max as usize,
     })
 }
 

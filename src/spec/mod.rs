@@ -18,7 +18,8 @@ pub mod raw;
 pub mod source;
 
 pub use action::{
-    Action, KNOWN_KESTRA_VERSIONS, Outcome, Repeat, ResponseTemplate, Step, StepKind, VersionedRequest,
+    Action, KNOWN_KESTRA_VERSIONS, LoopStep, Outcome, Repeat, ResponseTemplate, Step, StepKind,
+    VersionedRequest,
 };
 pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
 pub use load::{

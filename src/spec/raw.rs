@@ -169,6 +169,26 @@ pub struct StepSpec {
     /// declare the `elicitation` capability.
     #[serde(default)]
     pub ask: Option<AskSpec>,
+    /// Run a group of steps again and again until `until` holds (at most `max` rounds): what
+    /// a cycle needs (ask at a Pause, resume, follow to the next Pause). The step's value is
+    /// the last round's named values; inside a round, `steps.<this step's name>` is the round
+    /// before's (`none` in the first) and the group's own steps are `steps.<name>` as usual.
+    #[serde(default)]
+    pub repeat: Option<RepeatSpec>,
+}
+
+/// A `repeat` step: a group of steps run in rounds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatSpec {
+    /// The steps of one round, run in order (`when`, names and kinds as anywhere else).
+    pub steps: Vec<StepSpec>,
+    /// A lone `{{ expression }}` checked after each round, reading that round's steps: the
+    /// rounds stop once it is truthy.
+    pub until: String,
+    /// The most rounds (default 10, at most 100).
+    #[serde(default)]
+    pub max: Option<u32>,
 }
 
 /// An `ask` step: a message and the form the user fills in.

@@ -55,6 +55,23 @@ pub fn env_for(target: &Target, probe_version: bool) -> Vec<(String, String)> {
     env
 }
 
+/// A `tools/call` result as a [`Reply`].
+fn reply_of(result: &Value) -> Reply {
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let value = match result.get("structuredContent") {
+        Some(v) if !v.is_null() => v.clone(),
+        _ => serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone())),
+    };
+    Reply {
+        is_error: result["isError"] == json!(true),
+        value,
+        text,
+    }
+}
+
 impl Mcp {
     /// Starts the binary with exactly `env` (plus PATH), in an empty directory (no `.env`), and
     /// initializes a session.
@@ -62,6 +79,52 @@ impl Mcp {
         let mut server = Server::spawn_with(env, &[], Stdio::null()).with_timeout(TIMEOUT);
         server.handshake().await;
         Mcp { server }
+    }
+
+    /// Starts the binary as [`Mcp::start`] does, for a client that declares `elicitation`: the
+    /// server may ask it questions during a call ([`Mcp::call_answering`]).
+    pub async fn start_asking(env: &[(String, String)]) -> Mcp {
+        let mut server = Server::spawn_with(env, &[], Stdio::null()).with_timeout(TIMEOUT);
+        let init = server
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+                       "clientInfo": {"name": "e2e-asking", "version": "1"}}),
+            )
+            .await;
+        assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
+        server.notify("notifications/initialized", json!({})).await;
+        Mcp { server }
+    }
+
+    /// `tools/call`, answering each `elicitation/create` the server sends meanwhile with
+    /// `answer(question number from 0, its params)`; the questions and the tool's answer.
+    pub async fn call_answering(
+        &mut self,
+        name: &str,
+        arguments: &Value,
+        answer: impl Fn(usize, &Value) -> Value,
+    ) -> (Vec<Value>, Reply) {
+        let id = self
+            .server
+            .send_request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await;
+        let mut asked = Vec::new();
+        loop {
+            let msg = self.server.read_message().await;
+            if msg["method"] == "elicitation/create" {
+                let result = answer(asked.len(), &msg["params"]);
+                asked.push(msg["params"].clone());
+                let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": result});
+                self.server.send_line(&reply.to_string()).await;
+            } else if msg["id"] == json!(id) {
+                assert!(
+                    msg.get("error").is_none(),
+                    "JSON-RPC error from {name}({arguments}): {msg}"
+                );
+                return (asked, reply_of(&msg["result"]));
+            }
+        }
     }
 
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
@@ -83,20 +146,7 @@ impl Mcp {
             r.get("error").is_none(),
             "JSON-RPC error from {name}({arguments}): {r}"
         );
-        let result = &r["result"];
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let value = match result.get("structuredContent") {
-            Some(v) if !v.is_null() => v.clone(),
-            _ => serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone())),
-        };
-        Reply {
-            is_error: result["isError"] == json!(true),
-            value,
-            text,
-        }
+        reply_of(&r["result"])
     }
 
     pub async fn close(self) {

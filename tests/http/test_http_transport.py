@@ -554,3 +554,123 @@ def test_python_sdk_counts_increasing_progress_while_waiting(waiting_server, kes
     values = [p for p, _, _ in seen]
     assert len(values) >= 3 and all(a < b for a, b in zip(values, values[1:])), seen
     assert seen[-1][:2] == (3, 3), seen
+
+
+# ---------------------------------------------------------------------------------------------
+# A Pause that asks: the SDKs' elicitation handlers
+
+
+def run_approval(url, answer):
+    """execute_flow with wait on `approval` through the Python SDK, its elicitation callback
+    answering with `answer`; the questions asked and the result."""
+    async def go():
+        asked = []
+
+        async def on_elicit(context, params):
+            asked.append(params)
+            return answer
+
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+        async with client:
+            async with streamable_http_client(url, http_client=client) as (read, write):
+                async with ClientSession(read, write, elicitation_callback=on_elicit) as session:
+                    await session.initialize()
+                    result = await session.call_tool(
+                        "execute_flow", {"namespace": "company.team", "flow_id": "approval", "wait": True})
+                    return asked, result
+
+    return anyio.run(go)
+
+
+def test_python_sdk_elicitation_accepts_and_the_execution_resumes(waiting_server, kestra):
+    asked, result = run_approval(
+        waiting_server, types.ElicitResult(action="accept", content={"approved": False, "comment": "later"}))
+    assert len(asked) == 1, asked
+    assert "paused at task approve" in asked[0].message, asked
+    schema = asked[0].requested_schema
+    assert schema["required"] == ["comment"], schema
+    assert schema["properties"]["approved"]["type"] == "boolean", schema
+    assert not result.is_error, result
+    assert result.structured_content["state"]["current"] == "SUCCESS", result
+    assert result.structured_content["resumedWith"] == {"approved": False, "comment": "later"}, result
+    (body,) = kestra.resumed.values()
+    assert 'name="comment"' in body and "later" in body, body
+
+
+def test_python_sdk_elicitation_declines_and_the_execution_stays_paused(waiting_server, kestra):
+    asked, result = run_approval(waiting_server, types.ElicitResult(action="decline"))
+    assert len(asked) == 1, asked
+    assert not result.is_error, result
+    out = result.structured_content
+    assert out["state"]["current"] == "PAUSED" and out["pausedAt"] == "approve", out
+    assert "the user declined resuming it" in out["note"] and "resume_execution" in out["note"], out
+    assert out["resumeInputs"] == ["approved", "comment"], out
+    assert kestra.resumed == {}, kestra.resumed
+
+
+def test_typescript_sdk_elicit_input_handler_resumes_a_pause(waiting_server, kestra):
+    run = subprocess.run(["node", os.path.join(HERE, "ts_elicit.mjs"), waiting_server, TOKEN],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(seen["asked"]) == 1 and "paused at task approve" in seen["asked"][0], seen
+    assert seen["required"] == ["comment"], seen
+    assert seen["state"] == "SUCCESS" and seen["resumedWith"] == {"approved": True, "comment": "ship it"}, seen
+    (body,) = kestra.resumed.values()
+    assert "ship it" in body, body
+
+
+# ---------------------------------------------------------------------------------------------
+# The tasks extension over HTTP, in raw JSON-RPC (neither SDK at hand speaks its revision: see
+# tests/integration/tasks.rs)
+
+
+class RawSession:
+    """One streamable HTTP session: each request's answer read from JSON or from its SSE events."""
+
+    def __init__(self, url):
+        self.url, self.session_id, self.next_id = url, None, 1
+
+    def send(self, method, params=None, notification=False):
+        body = {"jsonrpc": "2.0", "method": method, **({"params": params} if params is not None else {})}
+        if not notification:
+            body["id"], self.next_id = self.next_id, self.next_id + 1
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+                   "authorization": f"Bearer {TOKEN}"}
+        if self.session_id:
+            headers["mcp-session-id"] = self.session_id
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST", headers=headers)
+        with urllib.request.urlopen(request, timeout=20) as response:
+            self.session_id = response.headers.get("mcp-session-id") or self.session_id
+            text = response.read().decode()
+        if notification:
+            return None
+        messages = [json.loads(text)] if text.lstrip().startswith("{") else [
+            json.loads(line[len("data:"):]) for line in text.splitlines()
+            if line.startswith("data:") and line[5:].strip()]
+        (answer,) = [m for m in messages if m.get("id") == body["id"]]
+        return answer
+
+
+def test_a_task_over_http_is_created_polled_and_completed(waiting_server, kestra):
+    session = RawSession(waiting_server)
+    init = session.send("initialize", {
+        "protocolVersion": "2025-11-25", "clientInfo": {"name": "raw-tasks", "version": "1"},
+        "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}})
+    assert "io.modelcontextprotocol/tasks" in init["result"]["capabilities"]["extensions"], init
+    session.send("notifications/initialized", notification=True)
+    started = session.send("tools/call", {"name": "execute_flow",
+                                          "arguments": {"namespace": "company.team", "flow_id": "slow", "wait": True}})
+    result = started["result"]
+    assert result["resultType"] == "task" and result["status"] == "working", started
+    seen = []
+    for _ in range(200):
+        task = session.send("tasks/get", {"taskId": result["taskId"]})["result"]
+        seen.append(task["status"])
+        if task["status"] != "working":
+            break
+        time.sleep(0.1)
+    assert task["status"] == "completed", (task, seen)
+    assert "working" in seen, seen
+    assert task["result"]["structuredContent"]["state"]["current"] == "SUCCESS", task
+    assert task["statusMessage"].startswith("3/3"), task

@@ -14,6 +14,7 @@ mod seams;
 mod spectest;
 mod stub;
 mod surface;
+mod tasks;
 mod tools;
 mod tools_catalog;
 mod tools_ee;

@@ -46,6 +46,13 @@ async fn bed_with(extra: &[(&str, &str)], pace: Option<Duration>) -> Bed {
     let mut env = vec![("KESTRA_MCP_TIMEOUT", "1"), ("KESTRA_VERSION", "1.3.0")];
     env.extend_from_slice(extra);
     let bed = Bed::with_env(&env).await;
+    mount_progressing(&bed, pace).await;
+    bed
+}
+
+/// Kestra's side of execution e1 of ns.f (three tasks, one ending every `pace`; never ending
+/// when `None`), followed by polling; its kill answers 202.
+pub(crate) async fn mount_progressing(bed: &Bed, pace: Option<Duration>) {
     bed.answer(
         "POST",
         "/api/v1/main/executions/ns/f",
@@ -75,7 +82,6 @@ async fn bed_with(extra: &[(&str, &str)], pace: Option<Duration>) -> Bed {
         ResponseTemplate::new(202),
     )
     .await;
-    bed
 }
 
 fn call_with_progress(token: &str) -> Value {
@@ -242,20 +248,34 @@ impl wiremock::Respond for Resume {
 /// A server whose client can be asked (elicitation), and a paused execution of a flow whose
 /// Pause declares two onResume inputs.
 async fn paused_bed() -> Bed {
+    let bed = bed_for(json!({"elicitation": {}}), &[]).await;
+    mount_paused(&bed).await;
+    bed
+}
+
+/// A stub Kestra and a server whose client declared `capabilities`; the `initialize` result is
+/// checked and returned along.
+pub(crate) async fn bed_for(capabilities: Value, extra: &[(&str, &str)]) -> Bed {
     let kestra = wiremock::MockServer::start().await;
     let mut env = crate::util::env_for(&format!("{}/api/v1", kestra.uri()));
     env.push(("KESTRA_VERSION".into(), "1.3.0".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut server = crate::util::Server::spawn_with(&env, &[], std::process::Stdio::null());
     let init = server
         .request(
             "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+            json!({"protocolVersion": "2025-06-18", "capabilities": capabilities,
                    "clientInfo": {"name": "it", "version": "1"}}),
         )
         .await;
     assert_eq!(init["result"]["serverInfo"]["name"], "kestra-mcp", "{init}");
     server.notify("notifications/initialized", json!({})).await;
-    let bed = Bed::around(kestra, server);
+    Bed::around(kestra, server)
+}
+
+/// Kestra's side of execution p1 of ns.approval, paused at a Pause with two onResume inputs
+/// until it is resumed.
+pub(crate) async fn mount_paused(bed: &Bed) {
     let resumed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     bed.answer(
         "POST",
@@ -281,7 +301,6 @@ async fn paused_bed() -> Bed {
     ]}]});
     bed.answer("GET", "/api/v1/main/flows/ns/approval", json_answer(flow))
         .await;
-    bed
 }
 
 /// Calls execute_flow with wait, answers the elicitation with `answer`; the form asked and the
@@ -365,4 +384,172 @@ async fn a_declined_pause_stays_paused_and_says_how_to_resume() {
     );
     let sent = lines(&bed.requests().await);
     assert!(!sent.iter().any(|l| l.ends_with("/resume")), "{sent:?}");
+}
+
+/// An execution with two Pause tasks: at `approve` first, at `confirm` after one resume, ended
+/// after two.
+struct TwoPauses(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl wiremock::Respond for TwoPauses {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let resumes = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        let paused = |task: &str, state: &str| json!({"id": format!("r-{task}"), "taskId": task, "state": {"current": state}});
+        let (current, runs, pauses) = match resumes {
+            0 => ("PAUSED", vec![paused("approve", "PAUSED")], 1),
+            1 => (
+                "PAUSED",
+                vec![paused("approve", "SUCCESS"), paused("confirm", "PAUSED")],
+                2,
+            ),
+            _ => (
+                "SUCCESS",
+                vec![paused("approve", "SUCCESS"), paused("confirm", "SUCCESS")],
+                2,
+            ),
+        };
+        let mut history = vec![json!({"state": "CREATED"})];
+        for _ in 0..pauses {
+            history.extend([json!({"state": "RUNNING"}), json!({"state": "PAUSED"})]);
+        }
+        json_answer(
+            json!({"id": "p2", "namespace": "ns", "flowId": "twice", "taskRunList": runs,
+                           "state": {"current": current, "histories": history}}),
+        )
+    }
+}
+
+struct CountResume(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl wiremock::Respond for CountResume {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ResponseTemplate::new(204)
+    }
+}
+
+/// A server whose client can be asked, and execution p2 of ns.twice (two Pause tasks); the
+/// count of resumes sent.
+async fn two_pauses_bed() -> (Bed, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let bed = bed_for(json!({"elicitation": {}}), &[]).await;
+    let resumes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/ns/twice",
+        json_answer(json!({"id": "p2"})),
+    )
+    .await;
+    bed.answer(
+        "GET",
+        "/api/v1/main/executions/p2/follow",
+        ResponseTemplate::new(404),
+    )
+    .await;
+    bed.answer("GET", "/api/v1/main/executions/p2", TwoPauses(resumes.clone()))
+        .await;
+    bed.answer(
+        "POST",
+        "/api/v1/main/executions/p2/resume",
+        CountResume(resumes.clone()),
+    )
+    .await;
+    let flow = json!({"id": "twice", "namespace": "ns", "tasks": [
+        {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause",
+         "onResume": [{"id": "comment", "type": "STRING"}]},
+        {"id": "confirm", "type": "io.kestra.plugin.core.flow.Pause"}]});
+    bed.answer("GET", "/api/v1/main/flows/ns/twice", json_answer(flow))
+        .await;
+    (bed, resumes)
+}
+
+/// Calls `name` with `arguments`, accepting each question with the next of `answers`; the
+/// questions and the result.
+async fn call_answering(
+    bed: &mut Bed,
+    name: &str,
+    arguments: Value,
+    answers: &[Value],
+) -> (Vec<Value>, Value) {
+    let server = &mut bed.server;
+    let id = server
+        .send_request("tools/call", json!({"name": name, "arguments": arguments}))
+        .await;
+    let mut asked = Vec::new();
+    loop {
+        let msg = server.read_message().await;
+        if msg["method"] == "elicitation/create" {
+            let answer = answers
+                .get(asked.len())
+                .cloned()
+                .unwrap_or(json!({"action": "decline"}));
+            asked.push(msg["params"].clone());
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
+            server.send_line(&reply.to_string()).await;
+        } else if msg["id"] == json!(id) {
+            return (asked, msg["result"]["structuredContent"].clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_pause_asks_again() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let answers = [
+        json!({"action": "accept", "content": {"comment": "fine"}}),
+        json!({"action": "accept", "content": {"resume": true}}),
+    ];
+    let arguments = json!({"namespace": "ns", "flow_id": "twice", "wait": true});
+    let (asked, out) = call_answering(&mut bed, "execute_flow", arguments, &answers).await;
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused at task approve")
+    );
+    assert!(
+        asked[1]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused at task confirm"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked[1]["requestedSchema"]["properties"]["resume"]["type"], "boolean",
+        "{asked:?}"
+    );
+    assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
+    assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn resume_execution_with_wait_asks_at_the_next_pause() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let answers = [json!({"action": "accept", "content": {"resume": true}})];
+    let arguments = json!({"execution_ids": ["p2"], "on_resume": {"comment": "fine"}, "wait": true});
+    let (asked, out) = call_answering(&mut bed, "resume_execution", arguments, &answers).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p2 of ns.twice is paused at task confirm"),
+        "{asked:?}"
+    );
+    assert_eq!(out["state"]["current"], "SUCCESS", "{out}");
+    assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn resume_execution_with_wait_declined_at_the_next_pause_says_so() {
+    let (mut bed, resumes) = two_pauses_bed().await;
+    let arguments = json!({"execution_ids": ["p2"], "on_resume": {"comment": "fine"}, "wait": true});
+    let (asked, out) = call_answering(&mut bed, "resume_execution", arguments, &[]).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(out["state"]["current"], "PAUSED", "{out}");
+    assert_eq!(out["pausedAt"], "confirm", "{out}");
+    let note = out["note"].as_str().unwrap_or_default();
+    assert!(note.contains("the user declined resuming it"), "{out}");
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

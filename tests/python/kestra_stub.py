@@ -16,6 +16,8 @@ class KestraStub:
         # Executions that progress over time: id -> (start time, flow id, killed).
         self.executions = {}
         self.pace = pace
+        # Executions of `approval` resumed: id -> the resume request's body.
+        self.resumed = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,7 +63,8 @@ class KestraStub:
                 path = self.path.split("?")[0]
                 prefix = "/api/v1/main/namespaces/company.team/kv/"
                 if self.command == "POST" and path in ("/api/v1/main/executions/company.team/slow",
-                                                       "/api/v1/main/executions/company.team/endless"):
+                                                       "/api/v1/main/executions/company.team/endless",
+                                                       "/api/v1/main/executions/company.team/approval"):
                     execution_id = f"e{len(stub.executions) + 1}"
                     stub.executions[execution_id] = [time.monotonic(), path.rsplit("/", 1)[1], False]
                     return self._answer(200, stub.execution(execution_id))
@@ -72,9 +75,14 @@ class KestraStub:
                         return self._answer(200, stub.execution(execution_id))
                     if parts[6:] == ["follow"]:
                         return self._stream(execution_id)
+                    if parts[6:] == ["resume"] and self.command == "POST":
+                        stub.resumed[execution_id] = body
+                        return self._answer(204)
                     if parts[6:] == ["kill"] and self.command == "DELETE":
                         stub.executions[execution_id][2] = True
                         return self._answer(202)
+                if path == "/api/v1/main/flows/company.team/approval":
+                    return self._answer(200, APPROVAL_FLOW)
                 if path == "/api/v1/main/flows/search":
                     return self._answer(200, {"results": [{"id": "hello", "namespace": "company.team"}], "total": 1})
                 if path.startswith(prefix):
@@ -94,8 +102,11 @@ class KestraStub:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def execution(self, execution_id):
-        """`slow`: three tasks, one ending every `pace` seconds; `endless` never ends."""
+        """`slow`: three tasks, one ending every `pace` seconds; `endless` never ends;
+        `approval` is paused at its Pause task until it is resumed, then ends."""
         started, flow, killed = self.executions[execution_id]
+        if flow == "approval":
+            return self.approval(execution_id)
         ended = min(3, int((time.monotonic() - started) / self.pace)) if flow == "slow" else 0
         runs = [{"id": f"r{i}", "taskId": f"t{i}", "state": {"current": "SUCCESS" if i < ended else "RUNNING"}}
                 for i in range(min(3, ended + 1))]
@@ -104,5 +115,22 @@ class KestraStub:
         return {"id": execution_id, "namespace": "company.team", "flowId": flow, "taskRunList": runs,
                 "state": state, "outputs": {"answer": 42} if ended == 3 else {}}
 
+    def approval(self, execution_id):
+        resumed = execution_id in self.resumed
+        history = [{"state": "CREATED"}, {"state": "RUNNING"}, {"state": "PAUSED"}]
+        if resumed:
+            history += [{"state": "RUNNING"}, {"state": "SUCCESS"}]
+        current = "SUCCESS" if resumed else "PAUSED"
+        return {"id": execution_id, "namespace": "company.team", "flowId": "approval",
+                "taskRunList": [{"id": "r0", "taskId": "approve", "state": {"current": current}}],
+                "state": {"current": current, "histories": history}}
+
     def close(self):
         self.server.shutdown()
+
+
+# A flow whose Pause task asks for two onResume inputs (as Kestra 1.3 answers GET /flows/...).
+APPROVAL_FLOW = {"id": "approval", "namespace": "company.team", "tasks": [
+    {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause", "onResume": [
+        {"id": "approved", "type": "BOOL", "defaults": "true", "description": "Approve?"},
+        {"id": "comment", "type": "STRING", "required": True}]}]}

@@ -72,6 +72,12 @@ def apply(entry, spec, other_spec):
                     "additionalProperties": True,
                 }
                 hits += 1
+    elif action == "optional-request-body":
+        for path, m in entry["operations"]:
+            body = spec["paths"].get(path, {}).get(m, {}).get("requestBody")
+            if isinstance(body, dict) and body.get("required"):
+                body["required"] = False
+                hits += 1
     elif action == "drop-format":
         fmt = entry["format"]
         for path, m in entry["operations"]:

@@ -67,6 +67,10 @@ pub fn all() -> Vec<Scenario> {
             "wait: execute, restart, replay and resume follow the execution to its end or pause"
         ),
         scenario!(
+            waits::pause_that_asks,
+            "an elicitation-capable client answers two Pauses of execute_flow with wait"
+        ),
+        scenario!(
             executions::backfill_schedule,
             "backfill a schedule trigger over a past window"
         ),

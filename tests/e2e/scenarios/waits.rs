@@ -15,6 +15,8 @@ const SLOW: &str = "  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n   
 const FAILING: &str = "  - id: ok\n    type: io.kestra.plugin.core.log.Log\n    message: fine\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: on purpose\n";
 const PAUSING: &str = "  - id: before\n    type: io.kestra.plugin.core.log.Log\n    message: asking\n  - id: approve\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: approved\n        type: BOOL\n        defaults: true\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: approved\n";
 
+const TWO_PAUSES: &str = "  - id: approve\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: approved\n        type: BOOL\n        defaults: true\n      - id: comment\n        type: STRING\n  - id: confirm\n    type: io.kestra.plugin.core.flow.Pause\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: both answered\n";
+
 fn state(out: &Value) -> &str {
     out["state"]["current"].as_str().unwrap_or_default()
 }
@@ -107,5 +109,43 @@ pub async fn wait_for_executions(mut c: Ctx) {
         .await;
     assert_eq!(state(&out), "SUCCESS", "{out}");
     let e = c.api.execution(&paused).await.json("execution");
+    assert_eq!(api::state(&e), "SUCCESS", "{e}");
+}
+
+/// A client that declares `elicitation` (issue 18): execute_flow with `wait` asks at each Pause
+/// (a form of the first Pause's onResume inputs, then yes/no for the second), resumes with the
+/// answers and follows the execution to its end.
+pub async fn pause_that_asks(mut c: Ctx) {
+    if !c.require(&["create_flow_from_yaml", "execute_flow"]) {
+        return;
+    }
+    let ns = c.ns.clone();
+    c.create_flow(&flow(&ns, "asking", TWO_PAUSES)).await;
+    let mut asking = crate::client::Mcp::start_asking(&crate::client::env_for(&c.target, false)).await;
+    let (asked, reply) = asking
+        .call_answering(
+            "execute_flow",
+            &json!({"namespace": ns, "flow_id": "asking", "wait": true}),
+            |n, _| match n {
+                0 => json!({"action": "accept", "content": {"approved": true, "comment": "from e2e"}}),
+                _ => json!({"action": "accept", "content": {"resume": true}}),
+            },
+        )
+        .await;
+    asking.close().await;
+    let out = reply.value;
+    assert!(!reply.is_error, "{}", reply.text);
+    let id = out["id"].as_str().expect("id").to_owned();
+    c.made().made.executions.insert(id.clone());
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let message = |i: usize| asked[i]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message(0).contains("paused at task approve"), "{asked:?}");
+    assert_eq!(
+        asked[0]["requestedSchema"]["properties"]["approved"]["type"], "boolean",
+        "{asked:?}"
+    );
+    assert!(message(1).contains("paused at task confirm"), "{asked:?}");
+    assert_eq!(state(&out), "SUCCESS", "{out}");
+    let e = c.api.execution(&id).await.json("execution");
     assert_eq!(api::state(&e), "SUCCESS", "{e}");
 }
