@@ -591,8 +591,8 @@ def test_python_sdk_elicitation_accepts_and_the_execution_resumes(waiting_server
     assert schema["required"] == ["comment"], schema
     assert schema["properties"]["approved"]["type"] == "boolean", schema
     assert not result.is_error, result
-    assert result.structured_content["state"]["current"] == "SUCCESS", result
-    assert result.structured_content["resumedWith"] == {"approved": False, "comment": "later"}, result
+    assert data(result)["state"]["current"] == "SUCCESS", result
+    assert data(result)["resumedWith"] == {"approved": False, "comment": "later"}, result
     (body,) = kestra.resumed.values()
     assert 'name="comment"' in body and "later" in body, body
 
@@ -601,7 +601,7 @@ def test_python_sdk_elicitation_declines_and_the_execution_stays_paused(waiting_
     asked, result = run_approval(waiting_server, types.ElicitResult(action="decline"))
     assert len(asked) == 1, asked
     assert not result.is_error, result
-    out = result.structured_content
+    out = data(result)
     assert out["state"]["current"] == "PAUSED" and out["pausedAt"] == "approve", out
     assert "the user declined resuming it" in out["note"] and "resume_execution" in out["note"], out
     assert out["resumeInputs"] == ["approved", "comment"], out
@@ -672,5 +672,5 @@ def test_a_task_over_http_is_created_polled_and_completed(waiting_server, kestra
         time.sleep(0.1)
     assert task["status"] == "completed", (task, seen)
     assert "working" in seen, seen
-    assert task["result"]["structuredContent"]["state"]["current"] == "SUCCESS", task
+    assert json.loads(task["result"]["content"][0]["text"])["state"]["current"] == "SUCCESS", task
     assert task["statusMessage"].startswith("3/3"), task

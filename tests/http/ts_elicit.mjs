@@ -5,6 +5,15 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+// A result's data: its JSON text (structuredContent comes only with an outputSchema); null when
+// the text is not JSON (an error's message).
+const data = (result) => {
+  try {
+    return JSON.parse(result.content?.[0]?.text ?? "null");
+  } catch {
+    return null;
+  }
+};
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
@@ -32,7 +41,7 @@ console.log(JSON.stringify({
   asked,
   required,
   isError: result.isError ?? false,
-  state: result.structuredContent?.state?.current ?? null,
-  resumedWith: result.structuredContent?.resumedWith ?? null,
+  state: data(result)?.state?.current ?? null,
+  resumedWith: data(result)?.resumedWith ?? null,
 }));
 await client.close();

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::stub::{Bed, lines};
+use crate::util::result_json;
 use crate::waits::{bed_for, mount_paused, mount_progressing};
 
 const TASKS: &str = "io.modelcontextprotocol/tasks";
@@ -59,7 +60,7 @@ async fn a_client_that_declares_tasks_gets_a_task_and_reads_the_result_with_task
     let done = poll_until(&mut bed, &task_id, &["completed", "failed", "cancelled"]).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(
-        done["result"]["structuredContent"],
+        result_json(&done["result"]),
         json!({"id": "e1", "namespace": "ns", "flowId": "f", "state": {"current": "SUCCESS", "duration": "PT3S"},
                "outputs": {"answer": 42}}),
         "{done}"
@@ -101,7 +102,7 @@ async fn tools_that_cannot_wait_and_clients_without_tasks_answer_at_once() {
         )
         .await;
     assert_eq!(
-        reply["result"]["structuredContent"]["state"]["current"], "SUCCESS",
+        result_json(&reply["result"])["state"]["current"], "SUCCESS",
         "{reply}"
     );
     let denied = plain.server.request("tasks/get", json!({"taskId": "x"})).await;
@@ -169,7 +170,7 @@ async fn a_question_during_a_task_is_input_required_and_tasks_update_answers_it(
     assert!(ack["result"].is_object(), "{ack}");
     let done = poll_until(&mut bed, &task_id, &["completed", "failed", "cancelled"]).await;
     assert_eq!(done["status"], "completed", "{done}");
-    let out = &done["result"]["structuredContent"];
+    let out = &result_json(&done["result"]);
     assert_eq!(out["state"]["current"], "SUCCESS", "{done}");
     assert_eq!(
         out["resumedWith"],

@@ -485,7 +485,7 @@ async fn call_answering(
             let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": answer});
             server.send_line(&reply.to_string()).await;
         } else if msg["id"] == json!(id) {
-            return (asked, msg["result"]["structuredContent"].clone());
+            return (asked, result_json(&msg["result"]));
         }
     }
 }
