@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone. Installs what it needs itself (Rust components, a
-# Python venv in .venv, Prism in .tools/, Debian's docker.io when run as root).
+# Python venv in .venv, Prism and helm in .tools/, Debian's docker.io when run as root).
 #   1. formatting and lints
 #   2. Rust tests: unit tests, the real binary over stdio against loopback stubs (integration),
 #      OpenAPI contract checks of every tool (contract), property tests, a load test with faults,
@@ -10,10 +10,12 @@
 #   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
 #   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
 #      and response against Kestra's OpenAPI descriptions
-#   5. the install artefacts (wheel, npm packages, MCP bundle, server.json), built from one static
+#   5. the Helm chart: helm (built with Go) lint and template, the manifests against Kubernetes'
+#      schemas, and the container as rendered run against kestra-sim
+#   6. the install artefacts (wheel, npm packages, MCP bundle, server.json), built from one static
 #      binary, installed from scratch and run with uvx, pipx, npx and as the bundle's manifest says;
-#      Claude Code and Gemini CLI report README's configurations connected
-#   6. the Docker image, built FROM scratch and run as users run it (root only: starts dockerd)
+#      Claude Code, Gemini CLI and the MCP Inspector check README's configurations
+#   7. the Docker image, built FROM scratch and run as users run it (root only: starts dockerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -44,6 +46,13 @@ KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q test
 
 step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"
 tests/testbed/run-e2e.sh
+
+step "Helm chart (helm lint --strict and template, Kubernetes schemas, the rendered container run against kestra-sim)"
+# helm is built from the Go module proxy (no binary download); kept in .tools between runs.
+[ -x .tools/go/bin/helm ] || GOBIN="$PWD/.tools/go/bin" go install helm.sh/helm/v4/cmd/helm@v4.3.2
+.venv/bin/pip install -q -r tests/deploy/requirements.txt
+cargo build -q -p kestra-sim --bin kestra-sim
+KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/deploy
 
 step "install artefacts (scripts/package.sh: wheel, npm, MCP bundle, server.json) and real clients"
 scripts/package.sh
