@@ -48,6 +48,31 @@ GREET_ARGS = {"user": "Ada", "count": 3, "tags": ["b", "c"]}
 # The selection: every flow of the namespace, re-listed every second.
 SELECTION = f"kind: flow_tools\nselect:\n  - namespace: {NAMESPACE}\nrefresh: 1\nwait_limit: 30\n"
 
+# Kestra 2.0: a flow carrying a McpToolTrigger (the example of McpToolTrigger.java), in a
+# namespace the selection above does not name, and the rule that selects it.
+MCP_TRIGGER_RULE = "  - mcp_trigger: true\n"
+REPORT_FLOW = """id: report
+namespace: company.analytics
+inputs:
+  - id: period
+    type: STRING
+    description: Reporting period, e.g. 2025-Q1
+tasks:
+  - id: generate_report
+    type: io.kestra.plugin.core.log.Log
+    message: "Generating report for {{ inputs.period }}"
+triggers:
+  - id: mcp
+    type: io.kestra.plugin.core.trigger.McpToolTrigger
+    toolName: sales_report
+    title: Sales Report Generator
+    toolDescription: Generates a sales report for the given period. Safe to call repeatedly with the same arguments.
+    annotations:
+      readOnly: true
+      destructive: false
+      idempotent: true
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -55,11 +80,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def selection_dir():
-    """A temporary tools directory holding only the selection file."""
+def selection_dir(extra_rules=""):
+    """A temporary tools directory holding only the selection file (plus `extra_rules`)."""
     directory = tempfile.mkdtemp()
+    selection = SELECTION.replace("refresh:", extra_rules + "refresh:", 1)
     with open(os.path.join(directory, "flows.yaml"), "w") as f:
-        f.write(SELECTION)
+        f.write(selection)
     return directory
 
 
