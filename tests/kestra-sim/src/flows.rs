@@ -727,7 +727,7 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
         .chain(req.q_all("query").into_iter().map(String::from))
         .map(|s| s.to_lowercase())
         .collect();
-    let nss = req.filter_values("namespace");
+    let nss = namespace_conditions(req);
     let labels = req.filter_values("labels");
     let mut items: Vec<&FlowRev> = live_flows(t)
         .filter(|r| {
@@ -735,7 +735,7 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
             let ns = r.def.get("namespace").and_then(Value::as_str).unwrap_or("");
             q.iter()
                 .all(|q| id.to_lowercase().contains(q) || ns.to_lowercase().contains(q))
-                && nss.iter().all(|f| ns_matches(f, ns))
+                && nss.iter().all(|(op, f)| namespace_holds(op, f, ns))
                 && labels.iter().all(|l| {
                     let (k, v) = l.split_once(':').unwrap_or((l, ""));
                     labels_of(&r.def).iter().any(|x| {
@@ -765,6 +765,38 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
     let total = items.len();
     let rendered: Vec<Value> = items.iter().map(|r| render(r, false, req.core.version)).collect();
     ok_json(&paged(paginate(&rendered, page, size), total))
+}
+
+/// The namespace conditions of a flows search as (operation, value): the legacy `namespace`
+/// parameter (1.3) is the namespace and its children; `filters[namespace][OP]` applies OP as
+/// Kestra's JDBC repository does (AbstractJdbcRepository `defaultHandlers`, 1.3 and 2.0
+/// source: EQUALS is the exact namespace, PREFIX the namespace or its children, STARTS_WITH,
+/// CONTAINS, ENDS_WITH on the text, IN a comma-separated list).
+fn namespace_conditions(req: &Req) -> Vec<(String, String)> {
+    let legacy = req
+        .q_all("namespace")
+        .into_iter()
+        .map(|n| ("PREFIX".to_owned(), n.to_owned()));
+    let filters = req
+        .filters()
+        .into_iter()
+        .filter(|(field, _, _)| field == "namespace")
+        .map(|(_, op, value)| (op, value));
+    legacy.chain(filters).collect()
+}
+
+fn namespace_holds(op: &str, value: &str, ns: &str) -> bool {
+    match op {
+        "EQUALS" => ns == value,
+        "NOT_EQUALS" => ns != value,
+        "STARTS_WITH" => ns.starts_with(value),
+        "ENDS_WITH" => ns.ends_with(value),
+        "CONTAINS" => ns.contains(value),
+        "IN" => value.split(',').any(|v| v == ns),
+        "NOT_IN" => !value.split(',').any(|v| v == ns),
+        // PREFIX, and GUESS: any other operation as PREFIX (the simulator's former reading).
+        _ => ns_matches(value, ns),
+    }
 }
 
 /// Full-text search over flow sources, `GET /flows/source` (the same on 1.3 and 2.0: recorded

@@ -465,9 +465,14 @@ async fn flows_search_filters_by_namespace_and_labels_as_each_version_does() {
         assert_eq!(bed.flow(&child).await.0, 200, "{child}");
         let all = found(&bed, "").await;
         assert_eq!(all.len(), 3);
-        // `filters[…]` on both versions: a namespace and its children, labels.
+        // `filters[…]` on both versions: EQUALS is the namespace, PREFIX with its children
+        // (AbstractJdbcRepository), labels.
         assert_eq!(
             found(&bed, "filters[namespace][EQUALS]=company.tools").await,
+            ["company.tools.greet"]
+        );
+        assert_eq!(
+            found(&bed, "filters[namespace][PREFIX]=company.tools").await,
             ["company.tools.greet", "company.tools.sub.other"]
         );
         assert_eq!(
