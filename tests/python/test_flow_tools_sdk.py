@@ -89,6 +89,8 @@ def test_a_flow_added_becomes_a_tool_the_client_is_told_about_and_calls(sim):
         # The trigger's toolName, title and annotations (McpToolTrigger.java), its input.
         assert "Sales Report Generator" in (triggered.title, triggered.annotations.title)
         assert triggered.annotations.read_only_hint is True
-        assert triggered.annotations.destructive_hint is False
+        # destructiveHint means something only when readOnlyHint is false (MCP's ToolAnnotations):
+        # kestra-mcp leaves it out of a read-only tool's annotations; it must not say destructive.
+        assert triggered.annotations.destructive_hint in (None, False)
         assert triggered.annotations.idempotent_hint is True
         assert list(triggered.input_schema["properties"]) == ["period"]
