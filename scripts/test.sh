@@ -41,7 +41,8 @@ step "official MCP SDK clients (Python over stdio and HTTP, TypeScript over HTTP
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q -r tests/python/requirements.txt
 (cd tests/http && npm install --no-audit --no-fund --silent)
-cargo build -q --bin kestra-mcp
+# The flow-tools SDK tests start kestra-sim (tests/python/kestra_sim.py).
+cargo build -q --bin kestra-mcp && cargo build -q -p kestra-sim --bin kestra-sim
 KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/python tests/http tests/flows tests/readme
 
 step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"

@@ -9,6 +9,7 @@ mod ee;
 mod executions;
 mod files;
 mod findings;
+mod flow_tools;
 mod flows;
 mod helpers;
 mod kv;
@@ -121,6 +122,10 @@ pub fn all() -> Vec<Scenario> {
         scenario!(
             chores::agent_chores,
             "issue 19's ten chores (paused and failed executions, why it failed, restart, find a flow by what it does, validate then create, disable twice, a task's logs, KV, recent errors): calls and result bytes"
+        ),
+        scenario!(
+            flow_tools::flow_tools,
+            "a flow selected by a flow_tools file becomes a typed tool: listed once created, invalid arguments refused before any request, a call answers the outputs; the execution holds typed inputs, labels and outputs"
         ),
         scenario!(
             safety::version_safety,

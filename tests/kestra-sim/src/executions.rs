@@ -78,6 +78,10 @@ pub struct Execution {
     pub cursor: DateTime<Utc>,
     /// The execution a replay was made from (`parentId`).
     pub parent_id: Option<String>,
+    /// The flow's `outputs:` definitions, rendered into `outputs` when the execution ends.
+    pub flow_outputs: Vec<Value>,
+    /// The flow outputs of an ended execution (see flow_outputs.rs).
+    pub outputs: Map<String, Value>,
 }
 
 fn task_duration(def: &Value, delay: Duration) -> TimeDelta {
@@ -107,16 +111,7 @@ pub fn render_template(s: &str, e: &Execution) -> String {
         };
         let expr = after[..end].trim();
         let head = expr.split("??").next().unwrap_or("").trim();
-        let value = if let Some(name) = head.strip_prefix("inputs.") {
-            e.inputs.get(name).map(flows::scalar_string)
-        } else {
-            match head {
-                "execution.id" => Some(e.id.clone()),
-                "flow.id" => Some(e.flow_id.clone()),
-                "flow.namespace" => Some(e.namespace.clone()),
-                _ => None,
-            }
-        };
+        let value = crate::flow_outputs::lookup(head, e).map(|v| flows::scalar_string(&v));
         match value {
             Some(v) => out.push_str(&v),
             None => out.push_str(&rest[start..start + 2 + end + 2]),
@@ -125,6 +120,20 @@ pub fn render_template(s: &str, e: &Execution) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// An OutputValues task's `values` with each text rendered (other values kept as written).
+fn rendered_values(values: Option<&Value>, e: &Execution) -> Value {
+    let Some(Value::Object(m)) = values else {
+        return json!({});
+    };
+    m.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => (k.clone(), json!(render_template(s, e))),
+            other => (k.clone(), other.clone()),
+        })
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
 impl Execution {
@@ -218,7 +227,7 @@ impl Execution {
                         } else {
                             "SUCCESS"
                         };
-                        self.state.push(st, self.cursor);
+                        self.end(st, self.cursor, logs);
                         return;
                     };
                     self.task_runs.push(TaskRun::created(new_id(), def, self.cursor));
@@ -251,6 +260,10 @@ impl Execution {
                 outputs = json!({"value": v});
             }
             f.map(|m| ("DEBUG".to_string(), m))
+        } else if ty.ends_with(".OutputValues") {
+            // OutputValues: `values` rendered, read back as `outputs.<task>.values.<key>`.
+            outputs = json!({"values": rendered_values(def.get("values"), self)});
+            None
         } else if failed {
             Some((
                 "ERROR".to_string(),
@@ -280,7 +293,38 @@ impl Execution {
         tr.outputs = Some(outputs);
         self.cursor = end;
         if failed {
-            self.state.push("FAILED", end);
+            self.end("FAILED", end, logs);
+        }
+    }
+
+    /// Ends the execution in `state`, rendering the flow's outputs first as Kestra's executor
+    /// does on any final state (see flow_outputs.rs): a failure to render them is logged and
+    /// ends the execution FAILED without outputs.
+    fn end(&mut self, state: &str, at: DateTime<Utc>, logs: &mut Vec<Value>) {
+        if self.flow_outputs.is_empty() {
+            self.state.push(state, at);
+            return;
+        }
+        match crate::flow_outputs::compute(&self.flow_outputs, self) {
+            Ok(outputs) => {
+                self.outputs = outputs;
+                self.state.push(state, at);
+            }
+            Err(crate::flow_outputs::OutputError(why)) => {
+                let message = format!("Failed to render output values: {why}");
+                logs.push(crate::logs::entry(
+                    &self.namespace,
+                    &self.flow_id,
+                    "",
+                    &self.id,
+                    "",
+                    0,
+                    at,
+                    "ERROR",
+                    &message,
+                ));
+                self.state.push("FAILED", at);
+            }
         }
     }
 
@@ -335,6 +379,10 @@ impl Execution {
         }
         if !self.inputs.is_empty() {
             m.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        }
+        // Execution.java: `@JsonInclude(NON_EMPTY) Map<String, Object> outputs`.
+        if !self.outputs.is_empty() {
+            m.insert("outputs".into(), Value::Object(self.outputs.clone()));
         }
         m.insert("labels".into(), Value::Array(self.labels.clone()));
         m.insert("state".into(), self.state.to_json(now));
@@ -394,19 +442,29 @@ pub fn coerce_inputs(
             out.insert(id.to_string(), form_input(d, id, given)?);
             continue;
         }
-        let raw = given.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.clone());
+        // A default is typed as a given value would be: Kestra keeps defaults as text
+        // (recorded flows/get-all_inputs: `"defaults": "{\"k\": 1}"`) and parses them
+        // (executions/validate-all_inputs-bad of 1.3.0 and 2.0: `j` → `{"k": 1}`).
+        let default = d
+            .get("defaults")
+            .or_else(|| d.get("defaultValue"))
+            .filter(|v| !v.is_null())
+            .map(flows::scalar_string);
+        let raw = given
+            .iter()
+            .rev()
+            .find(|(k, _)| k == id)
+            .map(|(_, v)| v.clone())
+            .or(default);
         let value = match raw {
-            None => match d.get("defaults").or_else(|| d.get("defaultValue")) {
-                Some(v) => v.clone(),
-                None => {
-                    let required = d.get("required").and_then(Value::as_bool).unwrap_or(true);
-                    if required {
-                        // Recorded executions/create-all_inputs-missing-required.
-                        return Err((id.to_string(), format!("Missing required input:{id}")));
-                    }
-                    continue;
+            None => {
+                let required = d.get("required").and_then(Value::as_bool).unwrap_or(true);
+                if required {
+                    // Recorded executions/create-all_inputs-missing-required.
+                    return Err((id.to_string(), format!("Missing required input:{id}")));
                 }
-            },
+                continue;
+            }
             Some(s) => {
                 // Kestra's wording (recorded executions/create-hello-bad-int of 1.3.0 and 2.0:
                 // "Invalid value for input `count`. Cause: For input string: \"not-a-number\"").
@@ -429,9 +487,13 @@ pub fn coerce_inputs(
                     ),
                     // Recorded pair executions/resume-bad-boolean: `maybe` is stored as false.
                     "BOOLEAN" | "BOOL" => json!(s.trim().eq_ignore_ascii_case("true")),
-                    "JSON" | "ARRAY" | "MULTISELECT" => {
-                        serde_json::from_str::<Value>(&s).map_err(|e| bad(e.to_string()))?
-                    }
+                    "MULTISELECT" => serde_json::from_str::<Value>(&s)
+                        .map_err(|e| (id.to_string(), multiselect_error(&s, &e)))?,
+                    "JSON" | "ARRAY" => serde_json::from_str::<Value>(&s).map_err(|e| bad(e.to_string()))?,
+                    // Parsed, as validate shows it (recorded executions/validate-all_inputs-typed
+                    // of 1.3.0 and 2.0: `"y": {"a": 1, "b": ["x", "y"]}`). GUESS: text that is
+                    // not YAML is kept as sent.
+                    "YAML" => yaml_serde::from_str::<Value>(&s).unwrap_or_else(|_| json!(s)),
                     "DATETIME" => {
                         // Recorded executions/validate-all_inputs-bad (`dt`: "yesterday").
                         parse_time(&s).ok_or_else(|| {
@@ -456,6 +518,25 @@ pub fn coerce_inputs(
     Ok(out.into_iter().collect())
 }
 
+/// A MULTISELECT value that is not a JSON array as Jackson refuses it (recorded
+/// executions/create-all_inputs-msel-csv `x,y` and msel-repeated, whose last part `z` wins,
+/// of 1.3.0 and 2.0: `Unrecognized token 'x': was expecting …`). Other JSON errors keep the
+/// `Invalid value` wording (GUESS: not recorded).
+fn multiselect_error(s: &str, e: &serde_json::Error) -> String {
+    let first = s.trim_start().chars().next();
+    if first.is_some_and(|c| matches!(c, '[' | '{' | '"' | '-' | '0'..='9')) {
+        return format!("Invalid value for input. Cause: {e}");
+    }
+    let token: String = s
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    format!(
+        " errors:\n```\nUnrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]\n```"
+    )
+}
+
 /// A FORM input is the object of its own `inputs`, each given as the form field `<form>.<id>`
 /// or taking its default (recorded-2.0.0-SNAPSHOT executions/create-all_inputs-typed-no-secret-wait:
 /// fields `env.region`, `env.replicas` → `"env": {"replicas": 5, "region": "us-east-1"}`).
@@ -474,6 +555,10 @@ fn form_input(def: &Value, id: &str, given: &[(String, String)]) -> Result<Value
     Ok(Value::Object(values))
 }
 
+/// Kestra's refusal of a SECRET input value without encryption configured.
+const SECRET_REFUSED: &str =
+    " errors:\n```\nUnable to use a `SECRET` input/output as encryption is not configured\n```";
+
 /// Types execution inputs the way Kestra 1.3 and 2.0 store them (recorded-1.3.0
 /// executions/create-all_inputs-typed-no-secret-wait, create-all_inputs-defaults-only): DURATION
 /// as a number of seconds, JSON and YAML parsed, an absent optional input as `null`. A SECRET
@@ -491,12 +576,17 @@ fn v13_type_inputs(req: &Req, defs: &[Value], inputs: &mut Map<String, Value>) -
             ("SECRET", v) if !v.is_null() => {
                 return Err(req.error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "Invalid entity:  errors:\n```\nUnable to use a `SECRET` input/output as encryption is not configured\n```",
+                    &format!("Invalid entity: {SECRET_REFUSED}"),
                 ));
             }
             ("DURATION", Value::String(s)) => {
                 if let Some(d) = parse_duration(s) {
                     *value = json!(d.num_milliseconds() as f64 / 1000.0);
+                }
+            }
+            ("DATETIME", Value::String(s)) => {
+                if let Some(at) = parse_time(s) {
+                    *value = json!(stored_datetime(at, req.core.version));
                 }
             }
             ("JSON", Value::String(s)) => {
@@ -513,6 +603,17 @@ fn v13_type_inputs(req: &Req, defs: &[Value], inputs: &mut Map<String, Value>) -
         }
     }
     Ok(())
+}
+
+/// A DATETIME input as stored: 1.3 with microseconds (`2026-01-15T10:30:00.000000Z`), 2.0
+/// as Java's `Instant.toString` (`2026-01-15T10:30:00Z`) (recorded
+/// executions/create-all_inputs-typed-no-secret-wait of each, `dt` sent as `…10:30:00Z`).
+fn stored_datetime(at: DateTime<Utc>, version: crate::KestraVersion) -> String {
+    let format = match version {
+        crate::KestraVersion::V1_3 => "%Y-%m-%dT%H:%M:%S%.6fZ",
+        _ => "%Y-%m-%dT%H:%M:%S%.fZ",
+    };
+    at.format(format).to_string()
 }
 
 /// Builds a new execution of a flow revision (state CREATED).
@@ -568,6 +669,13 @@ pub fn new_execution(
         trigger,
         cursor: now,
         parent_id: None,
+        flow_outputs: rev
+            .def
+            .get("outputs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        outputs: Map::new(),
     }
 }
 
@@ -580,7 +688,23 @@ fn parse_labels_query(req: &Req) -> Result<Vec<Value>, Response> {
                 &format!("Bad Request: Invalid label '{l}', expected key:value"),
             ));
         };
+        // Kestra's ExecutionController.parseLabels (1.3 and 2.0 source, since 7ea95f3 "add a
+        // `system.from` label"): no `system.` label from the API but `system.correlationId`
+        // and `system.from`, refused as an IllegalArgumentException (422 `Illegal argument`).
+        if k.starts_with("system.") && k != "system.correlationId" && k != "system.from" {
+            return Err(req.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "Illegal argument: System labels can only be set by Kestra itself, offending label: {k}={v}"
+                ),
+            ));
+        }
         out.push(label_json(k, v));
+    }
+    // ...and `system.from: api` unless the caller gave one (recorded executions/
+    // create-hello-wait-labels and get-all_inputs-typed-no-secret of 1.3.0 and 2.0 carry it).
+    if !out.iter().any(|l| l["key"] == "system.from") {
+        out.push(label_json("system.from", "api"));
     }
     Ok(out)
 }
@@ -1175,6 +1299,12 @@ fn validated_input(def: &Value, fields: &[(String, String)], v2: bool) -> (Value
         // The value as sent (recorded executions/validate-all_inputs-bad: `"dt": "yesterday"`).
         Err((_, msg)) => return (raw.unwrap_or(Value::Null), vec![error(msg)]),
     };
+    // Any SECRET value is refused, encryption not being configured (recorded
+    // executions/validate-all_inputs-typed of 1.3.0 and 2.0: `sec` keeps its value and gets
+    // this error; create-all_inputs-typed-wait: the same text in the 422).
+    if def.get("type").and_then(Value::as_str) == Some("SECRET") && !value.is_null() {
+        return (value, vec![error(SECRET_REFUSED.to_string())]);
+    }
     match input_constraint_error(def, &value) {
         Some(cause) => (
             raw.unwrap_or(value),
@@ -1254,6 +1384,10 @@ pub async fn validate_inputs(req: Req) -> Response {
     let core = req.core.clone();
     let (ns, flow_id) = (req.param("namespace").to_string(), req.param("id").to_string());
     if let Some(r) = flows::climbing_guard(&req, &[&ns, &flow_id]) {
+        return r;
+    }
+    // Kestra's validateNewExecutionInputs parses the labels as createExecution does.
+    if let Err(r) = parse_labels_query(&req) {
         return r;
     }
     let fields = match form_fields(&req, &format!("{ns}/{flow_id}")).await {
@@ -1596,6 +1730,8 @@ fn replay_exec(core: &Core, src: &Execution, now: DateTime<Utc>) -> Execution {
         trigger: src.trigger.clone(),
         cursor: now,
         parent_id: Some(src.id.clone()),
+        flow_outputs: src.flow_outputs.clone(),
+        outputs: Map::new(),
     }
 }
 

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use crate::KestraVersion;
 use crate::http::{Req, climbing, empty, json_response, ok_json, paged, paginate};
 use crate::state::Tenant;
 
@@ -97,6 +98,7 @@ const CORE_TYPES: &[&str] = &[
     "trigger.Webhook",
     "trigger.Toggle",
     "trigger.ScheduleOnDates",
+    "trigger.McpToolTrigger",
     "condition.ExecutionStatus",
     "condition.ExecutionFlow",
     "condition.ExecutionNamespace",
@@ -167,12 +169,52 @@ pub fn validate_def(req: &Req, def: Map<String, Value>) -> Result<Map<String, Va
             if t.get("id").and_then(Value::as_str).is_none() {
                 return Err(req.validation_error(&format!("{list}[].id"), "must not be null"));
             }
-            if !known_type(ty) {
+            if !known_type(ty) || (ty == MCP_TOOL_TRIGGER && req.core.version == KestraVersion::V1_3) {
                 return Err(unknown_type(req, list, i, ty));
+            }
+            if ty == MCP_TOOL_TRIGGER {
+                check_mcp_tool_trigger(req, i, t)?;
             }
         }
     }
     Ok(def)
+}
+
+/// Kestra 2.0's trigger exposing a flow as an MCP tool (core/.../trigger/McpToolTrigger.java,
+/// added in 1.4.0-SNAPSHOT by 6595d77, so unknown to 1.3: `Invalid type`).
+pub const MCP_TOOL_TRIGGER: &str = "io.kestra.plugin.core.trigger.McpToolTrigger";
+
+/// McpToolTrigger's bean constraints: `toolName` @NotNull, @Size(1..64), @Pattern
+/// `^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`; `title` and `toolDescription` @NotNull
+/// (`annotations` defaults to {readOnly:false, openWorld:true, destructive:true,
+/// idempotent:false, returnDirect:false}, `mcpServer` to `default`; both optional).
+fn check_mcp_tool_trigger(req: &Req, index: usize, t: &Value) -> Result<(), Response> {
+    let path = |field: &str| format!("triggers[{index}].{field}");
+    for field in ["toolName", "title", "toolDescription"] {
+        if t.get(field).and_then(Value::as_str).is_none() {
+            return Err(req.validation_error(&path(field), "must not be null"));
+        }
+    }
+    let name = t.get("toolName").and_then(Value::as_str).unwrap_or("");
+    if !(1..=64).contains(&name.chars().count()) {
+        return Err(req.validation_error(&path("toolName"), "size must be between 1 and 64"));
+    }
+    if !valid_tool_name(name) {
+        return Err(req.validation_error(
+            &path("toolName"),
+            "Tool name must contain only alphanumeric characters hyphens underscores or dots and must start and end with an alphanumeric character",
+        ));
+    }
+    Ok(())
+}
+
+fn valid_tool_name(name: &str) -> bool {
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    ends_ok(name.chars().next())
+        && ends_ok(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// The 422 for a task or trigger type no plugin provides (recorded errors/flow-create-unknown-task-type
@@ -275,6 +317,59 @@ pub fn scalar_string(v: &Value) -> String {
     }
 }
 
+/// An input definition as Kestra answers it (recorded flows/get-all_inputs of 1.3.0 and
+/// 2.0.0-SNAPSHOT): keys `id, type, description, required, defaults, displayName` first,
+/// `required` always present (true unless `required: false`), `defaults` always a string
+/// (`1.5` → `"1.5"`, `[x]` → `"[\"x\"]"`), SELECT with `allowCustomValue`, `isRadio`,
+/// `autoSelectFirst` false, MULTISELECT with `itemType: STRING`, `allowCustomValue`,
+/// `autoSelectFirst` false, FORM children normalised the same way.
+pub fn normalised_input(input: &Value) -> Value {
+    let Some(src) = input.as_object() else {
+        return input.clone();
+    };
+    let mut out = Map::new();
+    for key in ["id", "type", "description"] {
+        if let Some(v) = src.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    out.insert(
+        "required".into(),
+        src.get("required").cloned().unwrap_or(json!(true)),
+    );
+    if let Some(d) = src.get("defaults").filter(|d| !d.is_null()) {
+        out.insert("defaults".into(), json!(scalar_string(d)));
+    }
+    for (k, v) in src {
+        if !out.contains_key(k) && k != "defaults" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    let added: &[(&str, Value)] = match src.get("type").and_then(Value::as_str) {
+        Some("SELECT") => &[
+            ("allowCustomValue", json!(false)),
+            ("isRadio", json!(false)),
+            ("autoSelectFirst", json!(false)),
+        ],
+        Some("MULTISELECT") => &[
+            ("itemType", json!("STRING")),
+            ("allowCustomValue", json!(false)),
+            ("autoSelectFirst", json!(false)),
+        ],
+        _ => &[],
+    };
+    for (k, v) in added {
+        out.entry(k.to_string()).or_insert(v.clone());
+    }
+    if let Some(Value::Array(children)) = src.get("inputs") {
+        out.insert(
+            "inputs".into(),
+            Value::Array(children.iter().map(normalised_input).collect()),
+        );
+    }
+    Value::Object(out)
+}
+
 /// Renders a revision as Kestra's `Flow`/`FlowWithSource` JSON.
 pub fn render(rev: &FlowRev, with_source: bool, version: crate::KestraVersion) -> Value {
     let d = &rev.def;
@@ -293,14 +388,7 @@ pub fn render(rev: &FlowRev, with_source: bool, version: crate::KestraVersion) -
         m.insert("description".into(), desc.clone());
     }
     if let Some(Value::Array(inputs)) = d.get("inputs") {
-        let inputs: Vec<Value> = inputs
-            .iter()
-            .map(|i| {
-                let mut i = i.as_object().cloned().unwrap_or_default();
-                i.entry("required").or_insert(json!(true));
-                Value::Object(i)
-            })
-            .collect();
+        let inputs: Vec<Value> = inputs.iter().map(normalised_input).collect();
         m.insert("inputs".into(), Value::Array(inputs));
     }
     m.insert("disabled".into(), json!(rev.disabled));
@@ -639,7 +727,7 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
         .chain(req.q_all("query").into_iter().map(String::from))
         .map(|s| s.to_lowercase())
         .collect();
-    let nss = req.filter_values("namespace");
+    let nss = namespace_conditions(req);
     let labels = req.filter_values("labels");
     let mut items: Vec<&FlowRev> = live_flows(t)
         .filter(|r| {
@@ -647,7 +735,7 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
             let ns = r.def.get("namespace").and_then(Value::as_str).unwrap_or("");
             q.iter()
                 .all(|q| id.to_lowercase().contains(q) || ns.to_lowercase().contains(q))
-                && nss.iter().all(|f| ns_matches(f, ns))
+                && nss.iter().all(|(op, f)| namespace_holds(op, f, ns))
                 && labels.iter().all(|l| {
                     let (k, v) = l.split_once(':').unwrap_or((l, ""));
                     labels_of(&r.def).iter().any(|x| {
@@ -677,6 +765,38 @@ pub fn search(req: &Req, t: &Tenant) -> Response {
     let total = items.len();
     let rendered: Vec<Value> = items.iter().map(|r| render(r, false, req.core.version)).collect();
     ok_json(&paged(paginate(&rendered, page, size), total))
+}
+
+/// The namespace conditions of a flows search as (operation, value): the legacy `namespace`
+/// parameter (1.3) is the namespace and its children; `filters[namespace][OP]` applies OP as
+/// Kestra's JDBC repository does (AbstractJdbcRepository `defaultHandlers`, 1.3 and 2.0
+/// source: EQUALS is the exact namespace, PREFIX the namespace or its children, STARTS_WITH,
+/// CONTAINS, ENDS_WITH on the text, IN a comma-separated list).
+fn namespace_conditions(req: &Req) -> Vec<(String, String)> {
+    let legacy = req
+        .q_all("namespace")
+        .into_iter()
+        .map(|n| ("PREFIX".to_owned(), n.to_owned()));
+    let filters = req
+        .filters()
+        .into_iter()
+        .filter(|(field, _, _)| field == "namespace")
+        .map(|(_, op, value)| (op, value));
+    legacy.chain(filters).collect()
+}
+
+fn namespace_holds(op: &str, value: &str, ns: &str) -> bool {
+    match op {
+        "EQUALS" => ns == value,
+        "NOT_EQUALS" => ns != value,
+        "STARTS_WITH" => ns.starts_with(value),
+        "ENDS_WITH" => ns.ends_with(value),
+        "CONTAINS" => ns.contains(value),
+        "IN" => value.split(',').any(|v| v == ns),
+        "NOT_IN" => !value.split(',').any(|v| v == ns),
+        // PREFIX, and GUESS: any other operation as PREFIX (the simulator's former reading).
+        _ => ns_matches(value, ns),
+    }
 }
 
 /// Full-text search over flow sources, `GET /flows/source` (the same on 1.3 and 2.0: recorded

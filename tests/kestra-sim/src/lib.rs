@@ -23,6 +23,7 @@ pub mod ee;
 pub mod executions;
 pub mod files;
 pub mod files_v13;
+pub mod flow_outputs;
 pub mod flows;
 pub mod http;
 pub mod kv;

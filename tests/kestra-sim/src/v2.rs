@@ -104,10 +104,18 @@ fn with_tenant<T>(req: &Req, f: impl FnOnce(&Req, &mut Tenant) -> T) -> T {
 /// parameter is ignored, not refused (executions/search-bad-state and search-bad-date → 200
 /// with everything; logs/logs-of-execution-bad-level `minLevel=LOUD` → 200;
 /// v20/inv5-logs-minLevel-warn → all levels; logs/logs-of-execution-taskId → both tasks).
+/// `/flows/search` too: `q`, `query` and `namespace` select nothing (flows/search-q-Sleep,
+/// search-mcp-search_flows and search-mcp-find_flow → all 9 flows, company.bulk's included,
+/// where 1.3 answered the one match); only `filters[q|namespace|labels]` filter.
 fn ignores_legacy_params(op: Op) -> bool {
     matches!(
         op,
-        Op::SearchExecutions | Op::SearchLogs | Op::ListLogs | Op::DownloadLogs | Op::FollowLogs
+        Op::SearchExecutions
+            | Op::SearchLogs
+            | Op::ListLogs
+            | Op::DownloadLogs
+            | Op::FollowLogs
+            | Op::SearchFlows
     )
 }
 
@@ -612,6 +620,11 @@ fn present_execution(v: &mut Value, tenant: &str, read: bool) {
     );
     m.insert("tenantId".into(), json!(tenant));
     m.insert("url".into(), json!(url));
+    // A read leaves out null inputs, the create answer keeps them (executions/
+    // get-all_inputs-typed-no-secret has no `sec`, create-all_inputs-typed-no-secret-wait `"sec": null`).
+    if read && let Some(Value::Object(inputs)) = m.get_mut("inputs") {
+        inputs.retain(|_, v| !v.is_null());
+    }
     for tr in m
         .get_mut("taskRunList")
         .and_then(Value::as_array_mut)
