@@ -40,20 +40,35 @@ SIM = os.environ.get("KESTRA_SIM_BIN", os.path.join(ROOT, "target", "debug", "ke
 SIM_USER, SIM_PASSWORD = "admin@kestra.io", "kestra-sim"
 K8S_VERSION = "1.33.0"
 
-BASE = {"kestra.baseUrl": "http://kestra:8080/api/v1", "kestra.apiToken": "kestra-api-token",
-        "auth.token": "team-token"}
+BASE = {"kestra": {"baseUrl": "http://kestra:8080/api/v1", "apiToken": "kestra-api-token"},
+        "auth": {"token": "team-token"}}
 FLOW_SELECTION = "kind: flow_tools\nselect:\n  - namespace: company.team\n"
 POLICY = "rules:\n  - match: {groups: [data]}\n    toolsets: [flow, execution]\n"
 VALUE_SETS = {
     "static-token": BASE,
-    "oauth-policy-tools": {"kestra.baseUrl": "http://kestra:8080/api/v1", "kestra.username": "admin@kestra.io",
-                           "kestra.password": "kestra-password", "auth.oauth.issuer": "https://idp.example.com/realms/team",
-                           "auth.oauth.resource": "https://mcp.example.com/mcp", "auth.oauth.scopes[0]": "mcp:tools",
-                           "policy": POLICY, "tools.flows\\.yaml": FLOW_SELECTION, "replicaCount": "3",
-                           "allowedHosts[0]": "mcp.example.com", "readOnly": "true"},
-    "existing-secrets": {"kestra.baseUrl": "http://kestra:8080/api/v1", "kestra.existingSecret": "kestra-creds",
-                         "auth.existingSecret": "mcp-token", "replicaCount": "1"},
+    "oauth-policy-tools": {
+        "kestra": {"baseUrl": "http://kestra:8080/api/v1", "username": "admin@kestra.io", "password": "kestra-password"},
+        "auth": {"oauth": {"issuer": "https://idp.example.com/realms/team", "resource": "https://mcp.example.com/mcp",
+                           "scopes": ["mcp:tools"]}},
+        "policy": POLICY, "tools": {"flows.yaml": FLOW_SELECTION}, "replicaCount": 3,
+        "allowedHosts": ["mcp.example.com"], "readOnly": True},
+    "existing-secrets": {"kestra": {"baseUrl": "http://kestra:8080/api/v1", "existingSecret": "kestra-creds"},
+                         "auth": {"existingSecret": "mcp-token"}, "replicaCount": 1},
 }
+
+
+def changed(values, path, value=None):
+    """A deep copy of `values` with the dotted `path` set to `value` (removed when None)."""
+    copy = json.loads(json.dumps(values))
+    *parents, last = path.split(".")
+    node = copy
+    for key in parents:
+        node = node.setdefault(key, {})
+    if value is None:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return copy
 
 
 def helm(*args, check=True):
@@ -63,8 +78,11 @@ def helm(*args, check=True):
 
 
 def set_flags(values):
-    return [flag for k, v in values.items() for flag in ("--set-string" if k.startswith(("tools.", "policy")) or
-                                                          k.endswith("Url") else "--set", f"{k}={v}")]
+    """`--values FILE` with `values` as YAML (multi-line texts and lists as a user writes them)."""
+    fd, path = tempfile.mkstemp(prefix="values-", suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(values, f)
+    return ["--values", path]
 
 
 def render(values, namespace="mcp"):
@@ -95,10 +113,10 @@ def test_rendered_manifests_are_valid_kubernetes_objects(name):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({k: v for k, v in BASE.items() if k != "kestra.baseUrl"}, "kestra.baseUrl is required"),
-    ({k: v for k, v in BASE.items() if k != "auth.token"}, "clients must authenticate"),
-    ({**BASE, "auth.oauth.issuer": "https://idp.example.com"}, "auth.oauth.resource is required"),
-    ({k: v for k, v in BASE.items() if k != "kestra.apiToken"}, "Kestra credentials"),
+    (changed(BASE, "kestra.baseUrl"), "kestra.baseUrl is required"),
+    (changed(BASE, "auth.token"), "clients must authenticate"),
+    (changed(BASE, "auth.oauth", {"issuer": "https://idp.example.com"}), "auth.oauth.resource is required"),
+    (changed(BASE, "kestra.apiToken"), "Kestra credentials"),
 ])
 def test_values_nobody_could_use_safely_are_refused(values, message):
     refused = helm("template", "team", CHART, *set_flags(values), check=False)
@@ -141,8 +159,8 @@ def test_a_changed_token_or_tool_set_rolls_the_pods():
         return deployment["spec"]["template"]["metadata"]["annotations"]
 
     before = checksums(BASE)
-    assert checksums({**BASE, "auth.token": "rotated"})["checksum/secret"] != before["checksum/secret"]
-    assert checksums({**BASE, "tools.flows\\.yaml": FLOW_SELECTION})["checksum/config"] != before["checksum/config"]
+    assert checksums(changed(BASE, "auth.token", "rotated"))["checksum/secret"] != before["checksum/secret"]
+    assert checksums({**BASE, "tools": {"flows.yaml": FLOW_SELECTION}})["checksum/config"] != before["checksum/config"]
 
 
 def test_oauth_policy_and_tools_are_wired():
@@ -234,7 +252,7 @@ def container_pod(docs):
 
 
 def test_the_rendered_container_serves_probes_and_mcp_with_the_rendered_token(kestra):
-    docs = render({**BASE, "tools.flows\\.yaml": FLOW_SELECTION})
+    docs = render({**BASE, "tools": {"flows.yaml": FLOW_SELECTION}})
     proc, base, env = run_as_rendered(docs, kestra)
     try:
         assert wait_for(f"{base}/healthz") == (200, "ok\n")

@@ -199,6 +199,10 @@ def test_one_version_everywhere():
         labels = re.findall(r'org\.opencontainers\.image\.version="([^"]+)"', f.read())
     assert len(labels) == 2, "both images of the Dockerfile carry a version label"
     versions.update({f"Dockerfile label {i}": v for i, v in enumerate(labels)})
+    with open(os.path.join(ROOT, "deploy", "helm", "kestra-mcp", "Chart.yaml")) as f:
+        chart = f.read()
+    for key in ("version", "appVersion"):
+        versions[f"Helm chart {key}"] = re.search(rf'^{key}: "?([^"\s]+)"?$', chart, re.M).group(1)
     assert set(versions.values()) == {VERSION}, json.dumps(versions, indent=1)
 
 
