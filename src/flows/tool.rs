@@ -3,9 +3,10 @@
 //! The spec does the work, as any tool's: its input schema comes from the flow's inputs
 //! ([`super::schema`]); its steps start an execution with the arguments as multipart parts
 //! (the engine sends a list or an object as its JSON text, which is how Kestra reads
-//! MULTISELECT, ARRAY and JSON inputs), follow it to its end or a Pause (asking the user for
-//! the Pause's inputs, as `execute_flow` does), and answer its state, duration, outputs and UI
-//! link, or an error with the failed task and the last logs. The only Rust is this translation.
+//! MULTISELECT, ARRAY and JSON inputs), follow it to its end, asking the user for each Pause's
+//! inputs and following again (as `execute_flow` does), and answer its state, duration, outputs
+//! and UI link, or an error with the failed task and the last logs. The only Rust is this
+//! translation.
 
 use serde_json::{Map, Value, json};
 
@@ -334,9 +335,6 @@ fn steps_yaml(
     labels: &str,
     wait_limit: Option<u64>,
 ) -> String {
-    let limit = wait_limit
-        .map(|s| format!("      limit: \"{{{{ {s} }}}}\"\n"))
-        .unwrap_or_default();
     let limit_words = match wait_limit {
         Some(s) => format!("{s} s"),
         None => "KESTRA_MCP_WAIT_LIMIT".to_owned(),
@@ -351,12 +349,28 @@ fn steps_yaml(
             "\"{{ __LABELS__ }}\"",
             &Value::String(format!("{{{{ {labels} }}}}")).to_string(),
         )
-        .replace("__LIMIT__\n", &limit)
         .replace("__LIMIT_WORDS__", &limit_words)
+        .lines()
+        .filter_map(|line| wait_limit_line(line, wait_limit))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// A `__LIMIT__` line (a wait's) becomes the wait's `limit` at the same indentation, or goes
+/// when the selection sets no limit (the wait then takes KESTRA_MCP_WAIT_LIMIT); other lines stay.
+fn wait_limit_line(line: &str, wait_limit: Option<u64>) -> Option<String> {
+    match line.strip_suffix("__LIMIT__") {
+        Some(indent) if indent.trim().is_empty() => {
+            wait_limit.map(|secs| format!("{indent}limit: \"{{{{ {secs} }}}}\""))
+        }
+        _ => Some(line.to_owned()),
+    }
 }
 
 /// The steps of every flow tool; `__NAME__` markers are filled in by [`steps_yaml`]. Modelled
-/// on tools.d/execute_flow.yaml (start, follow, ask at a Pause, answer).
+/// on tools.d/execute_flow.yaml (start, follow, ask at every Pause, answer); its `pauses` group
+/// is execute_flow's, which `the_pause_group_is_execute_flows` checks.
 const STEPS: &str = r#"steps:
 __FILES__  # Started with one multipart part per input given (none is left out, so Kestra applies its
   # default; lists and objects as JSON text, as Kestra reads MULTISELECT, ARRAY and JSON),
@@ -382,7 +396,7 @@ __PARTS__  - name: followed
       interval: 1
       backoff: 1.5
       max_interval: 10
-__LIMIT__
+      __LIMIT__
       progress:
         done: "{{ (value.taskRunList or []) | selectattr('state.current', 'in', ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED']) | list | length }}"
         total: "{{ (value.taskRunList or []) | length or none }}"
@@ -390,87 +404,103 @@ __LIMIT__
       on_cancel:
         operation: killExecution
         params: {executionId: "{{ steps.started.id }}"}
-  # Paused: ask the user for the Pause task's onResume inputs (or whether to resume).
-  - name: paused_task
-    set: >-
-      {{ ((steps.followed.value.taskRunList or []) | selectattr('state.current', 'eq', 'PAUSED') | list or [none])[-1]
-         if steps.followed.reached and steps.followed.value.state.current == 'PAUSED' else none }}
-  - name: paused_flow
-    when: "{{ steps.paused_task }}"
-    request:
-      operation: [flow, getFlow]
-      params: {namespace: "__NS__", id: "__FLOW__"}
-      query:
-        source: "false"
-    response:
-      on_status:
-        4xx: {result: null}
-  - name: pause_inputs
-    set: >-
-      {{ (((steps.paused_flow.tasks or []) | selectattr('id', 'eq', steps.paused_task.taskId) | list or [{}])[0].onResume or [])
-         | selectattr('id', 'defined') | list if steps.paused_task and steps.paused_flow is mapping else [] }}
-  - name: pause_fields
-    when: "{{ steps.pause_inputs }}"
-    map: "{{ steps.pause_inputs }}"
-    as: pause_input
-    to:
-      - "{{ pause_input.id }}"
-      - type: "{{ 'integer' if pause_input.type == 'INT' else 'number' if pause_input.type == 'FLOAT' else 'boolean' if pause_input.type in ['BOOL', 'BOOLEAN'] else 'string' }}"
-        title: "{{ pause_input.displayName or pause_input.id }}"
-        description: "{{ ((pause_input.description or '') ~ ((' (' ~ pause_input.type ~ ', as text)') if pause_input.type not in ['STRING', 'INT', 'FLOAT', 'BOOL', 'BOOLEAN', 'SELECT'] else '')) | trim or omit }}"
-        enum: "{{ pause_input['values'] if pause_input.type == 'SELECT' and pause_input['values'] is defined and pause_input['values'] else omit }}"
-        default: >-
-          {{ omit if pause_input.defaults is not defined or pause_input.defaults is none
-             else (pause_input.defaults in [true, 'true']) if pause_input.type in ['BOOL', 'BOOLEAN']
-             else (pause_input.defaults | int) if pause_input.type == 'INT'
-             else (pause_input.defaults | float) if pause_input.type == 'FLOAT'
-             else pause_input.defaults | string }}
-  - name: pause_required
-    set: "{{ steps.pause_inputs | rejectattr('defaults', 'defined') | selectattr('required', 'ne', false) | map(attribute='id') | list }}"
-  - name: asked
-    when: "{{ steps.paused_task }}"
-    ask:
-      message: >-
-        Execution {{ steps.started.id }} of __NS__.__FLOW__ is paused at task
-        {{ steps.paused_task.taskId }}.{{ ' It asks for: ' ~ (steps.pause_inputs | map(attribute='id') | join(', ')) ~ '.' if steps.pause_inputs else ' Resume it?' }}
-      schema: >-
-        {{ {'type': 'object', 'properties': steps.pause_fields | from_pairs, 'required': steps.pause_required}
-           if steps.pause_inputs
-           else {'type': 'object', 'properties': {'resume': {'type': 'boolean', 'title': 'Resume the execution?', 'default': true} }, 'required': ['resume']} }}
-  - name: resume_now
-    set: "{{ steps.asked is mapping and steps.asked.action == 'accept' and (steps.pause_inputs or (steps.asked.content or {}).resume) }}"
-  - name: resumed_by_user
-    when: "{{ steps.resume_now }}"
-    request:
-      operation: resumeExecution
-      params: {executionId: "{{ steps.started.id }}"}
-      body:
-        multipart:
-          - each: "{{ steps.asked.content if steps.pause_inputs and steps.asked.content is mapping else none }}"
-    response:
-      on_status:
-        204: {result: {}}
-        422: {error: "Kestra refused to resume execution {{ steps.started.id }} with the values given: {{ answer.body.message if answer.body is mapping and answer.body.message else 'invalid onResume inputs' }}. It is still paused."}
-  - name: followed_after
-    when: "{{ steps.resume_now }}"
-    wait:
-      follow:
-        operation: followExecution
-        params: {executionId: "{{ steps.started.id }}"}
-      poll:
-        operation: [execution, getExecution]
-        params: {executionId: "{{ steps.started.id }}"}
-      until: "{{ value.state is mapping and (value.state.current in ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED', 'RETRIED'] or (value.state.current == 'PAUSED' and (value.state.histories | selectattr('state', 'eq', 'PAUSED') | list | length) > (steps.followed.value.state.histories | selectattr('state', 'eq', 'PAUSED') | list | length))) }}"
-__LIMIT__
-      progress:
-        done: "{{ (value.taskRunList or []) | selectattr('state.current', 'in', ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED']) | list | length }}"
-        total: "{{ (value.taskRunList or []) | length or none }}"
-        message: "{{ value.state.current }}"
-      on_cancel:
-        operation: killExecution
-        params: {executionId: "{{ steps.started.id }}"}
+  # At each Pause: ask the user, resume with the answers and follow again, until it ends, the
+  # user does not resume, it is still running at the wait limit, or 10 pauses were answered.
+  # The same group as tools.d/execute_flow.yaml's `pauses` (a unit test compares them); the
+  # map's element is `pause_input`, not `i`, as flow inputs are top-level names.
+  - name: pauses
+    when: "{{ steps.followed and steps.followed.reached and steps.followed.value.state.current == 'PAUSED' }}"
+    repeat:
+      until: "{{ not steps.resume_now or not steps.followed_after.reached or steps.followed_after.value.state.current != 'PAUSED' }}"
+      steps:
+        # The wait this round starts from: the first, or the round before's.
+        - name: at
+          set: "{{ steps.pauses.followed_after if steps.pauses else steps.followed }}"
+        # Paused: the Pause task run and the onResume inputs its definition declares.
+        - name: paused_task
+          set: "{{ ((steps.at.value.taskRunList or []) | selectattr('state.current', 'eq', 'PAUSED') | list or [none])[-1] }}"
+        - name: paused_flow
+          when: "{{ steps.paused_task }}"
+          request:
+            operation: [flow, getFlow]
+            params: {namespace: "{{ steps.at.value.namespace }}", id: "{{ steps.at.value.flowId }}"}
+            query:
+              source: "false"
+          response:
+            on_status:
+              4xx: {result: null}
+        - name: pause_inputs
+          set: >-
+            {{ (((steps.paused_flow.tasks or []) | selectattr('id', 'eq', steps.paused_task.taskId) | list or [{}])[0].onResume or [])
+               | selectattr('id', 'defined') | list if steps.paused_task and steps.paused_flow is mapping else [] }}
+        # Ask the user (MCP elicitation) for those inputs, or whether to resume when there are
+        # none, as execute_flow does.
+        - name: pause_fields
+          when: "{{ steps.pause_inputs }}"
+          map: "{{ steps.pause_inputs }}"
+          as: pause_input
+          to:
+            - "{{ pause_input.id }}"
+            - type: "{{ 'integer' if pause_input.type == 'INT' else 'number' if pause_input.type == 'FLOAT' else 'boolean' if pause_input.type in ['BOOL', 'BOOLEAN'] else 'string' }}"
+              title: "{{ pause_input.displayName or pause_input.id }}"
+              description: "{{ ((pause_input.description or '') ~ ((' (' ~ pause_input.type ~ ', as text)') if pause_input.type not in ['STRING', 'INT', 'FLOAT', 'BOOL', 'BOOLEAN', 'SELECT'] else '')) | trim or omit }}"
+              enum: "{{ pause_input['values'] if pause_input.type == 'SELECT' and pause_input['values'] is defined and pause_input['values'] else omit }}"
+              default: >-
+                {{ omit if pause_input.defaults is not defined or pause_input.defaults is none
+                   else (pause_input.defaults in [true, 'true']) if pause_input.type in ['BOOL', 'BOOLEAN']
+                   else (pause_input.defaults | int) if pause_input.type == 'INT'
+                   else (pause_input.defaults | float) if pause_input.type == 'FLOAT'
+                   else pause_input.defaults | string }}
+        - name: pause_required
+          set: "{{ steps.pause_inputs | rejectattr('defaults', 'defined') | selectattr('required', 'ne', false) | map(attribute='id') | list }}"
+        - name: asked
+          when: "{{ steps.paused_task }}"
+          ask:
+            message: >-
+              Execution {{ steps.started.id }} of __NS__.__FLOW__ is paused at task
+              {{ steps.paused_task.taskId }}.{{ ' It asks for: ' ~ (steps.pause_inputs | map(attribute='id') | join(', ')) ~ '.' if steps.pause_inputs else ' Resume it?' }}
+            schema: >-
+              {{ {'type': 'object', 'properties': steps.pause_fields | from_pairs, 'required': steps.pause_required}
+                 if steps.pause_inputs
+                 else {'type': 'object', 'properties': {'resume': {'type': 'boolean', 'title': 'Resume the execution?', 'default': true} }, 'required': ['resume']} }}
+        - name: resume_now
+          set: "{{ steps.asked is mapping and steps.asked.action == 'accept' and (steps.pause_inputs or (steps.asked.content or {}).resume) }}"
+        - name: resumed_by_user
+          when: "{{ steps.resume_now }}"
+          request:
+            operation: resumeExecution
+            params: {executionId: "{{ steps.started.id }}"}
+            body:
+              multipart:
+                - each: "{{ steps.asked.content if steps.pause_inputs and steps.asked.content is mapping else none }}"
+          response:
+            on_status:
+              204: {result: {}}
+              422: {error: "Kestra refused to resume execution {{ steps.started.id }} with the values given: {{ answer.body.message if answer.body is mapping and answer.body.message else 'invalid onResume inputs' }}. It is still paused."}
+        # Resumed: followed again, to its end or its next pause.
+        - name: followed_after
+          when: "{{ steps.resume_now }}"
+          wait:
+            follow:
+              operation: followExecution
+              params: {executionId: "{{ steps.started.id }}"}
+            poll:
+              operation: [execution, getExecution]
+              params: {executionId: "{{ steps.started.id }}"}
+            until: "{{ value.state is mapping and (value.state.current in ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED', 'RETRIED'] or (value.state.current == 'PAUSED' and (value.state.histories | selectattr('state', 'eq', 'PAUSED') | list | length) > (steps.at.value.state.histories | selectattr('state', 'eq', 'PAUSED') | list | length))) }}"
+            __LIMIT__
+            progress:
+              done: "{{ (value.taskRunList or []) | selectattr('state.current', 'in', ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED']) | list | length }}"
+              total: "{{ (value.taskRunList or []) | length or none }}"
+              message: "{{ value.state.current }}"
+            on_cancel:
+              operation: killExecution
+              params: {executionId: "{{ steps.started.id }}"}
+  # The last round of the pauses (empty when the execution never paused).
+  - name: last_round
+    set: "{{ steps.pauses or {} }}"
   - name: last_wait
-    set: "{{ steps.followed_after or steps.followed }}"
+    set: "{{ (steps.last_round.followed_after or steps.last_round.at) if steps.pauses else steps.followed }}"
   - name: final
     set: "{{ steps.last_wait.value if steps.last_wait.value is mapping and steps.last_wait.value.state is mapping else steps.started }}"
   - name: failed
@@ -510,16 +540,18 @@ result:
   outputs: "{{ steps.final.outputs or {} }}"
   url: "{{ steps.url }}"
   lastLogs: "{{ (steps.logs or [])[-10:] | map(attribute='message') | list if steps.logs else omit }}"
-  resumedWith: "{{ (steps.asked.content or {}) if steps.resume_now else omit }}"
+  # As execute_flow's, from the last round of the pauses.
+  askFailed: "{{ steps.last_round.asked.reason if steps.last_round.asked is mapping and steps.last_round.asked.action == 'failed' else omit }}"
+  resumedWith: "{{ (steps.last_round.asked.content or {}) if steps.last_round.resume_now else omit }}"
   pausedAt: "{{ steps.paused_now.taskId if steps.paused_now else omit }}"
-  resumeInputs: "{{ steps.pause_inputs | map(attribute='id') | list if steps.pause_inputs and not steps.resume_now else omit }}"
+  resumeInputs: "{{ steps.last_round.pause_inputs | map(attribute='id') | list if steps.last_round.pause_inputs and not steps.last_round.resume_now else omit }}"
   note: >-
     {{ ('Still ' ~ steps.final.state.current ~ ' after ' ~ steps.last_wait.seconds ~ ' s (the wait limit, __LIMIT_WORDS__); follow it with list_executions or get_execution_logs, execution id ' ~ steps.started.id ~ ', or at ' ~ steps.url ~ '.')
        if not steps.last_wait.reached
        else ('Paused at task ' ~ steps.paused_now.taskId
-             ~ ('; the user ' ~ ('declined' if steps.asked.action == 'decline' else 'cancelled') ~ ' resuming it' if steps.asked is mapping and steps.asked.action in ['decline', 'cancel'] else '')
+             ~ ('; the user ' ~ ('declined' if steps.last_round.asked.action == 'decline' else 'cancelled') ~ ' resuming it' if steps.last_round.asked is mapping and steps.last_round.asked.action in ['decline', 'cancel'] else '')
              ~ '; resume it with resume_execution, execution_ids ["' ~ steps.started.id ~ '"]'
-             ~ ((' and on_resume values for: ' ~ (steps.pause_inputs | map(attribute='id') | join(', '))) if steps.pause_inputs and not steps.resume_now else '') ~ '.')
+             ~ ((' and on_resume values for: ' ~ (steps.last_round.pause_inputs | map(attribute='id') | join(', '))) if steps.last_round.pause_inputs and not steps.last_round.resume_now else '') ~ '.')
        if steps.paused_now else omit }}
 "#;
 
@@ -711,6 +743,52 @@ mod tests {
             ..FlowToolSettings::named("hello")
         };
         assert!(flow_tool_spec(&flow, &bad).is_err());
+    }
+
+    /// The step named `name` in a list of steps.
+    fn step_named<'a>(steps: &'a mut Value, name: &str) -> &'a mut Value {
+        steps
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    }
+
+    /// The generated Pause cycle is tools.d/execute_flow.yaml's: its `pauses` group (steps,
+    /// `when`, `repeat` settings), `last_round`, `last_wait` and the result fields read from
+    /// them are the same but for what a flow tool must write otherwise: the map's element
+    /// `pause_input` (`i` could be a flow input), the flow's name as a literal (`namespace` and
+    /// `flow_id` are not arguments) and the selection's wait limit. Fails when the two drift.
+    #[test]
+    fn the_pause_group_is_execute_flows() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools.d/execute_flow.yaml");
+        let mut execute_flow: Value = yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let flow = json!({"id": "hello", "namespace": "company.team"});
+        let settings = FlowToolSettings {
+            wait_limit_secs: Some(42),
+            ..FlowToolSettings::named("hello")
+        };
+        let mut generated = spec_of(&flow, &settings);
+        let pauses = step_named(&mut generated["steps"], "pauses");
+        let followed_after = step_named(&mut pauses["repeat"]["steps"], "followed_after");
+        let limit = followed_after["wait"].as_object_mut().unwrap().remove("limit");
+        assert_eq!(limit, Some(json!("{{ 42 }}")));
+        for name in ["pauses", "last_round", "last_wait"] {
+            let text = serde_json::to_string(step_named(&mut generated["steps"], name))
+                .unwrap()
+                .replace("\"pause_input\"", "\"i\"")
+                .replace("pause_input.", "i.")
+                .replace("pause_input[", "i[")
+                .replace("of company.team.hello is", "of {{ namespace }}.{{ flow_id }} is");
+            let actual: Value = serde_json::from_str(&text).unwrap();
+            let expected = step_named(&mut execute_flow["steps"], name);
+            assert_eq!(&actual, expected, "step {name} differs from execute_flow's");
+        }
+        let waited = step_named(&mut execute_flow["steps"], "waited")["set"].clone();
+        for field in ["askFailed", "resumedWith", "resumeInputs"] {
+            assert_eq!(generated["result"][field], waited[field], "{field}");
+        }
     }
 
     #[test]

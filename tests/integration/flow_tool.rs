@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::stub::{Bed, json as json_answer, lines, multipart_parts};
+use crate::stub::{Bed, header, json as json_answer, lines, multipart_parts};
 use crate::util::{Server, env_for, run};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/flow-tools/flows");
@@ -332,5 +332,120 @@ async fn a_paused_execution_says_how_to_resume_it() {
     assert!(
         !sent.iter().any(|l| l.contains("resume")),
         "resumed without asking: {sent:#?}"
+    );
+}
+
+/// A client that can be asked (elicitation) and the flow tool `twice` of ns.twice (two Pause
+/// tasks, [`crate::waits::mount_two_pauses`]): the bed, the tools directory it reads (kept
+/// alive with it), and the count of resumes sent.
+async fn two_pauses_tool() -> (
+    Bed,
+    tempfile::TempDir,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    // A group the server knows without a flows source (`flows` is that source's).
+    let settings = kestra_mcp::flows::FlowToolSettings {
+        group: "execution".into(),
+        ..kestra_mcp::flows::FlowToolSettings::named("twice")
+    };
+    let spec = kestra_mcp::flows::tool::flow_tool_spec(&crate::waits::twice_flow(), &settings).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("twice.yaml"), spec).unwrap();
+    let tools_dir = dir.path().display().to_string();
+    let bed = crate::waits::bed_for(
+        json!({"elicitation": {}}),
+        &[("KESTRA_MCP_TOOLS_DIR", tools_dir.as_str())],
+    )
+    .await;
+    let resumes = crate::waits::mount_two_pauses(&bed).await;
+    (bed, dir, resumes)
+}
+
+fn message(asked: &Value) -> &str {
+    asked["message"].as_str().unwrap_or_default()
+}
+
+/// The multipart values of each resume sent, in order (none for a resume sent without a body,
+/// as one with no onResume values is).
+async fn resumes_sent(bed: &mut Bed) -> Vec<Vec<(String, String)>> {
+    bed.requests()
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/p2/resume"))
+        .map(|r| match header(r, "content-type") {
+            Some(_) => multipart_parts(r).into_iter().map(|(n, _, v)| (n, v)).collect(),
+            None => {
+                assert!(r.body.is_empty(), "a body without a content type");
+                Vec::new()
+            }
+        })
+        .collect()
+}
+
+/// One call of a flow tool asks at every Pause: the first asks for its onResume input, the
+/// second whether to resume; both answers are sent and the execution runs to its outputs.
+#[tokio::test]
+async fn a_flow_tool_asks_at_every_pause_and_runs_to_the_end() {
+    let (mut bed, _dir, resumes) = two_pauses_tool().await;
+    let answers = [
+        json!({"action": "accept", "content": {"comment": "fine"}}),
+        json!({"action": "accept", "content": {"resume": true}}),
+    ];
+    let (asked, out) = crate::waits::call_answering(&mut bed, "twice", json!({}), &answers).await;
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        message(&asked[0]).contains("p2 of ns.twice is paused at task approve")
+            && message(&asked[0]).contains("It asks for: comment"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked[0]["requestedSchema"]["properties"]["comment"]["type"], "string",
+        "{asked:?}"
+    );
+    assert!(
+        message(&asked[1]).contains("paused at task confirm. Resume it?"),
+        "{asked:?}"
+    );
+    assert_eq!(out["executionId"], "p2", "{out}");
+    assert_eq!(out["state"], "SUCCESS", "{out}");
+    assert_eq!(out["outputs"], json!({"approvedBy": "fine"}), "{out}");
+    assert_eq!(out["resumedWith"], json!({"resume": true}), "{out}");
+    assert!(
+        out.get("note").is_none() && out.get("pausedAt").is_none(),
+        "{out}"
+    );
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        resumes_sent(&mut bed).await,
+        vec![vec![("comment".to_owned(), "fine".to_owned())], vec![]]
+    );
+}
+
+/// Declined at the second Pause: left paused there, and the result says so and how to resume.
+#[tokio::test]
+async fn a_flow_tool_declined_at_the_second_pause_leaves_it_paused() {
+    let (mut bed, _dir, resumes) = two_pauses_tool().await;
+    let answers = [
+        json!({"action": "accept", "content": {"comment": "fine"}}),
+        json!({"action": "decline"}),
+    ];
+    let (asked, out) = crate::waits::call_answering(&mut bed, "twice", json!({}), &answers).await;
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(out["state"], "PAUSED", "{out}");
+    assert_eq!(out["pausedAt"], "confirm", "{out}");
+    assert!(
+        out.get("resumedWith").is_none() && out.get("resumeInputs").is_none(),
+        "{out}"
+    );
+    let note = out["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("Paused at task confirm; the user declined resuming it")
+            && note.contains(r#"resume_execution, execution_ids ["p2"]"#),
+        "{out}"
+    );
+    assert_eq!(resumes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        resumes_sent(&mut bed).await,
+        vec![vec![("comment".to_owned(), "fine".to_owned())]]
     );
 }

@@ -102,7 +102,8 @@ async fn tools_that_cannot_wait_and_clients_without_tasks_answer_at_once() {
         )
         .await;
     assert_eq!(
-        result_json(&reply["result"])["state"]["current"], "SUCCESS",
+        result_json(&reply["result"])["state"]["current"],
+        "SUCCESS",
         "{reply}"
     );
     let denied = plain.server.request("tasks/get", json!({"taskId": "x"})).await;

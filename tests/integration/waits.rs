@@ -411,9 +411,13 @@ impl wiremock::Respond for TwoPauses {
         for _ in 0..pauses {
             history.extend([json!({"state": "RUNNING"}), json!({"state": "PAUSED"})]);
         }
+        let outputs = match current {
+            "SUCCESS" => json!({"approvedBy": "fine"}),
+            _ => json!({}),
+        };
         json_answer(
             json!({"id": "p2", "namespace": "ns", "flowId": "twice", "taskRunList": runs,
-                           "state": {"current": current, "histories": history}}),
+                   "state": {"current": current, "histories": history}, "outputs": outputs}),
         )
     }
 }
@@ -431,6 +435,21 @@ impl wiremock::Respond for CountResume {
 /// count of resumes sent.
 async fn two_pauses_bed() -> (Bed, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let bed = bed_for(json!({"elicitation": {}}), &[]).await;
+    let resumes = mount_two_pauses(&bed).await;
+    (bed, resumes)
+}
+
+/// Flow ns.twice: a Pause asking for a comment, then a Pause asking nothing.
+pub(crate) fn twice_flow() -> Value {
+    json!({"id": "twice", "namespace": "ns", "revision": 1, "tasks": [
+        {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause",
+         "onResume": [{"id": "comment", "type": "STRING"}]},
+        {"id": "confirm", "type": "io.kestra.plugin.core.flow.Pause"}]})
+}
+
+/// Kestra's side of execution p2 of ns.twice: paused at `approve`, then at `confirm`, ended
+/// SUCCESS after the second resume; the count of resumes sent.
+pub(crate) async fn mount_two_pauses(bed: &Bed) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
     let resumes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     bed.answer(
         "POST",
@@ -452,18 +471,14 @@ async fn two_pauses_bed() -> (Bed, std::sync::Arc<std::sync::atomic::AtomicUsize
         CountResume(resumes.clone()),
     )
     .await;
-    let flow = json!({"id": "twice", "namespace": "ns", "tasks": [
-        {"id": "approve", "type": "io.kestra.plugin.core.flow.Pause",
-         "onResume": [{"id": "comment", "type": "STRING"}]},
-        {"id": "confirm", "type": "io.kestra.plugin.core.flow.Pause"}]});
-    bed.answer("GET", "/api/v1/main/flows/ns/twice", json_answer(flow))
+    bed.answer("GET", "/api/v1/main/flows/ns/twice", json_answer(twice_flow()))
         .await;
-    (bed, resumes)
+    resumes
 }
 
 /// Calls `name` with `arguments`, accepting each question with the next of `answers`; the
 /// questions and the result.
-async fn call_answering(
+pub(crate) async fn call_answering(
     bed: &mut Bed,
     name: &str,
     arguments: Value,
