@@ -10,8 +10,9 @@
 #   3. the official MCP SDKs as clients: Python over stdio and Streamable HTTP, TypeScript over HTTP
 #   4. end-to-end scenarios on Kestra 1.3 and 2.0: kestra-sim with Prism validating every request
 #      and response against Kestra's OpenAPI descriptions
-#   5. the Helm chart: helm (built with Go) lint and template, the manifests against Kubernetes'
-#      schemas, and the container as rendered run against kestra-sim
+#   5. the team deployment: the Helm chart (helm built with Go: lint and template, the manifests
+#      against Kubernetes' schemas, the container as rendered run against kestra-sim), and three
+#      replicas behind HAProxy with the Python SDK's sessions
 #   6. the install artefacts (wheel, npm packages, MCP bundle, server.json), built from one static
 #      binary, installed from scratch and run with uvx, pipx, npx and as the bundle's manifest says;
 #      Claude Code, Gemini CLI and the MCP Inspector check README's configurations
@@ -48,9 +49,13 @@ KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q test
 step "end-to-end scenarios (kestra-sim + Prism, Kestra 1.3 and 2.0)"
 tests/testbed/run-e2e.sh
 
-step "Helm chart (helm lint --strict and template, Kubernetes schemas, the rendered container run against kestra-sim)"
+step "team deployment: Helm chart (lint, template, Kubernetes schemas, the rendered container run) and 3 replicas behind HAProxy"
 # helm is built from the Go module proxy (no binary download); kept in .tools between runs.
 [ -x .tools/go/bin/helm ] || GOBIN="$PWD/.tools/go/bin" go install helm.sh/helm/v4/cmd/helm@v4.3.2
+# HAProxy in front of three replicas (Debian's package; root installs it, as for docker.io).
+if ! command -v haproxy >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null
+fi
 .venv/bin/pip install -q -r tests/deploy/requirements.txt
 cargo build -q -p kestra-sim --bin kestra-sim
 KESTRA_MCP_BIN="$PWD/target/debug/kestra-mcp" .venv/bin/python -m pytest -q tests/deploy
