@@ -86,6 +86,15 @@ enum Command {
         /// repeatable. Requests from other origins get 403.
         #[arg(long = "allowed-origin", value_name = "ORIGIN")]
         allowed_origins: Vec<String>,
+        /// Serve a non-loopback address without client authentication (only when something in
+        /// front of kestra-mcp authenticates clients); refused otherwise.
+        #[arg(
+            long,
+            env = "KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED",
+            action = clap::ArgAction::SetTrue,
+            value_parser = clap::builder::FalseyValueParser::new()
+        )]
+        allow_unauthenticated: bool,
     },
     /// Inspect the tool specs.
     Tools {
@@ -200,6 +209,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             http: Some(addr),
             allowed_hosts,
             allowed_origins,
+            allow_unauthenticated,
         }) => {
             let token = std::env::var("KESTRA_MCP_HTTP_TOKEN")
                 .ok()
@@ -207,6 +217,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             let http = HttpOptions {
                 addr,
                 token,
+                allow_unauthenticated,
                 allowed_hosts,
                 allowed_origins,
                 subscribers: None,

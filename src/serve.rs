@@ -188,6 +188,39 @@ fn call_context(
     (call, reporting)
 }
 
+/// `call`, with a panic while it runs turned into an error: rmcp runs each request in a task of
+/// its own, so a panic would end only that task, but the client would never get an answer.
+/// (Other sessions and requests are not affected either way; the release profile unwinds so
+/// that this holds there too.)
+pub async fn contain_panic<T>(call: impl Future<Output = T>) -> Result<T, String> {
+    CatchPanic(Box::pin(call)).await
+}
+
+struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => std::task::Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
 /// The longest a result waits for the progress reports queued before it.
 const REPORTS_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -456,12 +489,15 @@ impl ServerHandler for KestraMcp {
             return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
         }
         let (call, reporting) = call_context(&name, request.arguments, &context);
-        let call = engine.call_with(CallContext {
+        let call = contain_panic(engine.call_with(CallContext {
             session: limits,
             ..call
-        });
+        }));
         let outcome = tokio::select! {
-            outcome = call => outcome,
+            outcome = call => outcome.map_err(|panic| {
+                tracing::error!(tool = %name, "the call panicked (a bug in kestra-mcp): {panic}");
+                ErrorData::internal_error(format!("kestra-mcp failed while serving this call (a bug): {panic}"), None)
+            })?,
             _ = context.ct.cancelled() => {
                 tracing::info!(tool = %name, "call cancelled by the client");
                 return Err(ErrorData::internal_error("request cancelled", None));
@@ -488,6 +524,18 @@ mod tests {
     use crate::spec::{LoadOptions, load_catalog};
     use crate::stdio_client::StdioClient;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn a_panicking_call_becomes_an_error_and_the_next_call_runs() {
+        let panicked = contain_panic(async {
+            tokio::task::yield_now().await;
+            let empty: Vec<u8> = Vec::new();
+            empty[3]
+        })
+        .await;
+        assert!(panicked.unwrap_err().contains("index out of bounds"));
+        assert_eq!(contain_panic(async { 7 }).await, Ok(7));
+    }
 
     #[test]
     fn tools_list_pages_follow_their_cursor() {

@@ -14,6 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::SharedEngine;
@@ -27,6 +29,9 @@ pub struct HttpOptions {
     pub addr: SocketAddr,
     /// Bearer token clients must send (`KESTRA_MCP_HTTP_TOKEN`); `None`: no client auth.
     pub token: Option<String>,
+    /// Serve a non-loopback address without client authentication
+    /// (`KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED`); refused otherwise.
+    pub allow_unauthenticated: bool,
     /// Extra `Host` values accepted besides loopback names (for a server behind a proxy).
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins accepted besides `http://localhost:*` and `http://127.0.0.1:*`.
@@ -69,10 +74,13 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
 
 /// Serves MCP over HTTP until Ctrl-C or SIGTERM.
 pub async fn serve_http(engine: SharedEngine, options: HttpOptions) -> std::io::Result<()> {
+    if let Some(problem) = exposure_problem(&options) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, problem));
+    }
     if !options.addr.ip().is_loopback() && options.token.is_none() {
         tracing::warn!(
             target: "startup",
-            "serving MCP on {} without KESTRA_MCP_HTTP_TOKEN: anyone who can reach it can use your Kestra credentials",
+            "serving MCP on {} without client authentication ({ALLOW_UNAUTHENTICATED}): anyone who can reach it can use your Kestra credentials",
             options.addr
         );
     }
@@ -86,6 +94,24 @@ pub async fn serve_http(engine: SharedEngine, options: HttpOptions) -> std::io::
             shutdown.cancel();
         })
         .await
+}
+
+/// The setting that allows serving a non-loopback address without client authentication.
+pub const ALLOW_UNAUTHENTICATED: &str = "KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED";
+
+/// Why `options` must not be served: a non-loopback address without client authentication,
+/// unless explicitly allowed (anyone who reaches it would act with the server's Kestra rights).
+pub fn exposure_problem(options: &HttpOptions) -> Option<String> {
+    let open = !options.addr.ip().is_loopback() && options.token.is_none();
+    (open && !options.allow_unauthenticated).then(|| {
+        format!(
+            "refusing to serve MCP on {} without client authentication: anyone who can reach it \
+             would use Kestra with this server's credentials. Set KESTRA_MCP_HTTP_TOKEN, listen \
+             on a loopback address (127.0.0.1), or set {ALLOW_UNAUTHENTICATED}=true if something \
+             in front of it authenticates clients",
+            options.addr
+        )
+    })
 }
 
 async fn wait_for_signal() {
@@ -117,19 +143,24 @@ async fn require_token(State(token): State<Arc<Option<String>>>, request: Reques
     }
 }
 
-/// Compares without an early exit, so the time taken says nothing about the token.
+/// The credentials of an `Authorization: Bearer ...` header; the scheme is matched without
+/// regard to case (RFC 7235 section 2.1).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether the request carries `expected`. The SHA-256 digests of both are compared in
+/// constant time: neither where they differ nor the token's length shows in the time taken.
 fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
+    let given = bearer_token(headers).unwrap_or_default();
+    let (given, expected) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    given.as_slice().ct_eq(expected.as_slice()).into()
 }
 
 #[cfg(test)]
@@ -146,15 +177,47 @@ mod tests {
 
     #[test]
     fn bearer_tokens_must_match_exactly() {
-        assert!(bearer_matches(&headers(Some("Bearer s3cret")), "s3cret"));
+        for good in [
+            "Bearer s3cret",
+            "bearer s3cret",
+            "BEARER  s3cret",
+            "BeArEr s3cret ",
+        ] {
+            assert!(bearer_matches(&headers(Some(good)), "s3cret"), "{good}");
+        }
         for bad in [
             None,
             Some("Bearer s3cre"),
             Some("Bearer s3cret2"),
-            Some("bearer s3cret"),
+            Some("Bearer S3CRET"),
+            Some("Bearers3cret"),
+            Some("Bearer "),
             Some("Basic s3cret"),
         ] {
             assert!(!bearer_matches(&headers(bad), "s3cret"), "{bad:?}");
         }
+    }
+
+    fn options(addr: &str, token: Option<&str>, allow: bool) -> HttpOptions {
+        HttpOptions {
+            addr: addr.parse().unwrap(),
+            token: token.map(str::to_owned),
+            allow_unauthenticated: allow,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            subscribers: None,
+            toolsets: Toolsets::default(),
+        }
+    }
+
+    #[test]
+    fn a_reachable_address_needs_authentication_or_an_explicit_allowance() {
+        let problem = exposure_problem(&options("0.0.0.0:8000", None, false)).unwrap();
+        assert!(problem.contains("KESTRA_MCP_HTTP_TOKEN") && problem.contains(ALLOW_UNAUTHENTICATED));
+        assert!(exposure_problem(&options("192.168.1.2:8000", None, false)).is_some());
+        assert!(exposure_problem(&options("0.0.0.0:8000", Some("t"), false)).is_none());
+        assert!(exposure_problem(&options("0.0.0.0:8000", None, true)).is_none());
+        assert!(exposure_problem(&options("127.0.0.1:8000", None, false)).is_none());
+        assert!(exposure_problem(&options("[::1]:8000", None, false)).is_none());
     }
 }
