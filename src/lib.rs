@@ -24,6 +24,7 @@ pub mod flows;
 pub mod guard;
 pub mod http;
 pub mod map_step;
+pub mod oauth;
 pub mod project;
 pub mod readonly;
 pub mod reload;

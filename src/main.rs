@@ -214,9 +214,11 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             let token = std::env::var("KESTRA_MCP_HTTP_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty());
+            let oauth = oauth_verifier(token.is_some())?;
             let http = HttpOptions {
                 addr,
                 token,
+                oauth,
                 allow_unauthenticated,
                 allowed_hosts,
                 allowed_origins,
@@ -226,6 +228,23 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             serve(&options, cli.watch, dotenv_error, Some(http))
         }
     }
+}
+
+/// The OAuth verifier when `KESTRA_MCP_OAUTH_ISSUER` is set (not with a static token).
+fn oauth_verifier(static_token: bool) -> anyhow::Result<Option<std::sync::Arc<kestra_mcp::oauth::Verifier>>> {
+    let settings = kestra_mcp::oauth::OAuthSettings::from_lookup(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)
+        .context("invalid OAuth configuration")?;
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    if static_token {
+        anyhow::bail!(
+            "KESTRA_MCP_HTTP_TOKEN and KESTRA_MCP_OAUTH_ISSUER are both set: choose one way for clients to authenticate"
+        );
+    }
+    let verifier = kestra_mcp::oauth::Verifier::new(settings).map_err(anyhow::Error::msg)?;
+    Ok(Some(std::sync::Arc::new(verifier)))
 }
 
 #[tokio::main]

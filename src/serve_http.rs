@@ -1,17 +1,19 @@
 //! The Streamable HTTP transport (`kestra-mcp serve --http 127.0.0.1:8000`, endpoint `/mcp`),
 //! with the protections the MCP specification's security section asks for: loopback by default,
 //! `Host` checked against an allow-list (DNS rebinding), a request with a foreign `Origin`
-//! refused with 403, and an optional bearer token required from clients
-//! (`KESTRA_MCP_HTTP_TOKEN`). A client's credentials are never forwarded to Kestra: the engine
-//! only ever sends the configured ones.
+//! refused with 403, and client authentication: a static bearer token
+//! (`KESTRA_MCP_HTTP_TOKEN`) or OAuth access tokens (`oauth.rs`, `KESTRA_MCP_OAUTH_*`). A
+//! client's credentials are never forwarded to Kestra: the engine only ever sends the
+//! configured ones.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use sha2::{Digest, Sha256};
@@ -20,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::SharedEngine;
 use crate::filter::Toolsets;
+use crate::oauth::{OAuthSettings, Rejection, Verifier};
 use crate::reload::Subscribers;
 use crate::serve::KestraMcp;
 
@@ -29,6 +32,8 @@ pub struct HttpOptions {
     pub addr: SocketAddr,
     /// Bearer token clients must send (`KESTRA_MCP_HTTP_TOKEN`); `None`: no client auth.
     pub token: Option<String>,
+    /// OAuth access tokens clients must send (`KESTRA_MCP_OAUTH_*`); exclusive with `token`.
+    pub oauth: Option<Arc<Verifier>>,
     /// Serve a non-loopback address without client authentication
     /// (`KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED`); refused otherwise.
     pub allow_unauthenticated: bool,
@@ -66,10 +71,35 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let token = Arc::new(options.token.clone());
-    axum::Router::new()
+    let auth = Arc::new(Auth {
+        token: options.token.clone(),
+        oauth: options.oauth.clone(),
+    });
+    let mcp = axum::Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn_with_state(auth, authenticate));
+    match &options.oauth {
+        Some(verifier) => mcp.merge(metadata_routes(verifier.settings().metadata())),
+        None => mcp,
+    }
+}
+
+/// `GET /.well-known/oauth-protected-resource` and its path-suffixed forms (`.../mcp`): the
+/// protected resource metadata (RFC 9728), public.
+fn metadata_routes(metadata: serde_json::Value) -> axum::Router {
+    let body = Arc::new(metadata.to_string());
+    let serve = move || {
+        let body = body.clone();
+        async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.as_str().to_owned(),
+            )
+        }
+    };
+    axum::Router::new()
+        .route("/.well-known/oauth-protected-resource", get(serve.clone()))
+        .route("/.well-known/oauth-protected-resource/{*path}", get(serve))
 }
 
 /// Serves MCP over HTTP until Ctrl-C or SIGTERM.
@@ -77,7 +107,7 @@ pub async fn serve_http(engine: SharedEngine, options: HttpOptions) -> std::io::
     if let Some(problem) = exposure_problem(&options) {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, problem));
     }
-    if !options.addr.ip().is_loopback() && options.token.is_none() {
+    if !options.addr.ip().is_loopback() && !authenticates(&options) {
         tracing::warn!(
             target: "startup",
             "serving MCP on {} without client authentication ({ALLOW_UNAUTHENTICATED}): anyone who can reach it can use your Kestra credentials",
@@ -99,14 +129,18 @@ pub async fn serve_http(engine: SharedEngine, options: HttpOptions) -> std::io::
 /// The setting that allows serving a non-loopback address without client authentication.
 pub const ALLOW_UNAUTHENTICATED: &str = "KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED";
 
+fn authenticates(options: &HttpOptions) -> bool {
+    options.token.is_some() || options.oauth.is_some()
+}
+
 /// Why `options` must not be served: a non-loopback address without client authentication,
 /// unless explicitly allowed (anyone who reaches it would act with the server's Kestra rights).
 pub fn exposure_problem(options: &HttpOptions) -> Option<String> {
-    let open = !options.addr.ip().is_loopback() && options.token.is_none();
+    let open = !options.addr.ip().is_loopback() && !authenticates(options);
     (open && !options.allow_unauthenticated).then(|| {
         format!(
             "refusing to serve MCP on {} without client authentication: anyone who can reach it \
-             would use Kestra with this server's credentials. Set KESTRA_MCP_HTTP_TOKEN, listen \
+             would use Kestra with this server's credentials. Set KESTRA_MCP_HTTP_TOKEN or KESTRA_MCP_OAUTH_ISSUER, listen \
              on a loopback address (127.0.0.1), or set {ALLOW_UNAUTHENTICATED}=true if something \
              in front of it authenticates clients",
             options.addr
@@ -131,16 +165,81 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn require_token(State(token): State<Arc<Option<String>>>, request: Request, next: Next) -> Response {
-    match token.as_deref() {
-        Some(expected) if !bearer_matches(request.headers(), expected) => (
+/// How clients authenticate.
+struct Auth {
+    token: Option<String>,
+    oauth: Option<Arc<Verifier>>,
+}
+
+/// Admits a request with the static token or a valid OAuth access token (whose principal
+/// goes in the request's extensions, for the session's policy); refuses the others.
+async fn authenticate(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+    if let Some(verifier) = &auth.oauth {
+        let Some(token) = bearer_token(request.headers()).map(str::to_owned) else {
+            return challenge(verifier.settings(), Rejection::Missing);
+        };
+        match verifier.verify(&token).await {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+            }
+            Err(rejection) => {
+                tracing::info!(target: "oauth", "token refused: {rejection:?}");
+                return challenge(verifier.settings(), rejection);
+            }
+        }
+    } else if let Some(expected) = &auth.token
+        && !bearer_matches(request.headers(), expected)
+    {
+        return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
             "a valid bearer token is required (KESTRA_MCP_HTTP_TOKEN)",
         )
-            .into_response(),
-        _ => next.run(request).await,
+            .into_response();
     }
+    next.run(request).await
+}
+
+/// The answer to a refused token (RFC 6750 section 3, RFC 9728 section 5.1): where the
+/// protected resource metadata is, and what was wrong with the token when there was one.
+fn challenge(settings: &OAuthSettings, rejection: Rejection) -> Response {
+    let metadata = settings.metadata_url();
+    let (status, challenge, text) = match rejection {
+        Rejection::Missing => (
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer resource_metadata=\"{metadata}\""),
+            "an OAuth access token is required".to_owned(),
+        ),
+        Rejection::Invalid(why) => (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{metadata}\"",
+                quotable(&why)
+            ),
+            format!("invalid access token: {why}"),
+        ),
+        Rejection::InsufficientScope(scopes) => (
+            StatusCode::FORBIDDEN,
+            format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{metadata}\"",
+                quotable(&scopes.join(" "))
+            ),
+            format!("the access token lacks a required scope ({})", scopes.join(" ")),
+        ),
+    };
+    let mut response = (status, text).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// `text` without what cannot stand in a quoted header parameter (RFC 6750: `%x20-21 /
+/// %x23-5B / %x5D-7E`).
+fn quotable(text: &str) -> String {
+    text.chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect()
 }
 
 /// The credentials of an `Authorization: Bearer ...` header; the scheme is matched without
@@ -202,6 +301,7 @@ mod tests {
         HttpOptions {
             addr: addr.parse().unwrap(),
             token: token.map(str::to_owned),
+            oauth: None,
             allow_unauthenticated: allow,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
