@@ -25,6 +25,7 @@ pub mod guard;
 pub mod http;
 pub mod map_step;
 pub mod oauth;
+pub mod policy;
 pub mod project;
 pub mod readonly;
 pub mod reload;

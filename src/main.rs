@@ -215,10 +215,12 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
                 .ok()
                 .filter(|t| !t.is_empty());
             let oauth = oauth_verifier(token.is_some())?;
+            let policy = policy_file(oauth.is_some())?;
             let http = HttpOptions {
                 addr,
                 token,
                 oauth,
+                policy,
                 allow_unauthenticated,
                 allowed_hosts,
                 allowed_origins,
@@ -245,6 +247,22 @@ fn oauth_verifier(static_token: bool) -> anyhow::Result<Option<std::sync::Arc<ke
     }
     let verifier = kestra_mcp::oauth::Verifier::new(settings).map_err(anyhow::Error::msg)?;
     Ok(Some(std::sync::Arc::new(verifier)))
+}
+
+/// The per-user policy of `KESTRA_MCP_POLICY_FILE` (only with OAuth: it maps token claims).
+fn policy_file(oauth: bool) -> anyhow::Result<Option<std::sync::Arc<kestra_mcp::policy::Policy>>> {
+    let Some(path) = std::env::var_os("KESTRA_MCP_POLICY_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if !oauth {
+        anyhow::bail!(
+            "KESTRA_MCP_POLICY_FILE needs OAuth (KESTRA_MCP_OAUTH_ISSUER): its rules match token claims"
+        );
+    }
+    let policy = kestra_mcp::policy::Policy::load(std::path::Path::new(&path))
+        .map_err(anyhow::Error::msg)
+        .context("invalid policy file (KESTRA_MCP_POLICY_FILE)")?;
+    Ok(Some(std::sync::Arc::new(policy)))
 }
 
 #[tokio::main]
@@ -665,7 +683,10 @@ fn init_logging(level: &str) {
         _ => "error",
     };
     let startup = if matches!(level, "error") { "warn" } else { level };
-    let filter = EnvFilter::new(format!("error,kestra_mcp={level},rmcp={level},startup={startup}"));
+    // Audit lines (authenticated users' requests, `exchange.rs`) are always written.
+    let filter = EnvFilter::new(format!(
+        "error,kestra_mcp={level},rmcp={level},startup={startup},audit=info"
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -22,6 +22,7 @@ use crate::error::CallError;
 use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
 use crate::filter::Toolsets;
 use crate::guard::Namespaces;
+use crate::policy::Grant;
 use crate::reload::Subscribers;
 
 /// What the server tells clients about itself: what the tools reach and how they fit together,
@@ -77,15 +78,28 @@ impl KestraMcp {
             .clone()
     }
 
-    /// The session's toolsets narrowed by the request's headers, and its other limits.
+    /// The session's toolsets narrowed by the user's policy rule (over HTTP with OAuth) and the
+    /// request's headers, and its other limits.
     fn narrowed(&self, context: &RequestContext<RoleServer>) -> (Toolsets, SessionLimits) {
         let runtime = self.engine.load().runtime().clone();
-        let narrowing = narrowing(context, runtime.namespaces(), runtime.read_only());
-        let toolsets = match narrowing.toolsets {
-            Some(ceiling) => self.toolsets().narrowed(ceiling),
-            None => self.toolsets(),
-        };
-        (toolsets, narrowing.limits)
+        let Narrowing { toolsets, mut limits } =
+            narrowing(context, runtime.namespaces(), runtime.read_only());
+        let mut session = self.toolsets();
+        if let Some(grant) = granted(context) {
+            if let Some(ceiling) = grant.toolsets {
+                session = session.narrowed(ceiling);
+            }
+            if grant.read_only && !limits.read_only {
+                limits.read_only = true;
+                limits.read_only_by_policy = true;
+            }
+            limits.namespaces.extend(grant.namespaces);
+            limits.user = Some(grant.user);
+        }
+        if let Some(ceiling) = toolsets {
+            session = session.narrowed(ceiling);
+        }
+        (session, limits)
     }
 
     /// Runs a discovery tool (they answer from the session's state, never from Kestra).
@@ -327,9 +341,23 @@ fn narrowing(
         }),
         limits: SessionLimits {
             read_only: header(READ_ONLY_HEADER).is_some_and(|v| read_only_header(&v, server_read_only)),
-            namespaces: header(crate::guard::HEADER).map(|list| Arc::new(namespaces_header(&list, server))),
+            namespaces: header(crate::guard::HEADER)
+                .map(|list| Arc::new(namespaces_header(&list, server)))
+                .into_iter()
+                .collect(),
+            user: None,
+            read_only_by_policy: false,
         },
     }
+}
+
+/// What the user's policy grants (set by the HTTP transport once the token is validated).
+fn granted(context: &RequestContext<RoleServer>) -> Option<Grant> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Grant>())
+        .cloned()
 }
 
 /// `X-MCP-Readonly`: `true`/`1`/`yes` narrow; `false` cannot widen a read-only server (a

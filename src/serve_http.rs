@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::SharedEngine;
 use crate::filter::Toolsets;
-use crate::oauth::{OAuthSettings, Rejection, Verifier};
+use crate::oauth::{OAuthSettings, Principal, Rejection, Verifier};
+use crate::policy::{Grant, Policy};
 use crate::reload::Subscribers;
 use crate::serve::KestraMcp;
 
@@ -34,6 +35,9 @@ pub struct HttpOptions {
     pub token: Option<String>,
     /// OAuth access tokens clients must send (`KESTRA_MCP_OAUTH_*`); exclusive with `token`.
     pub oauth: Option<Arc<Verifier>>,
+    /// With OAuth: the per-user policy (`KESTRA_MCP_POLICY_FILE`); `None`: every valid token
+    /// gets what the server allows.
+    pub policy: Option<Arc<Policy>>,
     /// Serve a non-loopback address without client authentication
     /// (`KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED`); refused otherwise.
     pub allow_unauthenticated: bool,
@@ -74,6 +78,7 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
     let auth = Arc::new(Auth {
         token: options.token.clone(),
         oauth: options.oauth.clone(),
+        policy: options.policy.clone(),
     });
     let mcp = axum::Router::new()
         .nest_service("/mcp", service)
@@ -169,19 +174,27 @@ async fn wait_for_signal() {
 struct Auth {
     token: Option<String>,
     oauth: Option<Arc<Verifier>>,
+    policy: Option<Arc<Policy>>,
 }
 
 /// Admits a request with the static token or a valid OAuth access token (whose principal
-/// goes in the request's extensions, for the session's policy); refuses the others.
+/// goes in the request's extensions, for the session's policy); refuses the others, and the
+/// users the policy does not admit.
 async fn authenticate(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
     if let Some(verifier) = &auth.oauth {
         let Some(token) = bearer_token(request.headers()).map(str::to_owned) else {
             return challenge(verifier.settings(), Rejection::Missing);
         };
         match verifier.verify(&token).await {
-            Ok(principal) => {
-                request.extensions_mut().insert(principal);
-            }
+            Ok(principal) => match grant(auth.policy.as_deref(), &principal) {
+                Ok(grant) => {
+                    request.extensions_mut().insert(grant);
+                }
+                Err(why) => {
+                    let text = format!("refused by this server's policy: {why}");
+                    return (StatusCode::FORBIDDEN, text).into_response();
+                }
+            },
             Err(rejection) => {
                 tracing::info!(target: "oauth", "token refused: {rejection:?}");
                 return challenge(verifier.settings(), rejection);
@@ -198,6 +211,17 @@ async fn authenticate(State(auth): State<Arc<Auth>>, mut request: Request, next:
             .into_response();
     }
     next.run(request).await
+}
+
+/// What the policy grants `principal` (everything the server allows without a policy), or why
+/// they are refused.
+fn grant(policy: Option<&Policy>, principal: &Principal) -> Result<Grant, String> {
+    let Some(policy) = policy else {
+        return Ok(Grant::unrestricted(&principal.subject));
+    };
+    policy.grant(principal).inspect_err(|why| {
+        tracing::info!(target: "audit", user = %principal.subject, "refused by the policy: {why}");
+    })
 }
 
 /// The answer to a refused token (RFC 6750 section 3, RFC 9728 section 5.1): where the
@@ -302,6 +326,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             token: token.map(str::to_owned),
             oauth: None,
+            policy: None,
             allow_unauthenticated: allow,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),

@@ -124,6 +124,11 @@ impl Http {
     fn resource(&self) -> String {
         self.url("/mcp")
     }
+
+    /// What the server wrote on stderr so far.
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
+    }
 }
 
 fn free_port() -> u16 {
@@ -143,7 +148,7 @@ async fn serve(port: u16, env: &[(String, String)]) -> Http {
         .current_dir(dir.path())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .kill_on_drop(true);
     for (k, v) in env {
         cmd.env(k, v);
@@ -164,6 +169,10 @@ async fn serve(port: u16, env: &[(String, String)]) -> Http {
 
 /// The server with OAuth for `issuer`, in front of `kestra`.
 async fn oauth_server(issuer: &Issuer, kestra: &MockServer) -> Http {
+    oauth_server_with(issuer, kestra, &[]).await
+}
+
+async fn oauth_server_with(issuer: &Issuer, kestra: &MockServer, extra: &[(String, String)]) -> Http {
     let port = free_port();
     let mut env = env_for(&format!("{}/api/v1", kestra.uri()));
     env.extend(
@@ -179,6 +188,7 @@ async fn oauth_server(issuer: &Issuer, kestra: &MockServer) -> Http {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    env.extend(extra.iter().cloned());
     serve(port, &env).await
 }
 
@@ -531,4 +541,240 @@ async fn a_rotated_key_is_fetched_and_unknown_kids_refetch_at_most_once_per_inte
     assert_eq!(status(by_a).await, 200);
     assert_eq!(status(by_b).await, 200);
     assert_eq!(issuer.jwks.fetches(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-user policy (KESTRA_MCP_POLICY_FILE)
+
+const POLICY: &str = r#"
+rules:
+  - name: blocked
+    match: {subjects: [mallory]}
+    deny: true
+  - name: admins
+    match: {groups: [kestra-admins]}
+  - name: flow team
+    match: {groups: [flow-team], scopes: [kestra-flows]}
+    toolsets: [flow, execution]
+    namespaces: [company.team, company.team.*]
+  - name: readers
+    match: {groups: [readers]}
+    read_only: true
+"#;
+
+/// An initialized MCP session over HTTP for one token.
+struct Session<'a> {
+    http: &'a Http,
+    auth: String,
+    id: Option<String>,
+    next: u64,
+}
+
+impl<'a> Session<'a> {
+    async fn open(http: &'a Http, token: &str) -> Session<'a> {
+        let auth = format!("Bearer {token}");
+        let init = post(http, Some(&auth), None, INIT).await;
+        assert_eq!(init.status(), 200, "initialize");
+        let id = init
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let _ = init.text().await;
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        post(http, Some(&auth), id.as_deref(), initialized).await;
+        Session {
+            http,
+            auth,
+            id,
+            next: 2,
+        }
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let body = json!({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params});
+        let answer = post(self.http, Some(&self.auth), self.id.as_deref(), &body.to_string()).await;
+        assert_eq!(answer.status(), 200, "{method}");
+        message(&answer.text().await.unwrap())
+    }
+
+    async fn tools(&mut self) -> Vec<String> {
+        let list = self.request("tools/list", json!({})).await;
+        list["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .await
+    }
+}
+
+async fn policy_server(issuer: &Issuer, kestra: &MockServer) -> (Http, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, POLICY).unwrap();
+    let extra = [("KESTRA_MCP_POLICY_FILE".to_owned(), file.display().to_string())];
+    (oauth_server_with(issuer, kestra, &extra).await, dir)
+}
+
+fn user_token(issuer: &Issuer, http: &Http, sub: &str, groups: &[&str]) -> String {
+    let scope = format!("openid {SCOPE} kestra-flows");
+    let claims = claims(
+        issuer,
+        http,
+        json!({"sub": sub, "groups": groups, "scope": scope}),
+    );
+    mint(Algorithm::RS256, &rsa("rsa-a.pem"), Some("key-a"), &claims)
+}
+
+async fn requests_to(kestra: &MockServer, method: &str, path_part: &str) -> Vec<wiremock::Request> {
+    kestra
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == method && r.url.path().contains(path_part))
+        .collect()
+}
+
+#[tokio::test]
+async fn users_no_rule_admits_or_a_deny_rule_names_are_refused() {
+    let (issuer, kestra) = (issuer(keys_a_and_ec()).await, kestra().await);
+    let (http, _dir) = policy_server(&issuer, &kestra).await;
+    for (sub, groups, why) in [
+        ("nobody", vec![], "no rule of the policy admits user 'nobody'"),
+        (
+            "tim",
+            vec!["readers-not"],
+            "no rule of the policy admits user 'tim'",
+        ),
+        (
+            "mallory",
+            vec!["kestra-admins"],
+            "rule 'blocked' denies user 'mallory'",
+        ),
+    ] {
+        let token = user_token(&issuer, &http, sub, &groups);
+        let answer = post(&http, Some(&format!("Bearer {token}")), None, INIT).await;
+        assert_eq!(answer.status(), 403, "{sub}");
+        assert!(answer.text().await.unwrap().contains(why), "{sub}");
+    }
+    // In the team's group but without the rule's scope: no rule.
+    let scope = format!("openid {SCOPE}");
+    let claims = claims(
+        &issuer,
+        &http,
+        json!({"sub": "tom", "groups": ["flow-team"], "scope": scope}),
+    );
+    let no_scope = mint(Algorithm::RS256, &rsa("rsa-a.pem"), Some("key-a"), &claims);
+    let answer = post(&http, Some(&format!("Bearer {no_scope}")), None, INIT).await;
+    assert_eq!(answer.status(), 403);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("no rule of the policy admits user 'tom'")
+    );
+    let mut admin = Session::open(&http, &user_token(&issuer, &http, "ann", &["kestra-admins"])).await;
+    assert_eq!(admin.tools().await.len(), 39);
+    assert!(kestra.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_rule_narrows_toolsets_and_namespaces_and_labels_the_executions_started() {
+    let (issuer, kestra) = (issuer(keys_a_and_ec()).await, kestra().await);
+    let (http, _dir) = policy_server(&issuer, &kestra).await;
+    let mut tom = Session::open(&http, &user_token(&issuer, &http, "tom", &["flow-team"])).await;
+    let tools = tom.tools().await;
+    assert!(tools.contains(&"search_flows".to_owned()) && tools.contains(&"execute_flow".to_owned()));
+    assert!(!tools.contains(&"manage_kv_store".to_owned()), "{tools:?}");
+    let kv = tom
+        .call(
+            "manage_kv_store",
+            json!({"namespace": "company.team", "action": "get", "key": "k"}),
+        )
+        .await;
+    assert!(
+        kv["error"]["message"].as_str().unwrap().contains("not found"),
+        "{kv}"
+    );
+
+    let outside = tom
+        .call(
+            "execute_flow",
+            json!({"namespace": "company.hr", "flow_id": "payroll"}),
+        )
+        .await;
+    assert_eq!(outside["result"]["isError"], json!(true), "{outside}");
+    assert!(
+        outside.to_string().contains("KESTRA_MCP_POLICY_FILE"),
+        "{outside}"
+    );
+    assert!(
+        requests_to(&kestra, "POST", "/executions/company.hr")
+            .await
+            .is_empty()
+    );
+
+    let arguments = json!({"namespace": "company.team", "flow_id": "hello", "labels": {"mcp.user": "spoofed", "env": "dev"}});
+    tom.call("execute_flow", arguments.clone()).await;
+    let started = requests_to(&kestra, "POST", "/api/v1/main/executions/company.team/hello").await;
+    assert_eq!(started.len(), 1);
+    let labels: Vec<String> = started[0]
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "labels")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert!(labels.contains(&"mcp.user:tom".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"env:dev".to_owned()), "{labels:?}");
+    assert!(!labels.iter().any(|l| l.contains("spoofed")), "{labels:?}");
+
+    // One audit line per Kestra request: user, tool, digest of the arguments, request, status.
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(arguments.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let stderr = http.stderr();
+    let line = format!(
+        "user=tom tool=execute_flow arguments_sha256={digest} method=POST path=/executions/company.team/hello status=200"
+    );
+    assert!(stderr.contains(&line), "{line}\n{stderr}");
+    assert!(stderr.contains("user=tom tool=execute_flow"), "{stderr}");
+    assert!(
+        stderr.contains("path=/executions/company.hr/payroll status=refused"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_rule_hides_and_refuses_writes() {
+    let (issuer, kestra) = (issuer(keys_a_and_ec()).await, kestra().await);
+    let (http, _dir) = policy_server(&issuer, &kestra).await;
+    let mut rita = Session::open(&http, &user_token(&issuer, &http, "rita", &["readers"])).await;
+    let tools = rita.tools().await;
+    assert!(tools.contains(&"search_flows".to_owned()));
+    assert!(!tools.contains(&"execute_flow".to_owned()), "{tools:?}");
+    let set = rita
+        .call(
+            "manage_kv_store",
+            json!({"namespace": "company.team", "action": "set", "key": "k", "value": "v"}),
+        )
+        .await;
+    assert_eq!(set["result"]["isError"], json!(true), "{set}");
+    assert!(
+        set.to_string()
+            .contains("refused: manage_kv_store 'set' changes Kestra and KESTRA_MCP_POLICY_FILE is set"),
+        "{set}"
+    );
+    assert!(requests_to(&kestra, "PUT", "/kv/").await.is_empty());
+    let read = rita.call("search_flows", json!({"query": "hello"})).await;
+    assert_ne!(read["result"]["isError"], json!(true), "{read}");
 }
