@@ -359,7 +359,7 @@ fn audit(call: &CallContext, request: &RenderedRequest, outcome: &Result<HttpAns
         method = %request.method.as_str(),
         path = %request.path,
         status = %status,
-        "audit"
+        "audit: kestra request"
     );
 }
 

@@ -19,7 +19,9 @@ use crate::discovery;
 use crate::elicit::{Answer, ElicitError, Elicitation, Elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
-use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
+use crate::exchange::{
+    CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits, arguments_digest,
+};
 use crate::filter::Toolsets;
 use crate::guard::Namespaces;
 use crate::policy::Grant;
@@ -512,9 +514,15 @@ impl ServerHandler for KestraMcp {
                 .map(CallToolResponse::from);
         }
         let engine = self.engine.load_full();
+        let audit = limits.user.clone().map(|user| CallAudit {
+            user,
+            digest: arguments_digest(request.arguments.as_ref().unwrap_or(&serde_json::Map::new())),
+        });
         // A tool the session has not enabled answers as an unknown tool does.
         if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
-            return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
+            let outcome = Err(CallError::UnknownTool(name.clone()));
+            audit_call(audit.as_ref(), &name, &outcome);
+            return to_call_result(outcome).map(CallToolResponse::from);
         }
         let (call, reporting) = call_context(&name, request.arguments, &context);
         let call = contain_panic(engine.call_with(CallContext {
@@ -539,8 +547,42 @@ impl ServerHandler for KestraMcp {
         if let Err(e) = &outcome {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }
+        audit_call(audit.as_ref(), &name, &outcome);
         to_call_result(outcome).map(CallToolResponse::from)
     }
+}
+
+/// Who made a call and the digest of its arguments, for its audit line.
+struct CallAudit {
+    user: Arc<str>,
+    digest: String,
+}
+
+/// One line per call of an authenticated user (target `audit`), besides the exchange point's
+/// line per Kestra request: a call refused before any request (read-only, not in the user's
+/// toolsets) is recorded too.
+fn audit_call(
+    audit: Option<&CallAudit>,
+    tool: &str,
+    outcome: &Result<serde_json::Map<String, Value>, CallError>,
+) {
+    let Some(audit) = audit else {
+        return;
+    };
+    let result = match outcome {
+        Ok(_) => "ok",
+        Err(CallError::UnknownTool(_)) => "unknown tool",
+        Err(CallError::Refused(_)) => "refused",
+        Err(_) => "error",
+    };
+    tracing::info!(
+        target: "audit",
+        user = %audit.user,
+        tool = %tool,
+        arguments_sha256 = %audit.digest,
+        result = %result,
+        "audit: tool call"
+    );
 }
 
 #[cfg(test)]

@@ -752,6 +752,11 @@ async fn a_rule_narrows_toolsets_and_namespaces_and_labels_the_executions_starte
         stderr.contains("path=/executions/company.hr/payroll status=refused"),
         "{stderr}"
     );
+    // And one per call, also for a call refused before any request.
+    let call_line = format!("user=tom tool=execute_flow arguments_sha256={digest} result=");
+    assert!(stderr.contains(&call_line), "{stderr}");
+    assert!(stderr.contains("user=tom tool=manage_kv_store"), "{stderr}");
+    assert!(stderr.contains("result=unknown tool"), "{stderr}");
 }
 
 #[tokio::test]
@@ -777,4 +782,7 @@ async fn a_read_only_rule_hides_and_refuses_writes() {
     assert!(requests_to(&kestra, "PUT", "/kv/").await.is_empty());
     let read = rita.call("search_flows", json!({"query": "hello"})).await;
     assert_ne!(read["result"]["isError"], json!(true), "{read}");
+    let stderr = http.stderr();
+    assert!(stderr.contains("user=rita tool=manage_kv_store"), "{stderr}");
+    assert!(stderr.contains("result=refused"), "{stderr}");
 }
