@@ -6,8 +6,9 @@
 //! client's credentials are never forwarded to Kestra: the engine only ever sends the
 //! configured ones.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -79,6 +80,7 @@ pub fn router(engine: SharedEngine, options: &HttpOptions, shutdown: Cancellatio
         token: options.token.clone(),
         oauth: options.oauth.clone(),
         policy: options.policy.clone(),
+        sessions: SessionOwners::default(),
     });
     let mcp = axum::Router::new()
         .nest_service("/mcp", service)
@@ -175,6 +177,57 @@ struct Auth {
     token: Option<String>,
     oauth: Option<Arc<Verifier>>,
     policy: Option<Arc<Policy>>,
+    sessions: SessionOwners,
+}
+
+/// The user who opened each MCP session (with OAuth): a session is bound to its user, as the
+/// MCP security best practices ask, so another user who learns its `Mcp-Session-Id` cannot use
+/// it. Forgotten when the session is deleted; a session abandoned without `DELETE` leaves its
+/// small entry behind.
+#[derive(Default)]
+struct SessionOwners(Mutex<HashMap<String, Arc<str>>>);
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+impl SessionOwners {
+    /// Runs `request` for `user`: refused (as an unknown session, 404) when it names a session
+    /// another user opened; a session it opens is bound to `user`.
+    async fn run_as(&self, user: Arc<str>, request: Request, next: Next) -> Response {
+        let session = request
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(id) = &session
+            && self.owner(id).is_some_and(|owner| owner != user)
+        {
+            tracing::warn!(target: "audit", user = %user, "refused: a session another user opened");
+            return (StatusCode::NOT_FOUND, "no such session for this user").into_response();
+        }
+        let deleting = request.method() == axum::http::Method::DELETE;
+        let response = next.run(request).await;
+        let mut owners = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match (&session, response.headers().get(SESSION_HEADER)) {
+            (None, Some(opened)) => {
+                if let Ok(id) = opened.to_str() {
+                    owners.insert(id.to_owned(), user);
+                }
+            }
+            (Some(id), _) if deleting && response.status().is_success() => {
+                owners.remove(id);
+            }
+            _ => {}
+        }
+        response
+    }
+
+    fn owner(&self, id: &str) -> Option<Arc<str>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
 }
 
 /// Admits a request with the static token or a valid OAuth access token (whose principal
@@ -185,11 +238,9 @@ async fn authenticate(State(auth): State<Arc<Auth>>, mut request: Request, next:
         let Some(token) = bearer_token(request.headers()).map(str::to_owned) else {
             return challenge(verifier.settings(), Rejection::Missing);
         };
-        match verifier.verify(&token).await {
+        let grant = match verifier.verify(&token).await {
             Ok(principal) => match grant(auth.policy.as_deref(), &principal) {
-                Ok(grant) => {
-                    request.extensions_mut().insert(grant);
-                }
+                Ok(grant) => grant,
                 Err(why) => {
                     let text = format!("refused by this server's policy: {why}");
                     return (StatusCode::FORBIDDEN, text).into_response();
@@ -199,7 +250,10 @@ async fn authenticate(State(auth): State<Arc<Auth>>, mut request: Request, next:
                 tracing::info!(target: "oauth", "token refused: {rejection:?}");
                 return challenge(verifier.settings(), rejection);
             }
-        }
+        };
+        let user = grant.user.clone();
+        request.extensions_mut().insert(grant);
+        return auth.sessions.run_as(user, request, next).await;
     } else if let Some(expected) = &auth.token
         && !bearer_matches(request.headers(), expected)
     {

@@ -786,3 +786,19 @@ async fn a_read_only_rule_hides_and_refuses_writes() {
     assert!(stderr.contains("user=rita tool=manage_kv_store"), "{stderr}");
     assert!(stderr.contains("result=refused"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_session_is_bound_to_the_user_who_opened_it() {
+    let (issuer, kestra) = (issuer(keys_a_and_ec()).await, kestra().await);
+    let http = oauth_server(&issuer, &kestra).await;
+    let tom = user_token(&issuer, &http, "tom", &[]);
+    let ann = user_token(&issuer, &http, "ann", &[]);
+    let mut session = Session::open(&http, &tom).await;
+    assert_eq!(session.tools().await.len(), 39);
+    let id = session.id.clone().expect("a session id");
+    let list = r#"{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{}}"#;
+    let stolen = post(&http, Some(&format!("Bearer {ann}")), Some(&id), list).await;
+    assert_eq!(stolen.status(), 404);
+    // Its owner goes on.
+    assert_eq!(session.tools().await.len(), 39);
+}
