@@ -217,6 +217,21 @@ struct Keys {
     fetched: Option<Instant>,
 }
 
+impl Keys {
+    /// Whether to fetch the JWKS now: never fetched; nothing held and the last attempt older
+    /// than `interval`; keys older than [`KEYS_MAX_AGE`]; or, with `refetch` (a key is
+    /// missing), the last fetch older than `interval` (the rate limit on unknown key ids).
+    fn fetch_due(&self, interval: Duration, refetch: bool) -> bool {
+        let Some(age) = self.fetched.map(|t| t.elapsed()) else {
+            return true;
+        };
+        match refetch {
+            true => age >= interval,
+            false => (self.set.is_none() && age >= interval) || age >= KEYS_MAX_AGE,
+        }
+    }
+}
+
 /// Validates access tokens (shared by every request).
 pub struct Verifier {
     settings: OAuthSettings,
@@ -369,15 +384,7 @@ impl KeySource {
         refetch: bool,
     ) -> Result<Option<Jwk>, String> {
         let mut keys = self.state.lock().await;
-        let age = keys.fetched.map(|t| t.elapsed());
-        let due = match refetch {
-            false => {
-                keys.set.is_none() && age.is_none_or(|a| a >= settings.refresh_interval)
-                    || age.is_some_and(|a| a >= KEYS_MAX_AGE)
-            }
-            true => age.is_none_or(|a| a >= settings.refresh_interval),
-        };
-        if due {
+        if keys.fetch_due(settings.refresh_interval, refetch) {
             keys.fetched = Some(Instant::now());
             match self.fetch(client, &mut keys).await {
                 Ok(set) => keys.set = Some(set),
