@@ -97,12 +97,12 @@ fn metadata_routes(metadata: serde_json::Value) -> axum::Router {
     let body = Arc::new(metadata.to_string());
     let serve = move || {
         let body = body.clone();
-        async move {
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.as_str().to_owned(),
-            )
-        }
+        // Public, and read by browser-based clients from other origins.
+        let headers = [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ];
+        async move { (headers, body.as_str().to_owned()) }
     };
     axum::Router::new()
         .route("/.well-known/oauth-protected-resource", get(serve.clone()))

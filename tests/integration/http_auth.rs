@@ -348,6 +348,7 @@ async fn the_protected_resource_metadata_names_the_authorization_server() {
     ] {
         let answer = client().get(http.url(path)).send().await.unwrap();
         assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(answer.headers()["access-control-allow-origin"], "*");
         let doc: Value = answer.json().await.unwrap();
         assert_eq!(doc["resource"], http.resource());
         assert_eq!(doc["authorization_servers"], json!([issuer.issuer]));
