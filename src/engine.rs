@@ -175,7 +175,7 @@ impl Engine {
         }
         let read_only = match (self.runtime.read_only(), call.session.read_only) {
             (true, _) => Some(readonly::SETTING),
-            (false, true) => Some(crate::exchange::READ_ONLY_HEADER),
+            (false, true) => Some(call.session.read_only_setting()),
             (false, false) => None,
         };
         if let Some(setting) = read_only

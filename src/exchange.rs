@@ -75,9 +75,28 @@ impl Unfetched {
 pub struct SessionLimits {
     /// Refuse writing requests even when `KESTRA_MCP_READ_ONLY` is not set.
     pub read_only: bool,
-    /// A namespace policy checked besides the server's (both must allow).
-    pub namespaces: Option<Arc<Namespaces>>,
+    /// Namespace policies checked besides the server's (all must allow): the session's header,
+    /// the user's policy rule.
+    pub namespaces: Vec<Arc<Namespaces>>,
+    /// The authenticated user (OAuth `sub`): the `mcp.user` label of the executions the call
+    /// starts, and an audit line per request.
+    pub user: Option<Arc<str>>,
+    /// `read_only` comes from the user's policy rule (refusals name the policy file).
+    pub read_only_by_policy: bool,
 }
+
+impl SessionLimits {
+    /// What made the session read-only, as refusals name it.
+    pub fn read_only_setting(&self) -> &'static str {
+        match self.read_only_by_policy {
+            true => crate::policy::SOURCE,
+            false => READ_ONLY_HEADER,
+        }
+    }
+}
+
+/// The label naming the user on the executions started through the server.
+pub const USER_LABEL: &str = "mcp.user";
 
 /// The header that makes a session read-only (GitHub's MCP server's name).
 pub const READ_ONLY_HEADER: &str = "X-MCP-Readonly";
@@ -253,9 +272,10 @@ impl Guards {
         }
         if session.read_only {
             return Err(CallError::Refused(format!(
-                "refused: {} {} changes Kestra and this session sent {READ_ONLY_HEADER}: true",
+                "refused: {} {} changes Kestra and this session is read-only ({})",
                 request.method.as_str(),
-                request.path
+                request.path,
+                session.read_only_setting()
             )));
         }
         Ok(())
@@ -266,7 +286,7 @@ impl Guards {
         self.namespaces
             .as_deref()
             .into_iter()
-            .chain(call.session.namespaces.as_deref())
+            .chain(call.session.namespaces.iter().map(Arc::as_ref))
             .collect()
     }
 }
@@ -283,6 +303,78 @@ pub struct Sender<'a> {
 /// namespace policy, the executions a request names are looked up first and a listing's answer
 /// loses the items outside.
 pub async fn exchange(
+    sender: Sender<'_>,
+    guards: &Guards,
+    call: &CallContext,
+    request: &RenderedRequest,
+    delivery: Delivery,
+) -> Result<HttpAnswer, CallError> {
+    let labelled = call
+        .session
+        .user
+        .as_deref()
+        .and_then(|user| labelled(request, user));
+    let request = labelled.as_ref().unwrap_or(request);
+    let outcome = guarded_exchange(sender, guards, call, request, delivery).await;
+    audit(call, request, &outcome);
+    outcome
+}
+
+/// `request` with the `mcp.user:<user>` label when it starts an execution (and without any such
+/// label the client sent: the server says who started it); `None` for other requests.
+fn labelled(request: &RenderedRequest, user: &str) -> Option<RenderedRequest> {
+    if !guard::starts_execution(request) {
+        return None;
+    }
+    let mut labelled = request.clone();
+    let prefix = format!("{USER_LABEL}:");
+    labelled
+        .query
+        .retain(|(k, v)| !(k == "labels" && v.starts_with(&prefix)));
+    labelled
+        .query
+        .push(("labels".to_owned(), format!("{prefix}{user}")));
+    Some(labelled)
+}
+
+/// One line per request of an authenticated user's call (target `audit`): who, which tool, the
+/// SHA-256 of the arguments (not the arguments: they may hold secrets), the Kestra request and
+/// its outcome.
+fn audit(call: &CallContext, request: &RenderedRequest, outcome: &Result<HttpAnswer, CallError>) {
+    let Some(user) = call.session.user.as_deref() else {
+        return;
+    };
+    let status = match outcome {
+        Ok(answer) => answer.status.to_string(),
+        Err(CallError::Refused(_)) => "refused".to_owned(),
+        Err(CallError::Cancelled) => "cancelled".to_owned(),
+        Err(CallError::Budget(_)) => "over budget".to_owned(),
+        Err(_) => "failed".to_owned(),
+    };
+    tracing::info!(
+        target: "audit",
+        user = %user,
+        tool = %call.tool_name(),
+        arguments_sha256 = %arguments_digest(&call.arguments),
+        method = %request.method.as_str(),
+        path = %request.path,
+        status = %status,
+        "audit: kestra request"
+    );
+}
+
+/// The SHA-256 of the arguments' JSON text, in hex.
+pub fn arguments_digest(arguments: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(arguments).unwrap_or_default();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`exchange`] once the request is final: guards, namespace policies, sending.
+async fn guarded_exchange(
     sender: Sender<'_>,
     guards: &Guards,
     call: &CallContext,
@@ -574,7 +666,7 @@ mod tests {
         };
         assert_eq!(
             message,
-            "refused: DELETE /flows/a/f changes Kestra and this session sent X-MCP-Readonly: true"
+            "refused: DELETE /flows/a/f changes Kestra and this session is read-only (X-MCP-Readonly)"
         );
         assert!(Guards::default().check_for(&probe(), &session).is_ok());
     }

@@ -139,6 +139,11 @@ impl Toolsets {
             dynamic: false,
             ..ceiling
         };
+        // Narrowing twice (a user's policy, then a header) keeps both ceilings.
+        let ceiling = match self.ceiling {
+            Some(earlier) => earlier.narrowed(ceiling),
+            None => ceiling,
+        };
         Toolsets {
             ceiling: Some(Box::new(ceiling)),
             ..self

@@ -302,6 +302,14 @@ fn pattern_matches(pattern: &str, path: &str) -> bool {
     given.next().is_none()
 }
 
+/// Whether `request` starts an execution of a flow (Kestra's `createExecution`: the route it
+/// matches best in the operations table).
+pub fn starts_execution(request: &RenderedRequest) -> bool {
+    best_route(request.method, request.scope, &request.path).is_some_and(|(route, _)| {
+        route.method == Method::Post && route.path == "/executions/{namespace}/{id}"
+    })
+}
+
 /// Every route of the table, once.
 fn routes() -> &'static [Route] {
     static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();

@@ -26,6 +26,8 @@ pub mod guard;
 pub mod health;
 pub mod http;
 pub mod map_step;
+pub mod oauth;
+pub mod policy;
 pub mod project;
 pub mod readonly;
 pub mod reload;

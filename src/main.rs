@@ -86,6 +86,15 @@ enum Command {
         /// repeatable. Requests from other origins get 403.
         #[arg(long = "allowed-origin", value_name = "ORIGIN")]
         allowed_origins: Vec<String>,
+        /// Serve a non-loopback address without client authentication (only when something in
+        /// front of kestra-mcp authenticates clients); refused otherwise.
+        #[arg(
+            long,
+            env = "KESTRA_MCP_HTTP_ALLOW_UNAUTHENTICATED",
+            action = clap::ArgAction::SetTrue,
+            value_parser = clap::builder::FalseyValueParser::new()
+        )]
+        allow_unauthenticated: bool,
     },
     /// Inspect the tool specs.
     Tools {
@@ -200,13 +209,19 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             http: Some(addr),
             allowed_hosts,
             allowed_origins,
+            allow_unauthenticated,
         }) => {
             let token = std::env::var("KESTRA_MCP_HTTP_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty());
+            let oauth = oauth_verifier(token.is_some())?;
+            let policy = policy_file(oauth.is_some())?;
             let http = HttpOptions {
                 addr,
                 token,
+                oauth,
+                policy,
+                allow_unauthenticated,
                 allowed_hosts,
                 allowed_origins,
                 subscribers: None,
@@ -215,6 +230,39 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
             serve(&options, cli.watch, dotenv_error, Some(http))
         }
     }
+}
+
+/// The OAuth verifier when `KESTRA_MCP_OAUTH_ISSUER` is set (not with a static token).
+fn oauth_verifier(static_token: bool) -> anyhow::Result<Option<std::sync::Arc<kestra_mcp::oauth::Verifier>>> {
+    let settings = kestra_mcp::oauth::OAuthSettings::from_lookup(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)
+        .context("invalid OAuth configuration")?;
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    if static_token {
+        anyhow::bail!(
+            "KESTRA_MCP_HTTP_TOKEN and KESTRA_MCP_OAUTH_ISSUER are both set: choose one way for clients to authenticate"
+        );
+    }
+    let verifier = kestra_mcp::oauth::Verifier::new(settings).map_err(anyhow::Error::msg)?;
+    Ok(Some(std::sync::Arc::new(verifier)))
+}
+
+/// The per-user policy of `KESTRA_MCP_POLICY_FILE` (only with OAuth: it maps token claims).
+fn policy_file(oauth: bool) -> anyhow::Result<Option<std::sync::Arc<kestra_mcp::policy::Policy>>> {
+    let Some(path) = std::env::var_os("KESTRA_MCP_POLICY_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if !oauth {
+        anyhow::bail!(
+            "KESTRA_MCP_POLICY_FILE needs OAuth (KESTRA_MCP_OAUTH_ISSUER): its rules match token claims"
+        );
+    }
+    let policy = kestra_mcp::policy::Policy::load(std::path::Path::new(&path))
+        .map_err(anyhow::Error::msg)
+        .context("invalid policy file (KESTRA_MCP_POLICY_FILE)")?;
+    Ok(Some(std::sync::Arc::new(policy)))
 }
 
 #[tokio::main]
@@ -635,7 +683,10 @@ fn init_logging(level: &str) {
         _ => "error",
     };
     let startup = if matches!(level, "error") { "warn" } else { level };
-    let filter = EnvFilter::new(format!("error,kestra_mcp={level},rmcp={level},startup={startup}"));
+    // Audit lines (authenticated users' requests, `exchange.rs`) are always written.
+    let filter = EnvFilter::new(format!(
+        "error,kestra_mcp={level},rmcp={level},startup={startup},audit=info"
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -19,9 +19,12 @@ use crate::elicit::{ElicitError, Elicitation};
 use crate::elicit_wire::{elicit_request, elicited};
 use crate::engine::SharedEngine;
 use crate::error::CallError;
-use crate::exchange::{CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits};
+use crate::exchange::{
+    CallContext, ClientCapabilities, ProgressSink, READ_ONLY_HEADER, SessionLimits, arguments_digest,
+};
 use crate::filter::Toolsets;
 use crate::guard::Namespaces;
+use crate::policy::Grant;
 use crate::reload::Subscribers;
 
 /// What the server tells clients about itself: what the tools reach and how they fit together,
@@ -77,15 +80,28 @@ impl KestraMcp {
             .clone()
     }
 
-    /// The session's toolsets narrowed by the request's headers, and its other limits.
+    /// The session's toolsets narrowed by the user's policy rule (over HTTP with OAuth) and the
+    /// request's headers, and its other limits.
     fn narrowed(&self, context: &RequestContext<RoleServer>) -> (Toolsets, SessionLimits) {
         let runtime = self.engine.load().runtime().clone();
-        let narrowing = narrowing(context, runtime.namespaces(), runtime.read_only());
-        let toolsets = match narrowing.toolsets {
-            Some(ceiling) => self.toolsets().narrowed(ceiling),
-            None => self.toolsets(),
-        };
-        (toolsets, narrowing.limits)
+        let Narrowing { toolsets, mut limits } =
+            narrowing(context, runtime.namespaces(), runtime.read_only());
+        let mut session = self.toolsets();
+        if let Some(grant) = granted(context) {
+            if let Some(ceiling) = grant.toolsets {
+                session = session.narrowed(ceiling);
+            }
+            if grant.read_only && !limits.read_only {
+                limits.read_only = true;
+                limits.read_only_by_policy = true;
+            }
+            limits.namespaces.extend(grant.namespaces);
+            limits.user = Some(grant.user);
+        }
+        if let Some(ceiling) = toolsets {
+            session = session.narrowed(ceiling);
+        }
+        (session, limits)
     }
 
     /// Runs a discovery tool (they answer from the session's state, never from Kestra).
@@ -245,6 +261,39 @@ fn as_task(
     task.map(CreateTaskResult::new)
 }
 
+/// `call`, with a panic while it runs turned into an error: rmcp runs each request in a task of
+/// its own, so a panic would end only that task, but the client would never get an answer.
+/// (Other sessions and requests are not affected either way; the release profile unwinds so
+/// that this holds there too.)
+pub async fn contain_panic<T>(call: impl Future<Output = T>) -> Result<T, String> {
+    CatchPanic(Box::pin(call)).await
+}
+
+struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => std::task::Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
 /// The longest a result waits for the progress reports queued before it.
 const REPORTS_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -351,9 +400,23 @@ fn narrowing(
         }),
         limits: SessionLimits {
             read_only: header(READ_ONLY_HEADER).is_some_and(|v| read_only_header(&v, server_read_only)),
-            namespaces: header(crate::guard::HEADER).map(|list| Arc::new(namespaces_header(&list, server))),
+            namespaces: header(crate::guard::HEADER)
+                .map(|list| Arc::new(namespaces_header(&list, server)))
+                .into_iter()
+                .collect(),
+            user: None,
+            read_only_by_policy: false,
         },
     }
+}
+
+/// What the user's policy grants (set by the HTTP transport once the token is validated).
+fn granted(context: &RequestContext<RoleServer>) -> Option<Grant> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Grant>())
+        .cloned()
 }
 
 /// `X-MCP-Readonly`: `true`/`1`/`yes` narrow; `false` cannot widen a read-only server (a
@@ -500,20 +563,29 @@ impl ServerHandler for KestraMcp {
                 .map(CallToolResponse::from);
         }
         let engine = self.engine.load_full();
+        let audit = limits.user.clone().map(|user| CallAudit {
+            user,
+            digest: arguments_digest(request.arguments.as_ref().unwrap_or(&serde_json::Map::new())),
+        });
         // A tool the session has not enabled answers as an unknown tool does.
         if engine.tool(&name).is_some_and(|t| !toolsets.admits(t)) {
-            return to_call_result(Err(CallError::UnknownTool(name))).map(CallToolResponse::from);
+            let outcome = Err(CallError::UnknownTool(name.clone()));
+            audit_call(audit.as_ref(), &name, &outcome);
+            return to_call_result(outcome).map(CallToolResponse::from);
         }
         if let Some(task) = as_task(&engine, &name, request.arguments.as_ref(), &limits, &context) {
             return Ok(CallToolResponse::Task(task));
         }
         let (call, reporting) = call_context(&name, request.arguments, &context);
-        let call = engine.call_with(CallContext {
+        let call = contain_panic(engine.call_with(CallContext {
             session: limits,
             ..call
-        });
+        }));
         let outcome = tokio::select! {
-            outcome = call => outcome,
+            outcome = call => outcome.map_err(|panic| {
+                tracing::error!(tool = %name, "the call panicked (a bug in kestra-mcp): {panic}");
+                ErrorData::internal_error(format!("kestra-mcp failed while serving this call (a bug): {panic}"), None)
+            })?,
             _ = context.ct.cancelled() => {
                 tracing::info!(tool = %name, "call cancelled by the client");
                 return Err(ErrorData::internal_error("request cancelled", None));
@@ -527,6 +599,7 @@ impl ServerHandler for KestraMcp {
         if let Err(e) = &outcome {
             tracing::warn!(tool = %name, error = %e, "tool call failed");
         }
+        audit_call(audit.as_ref(), &name, &outcome);
         let has_output_schema = engine.tool(&name).is_some_and(|t| t.tool.output_schema.is_some());
         let result = if has_output_schema {
             to_structured_call_result(outcome)
@@ -563,6 +636,39 @@ impl ServerHandler for KestraMcp {
     }
 }
 
+/// Who made a call and the digest of its arguments, for its audit line.
+struct CallAudit {
+    user: Arc<str>,
+    digest: String,
+}
+
+/// One line per call of an authenticated user (target `audit`), besides the exchange point's
+/// line per Kestra request: a call refused before any request (read-only, not in the user's
+/// toolsets) is recorded too.
+fn audit_call(
+    audit: Option<&CallAudit>,
+    tool: &str,
+    outcome: &Result<serde_json::Map<String, Value>, CallError>,
+) {
+    let Some(audit) = audit else {
+        return;
+    };
+    let result = match outcome {
+        Ok(_) => "ok",
+        Err(CallError::UnknownTool(_)) => "unknown tool",
+        Err(CallError::Refused(_)) => "refused",
+        Err(_) => "error",
+    };
+    tracing::info!(
+        target: "audit",
+        user = %audit.user,
+        tool = %tool,
+        arguments_sha256 = %audit.digest,
+        result = %result,
+        "audit: tool call"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,6 +679,18 @@ mod tests {
     use crate::spec::{LoadOptions, load_catalog};
     use crate::stdio_client::StdioClient;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn a_panicking_call_becomes_an_error_and_the_next_call_runs() {
+        let panicked = contain_panic(async {
+            tokio::task::yield_now().await;
+            let empty: Vec<u8> = Vec::new();
+            empty[3]
+        })
+        .await;
+        assert!(panicked.unwrap_err().contains("index out of bounds"));
+        assert_eq!(contain_panic(async { 7 }).await, Ok(7));
+    }
 
     #[test]
     fn tools_list_pages_follow_their_cursor() {

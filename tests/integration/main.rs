@@ -8,6 +8,7 @@ mod faults;
 mod flow_tool;
 mod flows;
 mod guard;
+mod http_auth;
 mod protocol;
 mod reliability;
 mod seams;
