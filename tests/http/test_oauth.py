@@ -122,7 +122,7 @@ def test_python_sdk_with_an_oauth_token_lists_and_calls_tools(server, issuer, ke
     token = issuer.token(audience=server)
     tools, found = anyio.run(list_and_search, server, token)
     assert len(tools.tools) == 39
-    assert not found.is_error and found.structured_content["total"] == 1
+    assert not found.is_error and json.loads(found.content[0].text)["total"] == 1
     sent = [r for r in kestra.requests if r[1].startswith("/api/v1/main/flows/search")]
     assert len(sent) == 1
     # Kestra sees kestra-mcp's own credentials, never the client's token.

@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::util::{env_for, run};
+use crate::util::{env_for, result_json, run};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oauth");
 const SCOPE: &str = "mcp:tools";
@@ -378,7 +378,7 @@ async fn a_valid_token_calls_tools_and_is_never_sent_to_kestra() {
     for token in &tokens {
         let answer = call_tool(&http, token, "search_flows", json!({"query": "hello"})).await;
         assert_ne!(answer["result"]["isError"], json!(true), "{answer}");
-        assert_eq!(answer["result"]["structuredContent"]["total"], 0, "{answer}");
+        assert_eq!(result_json(&answer["result"])["total"], 0, "{answer}");
     }
     let sent = kestra.received_requests().await.unwrap();
     assert!(!sent.is_empty());
