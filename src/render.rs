@@ -306,11 +306,6 @@ impl Templates {
         suffix: &str,
         allowed: &BTreeSet<String>,
     ) -> Result<TemplateId, TemplateError> {
-        let key = format!("{suffix}{source}");
-        if let Some((id, reads)) = self.seen.get(&key) {
-            check_reads(reads.iter(), allowed)?;
-            return Ok(id.clone());
-        }
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = format!("t{n}{suffix}");
         let Some(env) = self.eager.as_mut() else {
@@ -325,6 +320,11 @@ impl Templates {
             });
             return Ok(TemplateId(name));
         };
+        let key = format!("{suffix}{source}");
+        if let Some((id, reads)) = self.seen.get(&key) {
+            check_reads(reads.iter(), allowed)?;
+            return Ok(id.clone());
+        }
         let reads = compile_into(env, &name, &source, allowed)?;
         let id = TemplateId(name);
         self.seen.insert(key, (id.clone(), Arc::new(reads)));

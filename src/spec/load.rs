@@ -266,39 +266,47 @@ pub fn load_layer_with(
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut shared = Templates::new();
     let mut compiled = Vec::new();
-    for (spec_source, parsed) in specs.iter().zip(parse_all(&specs)) {
-        let spec = match parsed {
-            Ok(spec) => spec,
-            Err(e) => {
-                errors.push(e);
+    // In batches, so that the parsed specs and texts of only one batch are held at a time.
+    let mut rest = specs.into_iter();
+    loop {
+        let batch: Vec<SpecSource> = rest.by_ref().take(PARSE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        for (spec_source, parsed) in batch.iter().zip(parse_all(&batch)) {
+            let spec = match parsed {
+                Ok(spec) => spec,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Some(first) = seen.insert(spec.name.clone(), spec_source.origin.clone()) {
+                errors.push(SpecError::new(
+                    &spec_source.origin,
+                    Some("name"),
+                    format!(
+                        "tool '{}' is also defined in {first} (each name once per directory)",
+                        spec.name
+                    ),
+                ));
                 continue;
             }
-        };
-        if let Some(first) = seen.insert(spec.name.clone(), spec_source.origin.clone()) {
-            errors.push(SpecError::new(
-                &spec_source.origin,
-                Some("name"),
-                format!(
-                    "tool '{}' is also defined in {first} (each name once per directory)",
-                    spec.name
-                ),
-            ));
-            continue;
-        }
-        let result = match compile {
-            Compile::Eager => compile_source(spec, spec_source, groups, &mut shared).map(Some),
-            Compile::Lazy => {
-                let mut own = Templates::deferred();
-                compile_source(spec, spec_source, groups, &mut own).map(|unbound| {
-                    let tool = unbound.bind(Arc::new(own));
-                    layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
-                    None
-                })
+            let result = match compile {
+                Compile::Eager => compile_source(spec, spec_source, groups, &mut shared).map(Some),
+                Compile::Lazy => {
+                    let mut own = Templates::deferred();
+                    compile_source(spec, spec_source, groups, &mut own).map(|unbound| {
+                        let tool = unbound.bind(Arc::new(own));
+                        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+                        None
+                    })
+                }
+            };
+            match result {
+                Ok(unbound) => compiled.extend(unbound),
+                Err(e) => errors.push(e),
             }
-        };
-        match result {
-            Ok(unbound) => compiled.extend(unbound),
-            Err(e) => errors.push(e),
         }
     }
     let shared = Arc::new(shared);
@@ -335,6 +343,8 @@ fn parse_all(specs: &[SpecSource]) -> Vec<Result<ToolSpec, SpecError>> {
     })
 }
 
+/// Specs parsed (on several threads) before they are compiled.
+const PARSE_BATCH: usize = 1024;
 /// Below this many specs a second thread costs more than it saves.
 const PARALLEL_FROM: usize = 200;
 /// At most this many parsing threads (the machines this serves have few cores to spare).
