@@ -138,12 +138,13 @@ pub enum JsonTemplate {
 /// asks first (the others wait for it). A server compiles each tool's templates on its first
 /// call this way, so start-up parses none.
 pub struct Templates {
-    /// The environment of an eager set.
-    eager: Option<Environment<'static>>,
+    /// The environment of an eager set (boxed, as the next one: an environment is large, and
+    /// a deferred set per tool that is never called should cost little).
+    eager: Option<Box<Environment<'static>>>,
     /// The templates a deferred set compiles on first use.
     pending: Vec<Pending>,
     /// A deferred set's environment, built on first use.
-    built: OnceLock<Result<Environment<'static>, TemplateError>>,
+    built: OnceLock<Result<Box<Environment<'static>>, TemplateError>>,
     next_id: AtomicUsize,
     /// Sources already compiled in an eager set with the variables they read: an identical
     /// template (a field many specs repeat) is parsed once.
@@ -204,7 +205,7 @@ impl Templates {
     /// An empty eager set with the engine's environment settings.
     pub fn new() -> Self {
         Templates {
-            eager: Some(environment()),
+            eager: Some(Box::new(environment())),
             pending: Vec::new(),
             built: OnceLock::new(),
             next_id: AtomicUsize::new(0),
@@ -245,9 +246,10 @@ impl Templates {
                 for p in &self.pending {
                     compile_into(&mut env, &p.name, &p.source, &p.allowed)?;
                 }
-                Ok(env)
+                Ok(Box::new(env))
             })
             .as_ref()
+            .map(|env| &**env)
             .map_err(Clone::clone)
     }
 
