@@ -263,9 +263,7 @@ pub fn load_layer_with(
             errors.extend(problems);
         }
     }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut shared = Templates::new();
-    let mut compiled = Vec::new();
+    let mut builder = LayerBuilder::new(compile, groups);
     // In batches, so that the parsed specs and texts of only one batch are held at a time.
     let mut rest = specs.into_iter();
     loop {
@@ -274,47 +272,74 @@ pub fn load_layer_with(
             break;
         }
         for (spec_source, parsed) in batch.iter().zip(parse_all(&batch)) {
-            let spec = match parsed {
-                Ok(spec) => spec,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
-            if let Some(first) = seen.insert(spec.name.clone(), spec_source.origin.clone()) {
-                errors.push(SpecError::new(
-                    &spec_source.origin,
-                    Some("name"),
-                    format!(
-                        "tool '{}' is also defined in {first} (each name once per directory)",
-                        spec.name
-                    ),
-                ));
-                continue;
-            }
-            let result = match compile {
-                Compile::Eager => compile_source(spec, spec_source, groups, &mut shared).map(Some),
-                Compile::Lazy => {
-                    let mut own = Templates::deferred();
-                    compile_source(spec, spec_source, groups, &mut own).map(|unbound| {
-                        let tool = unbound.bind(Arc::new(own));
-                        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
-                        None
-                    })
-                }
-            };
-            match result {
-                Ok(unbound) => compiled.extend(unbound),
-                Err(e) => errors.push(e),
+            if let Err(e) = parsed.and_then(|spec| builder.add(spec, spec_source)) {
+                errors.push(e);
             }
         }
     }
-    let shared = Arc::new(shared);
-    for unbound in compiled {
-        let tool = unbound.bind(shared.clone());
-        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
-    }
+    builder.finish(&mut layer);
     (layer, errors, warnings)
+}
+
+/// The tools of one layer as its specs are compiled: eagerly into one environment they share
+/// (bound to it once all are compiled), or lazily, each into its own deferred one.
+struct LayerBuilder<'a> {
+    compile: Compile,
+    groups: &'a BTreeSet<String>,
+    /// Each tool name with the file that defined it first.
+    seen: BTreeMap<String, String>,
+    shared: Templates,
+    unbound: Vec<Unbound>,
+    tools: BTreeMap<String, Arc<CompiledTool>>,
+}
+
+impl<'a> LayerBuilder<'a> {
+    fn new(compile: Compile, groups: &'a BTreeSet<String>) -> Self {
+        LayerBuilder {
+            compile,
+            groups,
+            seen: BTreeMap::new(),
+            shared: Templates::new(),
+            unbound: Vec::new(),
+            tools: BTreeMap::new(),
+        }
+    }
+
+    /// Compiles one parsed spec, refusing a name another file of the source already defined.
+    fn add(&mut self, spec: ToolSpec, source: &SpecSource) -> Result<(), SpecError> {
+        if let Some(first) = self.seen.insert(spec.name.clone(), source.origin.clone()) {
+            return Err(SpecError::new(
+                &source.origin,
+                Some("name"),
+                format!(
+                    "tool '{}' is also defined in {first} (each name once per directory)",
+                    spec.name
+                ),
+            ));
+        }
+        match self.compile {
+            Compile::Eager => {
+                let unbound = compile_source(spec, source, self.groups, &mut self.shared)?;
+                self.unbound.push(unbound);
+            }
+            Compile::Lazy => {
+                let mut own = Templates::deferred();
+                let tool = compile_source(spec, source, self.groups, &mut own)?.bind(Arc::new(own));
+                self.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the tools in `layer`, binding the eagerly compiled ones to their environment.
+    fn finish(self, layer: &mut Layer) {
+        let shared = Arc::new(self.shared);
+        layer.tools.extend(self.tools);
+        for unbound in self.unbound {
+            let tool = unbound.bind(shared.clone());
+            layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+        }
+    }
 }
 
 /// Parses `specs` in order, on two threads when there are enough of them to pay for it.
