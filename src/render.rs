@@ -322,7 +322,8 @@ impl Templates {
             });
             return Ok(TemplateId(name));
         };
-        let key = format!("{suffix}{source}");
+        // NUL keeps a text template from meeting a path template of the same text.
+        let key = format!("{suffix}\0{source}");
         if let Some((id, reads)) = self.seen.get(&key) {
             check_reads(reads.iter(), allowed)?;
             return Ok(id.clone());
@@ -521,6 +522,10 @@ fn scan_tag(tag: &str, allowed: &BTreeSet<String>, reads: &mut BTreeSet<String>)
             i = j + 1;
             previous = c;
             continue;
+        }
+        if c == b'{' || c == b'}' {
+            // A map literal: the `}}` found may have closed it rather than the tag.
+            return None;
         }
         if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
@@ -776,6 +781,10 @@ mod tests {
         assert_eq!(a, b);
         let err = t.text("{{ x }}-{{ y | upper }}", &names(&["x"])).unwrap_err();
         assert!(err.0.starts_with("unknown variable 'y'"), "{err}");
+        // The same text as a path template is another template (it is escaped as a path).
+        let path = t.path("/{{ x }}", &names(&["x"])).unwrap();
+        let text = t.text("/{{ x }}", &names(&["x"])).unwrap();
+        assert_ne!(path, text);
     }
 
     #[test]
@@ -789,6 +798,8 @@ mod tests {
             "{{ kestra.version is none }}",
             "{{ namespace }}{{ nope }}",
             "{{ '}}' ~ nope }}",
+            "{{ {'a': {'b': 1}} ~ nope }}",
+            "{{ {'a': namespace} }}",
             "{% for f in e %}{{ f }}{% endfor %}",
             "{# {{ nope }} #}{{ id }}",
             "{{ [1.5, 2e3] | length }}{{ namespace[0:2] }}",
@@ -820,6 +831,7 @@ mod tests {
         }
         assert!(known_names_only("/flows/{{ namespace }}/{{ id }}", &allowed).is_some());
         assert!(known_names_only("{{ '}}' ~ nope }}", &allowed).is_none());
+        assert!(known_names_only("{{ {'a': {'b': 1}} ~ nope }}", &allowed).is_none());
     }
 
     #[test]
