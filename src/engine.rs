@@ -244,6 +244,8 @@ impl Engine {
             .tools
             .get(name)
             .ok_or_else(|| CallError::UnknownTool(name.to_owned()))?;
+        // Compiles the tool on its first call (once; concurrent first calls wait for it).
+        tool.ready().map_err(|e| CallError::BrokenSpec(e.to_string()))?;
         validate(tool, &args)?;
         let mut ctx = tool.defaults.clone();
         ctx.extend(args);
@@ -268,8 +270,10 @@ impl std::fmt::Debug for Engine {
 
 fn validate(tool: &CompiledTool, args: &Map<String, Value>) -> Result<(), CallError> {
     let instance = Value::Object(args.clone());
-    let problems: Vec<String> = tool
-        .validator
+    let validator = tool
+        .validator()
+        .map_err(|e| CallError::BrokenSpec(e.to_string()))?;
+    let problems: Vec<String> = validator
         .iter_errors(&instance)
         .map(|e| {
             let at = e.instance_path().to_string();

@@ -12,6 +12,10 @@ pub enum CallError {
     UnknownTool(String),
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
+    /// The tool's spec did not compile on its first call (a server compiles lazily); the
+    /// message names the spec's file.
+    #[error("this tool cannot run: its spec does not compile: {0}")]
+    BrokenSpec(String),
     #[error("{0}")]
     Render(String),
     #[error("Kestra answered {status} to {method} {path}: {message}")]
@@ -50,6 +54,7 @@ impl CallError {
         match self {
             CallError::UnknownTool(t) => CallError::UnknownTool(f(&t)),
             CallError::InvalidArguments(t) => CallError::InvalidArguments(f(&t)),
+            CallError::BrokenSpec(t) => CallError::BrokenSpec(f(&t)),
             CallError::Render(t) => CallError::Render(f(&t)),
             CallError::Kestra {
                 status,

@@ -174,6 +174,7 @@ fn run(cli: Cli, dotenv_error: Option<dotenvy::Error>) -> anyhow::Result<ExitCod
         tools_dir: cli.tools_dir.clone(),
         skip_invalid: cli.skip_invalid_specs,
         no_builtin: false,
+        lazy: false,
     };
     match cli.command {
         Some(Command::Tools {
@@ -306,7 +307,13 @@ fn serve(
     } else {
         None
     };
-    let Some(catalog) = load_or_report(options) else {
+    // Only what `tools/list` shows is built at start-up; each tool compiles on its first call
+    // (`tools validate` and a reload still compile every spec).
+    let served = LoadOptions {
+        lazy: true,
+        ..options.clone()
+    };
+    let Some(catalog) = load_or_report(&served) else {
         return Ok(ExitCode::from(1));
     };
     let flows = flow_tools(options, watch.is_some());

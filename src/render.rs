@@ -12,8 +12,9 @@
 //!
 //! Never performs I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as JinjaValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
@@ -129,14 +130,42 @@ pub enum JsonTemplate {
 }
 
 /// All compiled templates of the loaded specs.
+///
+/// Eager (`new`): each template is parsed and checked when it is added, in one environment
+/// that a source's tools share. Deferred (`deferred`): adding a template only records it (with
+/// the cheap checks that need no parsing); the environment is built, every recorded template
+/// parsed and checked, on the first render or [`Templates::ready`], once, whichever thread
+/// asks first (the others wait for it). A server compiles each tool's templates on its first
+/// call this way, so start-up parses none.
 pub struct Templates {
-    env: Environment<'static>,
+    /// The environment of an eager set (boxed, as the next one: an environment is large, and
+    /// a deferred set per tool that is never called should cost little).
+    eager: Option<Box<Environment<'static>>>,
+    /// The templates a deferred set compiles on first use.
+    pending: Vec<Pending>,
+    /// A deferred set's environment, built on first use.
+    built: OnceLock<Result<Box<Environment<'static>>, TemplateError>>,
     next_id: AtomicUsize,
+    /// Sources already compiled in an eager set with the variables they read: an identical
+    /// template (a field many specs repeat) is parsed once.
+    seen: HashMap<String, (TemplateId, Arc<BTreeSet<String>>)>,
+}
+
+/// A template a deferred set compiles on first use.
+#[derive(Debug)]
+struct Pending {
+    name: String,
+    source: String,
+    /// The variables it may read (shared by the templates of one spec field).
+    allowed: Arc<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates").finish_non_exhaustive()
+        f.debug_struct("Templates")
+            .field("deferred", &self.eager.is_none())
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,34 +175,82 @@ impl Default for Templates {
     }
 }
 
+/// An environment with the engine's settings, filters and globals and no template.
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(PATH_SUFFIX) {
+            AutoEscape::Custom(PATH_ESCAPE.into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(format_value);
+    crate::filters::register(&mut env);
+    env.add_global(OMIT, JinjaValue::from_object(Omit));
+    env.add_filter(TYPED_FILTER, typed_json);
+    env
+}
+
 impl Templates {
-    /// An empty set with the engine's environment settings.
+    /// An empty eager set with the engine's environment settings.
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-        {
-            env.set_syntax(syntax);
-        }
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(PATH_SUFFIX) {
-                AutoEscape::Custom(PATH_ESCAPE.into())
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(format_value);
-        crate::filters::register(&mut env);
-        env.add_global(OMIT, JinjaValue::from_object(Omit));
-        env.add_filter(TYPED_FILTER, typed_json);
         Templates {
-            env,
+            eager: Some(Box::new(environment())),
+            pending: Vec::new(),
+            built: OnceLock::new(),
             next_id: AtomicUsize::new(0),
+            seen: HashMap::new(),
         }
+    }
+
+    /// An empty deferred set: templates are parsed on first use (see the type's docs).
+    pub fn deferred() -> Self {
+        Templates {
+            eager: None,
+            pending: Vec::new(),
+            built: OnceLock::new(),
+            next_id: AtomicUsize::new(0),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Whether templates are recorded to be compiled on first use.
+    pub fn is_deferred(&self) -> bool {
+        self.eager.is_none()
+    }
+
+    /// Compiles what a deferred set recorded (once; later calls return the first outcome);
+    /// an eager set is always ready.
+    pub fn ready(&self) -> Result<(), TemplateError> {
+        self.environment().map(|_| ())
+    }
+
+    /// The environment holding the compiled templates, compiling a deferred set's first.
+    fn environment(&self) -> Result<&Environment<'static>, TemplateError> {
+        if let Some(env) = &self.eager {
+            return Ok(env);
+        }
+        self.built
+            .get_or_init(|| {
+                let mut env = environment();
+                for p in &self.pending {
+                    compile_into(&mut env, &p.name, &p.source, &p.allowed)?;
+                }
+                Ok(Box::new(env))
+            })
+            .as_ref()
+            .map(|env| &**env)
+            .map_err(Clone::clone)
     }
 
     /// Compiles a text template; `allowed` lists the variables it may read.
@@ -233,29 +310,33 @@ impl Templates {
     ) -> Result<TemplateId, TemplateError> {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = format!("t{n}{suffix}");
-        self.env.add_template_owned(name.clone(), source)?;
-        let template = self.env.get_template(&name)?;
-        let unknown: Vec<String> = template
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|v| {
-                !allowed.contains(v)
-                    && !BUILTIN_GLOBALS.contains(&v.as_str())
-                    && !crate::filters::FUNCTIONS.contains(&v.as_str())
-            })
-            .collect();
-        if let Some(first) = unknown.first() {
-            return Err(TemplateError(format!(
-                "unknown variable '{first}' (declare it in `input.properties`; known: {})",
-                allowed.iter().cloned().collect::<Vec<_>>().join(", ")
-            )));
+        let Some(env) = self.eager.as_mut() else {
+            let allowed = match self.pending.last() {
+                Some(last) if *last.allowed == *allowed => last.allowed.clone(),
+                _ => Arc::new(allowed.clone()),
+            };
+            self.pending.push(Pending {
+                name: name.clone(),
+                source,
+                allowed,
+            });
+            return Ok(TemplateId(name));
+        };
+        // NUL keeps a text template from meeting a path template of the same text.
+        let key = format!("{suffix}\0{source}");
+        if let Some((id, reads)) = self.seen.get(&key) {
+            check_reads(reads.iter(), allowed)?;
+            return Ok(id.clone());
         }
-        Ok(TemplateId(name))
+        let reads = compile_into(env, &name, &source, allowed)?;
+        let id = TemplateId(name);
+        self.seen.insert(key, (id.clone(), Arc::new(reads)));
+        Ok(id)
     }
 
     /// Renders a text or path template.
     pub fn render(&self, id: &TemplateId, ctx: &JinjaValue) -> Result<String, TemplateError> {
-        let template = self.env.get_template(&id.0)?;
+        let template = self.environment()?.get_template(&id.0)?;
         template.render(ctx).map_err(|e| match e.kind() {
             // Which expression read the missing value, not only that one was missing.
             ErrorKind::UndefinedError => TemplateError(format!(
@@ -343,6 +424,140 @@ fn failing_expression(source: &str, range: Option<std::ops::Range<usize>>) -> St
         Some((cut, _)) => format!("{}…", &part[..cut]),
         None => part.to_owned(),
     }
+}
+
+/// Adds `source` to `env` as `name` and checks that it reads only `allowed` variables (and
+/// the engine's globals and functions); returns the variables it reads.
+fn compile_into(
+    env: &mut Environment<'static>,
+    name: &str,
+    source: &str,
+    allowed: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, TemplateError> {
+    env.add_template_owned(name.to_owned(), source.to_owned())?;
+    let reads: BTreeSet<String> = match known_names_only(source, allowed) {
+        // Every name it could read is known: nothing to look for, and no second parse.
+        Some(names) => names,
+        // minijinja's `undeclared_variables` parses the source again.
+        None => env
+            .get_template(name)?
+            .undeclared_variables(false)
+            .into_iter()
+            .collect(),
+    };
+    check_reads(reads.iter(), allowed)?;
+    Ok(reads)
+}
+
+/// Refuses a template reading a variable that is not in `allowed`, a global or a function.
+fn check_reads<'a>(
+    reads: impl Iterator<Item = &'a String>,
+    allowed: &BTreeSet<String>,
+) -> Result<(), TemplateError> {
+    let mut unknown = reads.filter(|v| {
+        !allowed.contains(*v)
+            && !BUILTIN_GLOBALS.contains(&v.as_str())
+            && !crate::filters::FUNCTIONS.contains(&v.as_str())
+    });
+    match unknown.next() {
+        None => Ok(()),
+        Some(first) => Err(TemplateError(format!(
+            "unknown variable '{first}' (declare it in `input.properties`; known: {})",
+            allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Words of the expression language that are never variables.
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "in", "is", "if", "else", "elif", "endif", "true", "false", "none", "True", "False",
+    "None",
+];
+
+/// Without parsing: the names `source` reads when every identifier in its tags (outside
+/// string literals, and not an attribute after `.` or a filter after `|`) is a keyword or
+/// one of `allowed`; `None` when some other identifier appears (a loop variable, a `set`, a
+/// test name, an unknown variable...), and then only the parser can tell.
+///
+/// Sound because a variable the template reads is an identifier of one of its tags: when
+/// they are all known, none is unknown.
+fn known_names_only(source: &str, allowed: &BTreeSet<String>) -> Option<BTreeSet<String>> {
+    let mut reads = BTreeSet::new();
+    let mut rest = source;
+    while let Some(open) = rest.find(['{']) {
+        let after = &rest[open + 1..];
+        let close = match after.as_bytes().first() {
+            Some(b'{') => "}}",
+            Some(b'%') | Some(b'#') => return None,
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let end = after.find(close)?;
+        scan_tag(&after[1..end], allowed, &mut reads)?;
+        rest = &after[end + close.len()..];
+    }
+    Some(reads)
+}
+
+/// The identifiers of one `{{ }}` tag into `reads`; `None` at one that is not known.
+fn scan_tag(tag: &str, allowed: &BTreeSet<String>, reads: &mut BTreeSet<String>) -> Option<()> {
+    let bytes = tag.as_bytes();
+    let mut i = 0;
+    // The last character that is not a space before the current one.
+    let mut previous = b' ';
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' || c == b'"' {
+            // Escapes in literals: a backslash keeps the next character inside the literal.
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != c {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            if j >= bytes.len() {
+                // A literal holding the closing `}}`: the tag ends elsewhere.
+                return None;
+            }
+            i = j + 1;
+            previous = c;
+            continue;
+        }
+        if c == b'{' || c == b'}' {
+            // A map literal: the `}}` found may have closed it rather than the tag.
+            return None;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &tag[start..i];
+            let global = BUILTIN_GLOBALS.contains(&word) || crate::filters::FUNCTIONS.contains(&word);
+            if previous != b'.' && previous != b'|' && !KEYWORDS.contains(&word) {
+                if !allowed.contains(word) && !global {
+                    return None;
+                }
+                reads.insert(word.to_owned());
+            }
+            previous = b'a';
+            continue;
+        }
+        if c.is_ascii_digit() {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'_')
+            {
+                i += 1;
+            }
+            previous = b'0';
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            previous = c;
+        }
+        i += 1;
+    }
+    Some(())
 }
 
 /// The inside of a string that is exactly one `{{ expression }}`, if it is one.
@@ -521,6 +736,102 @@ mod tests {
             err.0,
             "unknown variable 'nmespace' (declare it in `input.properties`; known: namespace)"
         );
+    }
+
+    #[test]
+    fn a_deferred_set_parses_on_first_use_once_and_reports_the_same_outcome() {
+        let allowed = names(&["namespace"]);
+        let mut t = Templates::deferred();
+        // Nothing is parsed when added: the syntax error shows on first use.
+        let good = t.text("ns={{ namespace }}", &allowed).unwrap();
+        t.text("{{ namespace", &allowed).unwrap();
+        assert!(t.is_deferred());
+        let first = t.ready().unwrap_err();
+        assert!(first.0.contains("syntax error"), "{first}");
+        assert_eq!(t.ready().unwrap_err(), first);
+        assert!(t.render(&good, &ctx(json!({"namespace": "a"}))).is_err());
+
+        let mut t = Templates::deferred();
+        let id = t.text("ns={{ namespace }}", &allowed).unwrap();
+        let unknown = {
+            let mut u = Templates::deferred();
+            u.text("{{ nmespace }}", &allowed).unwrap();
+            u.ready().unwrap_err()
+        };
+        assert_eq!(
+            unknown.0,
+            "unknown variable 'nmespace' (declare it in `input.properties`; known: namespace)"
+        );
+        // Concurrent first renders share one compilation.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| assert_eq!(t.render(&id, &ctx(json!({"namespace": "a"}))).unwrap(), "ns=a"));
+            }
+        });
+        assert!(t.built.get().is_some());
+    }
+
+    #[test]
+    fn an_identical_template_is_compiled_once_and_checked_against_each_set_of_names() {
+        let mut t = Templates::new();
+        let a = t.text("{{ x }}-{{ y | upper }}", &names(&["x", "y"])).unwrap();
+        let b = t
+            .text("{{ x }}-{{ y | upper }}", &names(&["x", "y", "z"]))
+            .unwrap();
+        assert_eq!(a, b);
+        let err = t.text("{{ x }}-{{ y | upper }}", &names(&["x"])).unwrap_err();
+        assert!(err.0.starts_with("unknown variable 'y'"), "{err}");
+        // The same text as a path template is another template (it is escaped as a path).
+        let path = t.path("/{{ x }}", &names(&["x"])).unwrap();
+        let text = t.text("/{{ x }}", &names(&["x"])).unwrap();
+        assert_ne!(path, text);
+    }
+
+    #[test]
+    fn the_scan_that_skips_the_second_parse_agrees_with_the_parser() {
+        let allowed = names(&["namespace", "id", "page", "e", "kestra", "arguments"]);
+        let cases = [
+            "/flows/{{ namespace }}/{{ id }}",
+            "{{ (page | default(1)) | typed_json }}",
+            "{{ e.state.current if e.state else 'x }} y' }}",
+            "{{ arguments['form.child'] ~ \"a\\\"b\" ~ namespace }}",
+            "{{ kestra.version is none }}",
+            "{{ namespace }}{{ nope }}",
+            "{{ '}}' ~ nope }}",
+            "{{ {'a': {'b': 1}} ~ nope }}",
+            "{{ {'a': namespace} }}",
+            "{% for f in e %}{{ f }}{% endfor %}",
+            "{# {{ nope }} #}{{ id }}",
+            "{{ [1.5, 2e3] | length }}{{ namespace[0:2] }}",
+            "{{ now_utc() }}{{ dict(a=namespace) }}",
+            "{{ e | map(attribute='id') | join(',') }}",
+            "{{ nope.id }}",
+            "plain {text} without tags",
+        ];
+        let mut env = environment();
+        for (n, source) in cases.iter().enumerate() {
+            let name = format!("c{n}");
+            env.add_template_owned(name.clone(), source.to_string()).unwrap();
+            let parsed: BTreeSet<String> = env
+                .get_template(&name)
+                .unwrap()
+                .undeclared_variables(false)
+                .into_iter()
+                .collect();
+            // The scan may give up (None); when it answers, it finds every name the parser
+            // does (and may find more: minijinja's own walk skips a slice's operand).
+            if let Some(scanned) = known_names_only(source, &allowed) {
+                assert!(scanned.is_superset(&parsed), "{source}: {scanned:?} {parsed:?}");
+            }
+            assert_eq!(
+                check_reads(parsed.iter(), &allowed).is_ok(),
+                compile_into(&mut environment(), "x", source, &allowed).is_ok(),
+                "{source}"
+            );
+        }
+        assert!(known_names_only("/flows/{{ namespace }}/{{ id }}", &allowed).is_some());
+        assert!(known_names_only("{{ '}}' ~ nope }}", &allowed).is_none());
+        assert!(known_names_only("{{ {'a': {'b': 1}} ~ nope }}", &allowed).is_none());
     }
 
     #[test]

@@ -142,15 +142,31 @@ fn track(message: &serde_json::Map<String, Value>) -> Track {
     }
 }
 
-/// The id of a response or error the service wrote, if the line is one.
+/// The id of a response or error the service wrote, if the line is one. Reads only `id` and
+/// whether there is a `method`: the rest (a `tools/list` of 10,000 tools is megabytes) is
+/// skipped without being built.
 fn answered_id(line: &str) -> Option<String> {
-    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(line) else {
-        return None;
-    };
-    if message.contains_key("method") {
+    /// The two members looked at; every other one is skipped.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default, deserialize_with = "present")]
+        id: Option<Value>,
+        #[serde(default)]
+        method: Option<serde::de::IgnoredAny>,
+    }
+    /// A member that is there, even `null` (which `Option` alone reads as absent).
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        serde::Deserialize::deserialize(d).map(Some)
+    }
+    // A derived struct also reads a JSON array; a message is an object.
+    if !line.trim_start().starts_with('{') {
         return None;
     }
-    message.get("id").map(Value::to_string)
+    let head: Head = serde_json::from_str(line).ok()?;
+    match head.method {
+        Some(_) => None,
+        None => head.id.map(|id| id.to_string()),
+    }
 }
 
 fn judge(line: &[u8]) -> Verdict {
@@ -345,6 +361,35 @@ async fn write_line<W: AsyncWrite + Unpin>(output: &mut W, line: &str) -> std::i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answered_id_is_read_without_the_rest() {
+        let cases = [
+            (
+                r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"x"}]}}"#,
+                Some("7"),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a-1","error":{"code":1,"message":"m"}}"#,
+                Some("\"a-1\""),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m"}}"#,
+                Some("null"),
+            ),
+            (r#"{"jsonrpc":"2.0","id":3,"method":"roots/list"}"#, None),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+                None,
+            ),
+            (r#"{"jsonrpc":"2.0","result":{}}"#, None),
+            (r#"[3, "x"]"#, None),
+            ("not json", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(answered_id(line).as_deref(), want, "{line}");
+        }
+    }
 
     fn reply_code(v: Verdict) -> i64 {
         match v {

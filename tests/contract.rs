@@ -33,6 +33,7 @@ fn check_dir(dir: &Path) -> (Report, Vec<String>) {
         tools_dir: Some(dir.to_path_buf()),
         no_builtin: true,
         skip_invalid: true,
+        lazy: false,
     };
     let catalog = load_catalog(&options).unwrap_or_else(|errors| {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();

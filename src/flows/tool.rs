@@ -627,6 +627,7 @@ mod tests {
             tools_dir: Some(dir.path().to_path_buf()),
             skip_invalid: false,
             no_builtin: true,
+            lazy: false,
         };
         let catalog = load_catalog(&options).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(catalog.tools.len(), fixtures().len());

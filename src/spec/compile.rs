@@ -3,7 +3,7 @@
 //! passes here cannot fail on its first call for a reason the spec could have told.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
@@ -38,7 +38,10 @@ pub struct CompiledTool {
     pub group: String,
     /// Where the spec came from (`builtin:search_flows.yaml` or a file path).
     pub origin: String,
-    pub validator: Arc<jsonschema::Validator>,
+    /// What compiling on first use found: the argument validator, or why the spec does not
+    /// compile. Set at load when the tool was compiled eagerly; otherwise on the first
+    /// [`ready`](CompiledTool::ready), once, concurrent first calls waiting for it.
+    pub(crate) compiled: OnceLock<Result<Arc<jsonschema::Validator>, SpecError>>,
     /// The input schema as the spec writes it, which `validator` checks calls against
     /// (`tool.input_schema` is the lean copy clients see, `advertise.rs`).
     pub input_schema: Arc<Map<String, Value>>,
@@ -80,6 +83,34 @@ impl Dispatch {
 }
 
 impl CompiledTool {
+    /// Compiles what loading deferred (the argument validator, the templates, the check of
+    /// the output schema), on the first call only; the error names the spec's file.
+    pub fn ready(&self) -> Result<(), SpecError> {
+        self.validator().map(|_| ())
+    }
+
+    /// The validator of the arguments (compiling the deferred parts first, see [`ready`](Self::ready)).
+    pub fn validator(&self) -> Result<&jsonschema::Validator, SpecError> {
+        self.compiled
+            .get_or_init(|| self.compile_deferred())
+            .as_ref()
+            .map(|v| v.as_ref())
+            .map_err(Clone::clone)
+    }
+
+    fn compile_deferred(&self) -> Result<Arc<jsonschema::Validator>, SpecError> {
+        let err = |field: Option<&str>, message: String| SpecError::new(&self.origin, field, message);
+        let validator = input_validator(&self.input_schema).map_err(|m| err(Some("input"), m))?;
+        if let Some(schema) = &self.tool.output_schema {
+            output_schema(&Value::Object((**schema).clone()))
+                .map_err(|m| err(Some("response.output_schema"), m))?;
+        }
+        self.templates
+            .ready()
+            .map_err(|e| err(None, format!("a template does not compile: {e}")))?;
+        Ok(Arc::new(validator))
+    }
+
     /// The actions of this tool, with their variant names (`None` for a single request).
     pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
         match &self.dispatch {
@@ -108,7 +139,8 @@ pub struct Unbound {
     tool: Tool,
     group: String,
     origin: String,
-    validator: Arc<jsonschema::Validator>,
+    /// The validator, when the templates are compiled eagerly (`None`: on first use).
+    validator: Option<Arc<jsonschema::Validator>>,
     input_schema: Arc<Map<String, Value>>,
     defaults: Map<String, Value>,
     dispatch: Dispatch,
@@ -128,11 +160,15 @@ impl Unbound {
             dispatch,
             read_only_description,
         } = self;
+        let compiled = OnceLock::new();
+        if let Some(validator) = validator {
+            let _ = compiled.set(Ok(validator));
+        }
         CompiledTool {
             tool,
             group,
             origin,
-            validator,
+            compiled,
             input_schema,
             defaults,
             dispatch,
@@ -141,14 +177,20 @@ impl Unbound {
         }
     }
 
-    /// Compiles `spec`, read from `origin`, adding its templates to `templates`.
+    /// Compiles `spec`, read from `origin`, adding its templates to `templates`. With a
+    /// deferred `templates` ([`Templates::deferred`]), what only a call needs (parsing the
+    /// templates, the argument validator, checking the output schema) is left for the first
+    /// call ([`CompiledTool::ready`]): what `tools/list` shows is all that is built.
     pub fn compile(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
         let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
+        let eager = !templates.is_deferred();
         check_name(&spec.name).map_err(|m| err("name", m))?;
         check_name(&spec.group).map_err(|m| err("group", m.replace("tool name", "group name")))?;
         let input = input_schema(spec.input.clone()).map_err(|m| err("input", m))?;
-        let validator = jsonschema::validator_for(&Value::Object(input.clone()))
-            .map_err(|e| err("input", format!("not a valid JSON Schema: {e}")))?;
+        let validator = match eager {
+            true => Some(Arc::new(input_validator(&input).map_err(|m| err("input", m))?)),
+            false => None,
+        };
         let defaults = defaults_of(&input);
         let mut allowed: BTreeSet<String> = defaults.keys().cloned().collect();
         allowed.insert("kestra".into());
@@ -215,7 +257,14 @@ impl Unbound {
             // Any object says nothing a client can use (every result is one): none is advertised.
             None => None,
             Some(Value::Null) => None,
-            Some(schema) => Some(output_schema(schema).map_err(|m| err("response.output_schema", m))?),
+            Some(schema) if eager => {
+                Some(output_schema(schema).map_err(|m| err("response.output_schema", m))?)
+            }
+            // Checked on the first call (`CompiledTool::ready`).
+            Some(Value::Object(map)) if map.get("type") == Some(&Value::String("object".into())) => {
+                Some(map.clone())
+            }
+            Some(_) => return Err(err("response.output_schema", OUTPUT_SHAPE.into())),
         };
         let methods: Vec<Method> = match &dispatch {
             Dispatch::Single(a) => a.methods(),
@@ -239,7 +288,7 @@ impl Unbound {
             tool,
             group: spec.group,
             origin: origin.to_owned(),
-            validator: Arc::new(validator),
+            validator,
             input_schema,
             defaults,
             dispatch,
@@ -372,11 +421,19 @@ fn with_variant_requirements(mut input: Map<String, Value>, dispatch: &Dispatch)
     input
 }
 
+/// The validator of a tool's arguments.
+fn input_validator(input: &Map<String, Value>) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(&Value::Object(input.clone()))
+        .map_err(|e| format!("not a valid JSON Schema: {e}"))
+}
+
+const OUTPUT_SHAPE: &str = "must be an object schema with `type: object` (results are objects)";
+
 fn output_schema(schema: &Value) -> Result<Map<String, Value>, String> {
     jsonschema::validator_for(schema).map_err(|e| format!("not a valid JSON Schema: {e}"))?;
     match schema {
         Value::Object(map) if map.get("type") == Some(&Value::String("object".into())) => Ok(map.clone()),
-        _ => Err("must be an object schema with `type: object` (results are objects)".into()),
+        _ => Err(OUTPUT_SHAPE.into()),
     }
 }
 

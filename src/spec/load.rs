@@ -22,6 +22,11 @@ pub struct LoadOptions {
     pub skip_invalid: bool,
     /// Leave the built-in specs out (only `tools_dir` is loaded).
     pub no_builtin: bool,
+    /// Check and build only what `tools/list` shows; compile each tool's templates and
+    /// argument validator on its first call ([`CompiledTool::ready`]). What a server does at
+    /// start-up; `tools validate`, `tools test`, the contract check and a reload compile every
+    /// spec eagerly (the default), so that a broken spec is refused before it is served.
+    pub lazy: bool,
 }
 
 /// The loaded, compiled tools: the merged set (a later source's tool replacing an earlier
@@ -167,7 +172,20 @@ pub fn sources_for(options: &LoadOptions) -> Vec<Box<dyn ToolSource>> {
 /// Loads, merges and compiles the specs of the sources `options` names. On failure, returns
 /// every problem found.
 pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
-    load_sources(&sources_for(options), options.skip_invalid)
+    let compile = match options.lazy {
+        true => Compile::Lazy,
+        false => Compile::Eager,
+    };
+    load_sources_with(&sources_for(options), options.skip_invalid, compile)
+}
+
+/// When a tool's templates and argument validator are compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compile {
+    /// At load, into one template environment the source's tools share.
+    Eager,
+    /// On each tool's first call, into its own environment ([`LoadOptions::lazy`]).
+    Lazy,
 }
 
 /// Loads the specs of `sources`, each source compiled on its own ([`load_layer`]), then merges
@@ -175,12 +193,21 @@ pub fn load_catalog(options: &LoadOptions) -> Result<Catalog, Vec<SpecError>> {
 /// `skip_invalid`, broken specs are left out with a warning; otherwise every problem found is
 /// returned.
 pub fn load_sources(sources: &[Box<dyn ToolSource>], skip_invalid: bool) -> Result<Catalog, Vec<SpecError>> {
+    load_sources_with(sources, skip_invalid, Compile::Eager)
+}
+
+/// [`load_sources`], compiling as `compile` says.
+pub fn load_sources_with(
+    sources: &[Box<dyn ToolSource>],
+    skip_invalid: bool,
+    compile: Compile,
+) -> Result<Catalog, Vec<SpecError>> {
     let groups = known_groups(sources);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut layers = Vec::new();
     for source in sources {
-        let (layer, layer_errors, layer_warnings) = load_layer(source.as_ref(), &groups);
+        let (layer, layer_errors, layer_warnings) = load_layer_with(source.as_ref(), &groups, compile);
         layers.push(layer);
         errors.extend(layer_errors);
         warnings.extend(layer_warnings);
@@ -205,6 +232,17 @@ pub fn load_layer(
     source: &dyn ToolSource,
     groups: &BTreeSet<String>,
 ) -> (Layer, Vec<SpecError>, Vec<String>) {
+    load_layer_with(source, groups, Compile::Eager)
+}
+
+/// [`load_layer`], compiling as `compile` says: lazily, each tool gets its own deferred
+/// template environment (built on its first call), since sharing one would compile every
+/// tool of the source at the first call of any.
+pub fn load_layer_with(
+    source: &dyn ToolSource,
+    groups: &BTreeSet<String>,
+    compile: Compile,
+) -> (Layer, Vec<SpecError>, Vec<String>) {
     // Taken before reading, so a change made while reading shows at the next comparison.
     let mut layer = Layer::empty(source.label(), source.groups());
     layer.fingerprint = source.fingerprint();
@@ -225,40 +263,117 @@ pub fn load_layer(
             errors.extend(problems);
         }
     }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut templates = Templates::new();
-    let mut compiled = Vec::new();
-    for spec_source in specs {
-        let spec = match parse_spec(&spec_source.text, &spec_source.origin) {
-            Ok(spec) => spec,
-            Err(e) => {
+    let mut builder = LayerBuilder::new(compile, groups);
+    // In batches, so that the parsed specs and texts of only one batch are held at a time.
+    let mut rest = specs.into_iter();
+    loop {
+        let batch: Vec<SpecSource> = rest.by_ref().take(PARSE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        for (spec_source, parsed) in batch.iter().zip(parse_all(&batch)) {
+            if let Err(e) = parsed.and_then(|spec| builder.add(spec, spec_source)) {
                 errors.push(e);
-                continue;
             }
-        };
-        if let Some(first) = seen.insert(spec.name.clone(), spec_source.origin.clone()) {
-            errors.push(SpecError::new(
-                &spec_source.origin,
+        }
+    }
+    builder.finish(&mut layer);
+    (layer, errors, warnings)
+}
+
+/// The tools of one layer as its specs are compiled: eagerly into one environment they share
+/// (bound to it once all are compiled), or lazily, each into its own deferred one.
+struct LayerBuilder<'a> {
+    compile: Compile,
+    groups: &'a BTreeSet<String>,
+    /// Each tool name with the file that defined it first.
+    seen: BTreeMap<String, String>,
+    shared: Templates,
+    unbound: Vec<Unbound>,
+    tools: BTreeMap<String, Arc<CompiledTool>>,
+}
+
+impl<'a> LayerBuilder<'a> {
+    fn new(compile: Compile, groups: &'a BTreeSet<String>) -> Self {
+        LayerBuilder {
+            compile,
+            groups,
+            seen: BTreeMap::new(),
+            shared: Templates::new(),
+            unbound: Vec::new(),
+            tools: BTreeMap::new(),
+        }
+    }
+
+    /// Compiles one parsed spec, refusing a name another file of the source already defined.
+    fn add(&mut self, spec: ToolSpec, source: &SpecSource) -> Result<(), SpecError> {
+        if let Some(first) = self.seen.insert(spec.name.clone(), source.origin.clone()) {
+            return Err(SpecError::new(
+                &source.origin,
                 Some("name"),
                 format!(
                     "tool '{}' is also defined in {first} (each name once per directory)",
                     spec.name
                 ),
             ));
-            continue;
         }
-        match compile_source(spec, &spec_source, groups, &mut templates) {
-            Ok(tool) => compiled.push(tool),
-            Err(e) => errors.push(e),
+        match self.compile {
+            Compile::Eager => {
+                let unbound = compile_source(spec, source, self.groups, &mut self.shared)?;
+                self.unbound.push(unbound);
+            }
+            Compile::Lazy => {
+                let mut own = Templates::deferred();
+                let tool = compile_source(spec, source, self.groups, &mut own)?.bind(Arc::new(own));
+                self.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the tools in `layer`, binding the eagerly compiled ones to their environment.
+    fn finish(self, layer: &mut Layer) {
+        let shared = Arc::new(self.shared);
+        layer.tools.extend(self.tools);
+        for unbound in self.unbound {
+            let tool = unbound.bind(shared.clone());
+            layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
         }
     }
-    let templates = Arc::new(templates);
-    for unbound in compiled {
-        let tool = unbound.bind(templates.clone());
-        layer.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
-    }
-    (layer, errors, warnings)
 }
+
+/// Parses `specs` in order, on two threads when there are enough of them to pay for it.
+fn parse_all(specs: &[SpecSource]) -> Vec<Result<ToolSpec, SpecError>> {
+    let parse = |s: &SpecSource| parse_spec(&s.text, &s.origin);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(PARSE_THREADS);
+    if specs.len() < PARALLEL_FROM || threads < 2 {
+        return specs.iter().map(parse).collect();
+    }
+    let chunk = specs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = specs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(parsed) => parsed,
+                // A parser panic is a bug; rethrown as it was.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// Specs parsed (on several threads) before they are compiled.
+const PARSE_BATCH: usize = 1024;
+/// Below this many specs a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 200;
+/// At most this many parsing threads (the machines this serves have few cores to spare).
+const PARSE_THREADS: usize = 4;
 
 /// The tools of `layers` by name, a later layer's tool replacing an earlier one's; with a
 /// warning for each replacement.
@@ -422,7 +537,11 @@ variants:
         );
         // The validator is built from the plain schema: a `get` without `key` reaches the
         // engine, whose message names the variant.
-        assert!(tool.validator.is_valid(&serde_json::json!({"action": "get"})));
+        assert!(
+            tool.validator()
+                .unwrap()
+                .is_valid(&serde_json::json!({"action": "get"}))
+        );
     }
 
     #[test]
@@ -574,6 +693,101 @@ variants:
         let catalog = load_catalog(&LoadOptions::default()).unwrap();
         assert_eq!(catalog.tools.len(), builtin_sources().len());
         assert!(catalog.warnings.is_empty(), "{:?}", catalog.warnings);
+    }
+
+    #[test]
+    fn a_lazy_load_lists_what_an_eager_one_does_and_compiles_on_first_use() {
+        let eager = load_catalog(&LoadOptions::default()).unwrap();
+        let lazy = load_catalog(&LoadOptions {
+            lazy: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let listed = |c: &Catalog| -> Vec<serde_json::Value> {
+            c.tools
+                .iter()
+                .map(|t| serde_json::to_value(&t.tool).unwrap())
+                .collect()
+        };
+        assert_eq!(listed(&lazy), listed(&eager));
+        for tool in &lazy.tools {
+            assert!(tool.templates.is_deferred(), "{}", tool.origin);
+            assert!(tool.compiled.get().is_none(), "{} compiled at load", tool.origin);
+            tool.ready().unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Eagerly, a source's tools share one environment, compiled at load.
+        let first = &eager.tools[0];
+        assert!(first.compiled.get().is_some());
+        assert!(
+            eager
+                .tools
+                .iter()
+                .all(|t| Arc::ptr_eq(&t.templates, &first.templates))
+        );
+    }
+
+    #[test]
+    fn a_lazily_loaded_spec_that_does_not_compile_fails_on_first_use_naming_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = GOOD
+            .replace("list_things", "broken_one")
+            .replace("{{ namespace }}", "{{ nmespace }}");
+        std::fs::write(dir.path().join("broken_one.yaml"), &broken).unwrap();
+        let schema = GOOD
+            .replace("list_things", "bad_schema")
+            .replace("{type: string}", "{type: 12}");
+        std::fs::write(dir.path().join("bad_schema.yaml"), &schema).unwrap();
+        let options = LoadOptions {
+            tools_dir: Some(dir.path().into()),
+            no_builtin: true,
+            ..Default::default()
+        };
+        // Eagerly (tools validate, a reload): refused at load.
+        let errors = load_catalog(&options).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let lazy = load_catalog(&LoadOptions {
+            lazy: true,
+            ..options
+        })
+        .unwrap();
+        let tool = |name: &str| lazy.tools.iter().find(|t| t.tool.name == name).unwrap().clone();
+        let broken = tool("broken_one");
+        // Concurrent first calls: one compilation, every caller the same outcome.
+        let outcomes: Vec<Result<(), SpecError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4).map(|_| s.spawn(|| broken.ready())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let e = outcomes[0].clone().unwrap_err();
+        assert!(outcomes.iter().all(|o| o.as_ref().err() == Some(&e)));
+        assert!(e.origin.ends_with("broken_one.yaml"), "{e}");
+        assert!(e.to_string().contains("unknown variable 'nmespace'"), "{e}");
+        let e = tool("bad_schema").validator().err().unwrap();
+        assert_eq!(e.field.as_deref(), Some("input"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("bad_schema.yaml: input: not a valid JSON Schema"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn many_specs_parse_on_several_threads_in_order() {
+        let specs: Vec<SpecSource> = (0..PARALLEL_FROM + 3)
+            .map(|n| {
+                let name = format!("tool_{n}");
+                let text = GOOD.replace("list_things", &name);
+                let text = if n == 7 { "name: [".to_owned() } else { text };
+                SpecSource::file(format!("d/{name}.yaml"), text)
+            })
+            .collect();
+        let parsed = parse_all(&specs);
+        assert_eq!(parsed.len(), specs.len());
+        for (n, p) in parsed.iter().enumerate() {
+            match p {
+                Ok(spec) => assert_eq!(spec.name, format!("tool_{n}")),
+                Err(e) => assert_eq!((n, e.origin.as_str()), (7, "d/tool_7.yaml")),
+            }
+        }
     }
 
     #[test]

@@ -158,6 +158,82 @@ fn a_broken_spec_stops_start_up_naming_file_line_and_field() {
     );
 }
 
+/// A spec whose templates do not compile: the server loads it lazily (it is listed), refuses
+/// it at its first call naming the file, and keeps serving; `tools validate` compiles it
+/// eagerly and refuses it.
+#[tokio::test]
+async fn a_spec_that_fails_to_compile_on_first_call_is_an_error_result_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken_template.yaml"),
+        "name: broken_template\ngroup: flow\ndescription: d\ninput:\n  type: object\n  properties:\n    namespace: {type: string}\nrequest:\n  method: GET\n  path: /flows/{{ nope }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("good_one.yaml"),
+        "name: good_one\ngroup: flow\ndescription: d\ninput:\n  type: object\n  properties:\n    namespace: {type: string}\n  required: [namespace]\nrequest:\n  method: GET\n  path: /flows/{{ namespace }}\n",
+    )
+    .unwrap();
+    let kestra = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/main/flows/ns"))
+        .respond_with(json(json!([])))
+        .mount(&kestra)
+        .await;
+    let mut env = env_for(&format!("{}/api/v1", kestra.uri()));
+    env.push(("KESTRA_MCP_TOOLS_DIR".into(), dir.path().display().to_string()));
+    let mut server = Server::start(&env).await;
+    let names = server.tool_names().await;
+    assert!(names.contains(&"broken_template".to_owned()), "{names:?}");
+
+    let file = dir.path().join("broken_template.yaml").display().to_string();
+    for _ in 0..2 {
+        // The second call gets the outcome of the first compilation again.
+        let text = server
+            .call_err("broken_template", json!({"namespace": "ns"}))
+            .await;
+        assert!(text.contains(&file), "{text}");
+        assert!(text.contains("unknown variable 'nope'"), "{text}");
+    }
+    // Concurrent first calls of a good tool: one compilation, every call served.
+    let mut ids = Vec::new();
+    for _ in 0..16 {
+        let params = json!({"name": "good_one", "arguments": {"namespace": "ns"}});
+        ids.push(server.send_request("tools/call", params).await);
+    }
+    // Replies come in any order.
+    let mut replies = std::collections::BTreeMap::new();
+    while replies.len() < ids.len() {
+        let reply = server.read_message().await;
+        replies.insert(reply["id"].as_u64().unwrap(), reply);
+    }
+    assert_eq!(replies.keys().copied().collect::<Vec<_>>(), ids);
+    for reply in replies.values() {
+        assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
+        assert_eq!(
+            reply["result"]["structuredContent"],
+            json!({"result": []}),
+            "{reply}"
+        );
+    }
+    assert_eq!(kestra.received_requests().await.unwrap().len(), 16);
+
+    let (code, _, stderr) = run(
+        &[
+            "tools",
+            "validate",
+            &dir.path().display().to_string(),
+            "--no-openapi",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&file) && stderr.contains("unknown variable 'nope'"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_bad_configuration_value_is_named() {
     let (code, _, stderr) = run(&[], &[("KESTRA_BASE_URL".into(), "localhost:8080".into())], None);
