@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::stub::{Bed, header, json, line};
-use crate::util::{Server, env_for, run};
+use crate::util::{Server, env_for, result_json, run};
 
 #[tokio::test]
 async fn bearer_token_and_basic_auth_headers() {
@@ -210,7 +210,7 @@ async fn a_spec_that_fails_to_compile_on_first_call_is_an_error_result_naming_th
     for reply in replies.values() {
         assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
         assert_eq!(
-            reply["result"]["structuredContent"],
+            result_json(&reply["result"]),
             json!({"result": []}),
             "{reply}"
         );
