@@ -353,27 +353,24 @@ fn label_notes(choices: &[(String, Option<String>)], notes: &mut Vec<String>) {
 }
 
 fn select(def: &Map<String, Value>, property: &mut Map<String, Value>, notes: &mut Vec<String>) {
-    let choices = choices(def);
     property.insert("type".into(), json!("string"));
-    let values: Vec<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
-    match (allows_custom(def), values.is_empty()) {
-        (_, true) => notes.push("Choices are computed by Kestra.".into()),
-        (true, false) => notes.push(format!(
-            "Suggested: {}; other values accepted.",
-            values.join(", ")
-        )),
-        (false, false) => {
-            property.insert("enum".into(), json!(values));
-        }
-    }
-    label_notes(&choices, notes);
+    one_of_the_choices(def, property, notes);
 }
 
 fn multiselect(def: &Map<String, Value>, property: &mut Map<String, Value>, notes: &mut Vec<String>) {
-    let choices = choices(def);
-    let values: Vec<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
     let mut items = Map::new();
     items.insert("type".into(), json!("string"));
+    one_of_the_choices(def, &mut items, notes);
+    property.insert("type".into(), json!("array"));
+    property.insert("items".into(), Value::Object(items));
+    property.insert("uniqueItems".into(), json!(true));
+}
+
+/// A string schema limited to the input's choices: an `enum` when only they are accepted, a
+/// note when other values are too or when Kestra computes them; the choices' labels in notes.
+fn one_of_the_choices(def: &Map<String, Value>, schema: &mut Map<String, Value>, notes: &mut Vec<String>) {
+    let choices = choices(def);
+    let values: Vec<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
     match (allows_custom(def), values.is_empty()) {
         (_, true) => notes.push("Choices are computed by Kestra.".into()),
         (true, false) => notes.push(format!(
@@ -381,12 +378,9 @@ fn multiselect(def: &Map<String, Value>, property: &mut Map<String, Value>, note
             values.join(", ")
         )),
         (false, false) => {
-            items.insert("enum".into(), json!(values));
+            schema.insert("enum".into(), json!(values));
         }
     }
-    property.insert("type".into(), json!("array"));
-    property.insert("items".into(), Value::Object(items));
-    property.insert("uniqueItems".into(), json!(true));
     label_notes(&choices, notes);
 }
 

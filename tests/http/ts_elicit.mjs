@@ -5,15 +5,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-// A result's data: its JSON text (structuredContent comes only with an outputSchema); null when
-// the text is not JSON (an error's message).
-const data = (result) => {
-  try {
-    return JSON.parse(result.content?.[0]?.text ?? "null");
-  } catch {
-    return null;
-  }
-};
+import { data } from "./result_data.mjs";
 
 const [url, token] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {

@@ -209,11 +209,7 @@ async fn a_spec_that_fails_to_compile_on_first_call_is_an_error_result_naming_th
     assert_eq!(replies.keys().copied().collect::<Vec<_>>(), ids);
     for reply in replies.values() {
         assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
-        assert_eq!(
-            result_json(&reply["result"]),
-            json!({"result": []}),
-            "{reply}"
-        );
+        assert_eq!(result_json(&reply["result"]), json!({"result": []}), "{reply}");
     }
     assert_eq!(kestra.received_requests().await.unwrap().len(), 16);
 
