@@ -224,6 +224,12 @@ impl Templates {
         }
     }
 
+    /// Gives back the room a deferred set's list of recorded templates grew into (its
+    /// templates are all added: it is about to be shared).
+    pub fn shrink_to_fit(&mut self) {
+        self.pending.shrink_to_fit();
+    }
+
     /// Whether templates are recorded to be compiled on first use.
     pub fn is_deferred(&self) -> bool {
         self.eager.is_none()
@@ -311,9 +317,11 @@ impl Templates {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = format!("t{n}{suffix}");
         let Some(env) = self.eager.as_mut() else {
-            let allowed = match self.pending.last() {
-                Some(last) if *last.allowed == *allowed => last.allowed.clone(),
-                _ => Arc::new(allowed.clone()),
+            // A spec's fields read a few sets of variables: each set is held once.
+            let shared = self.pending.iter().rev().find(|p| *p.allowed == *allowed);
+            let allowed = match shared {
+                Some(p) => p.allowed.clone(),
+                None => Arc::new(allowed.clone()),
             };
             self.pending.push(Pending {
                 name: name.clone(),

@@ -181,8 +181,10 @@ pub(crate) fn argument_sets(
     variant: Option<(&str, &str)>,
     action: &Action,
 ) -> Vec<(String, Map<String, Value>)> {
-    // The schema calls are checked against (null and defaults included), not the lean copy.
-    let schema = Value::Object(tool.input_schema.as_ref().clone());
+    // The schema calls are checked against (null and defaults included), not the lean copy;
+    // its text was written from a parsed map at load, so reading it back does not fail (and
+    // the tool's validator, built from the same text, reports it if it ever did).
+    let schema = Value::Object(tool.input_schema().unwrap_or_default());
     let props = schema
         .get("properties")
         .and_then(Value::as_object)

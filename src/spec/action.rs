@@ -383,7 +383,8 @@ fn compile_steps(
     allowed: &BTreeSet<String>,
 ) -> Result<Vec<Step>, FieldError> {
     let mut names = BTreeSet::new();
-    let mut steps = Vec::new();
+    // Sized exactly: a step is a few hundred bytes, and a growing Vec would keep room for four.
+    let mut steps = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let at = format!("steps[{i}]");
         if let Some(name) = &spec.name
@@ -783,6 +784,8 @@ fn compile_requests(
         }
     }
     check_no_overlap(&requests).map_err(|m| fail("requests", m))?;
+    // Most steps send one request; a growing Vec would keep room for four (~1.8 KB a step).
+    requests.shrink_to_fit();
     Ok(requests)
 }
 

@@ -43,8 +43,10 @@ pub struct CompiledTool {
     /// [`ready`](CompiledTool::ready), once, concurrent first calls waiting for it.
     pub(crate) compiled: OnceLock<Result<Arc<jsonschema::Validator>, SpecError>>,
     /// The input schema as the spec writes it, which `validator` checks calls against
-    /// (`tool.input_schema` is the lean copy clients see, `advertise.rs`).
-    pub input_schema: Arc<Map<String, Value>>,
+    /// (`tool.input_schema` is the lean copy clients see, `advertise.rs`), as compact JSON:
+    /// it is read once, to build the validator, and a `serde_json` map of it costs about ten
+    /// times its text (see [`input_schema`](Self::input_schema)).
+    input_schema: Box<str>,
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
     pub dispatch: Dispatch,
@@ -98,9 +100,16 @@ impl CompiledTool {
             .map_err(Clone::clone)
     }
 
+    /// The input schema calls are checked against (defaults and nulls kept; not the lean copy
+    /// `tools/list` shows), parsed from the text kept at load.
+    pub fn input_schema(&self) -> Result<Map<String, Value>, SpecError> {
+        serde_json::from_str(&self.input_schema)
+            .map_err(|e| SpecError::new(&self.origin, Some("input"), format!("cannot be read back: {e}")))
+    }
+
     fn compile_deferred(&self) -> Result<Arc<jsonschema::Validator>, SpecError> {
         let err = |field: Option<&str>, message: String| SpecError::new(&self.origin, field, message);
-        let validator = input_validator(&self.input_schema).map_err(|m| err(Some("input"), m))?;
+        let validator = input_validator(&self.input_schema()?).map_err(|m| err(Some("input"), m))?;
         if let Some(schema) = &self.tool.output_schema {
             output_schema(&Value::Object((**schema).clone()))
                 .map_err(|m| err(Some("response.output_schema"), m))?;
@@ -141,7 +150,7 @@ pub struct Unbound {
     origin: String,
     /// The validator, when the templates are compiled eagerly (`None`: on first use).
     validator: Option<Arc<jsonschema::Validator>>,
-    input_schema: Arc<Map<String, Value>>,
+    input_schema: Box<str>,
     defaults: Map<String, Value>,
     dispatch: Dispatch,
     read_only_description: Option<String>,
@@ -181,12 +190,12 @@ impl Unbound {
     /// deferred `templates` ([`Templates::deferred`]), what only a call needs (parsing the
     /// templates, the argument validator, checking the output schema) is left for the first
     /// call ([`CompiledTool::ready`]): what `tools/list` shows is all that is built.
-    pub fn compile(spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
+    pub fn compile(mut spec: ToolSpec, origin: &str, templates: &mut Templates) -> Result<Self, SpecError> {
         let err = |field: &str, message: String| SpecError::new(origin, Some(field), message);
         let eager = !templates.is_deferred();
         check_name(&spec.name).map_err(|m| err("name", m))?;
         check_name(&spec.group).map_err(|m| err("group", m.replace("tool name", "group name")))?;
-        let input = input_schema(spec.input.clone()).map_err(|m| err("input", m))?;
+        let input = input_schema(std::mem::take(&mut spec.input)).map_err(|m| err("input", m))?;
         let validator = match eager {
             true => Some(Arc::new(input_validator(&input).map_err(|m| err("input", m))?)),
             false => None,
@@ -272,7 +281,9 @@ impl Unbound {
         };
         // Advertised with each variant's requirements; the validator keeps the plain schema so
         // that the engine's own check (and its message) is what refuses a call.
-        let input_schema = Arc::new(input.clone());
+        let input_schema = serde_json::to_string(&input)
+            .map_err(|e| err("input", format!("cannot be written as JSON: {e}")))?
+            .into_boxed_str();
         let advertised = advertise::lean_input(with_variant_requirements(input, &dispatch));
         let mut tool =
             Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(advertised)).with_annotations(

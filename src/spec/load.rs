@@ -271,11 +271,7 @@ pub fn load_layer_with(
         if batch.is_empty() {
             break;
         }
-        for (spec_source, parsed) in batch.iter().zip(parse_all(&batch)) {
-            if let Err(e) = parsed.and_then(|spec| builder.add(spec, spec_source)) {
-                errors.push(e);
-            }
-        }
+        builder.add_batch(&batch, &mut errors);
     }
     builder.finish(&mut layer);
     (layer, errors, warnings)
@@ -305,30 +301,49 @@ impl<'a> LayerBuilder<'a> {
         }
     }
 
-    /// Compiles one parsed spec, refusing a name another file of the source already defined.
-    fn add(&mut self, spec: ToolSpec, source: &SpecSource) -> Result<(), SpecError> {
-        if let Some(first) = self.seen.insert(spec.name.clone(), source.origin.clone()) {
-            return Err(SpecError::new(
-                &source.origin,
-                Some("name"),
-                format!(
-                    "tool '{}' is also defined in {first} (each name once per directory)",
-                    spec.name
-                ),
-            ));
-        }
+    /// Parses and compiles `batch` in order, adding each problem to `errors`. Parsing runs on
+    /// several threads; so does compiling when it is lazy (each tool then has its own template
+    /// environment), an eager compilation filling the one environment the source shares.
+    fn add_batch(&mut self, batch: &[SpecSource], errors: &mut Vec<SpecError>) {
         match self.compile {
             Compile::Eager => {
-                let unbound = compile_source(spec, source, self.groups, &mut self.shared)?;
-                self.unbound.push(unbound);
+                for (source, parsed) in batch.iter().zip(in_parallel(batch, parse_source)) {
+                    let added = parsed.and_then(|spec| {
+                        self.check_unique(&spec.name, source)?;
+                        let unbound = compile_source(spec, source, self.groups, &mut self.shared)?;
+                        self.unbound.push(unbound);
+                        Ok(())
+                    });
+                    errors.extend(added.err());
+                }
             }
             Compile::Lazy => {
-                let mut own = Templates::deferred();
-                let tool = compile_source(spec, source, self.groups, &mut own)?.bind(Arc::new(own));
-                self.tools.insert(tool.tool.name.to_string(), Arc::new(tool));
+                let groups = self.groups;
+                let compiled = in_parallel(batch, |source| compile_lazily(source, groups));
+                for (source, parsed) in batch.iter().zip(compiled) {
+                    // A name defined twice is reported as such, whether or not the spec compiles.
+                    let added = parsed.and_then(|(name, tool)| {
+                        self.check_unique(&name, source)?;
+                        let tool = tool?;
+                        self.tools.insert(name, Arc::new(tool));
+                        Ok(())
+                    });
+                    errors.extend(added.err());
+                }
             }
         }
-        Ok(())
+    }
+
+    /// Refuses a name another file of the source already defined.
+    fn check_unique(&mut self, name: &str, source: &SpecSource) -> Result<(), SpecError> {
+        match self.seen.insert(name.to_owned(), source.origin.clone()) {
+            Some(first) => Err(SpecError::new(
+                &source.origin,
+                Some("name"),
+                format!("tool '{name}' is also defined in {first} (each name once per directory)"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Puts the tools in `layer`, binding the eagerly compiled ones to their environment.
@@ -342,20 +357,41 @@ impl<'a> LayerBuilder<'a> {
     }
 }
 
-/// Parses `specs` in order, on two threads when there are enough of them to pay for it.
-fn parse_all(specs: &[SpecSource]) -> Vec<Result<ToolSpec, SpecError>> {
-    let parse = |s: &SpecSource| parse_spec(&s.text, &s.origin);
+fn parse_source(source: &SpecSource) -> Result<ToolSpec, SpecError> {
+    parse_spec(&source.text, &source.origin)
+}
+
+/// A parsed spec's name with the tool compiled into its own deferred environment (what only a
+/// call needs is left for its first call), or why it does not parse.
+fn compile_lazily(
+    source: &SpecSource,
+    groups: &BTreeSet<String>,
+) -> Result<(String, Result<CompiledTool, SpecError>), SpecError> {
+    let spec = parse_source(source)?;
+    let name = spec.name.clone();
+    let mut own = Templates::deferred();
+    let tool = compile_source(spec, source, groups, &mut own).map(|unbound| {
+        own.shrink_to_fit();
+        unbound.bind(Arc::new(own))
+    });
+    Ok((name, tool))
+}
+
+/// `work` done on each of `specs`, results in order, on two threads when there are enough
+/// specs to pay for it.
+fn in_parallel<T: Send>(specs: &[SpecSource], work: impl Fn(&SpecSource) -> T + Sync) -> Vec<T> {
+    let work = &work;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(PARSE_THREADS);
     if specs.len() < PARALLEL_FROM || threads < 2 {
-        return specs.iter().map(parse).collect();
+        return specs.iter().map(work).collect();
     }
     let chunk = specs.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = specs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -369,7 +405,7 @@ fn parse_all(specs: &[SpecSource]) -> Vec<Result<ToolSpec, SpecError>> {
 }
 
 /// Specs parsed (on several threads) before they are compiled.
-const PARSE_BATCH: usize = 1024;
+const PARSE_BATCH: usize = 256;
 /// Below this many specs a second thread costs more than it saves.
 const PARALLEL_FROM: usize = 200;
 /// At most this many parsing threads (the machines this serves have few cores to spare).
@@ -780,7 +816,7 @@ variants:
                 SpecSource::file(format!("d/{name}.yaml"), text)
             })
             .collect();
-        let parsed = parse_all(&specs);
+        let parsed = in_parallel(&specs, parse_source);
         assert_eq!(parsed.len(), specs.len());
         for (n, p) in parsed.iter().enumerate() {
             match p {
@@ -788,6 +824,44 @@ variants:
                 Err(e) => assert_eq!((n, e.origin.as_str()), (7, "d/tool_7.yaml")),
             }
         }
+    }
+
+    #[test]
+    fn lazy_loading_compiles_on_several_threads_and_reports_as_eager_loading_does() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..PARALLEL_FROM + 2 {
+            let name = format!("tool_{n:03}");
+            let text = GOOD.replace("list_things", &name);
+            // tool_009 names a group no source declares.
+            let text = if n == 9 {
+                text.replace("group: flow", "group: nosuch")
+            } else {
+                text
+            };
+            std::fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
+        }
+        // A second file defining tool_004.
+        let again = GOOD.replace("list_things", "tool_004");
+        std::fs::write(dir.path().join("tool_004.yml"), again).unwrap();
+        let source = Directory(dir.path().to_path_buf());
+        let outcome = |compile| {
+            let (layer, errors, _) = load_layer_with(&source, &known_groups(&[]), compile);
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            (layer.tools.keys().cloned().collect::<Vec<_>>(), errors)
+        };
+        let (lazy_tools, lazy_errors) = outcome(Compile::Lazy);
+        assert_eq!((lazy_tools.clone(), lazy_errors.clone()), outcome(Compile::Eager));
+        assert_eq!(lazy_tools.len(), PARALLEL_FROM + 1, "{lazy_errors:?}");
+        assert!(!lazy_tools.contains(&"tool_009".to_owned()));
+        assert_eq!(lazy_errors.len(), 2, "{lazy_errors:?}");
+        assert!(
+            lazy_errors.iter().any(|e| e.contains("also defined in")),
+            "{lazy_errors:?}"
+        );
+        assert!(
+            lazy_errors.iter().any(|e| e.contains("unknown group 'nosuch'")),
+            "{lazy_errors:?}"
+        );
     }
 
     #[test]
