@@ -17,8 +17,8 @@ use crate::engine::SharedEngine;
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{
-    CompiledTool, Layer, LoadOptions, SpecError, SpecSource, compile_spec, compile_specs, known_groups,
-    load_layer,
+    CompiledTool, Layer, LoadOptions, SpecError, SpecSource, compile_spec, compile_specs_lazily,
+    known_groups, load_layer,
 };
 use crate::toolset::{ToolSet, UNSOURCED};
 
@@ -157,8 +157,9 @@ impl SourceHandle {
         Ok(self.subscribers.notify_tool_list_changed().await)
     }
 
-    /// Compiles `specs` as [`SourceHandle::add`] would, into one template environment they
-    /// share, without serving them (their groups may also be `groups`): one result per spec.
+    /// Parses and checks `specs` without serving them (their groups may also be `groups`), one
+    /// result per spec; each tool's templates and validator are compiled on its first call, as
+    /// the server does for its tools directory (hundreds of flow tools list at once).
     pub fn compile_all(
         &self,
         specs: &[SpecSource],
@@ -166,7 +167,7 @@ impl SourceHandle {
     ) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
         let mut known = self.groups.clone();
         known.extend(groups.iter().cloned());
-        compile_specs(specs, &known)
+        compile_specs_lazily(specs, &known)
     }
 
     /// This source's tools being served now (before `KESTRA_MCP_DISABLED_TOOLS`).

@@ -116,6 +116,19 @@ pub fn compile_specs(
         .collect()
 }
 
+/// [`compile_specs`] for a serving source with many specs (flow tools): each spec parsed and
+/// checked now, on two threads when there are many, its templates and argument validator
+/// compiled on its first call ([`Compile::Lazy`]), each in its own environment.
+pub fn compile_specs_lazily(
+    sources: &[SpecSource],
+    groups: &BTreeSet<String>,
+) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+    in_parallel(sources, |source| compile_lazily(source, groups))
+        .into_iter()
+        .map(|parsed| parsed.and_then(|(_, tool)| tool.map(Arc::new)))
+        .collect()
+}
+
 /// The sources' rules on a spec's identity: the name the source requires (a file's stem), and
 /// a group among `groups`, so that a typo (`flows` for `flow`) is not a new group that
 /// `KESTRA_MCP_DISABLED_TOOLS=flow` silently misses.
@@ -729,6 +742,37 @@ variants:
         let catalog = load_catalog(&LoadOptions::default()).unwrap();
         assert_eq!(catalog.tools.len(), builtin_sources().len());
         assert!(catalog.warnings.is_empty(), "{:?}", catalog.warnings);
+    }
+
+    #[test]
+    fn specs_compiled_lazily_are_checked_now_and_compiled_on_first_use() {
+        let groups = known_groups(&[]);
+        let builtin = |name: &str| SpecSource {
+            origin: format!("flow:{name}"),
+            text: std::fs::read_to_string(format!("{}/tools.d/{name}.yaml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+            name: None,
+        };
+        let good = builtin("search_flows");
+        let mut broken_template = builtin("list_namespaces");
+        broken_template.text = broken_template.text.replacen("{{", "{{ (", 1);
+        let not_yaml = SpecSource {
+            text: "name: [".into(),
+            ..good.clone()
+        };
+        let results = compile_specs_lazily(&[good, broken_template, not_yaml], &groups);
+        let tool = results[0].as_ref().unwrap();
+        assert!(tool.compiled.get().is_none(), "compiled before its first call");
+        tool.ready().unwrap();
+        let deferred = results[1]
+            .as_ref()
+            .expect("a template error waits for the first call");
+        let error = deferred.ready().unwrap_err().to_string();
+        assert!(error.contains("flow:list_namespaces"), "{error}");
+        assert!(
+            results[2].is_err(),
+            "a spec that does not parse is refused at once"
+        );
     }
 
     #[test]
