@@ -177,17 +177,13 @@ impl Config {
             wait_limit: seconds(&non_empty, "KESTRA_MCP_WAIT_LIMIT", 3600.0)?,
             kill_on_cancel: flag(&non_empty, "KESTRA_MCP_KILL_ON_CANCEL")?,
             tools_page_size: match non_empty("KESTRA_MCP_TOOLS_PAGE_SIZE") {
-                Some(raw) => {
-                    Some(
-                        raw.parse::<usize>()
-                            .ok()
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| ConfigError {
-                                name: "KESTRA_MCP_TOOLS_PAGE_SIZE",
-                                message: format!("'{raw}' is not a positive number of tools"),
-                            })?,
-                    )
-                }
+                Some(_) => Some(whole_number(
+                    &non_empty,
+                    "KESTRA_MCP_TOOLS_PAGE_SIZE",
+                    0,
+                    1,
+                    "a positive number of tools",
+                )?),
                 None => None,
             },
             tasks: TaskSettings {
@@ -332,13 +328,7 @@ fn count(
     name: &'static str,
     default: usize,
 ) -> Result<usize, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(raw) => raw.parse::<usize>().map_err(|_| ConfigError {
-            name,
-            message: format!("'{raw}' is not a count (0 or more)"),
-        }),
-    }
+    whole_number(get, name, default, 0, "a count (0 or more)")
 }
 
 fn bytes(
@@ -346,13 +336,25 @@ fn bytes(
     name: &'static str,
     default: usize,
 ) -> Result<usize, ConfigError> {
+    whole_number(get, name, default, 1024, "a byte count of at least 1024")
+}
+
+/// `name` as a whole number of at least `min` (`name` unset: `default`); else an error saying
+/// the value is not `what`.
+fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+    min: usize,
+    what: &str,
+) -> Result<usize, ConfigError> {
     match get(name) {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if n >= 1024 => Ok(n),
+            Ok(n) if n >= min => Ok(n),
             _ => Err(ConfigError {
                 name,
-                message: format!("'{raw}' is not a byte count of at least 1024"),
+                message: format!("'{raw}' is not {what}"),
             }),
         },
     }
