@@ -4,6 +4,9 @@
 //! - the Kestra OpenAPI descriptions and their overlay (openapi/*.yml and overlay.yaml, about
 //!   1.3 MB of YAML) are embedded deflated (about 110 kB) for `kestra-mcp tools validate`
 //!   (src/contract), through a generated `openapi_bundle.rs` listing them;
+//! - the built-in specs are also converted to JSON (`builtin_json.rs`): at start-up the server
+//!   reads them with serde_json, several times faster than parsing their YAML (a spec that does
+//!   not convert is left out, and read from its YAML as any other);
 //! - whatever the features, the operations table of src/spec/operations.rs (operationId ->
 //!   method, scope and path in each described Kestra version) is extracted from the same
 //!   descriptions, plus the operations the overlay adds to a version, into a generated
@@ -23,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     descriptions.sort();
     write_operations_table(&descriptions, &out_dir)?;
+    write_builtin_json(&out_dir)?;
     // Only the contract checker reads the whole descriptions (`contract` feature).
     if std::env::var_os("CARGO_FEATURE_CONTRACT").is_none() {
         return Ok(());
@@ -198,5 +202,30 @@ fn write_operations_table(descriptions: &[String], out_dir: &str) -> Result<(), 
     }
     code.push_str("];\n");
     std::fs::write(Path::new(out_dir).join("operations_table.rs"), code)?;
+    Ok(())
+}
+
+/// Each built-in spec of tools.d/ (not the `*.test.yaml` spec tests) as JSON text, in a
+/// generated `builtin_json.rs`: `(file name, JSON)` sorted by name. The YAML stays the source
+/// of truth (messages and lines come from it); a unit test holds the two readings equal.
+fn write_builtin_json(out_dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut names: Vec<String> = std::fs::read_dir("tools.d")?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.contains(".test."))
+        .collect();
+    names.sort();
+    let mut code = String::from("/// The built-in specs as JSON: file name and text.\npub(super) const BUILTIN_JSON: &[(&str, &str)] = &[\n");
+    for name in names {
+        let text = std::fs::read_to_string(Path::new("tools.d").join(&name))?;
+        // A spec that is not valid YAML (or whose keys are not strings) is read at run time,
+        // which reports the problem with its line.
+        let Ok(value) = yaml_serde::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        writeln!(code, "    ({name:?}, {:?}),", serde_json::to_string(&value)?)?;
+    }
+    code.push_str("];\n");
+    std::fs::write(Path::new(out_dir).join("builtin_json.rs"), code)?;
     Ok(())
 }

@@ -667,8 +667,12 @@ fn listed_flow_tools(
     let mut groups = kestra_mcp::spec::known_groups(&[]);
     groups.extend(flow_source::groups_of(selections));
     let mut builder = flow_source::Builder::default();
+    // Every template and validator compiled now (as `tools validate` would), not on a call.
     let mut built = builder.build(selections, &listing.flows, &taken, |specs| {
-        kestra_mcp::spec::compile_specs(specs, &groups)
+        kestra_mcp::spec::compile_data_lazily(specs, &groups)
+            .into_iter()
+            .map(|tool| tool.and_then(|t| t.ready().map(|()| t)))
+            .collect()
     });
     built.warnings.extend(
         listing

@@ -17,7 +17,7 @@ use crate::engine::SharedEngine;
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{
-    CompiledTool, Layer, LoadOptions, SpecError, SpecSource, compile_spec, compile_specs_lazily,
+    CompiledTool, Layer, LoadOptions, SpecData, SpecError, SpecSource, compile_data_lazily, compile_spec,
     known_groups, load_layer,
 };
 use crate::toolset::{ToolSet, UNSOURCED};
@@ -162,12 +162,12 @@ impl SourceHandle {
     /// the server does for its tools directory (hundreds of flow tools list at once).
     pub fn compile_all(
         &self,
-        specs: &[SpecSource],
+        specs: &[SpecData],
         groups: &[String],
     ) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
         let mut known = self.groups.clone();
         known.extend(groups.iter().cloned());
-        compile_specs_lazily(specs, &known)
+        compile_data_lazily(specs, &known)
     }
 
     /// This source's tools being served now (before `KESTRA_MCP_DISABLED_TOOLS`).

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::selection::{self, Choice, FlowFacts, NamespacePattern, Rule, Selection};
-use super::tool::flow_tool_spec;
+use super::tool::flow_tool_data;
 use super::{FLOWS_GROUP, FlowToolSettings};
 use crate::error::CallError;
 use crate::exchange::{CallContext, Delivery};
@@ -26,7 +26,7 @@ use crate::reload::{Kick, SourceHandle};
 use crate::request::RenderedRequest;
 use crate::runtime::Runtime;
 use crate::spec::raw::Scope;
-use crate::spec::{CompiledTool, SpecError, SpecSource};
+use crate::spec::{CompiledTool, SpecData, SpecError};
 
 /// The label of the flow tools' source (its layer in the tool set).
 pub const LABEL: &str = "kestra:flows";
@@ -203,7 +203,7 @@ impl Builder {
         selections: &[Selection],
         flows: &[Value],
         taken: &BTreeSet<String>,
-        compile: impl FnOnce(&[SpecSource]) -> Vec<Result<Arc<CompiledTool>, SpecError>>,
+        compile: impl FnOnce(&[SpecData]) -> Vec<Result<Arc<CompiledTool>, SpecError>>,
     ) -> Built {
         let mut built = Built::default();
         let by_key: BTreeMap<(String, String), &Value> =
@@ -220,7 +220,7 @@ impl Builder {
         built
             .warnings
             .extend(selection::assign_names(&mut choices, taken));
-        let mut fresh: Vec<(Choice, SpecSource)> = Vec::new();
+        let mut fresh: Vec<(Choice, SpecData)> = Vec::new();
         let mut cache = BTreeMap::new();
         for choice in choices {
             let key = (choice.namespace.clone(), choice.id.clone());
@@ -246,16 +246,16 @@ impl Builder {
             {
                 continue;
             }
-            match flow_tool_spec(flow, settings) {
-                Ok(text) => {
+            match flow_tool_data(flow, settings) {
+                Ok(spec) => {
                     let origin = format!("{LABEL}/{}.{}", key.0, key.1);
-                    fresh.push((choice, SpecSource::named_by_itself(origin, text)));
+                    fresh.push((choice, SpecData { origin, spec }));
                 }
                 Err(e) => self.fail(&key, revision, settings, e.to_string(), &mut built),
             }
         }
         if !fresh.is_empty() {
-            let specs: Vec<SpecSource> = fresh.iter().map(|(_, s)| s.clone()).collect();
+            let specs: Vec<SpecData> = fresh.iter().map(|(_, s)| s.clone()).collect();
             for ((choice, _), result) in fresh.into_iter().zip(compile(&specs)) {
                 let key = (choice.namespace.clone(), choice.id.clone());
                 let revision = by_key
@@ -431,7 +431,7 @@ fn reread(dir: &Path, previous: Vec<Selection>) -> Vec<Selection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{compile_specs, known_groups};
+    use crate::spec::{compile_data_lazily, known_groups};
     use serde_json::json;
 
     fn selection(text: &str) -> Selection {
@@ -443,10 +443,10 @@ mod tests {
                "inputs": [{"id": "name", "type": "STRING", "required": true}]})
     }
 
-    fn compile(specs: &[SpecSource]) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+    fn compile(specs: &[SpecData]) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
         let mut groups = known_groups(&[]);
         groups.insert(FLOWS_GROUP.to_owned());
-        compile_specs(specs, &groups)
+        compile_data_lazily(specs, &groups)
     }
 
     #[test]
@@ -512,7 +512,7 @@ mod tests {
         let selections = vec![selection("kind: flow_tools\nselect: [{namespace: n}]\n")];
         let mut builder = Builder::default();
         let flows = vec![flow("n", "a", 1), flow("n", "b", 1)];
-        let broken = |specs: &[SpecSource]| -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+        let broken = |specs: &[SpecData]| -> Vec<Result<Arc<CompiledTool>, SpecError>> {
             specs
                 .iter()
                 .map(|s| match s.origin.ends_with("n.b") {

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
 use super::source::{Builtin, Directory, Fingerprint, ToolSource};
@@ -87,7 +89,7 @@ fn compile_source(
 pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<CompiledTool, SpecError> {
     let mut templates = Templates::new();
     let unbound = compile_source(
-        parse_spec(&source.text, &source.origin)?,
+        parse_source(source)?,
         source,
         groups,
         &mut templates,
@@ -105,7 +107,7 @@ pub fn compile_specs(
     let unbound: Vec<Result<Unbound, SpecError>> = sources
         .iter()
         .map(|source| {
-            let spec = parse_spec(&source.text, &source.origin)?;
+            let spec = parse_source(source)?;
             compile_source(spec, source, groups, &mut templates)
         })
         .collect();
@@ -127,6 +129,28 @@ pub fn compile_specs_lazily(
         .into_iter()
         .map(|parsed| parsed.and_then(|(_, tool)| tool.map(Arc::new)))
         .collect()
+}
+
+/// A spec a source built as data rather than text (a flow tool): no YAML to write and parse
+/// again for each one. It names itself; errors name `origin` (without a line: there is no file).
+#[derive(Debug, Clone)]
+pub struct SpecData {
+    pub origin: String,
+    pub spec: serde_json::Value,
+}
+
+/// [`compile_specs_lazily`] for specs built as data: each read into a [`ToolSpec`] and checked
+/// now (on two threads when there are many), compiled on its first call.
+pub fn compile_data_lazily(
+    specs: &[SpecData],
+    groups: &BTreeSet<String>,
+) -> Vec<Result<Arc<CompiledTool>, SpecError>> {
+    in_parallel(specs, |data| {
+        let spec = ToolSpec::deserialize(&data.spec)
+            .map_err(|e| SpecError::new(&data.origin, None, format!("not a tool spec: {e}")))?;
+        let source = SpecSource::named_by_itself(data.origin.clone(), String::new());
+        compile_parsed_lazily(spec, &source, groups).1.map(Arc::new)
+    })
 }
 
 /// The sources' rules on a spec's identity: the name the source requires (a file's stem), and
@@ -370,8 +394,13 @@ impl<'a> LayerBuilder<'a> {
     }
 }
 
+/// The spec of `source`: from its JSON when build.rs converted it (the built-in specs), else
+/// (or should the JSON not read as a spec) from its YAML, whose errors carry lines.
 fn parse_source(source: &SpecSource) -> Result<ToolSpec, SpecError> {
-    parse_spec(&source.text, &source.origin)
+    source
+        .json
+        .and_then(|json| serde_json::from_str(json).ok())
+        .map_or_else(|| parse_spec(&source.text, &source.origin), Ok)
 }
 
 /// A parsed spec's name with the tool compiled into its own deferred environment (what only a
@@ -380,19 +409,27 @@ fn compile_lazily(
     source: &SpecSource,
     groups: &BTreeSet<String>,
 ) -> Result<(String, Result<CompiledTool, SpecError>), SpecError> {
-    let spec = parse_source(source)?;
+    Ok(compile_parsed_lazily(parse_source(source)?, source, groups))
+}
+
+/// A parsed spec's name with the tool compiled into its own deferred environment.
+fn compile_parsed_lazily(
+    spec: ToolSpec,
+    source: &SpecSource,
+    groups: &BTreeSet<String>,
+) -> (String, Result<CompiledTool, SpecError>) {
     let name = spec.name.clone();
     let mut own = Templates::deferred();
     let tool = compile_source(spec, source, groups, &mut own).map(|unbound| {
         own.shrink_to_fit();
         unbound.bind(Arc::new(own))
     });
-    Ok((name, tool))
+    (name, tool)
 }
 
 /// `work` done on each of `specs`, results in order, on two threads when there are enough
 /// specs to pay for it.
-fn in_parallel<T: Send>(specs: &[SpecSource], work: impl Fn(&SpecSource) -> T + Sync) -> Vec<T> {
+fn in_parallel<S: Sync, T: Send>(specs: &[S], work: impl Fn(&S) -> T + Sync) -> Vec<T> {
     let work = &work;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -744,6 +781,43 @@ variants:
         assert!(catalog.warnings.is_empty(), "{:?}", catalog.warnings);
     }
 
+    /// The built-in specs are read from the JSON build.rs made of them: every one was
+    /// converted, and each compiles to exactly the tool its YAML gives.
+    #[test]
+    fn the_builtin_json_is_the_builtin_yaml() {
+        let groups = known_groups(&[]);
+        let from_json = builtin_sources();
+        assert!(from_json.iter().all(|s| s.json.is_some()), "a built-in spec was not converted");
+        let from_yaml: Vec<SpecSource> = from_json
+            .iter()
+            .map(|s| SpecSource {
+                json: None,
+                ..s.clone()
+            })
+            .collect();
+        let compiled = |sources: &[SpecSource]| -> Vec<String> {
+            compile_specs_lazily(sources, &groups)
+                .into_iter()
+                .map(|tool| {
+                    let tool = tool.unwrap();
+                    tool.ready().unwrap();
+                    format!(
+                        "{} {:?} {:?} {:?} {}",
+                        serde_json::to_string(&tool.tool).unwrap(),
+                        tool.dispatch,
+                        tool.defaults,
+                        tool.read_only_description,
+                        tool.input_schema().map(|s| serde_json::to_string(&s).unwrap()).unwrap()
+                    )
+                })
+                .collect()
+        };
+        let (json, yaml) = (compiled(&from_json), compiled(&from_yaml));
+        for ((a, b), source) in json.iter().zip(&yaml).zip(&from_json) {
+            assert_eq!(a, b, "{}", source.origin);
+        }
+    }
+
     #[test]
     fn specs_compiled_lazily_are_checked_now_and_compiled_on_first_use() {
         let groups = known_groups(&[]);
@@ -752,6 +826,7 @@ variants:
             text: std::fs::read_to_string(format!("{}/tools.d/{name}.yaml", env!("CARGO_MANIFEST_DIR")))
                 .unwrap(),
             name: None,
+            json: None,
         };
         let good = builtin("search_flows");
         let mut broken_template = builtin("list_namespaces");
