@@ -215,7 +215,9 @@ fn write_builtin_json(out_dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|n| (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.contains(".test."))
         .collect();
     names.sort();
-    let mut code = String::from("/// The built-in specs as JSON: file name and text.\npub(super) const BUILTIN_JSON: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The built-in specs as JSON: file name and text.\npub(super) const BUILTIN_JSON: &[(&str, &str)] = &[\n",
+    );
     for name in names {
         let text = std::fs::read_to_string(Path::new("tools.d").join(&name))?;
         // A spec that is not valid YAML (or whose keys are not strings) is read at run time,

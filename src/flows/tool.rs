@@ -55,14 +55,14 @@ pub fn flow_tool_data(flow: &Value, settings: &FlowToolSettings) -> Result<Value
         flow_ref: &generated.flow_ref,
         parts: multipart_parts_data(&generated.argument_names()),
         labels: format!("{{{{ {} }}}}", generated.labels),
-        limit: settings
-            .wait_limit_secs
-            .map(|secs| format!("{{{{ {secs} }}}}")),
+        limit: settings.wait_limit_secs.map(|secs| format!("{{{{ {secs} }}}}")),
         limit_words: limit_words(settings.wait_limit_secs),
     };
     let mut spec = generated.header;
     let Value::Object(mut filled) = fill.value(template) else {
-        return Err(generated.flow_ref.error("the steps template is not a mapping".into()));
+        return Err(generated
+            .flow_ref
+            .error("the steps template is not a mapping".into()));
     };
     if let Some(refusal) = file_refusal_message(&generated.flow_ref, &generated.inputs.files) {
         if let Some(Value::Array(steps)) = filled.get_mut("steps") {

@@ -88,12 +88,7 @@ fn compile_source(
 /// ([`known_groups`]).
 pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<CompiledTool, SpecError> {
     let mut templates = Templates::new();
-    let unbound = compile_source(
-        parse_source(source)?,
-        source,
-        groups,
-        &mut templates,
-    )?;
+    let unbound = compile_source(parse_source(source)?, source, groups, &mut templates)?;
     Ok(unbound.bind(Arc::new(templates)))
 }
 
@@ -787,7 +782,10 @@ variants:
     fn the_builtin_json_is_the_builtin_yaml() {
         let groups = known_groups(&[]);
         let from_json = builtin_sources();
-        assert!(from_json.iter().all(|s| s.json.is_some()), "a built-in spec was not converted");
+        assert!(
+            from_json.iter().all(|s| s.json.is_some()),
+            "a built-in spec was not converted"
+        );
         let from_yaml: Vec<SpecSource> = from_json
             .iter()
             .map(|s| SpecSource {
@@ -807,7 +805,9 @@ variants:
                         tool.dispatch,
                         tool.defaults,
                         tool.read_only_description,
-                        tool.input_schema().map(|s| serde_json::to_string(&s).unwrap()).unwrap()
+                        tool.input_schema()
+                            .map(|s| serde_json::to_string(&s).unwrap())
+                            .unwrap()
                     )
                 })
                 .collect()

@@ -23,8 +23,9 @@ pub use action::{
 };
 pub use compile::{CompiledTool, Dispatch, KNOWN_GROUPS};
 pub use load::{
-    Catalog, Layer, LoadOptions, SpecData, SpecSource, check_identity, compile_data_lazily,
-    compile_spec, compile_specs, compile_specs_lazily, known_groups, load_catalog, load_layer, load_sources, merge, parse_spec,
+    Catalog, Layer, LoadOptions, SpecData, SpecSource, check_identity, compile_data_lazily, compile_spec,
+    compile_specs, compile_specs_lazily, known_groups, load_catalog, load_layer, load_sources, merge,
+    parse_spec,
 };
 pub use source::{Builtin, Directory, ToolSource};
 
