@@ -254,6 +254,9 @@ impl Engine {
         // (a flow tool's `form.child`, `my-input`).
         ctx.insert(ARGUMENTS.into(), Value::Object(ctx.clone()));
         ctx.insert("kestra".into(), self.runtime.kestra().clone());
+        for (name, value) in tool.constants.iter().flat_map(|c| c.iter()) {
+            ctx.insert(name.clone(), value.clone());
+        }
         Ok((&tool.templates, action, ctx))
     }
 }
@@ -312,7 +315,7 @@ fn describe_violation(e: &jsonschema::ValidationError<'_>) -> String {
 }
 
 fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&'t Action, CallError> {
-    let action = match &tool.dispatch {
+    let action = match tool.dispatch.as_ref() {
         Dispatch::Single(action) => action,
         Dispatch::ByArgument { argument, actions } => {
             let chosen = ctx.get(argument).and_then(Value::as_str).unwrap_or_default();
@@ -333,7 +336,7 @@ fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&
         })
         .map(String::as_str)
         .collect();
-    if let (false, Dispatch::ByArgument { argument, .. }) = (missing.is_empty(), &tool.dispatch) {
+    if let (false, Dispatch::ByArgument { argument, .. }) = (missing.is_empty(), tool.dispatch.as_ref()) {
         let chosen = ctx.get(argument).and_then(Value::as_str).unwrap_or_default();
         return Err(CallError::InvalidArguments(format!(
             "{argument} '{chosen}' needs {}",

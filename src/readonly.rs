@@ -106,7 +106,7 @@ pub fn restrict(tool: &CompiledTool) -> Option<Tool> {
         return None;
     }
     let mut advertised = tool.tool.clone();
-    if let Dispatch::ByArgument { argument, .. } = &tool.dispatch {
+    if let Dispatch::ByArgument { argument, .. } = tool.dispatch.as_ref() {
         let writing: BTreeSet<&str> = writing_variants(tool).into_iter().flatten().collect();
         if !writing.is_empty() {
             let mut schema = (*advertised.input_schema).clone();

@@ -397,12 +397,15 @@ fn render_part(
         }
         PartTemplate::Each(each) => match templates.render_value(each, ctx)? {
             Value::Null => {}
-            Value::Object(map) => out.extend(map.into_iter().map(|(name, value)| RenderedPart {
-                name,
-                value: plain_text(value),
-                filename: None,
-                content_type: None,
-            })),
+            // A none value is left out, as a field's is.
+            Value::Object(map) => out.extend(map.into_iter().filter(|(_, v)| !v.is_null()).map(
+                |(name, value)| RenderedPart {
+                    name,
+                    value: plain_text(value),
+                    filename: None,
+                    content_type: None,
+                },
+            )),
             other => {
                 return Err(TemplateError(format!(
                     "multipart `each` needs an object, got {}",

@@ -74,12 +74,15 @@ impl Wait<'_> {
         Ok(judge.finish(reached, started))
     }
 
-    /// The spec's `limit`, else `KESTRA_MCP_WAIT_LIMIT`.
+    /// The spec's `limit`, else (no `limit`, or one that gives none) `KESTRA_MCP_WAIT_LIMIT`.
     fn limit(&self) -> Result<Duration, CallError> {
         let Some(limit) = &self.step.limit else {
             return Ok(self.runtime.wait_limit());
         };
         let value = self.eval(limit, self.ctx)?;
+        if value.is_null() {
+            return Ok(self.runtime.wait_limit());
+        }
         value
             .as_f64()
             .or_else(|| value.as_str().and_then(|s| s.parse().ok()))

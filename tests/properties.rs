@@ -41,7 +41,7 @@ fn client() -> &'static KestraClient {
 fn tool_variants() -> Vec<(String, Option<(String, String)>)> {
     let mut out = Vec::new();
     for tool in engine().tools() {
-        match &tool.dispatch {
+        match tool.dispatch.as_ref() {
             kestra_mcp::spec::Dispatch::Single(_) => out.push((tool.tool.name.to_string(), None)),
             kestra_mcp::spec::Dispatch::ByArgument { argument, actions } => {
                 for key in actions.keys() {

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::selection::{self, Choice, FlowFacts, NamespacePattern, Rule, Selection};
-use super::tool::flow_tool_data;
+use super::tool::{flow_tool_face, shared_steps_spec};
 use super::{FLOWS_GROUP, FlowToolSettings};
 use crate::error::CallError;
 use crate::exchange::{CallContext, Delivery};
@@ -188,6 +188,8 @@ pub struct Built {
 /// Remembers the compiled flow tools between listings, and the problems already reported.
 #[derive(Default)]
 pub struct Builder {
+    /// The compiled steps every flow tool shares (compiled with the first tools).
+    shared: Option<Arc<CompiledTool>>,
     cache: BTreeMap<(String, String), Compiled>,
     /// Flows that could not become a tool: the reason, given once per revision and settings.
     failed: BTreeMap<(String, String), (Option<i64>, FlowToolSettings, String)>,
@@ -220,7 +222,7 @@ impl Builder {
         built
             .warnings
             .extend(selection::assign_names(&mut choices, taken));
-        let mut fresh: Vec<(Choice, SpecData)> = Vec::new();
+        let mut fresh: Vec<(Choice, SpecData, Map<String, Value>)> = Vec::new();
         let mut cache = BTreeMap::new();
         for choice in choices {
             let key = (choice.namespace.clone(), choice.id.clone());
@@ -246,17 +248,52 @@ impl Builder {
             {
                 continue;
             }
-            match flow_tool_data(flow, settings) {
-                Ok(spec) => {
+            match flow_tool_face(flow, settings) {
+                Ok(face) => {
                     let origin = format!("{LABEL}/{}.{}", key.0, key.1);
-                    fresh.push((choice, SpecData { origin, spec }));
+                    let spec = SpecData {
+                        origin,
+                        spec: face.spec,
+                    };
+                    fresh.push((choice, spec, face.constants));
                 }
                 Err(e) => self.fail(&key, revision, settings, e.to_string(), &mut built),
             }
         }
         if !fresh.is_empty() {
-            let specs: Vec<SpecData> = fresh.iter().map(|(_, s)| s.clone()).collect();
-            for ((choice, _), result) in fresh.into_iter().zip(compile(&specs)) {
+            let mut specs: Vec<SpecData> = Vec::with_capacity(fresh.len() + 1);
+            let shared_spec = match &self.shared {
+                Some(_) => None,
+                None => Some(shared_steps_spec(FLOWS_GROUP)),
+            };
+            if let Some(Ok(spec)) = &shared_spec {
+                specs.push(SpecData {
+                    origin: format!("{LABEL}/(the steps every flow tool shares)"),
+                    spec: spec.clone(),
+                });
+            }
+            specs.extend(fresh.iter().map(|(_, s, _)| s.clone()));
+            let mut results = compile(&specs).into_iter();
+            let shared: Result<Arc<CompiledTool>, String> = match (shared_spec, &self.shared) {
+                (None, Some(shared)) => Ok(shared.clone()),
+                (Some(Ok(_)), _) => match results.next() {
+                    Some(Ok(tool)) => Ok(tool),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("not compiled".into()),
+                },
+                (Some(Err(e)), _) => Err(e),
+                (None, None) => Err("not compiled".into()),
+            };
+            self.shared = shared.as_ref().ok().cloned();
+            for ((choice, _, constants), result) in fresh.into_iter().zip(results) {
+                let result = match (&shared, result) {
+                    (Ok(shared), Ok(face)) => {
+                        Ok(Arc::new(CompiledTool::with_actions_of(&face, shared, constants)))
+                    }
+                    // A bug, not the flow's doing; said for each flow, as any other reason.
+                    (Err(e), _) => Err(format!("the steps flow tools share do not compile: {e}")),
+                    (_, Err(e)) => Err(e.to_string()),
+                };
                 let key = (choice.namespace.clone(), choice.id.clone());
                 let revision = by_key
                     .get(&key)

@@ -1,4 +1,5 @@
-//! One flow → one tool spec (YAML text, the same that `kestra-mcp tools from-flow` prints).
+//! One flow → one tool spec: as data for the live source ([`flow_tool_data`]), as YAML text
+//! with comments for `kestra-mcp tools from-flow` ([`flow_tool_spec`]), the two held equal.
 //!
 //! The spec does the work, as any tool's: its input schema comes from the flow's inputs
 //! ([`super::schema`]); its steps start an execution with the arguments as multipart parts
@@ -7,8 +8,6 @@
 //! inputs and following again (as `execute_flow` does), and answer its state, duration, outputs
 //! and UI link, or an error with the failed task and the last logs. The only Rust is this
 //! translation.
-
-use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
@@ -32,7 +31,7 @@ pub fn flow_tool_spec(flow: &Value, settings: &FlowToolSettings) -> Result<Strin
         &generated.flow_ref,
         &generated.argument_names(),
         &generated.inputs.files,
-        &generated.labels,
+        &labels_literal(&generated.labels),
         settings.wait_limit_secs,
     );
     Ok(format!(
@@ -45,32 +44,73 @@ pub fn flow_tool_spec(flow: &Value, settings: &FlowToolSettings) -> Result<Strin
     ))
 }
 
-/// The same spec as data: what the live source compiles for each flow. Writing YAML and
-/// parsing it again cost most of the time of listing hundreds of flow tools, so the steps are
-/// parsed once ([`steps_template`]) and filled in per flow; a test holds the two forms equal.
-pub fn flow_tool_data(flow: &Value, settings: &FlowToolSettings) -> Result<Value, FlowToolError> {
+/// The name under which the shared steps read a flow tool's own values (reserved: no flow
+/// input may have it).
+pub const CONSTANTS: &str = "flow_tool";
+
+/// A flow tool as the live source serves it: its face (the spec's header: name, group,
+/// description, schemas, annotations), compiled per flow, and the values the steps every flow
+/// tool shares read under [`CONSTANTS`] (see [`shared_steps_spec`]). Writing and parsing each
+/// flow's whole spec cost most of the time of listing hundreds of flow tools, and most of
+/// their memory; the tool behaves as the spec [`flow_tool_spec`] writes (tests hold them equal).
+pub struct FlowToolFace {
+    pub spec: Value,
+    pub constants: Map<String, Value>,
+}
+
+/// The face and values of the tool for `flow`.
+pub fn flow_tool_face(flow: &Value, settings: &FlowToolSettings) -> Result<FlowToolFace, FlowToolError> {
     let generated = Generated::of(flow, settings)?;
-    let template = steps_template().map_err(|e| generated.flow_ref.error(e))?;
-    let fill = Fill {
-        flow_ref: &generated.flow_ref,
-        parts: multipart_parts_data(&generated.argument_names()),
-        labels: format!("{{{{ {} }}}}", generated.labels),
-        limit: settings.wait_limit_secs.map(|secs| format!("{{{{ {secs} }}}}")),
-        limit_words: limit_words(settings.wait_limit_secs),
-    };
     let mut spec = generated.header;
-    let Value::Object(mut filled) = fill.value(template) else {
-        return Err(generated
-            .flow_ref
-            .error("the steps template is not a mapping".into()));
-    };
-    if let Some(refusal) = file_refusal_message(&generated.flow_ref, &generated.inputs.files) {
-        if let Some(Value::Array(steps)) = filled.get_mut("steps") {
-            steps.insert(0, json!({ "fail": refusal }));
-        }
-    }
-    spec.append(&mut filled);
+    // Never run: the tool runs the shared steps.
+    spec.insert("steps".into(), json!([{"name": "face", "set": "{{ none }}"}]));
+    let refusal = file_refusal_message(&generated.flow_ref, &generated.inputs.files);
+    let values = json!({
+        "namespace": generated.flow_ref.namespace,
+        "id": generated.flow_ref.id,
+        "labels": generated.labels,
+        "refusal": refusal,
+        "wait_limit": settings.wait_limit_secs,
+        "limit_words": limit_words(settings.wait_limit_secs),
+    });
+    let constants = Map::from_iter([(CONSTANTS.to_owned(), values)]);
+    Ok(FlowToolFace {
+        spec: Value::Object(spec),
+        constants,
+    })
+}
+
+/// The spec whose compiled steps every flow tool shares: [`STEPS`] reading the flow's values
+/// from [`CONSTANTS`] and sending every argument given as a multipart part.
+pub fn shared_steps_spec(group: &str) -> Result<Value, String> {
+    let mut spec: Map<String, Value> = yaml_serde::from_str(&shared_steps_yaml())
+        .map_err(|e| format!("the shared steps of flow tools do not parse: {e}"))?;
+    spec.insert("name".into(), json!("flow_tool_steps"));
+    spec.insert("group".into(), json!(group));
+    spec.insert("description".into(), json!("The steps every flow tool shares."));
+    spec.insert(
+        "input".into(),
+        json!({"type": "object", "properties": {CONSTANTS: {"type": "object"}}}),
+    );
     Ok(Value::Object(spec))
+}
+
+/// [`STEPS`] with each marker reading [`CONSTANTS`].
+fn shared_steps_yaml() -> String {
+    let constant = |name: &str| format!("{{{{ {CONSTANTS}.{name} }}}}");
+    STEPS
+        .replace(
+            "__FILES__",
+            &format!("  - fail: \"{0}\"\n    when: \"{0}\"\n", constant("refusal")),
+        )
+        .replace("__PARTS__", "          - each: \"{{ arguments }}\"\n")
+        .replace("__NS_EXPR__", &format!("{CONSTANTS}.namespace"))
+        .replace("__FLOW_EXPR__", &format!("{CONSTANTS}.id"))
+        .replace("__LIMIT_WORDS_EXPR__", &format!("{CONSTANTS}.limit_words"))
+        .replace("__NS__", &constant("namespace"))
+        .replace("__FLOW__", &constant("id"))
+        .replace("{{ __LABELS__ }}", &constant("labels"))
+        .replace("__LIMIT__", &format!("limit: \"{}\"", constant("wait_limit")))
 }
 
 /// What both forms of a flow's spec are made of: the checked flow, its inputs, the labels
@@ -78,7 +118,8 @@ pub fn flow_tool_data(flow: &Value, settings: &FlowToolSettings) -> Result<Value
 struct Generated {
     flow_ref: FlowRef,
     inputs: FlowInputs,
-    labels: String,
+    /// `key:value`, as Kestra's `labels` query parameter takes them.
+    labels: Vec<String>,
     header: Map<String, Value>,
 }
 
@@ -87,7 +128,7 @@ impl Generated {
         let flow_ref = FlowRef::of(flow)?;
         let inputs = flow_inputs(flow);
         flow_ref.check_argument_names(&inputs)?;
-        let labels = flow_ref.labels_literal(settings)?;
+        let labels = flow_ref.labels(settings)?;
         let mut header = Map::new();
         header.insert("name".into(), json!(settings.name));
         header.insert("group".into(), json!(settings.group));
@@ -244,10 +285,10 @@ impl FlowRef {
         Ok(())
     }
 
-    /// The execution's labels as a template list literal: `system.from: mcp` (Kestra 1.3 and 2.0
+    /// The execution's labels: `system.from: mcp` (Kestra 1.3 and 2.0
     /// accept that one system label from the API, as its MCP server sets it), `mcp.tool`, then
     /// the settings' labels.
-    fn labels_literal(&self, settings: &FlowToolSettings) -> Result<String, FlowToolError> {
+    fn labels(&self, settings: &FlowToolSettings) -> Result<Vec<String>, FlowToolError> {
         let mut labels = vec![
             ("system.from".to_owned(), "mcp".to_owned()),
             ("mcp.tool".to_owned(), settings.name.clone()),
@@ -265,10 +306,19 @@ impl FlowRef {
             {
                 return Err(self.error(format!("the label '{text}' cannot be written into a spec")));
             }
-            items.push(Value::String(text).to_string());
+            items.push(text);
         }
-        Ok(format!("[{}]", items.join(", ")))
+        Ok(items)
     }
+}
+
+/// Labels as a template list literal (a JSON array of strings).
+fn labels_literal(labels: &[String]) -> String {
+    let items: Vec<String> = labels
+        .iter()
+        .map(|l| Value::String(l.clone()).to_string())
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// McpToolTrigger's (or the selection's) description, else the flow's first paragraph, then
@@ -314,7 +364,10 @@ fn files_note(files: &[FileInput]) -> String {
 /// hints over them. Accepts MCP's names (`readOnlyHint`) and McpToolTrigger's (`readOnly`).
 fn annotations(settings: Option<&Value>) -> Value {
     let mut hints = Map::new();
+    // All four written out: what a flow tool does is not told by its requests' methods.
+    hints.insert("readOnlyHint".into(), json!(false));
     hints.insert("destructiveHint".into(), json!(true));
+    hints.insert("idempotentHint".into(), json!(false));
     hints.insert("openWorldHint".into(), json!(true));
     for (key, value) in settings.and_then(Value::as_object).into_iter().flatten() {
         let key = match key.as_str() {
@@ -366,14 +419,6 @@ fn file_refusal_message(flow_ref: &FlowRef, files: &[FileInput]) -> Option<Strin
     ))
 }
 
-/// The multipart parts as data (see [`multipart_parts`]).
-fn multipart_parts_data(argument_names: &[&str]) -> Vec<Value> {
-    argument_names
-        .iter()
-        .map(|name| json!({"name": name, "value": part_value(name)}))
-        .collect()
-}
-
 /// The template of an argument's part. Input ids are Kestra ids (letters, digits, `.`, `_`,
 /// `-`): safe in a quoted literal.
 fn part_value(name: &str) -> String {
@@ -408,7 +453,7 @@ fn multipart_parts(argument_names: &[&str]) -> String {
 }
 
 /// Names the steps read besides the engine's: the wait's `value`, the Pause form's element.
-const STEP_NAMES: &[&str] = &["value", "pause_input"];
+const STEP_NAMES: &[&str] = &["value", "pause_input", CONSTANTS];
 
 /// The steps and result (YAML text, after the header).
 fn steps_yaml(
@@ -421,6 +466,10 @@ fn steps_yaml(
     STEPS
         .replace("__FILES__", &file_refusal(flow_ref, files))
         .replace("__PARTS__", &multipart_parts(argument_names))
+        // Inside an expression, as string literals (Kestra ids hold no quote).
+        .replace("__NS_EXPR__", &format!("'{}'", flow_ref.namespace))
+        .replace("__FLOW_EXPR__", &format!("'{}'", flow_ref.id))
+        .replace("__LIMIT_WORDS_EXPR__", &format!("'{}'", limit_words(wait_limit)))
         .replace("__NS__", &flow_ref.namespace)
         .replace("__FLOW__", &flow_ref.id)
         // JSON text is a valid YAML double-quoted scalar.
@@ -428,7 +477,6 @@ fn steps_yaml(
             "\"{{ __LABELS__ }}\"",
             &Value::String(format!("{{{{ {labels} }}}}")).to_string(),
         )
-        .replace("__LIMIT_WORDS__", &limit_words(wait_limit))
         .lines()
         .filter_map(|line| wait_limit_line(line, wait_limit))
         .collect::<Vec<_>>()
@@ -444,68 +492,6 @@ fn wait_limit_line(line: &str, wait_limit: Option<u64>) -> Option<String> {
             wait_limit.map(|secs| format!("{indent}limit: \"{{{{ {secs} }}}}\""))
         }
         _ => Some(line.to_owned()),
-    }
-}
-
-/// [`STEPS`] parsed once, its markers left in: `__PARTS__` as the one element of the parts
-/// list, `__LIMIT__` as the value of a `limit` key, the others inside strings ([`Fill`]).
-fn steps_template() -> Result<&'static Value, String> {
-    static TEMPLATE: OnceLock<Result<Value, String>> = OnceLock::new();
-    TEMPLATE
-        .get_or_init(|| {
-            let text = STEPS
-                .replace("__FILES__", "")
-                .replace("__PARTS__", "          - __PARTS__\n")
-                .replace("__LIMIT__", "limit: __LIMIT__");
-            yaml_serde::from_str(&text).map_err(|e| format!("the steps template does not parse: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
-
-/// What [`steps_template`]'s markers become for one flow (as [`steps_yaml`] fills the text).
-struct Fill<'a> {
-    flow_ref: &'a FlowRef,
-    parts: Vec<Value>,
-    /// The labels template (`{{ [...] }}`).
-    labels: String,
-    /// The wait's `limit`; `None`: the key goes (KESTRA_MCP_WAIT_LIMIT applies).
-    limit: Option<String>,
-    limit_words: String,
-}
-
-impl Fill<'_> {
-    fn value(&self, template: &Value) -> Value {
-        match template {
-            Value::String(text) => Value::String(self.text(text)),
-            Value::Array(items) if items.len() == 1 && items[0] == "__PARTS__" => {
-                Value::Array(self.parts.clone())
-            }
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.value(v)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter_map(|(key, value)| match (key.as_str(), value) {
-                        ("limit", Value::String(marker)) if marker == "__LIMIT__" => {
-                            self.limit.clone().map(|l| (key.clone(), Value::String(l)))
-                        }
-                        _ => Some((key.clone(), self.value(value))),
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-
-    fn text(&self, text: &str) -> String {
-        if text == "{{ __LABELS__ }}" {
-            return self.labels.clone();
-        }
-        if !text.contains("__") {
-            return text.to_owned();
-        }
-        text.replace("__NS__", &self.flow_ref.namespace)
-            .replace("__FLOW__", &self.flow_ref.id)
-            .replace("__LIMIT_WORDS__", &self.limit_words)
     }
 }
 
@@ -663,7 +649,7 @@ __PARTS__  - name: followed
       {{ ((steps.logs or []) | selectattr('taskId', 'eq', steps.failed_task.taskId) | selectattr('level', 'eq', 'ERROR') | map(attribute='message') | list or [none])[-1]
          if steps.failed_task else none }}
   - name: url
-    set: "{{ kestra.ui_url ~ '/ui/' ~ kestra.tenant ~ '/executions/__NS__/__FLOW__/' ~ steps.started.id }}"
+    set: "{{ kestra.ui_url ~ '/ui/' ~ kestra.tenant ~ '/executions/' ~ __NS_EXPR__ ~ '/' ~ __FLOW_EXPR__ ~ '/' ~ steps.started.id }}"
   - fail: >-
       Execution {{ steps.started.id }} of flow __NS__.__FLOW__ ended {{ steps.final.state.current }}{{
       (' at task ' ~ steps.failed_task.taskId) if steps.failed_task }}{{ (': ' ~ steps.task_error) if steps.task_error }}.
@@ -687,7 +673,7 @@ result:
   pausedAt: "{{ steps.paused_now.taskId if steps.paused_now else omit }}"
   resumeInputs: "{{ steps.last_round.pause_inputs | map(attribute='id') | list if steps.last_round.pause_inputs and not steps.last_round.resume_now else omit }}"
   note: >-
-    {{ ('Still ' ~ steps.final.state.current ~ ' after ' ~ steps.last_wait.seconds ~ ' s (the wait limit, __LIMIT_WORDS__); follow it with list_executions or get_execution_logs, execution id ' ~ steps.started.id ~ ', or at ' ~ steps.url ~ '.')
+    {{ ('Still ' ~ steps.final.state.current ~ ' after ' ~ steps.last_wait.seconds ~ ' s (the wait limit, ' ~ __LIMIT_WORDS_EXPR__ ~ '); follow it with list_executions or get_execution_logs, execution id ' ~ steps.started.id ~ ', or at ' ~ steps.url ~ '.')
        if not steps.last_wait.reached
        else ('Paused at task ' ~ steps.paused_now.taskId
              ~ ('; the user ' ~ ('declined' if steps.last_round.asked.action == 'decline' else 'cancelled') ~ ' resuming it' if steps.last_round.asked is mapping and steps.last_round.asked.action in ['decline', 'cancel'] else '')
@@ -700,6 +686,7 @@ result:
 mod tests {
     use std::collections::BTreeSet;
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use super::*;
     use crate::contract::{self, Descriptions};
@@ -826,11 +813,12 @@ mod tests {
         yaml_serde::from_str(&text).unwrap()
     }
 
-    /// The data the live source compiles is the text `tools from-flow` prints, parsed: for
-    /// every fixture, with and without a wait limit and labels, for a flow without inputs and
-    /// one needing a file; and both compile to the same tool.
+    /// The tool the live source serves (a face per flow on the shared steps) shows what the
+    /// text `tools from-flow` prints does: for every fixture, with and without a wait limit
+    /// and labels, for a flow without inputs and one needing a file. (What it does is the
+    /// integration tests' business: tests/integration/flow_tool.rs calls it.)
     #[test]
-    fn the_spec_as_data_is_the_spec_text_parsed() {
+    fn the_served_tool_shows_what_its_spec_text_shows() {
         let mut flows = fixtures();
         flows.push(("bare".into(), json!({"id": "bare", "namespace": "n"})));
         flows.push((
@@ -843,42 +831,102 @@ mod tests {
                 wait_limit_secs: Some(42),
                 labels: vec![("team".into(), "data".into())],
                 title: Some("T".into()),
+                annotations: Some(json!({"readOnly": true})),
                 ..settings("t", "flows")
             },
         ];
         let groups = flows_groups();
+        let data = |origin: &str, spec: Value| crate::spec::SpecData {
+            origin: origin.into(),
+            spec,
+        };
+        let shared =
+            crate::spec::compile_data_lazily(&[data("shared", shared_steps_spec("flows").unwrap())], &groups)
+                .remove(0)
+                .unwrap();
+        shared.ready().unwrap();
         for (stem, flow) in &flows {
             for settings in &variants {
-                let data = flow_tool_data(flow, settings).unwrap();
-                assert_eq!(data, spec_of(flow, settings), "{stem}");
-                let from_data = crate::spec::compile_data_lazily(
-                    &[crate::spec::SpecData {
-                        origin: stem.clone(),
-                        spec: data,
-                    }],
-                    &groups,
-                )
-                .remove(0)
-                .unwrap();
-                from_data.ready().unwrap();
+                let face = flow_tool_face(flow, settings).unwrap();
+                assert_eq!(face.constants[CONSTANTS]["namespace"], flow["namespace"]);
+                let face_tool = crate::spec::compile_data_lazily(&[data(stem, face.spec)], &groups)
+                    .remove(0)
+                    .unwrap();
+                let served = crate::spec::CompiledTool::with_actions_of(&face_tool, &shared, face.constants);
+                served.ready().unwrap();
+                assert!(Arc::ptr_eq(&served.dispatch, &shared.dispatch));
                 let text = flow_tool_spec(flow, settings).unwrap();
-                let from_text = crate::spec::compile_specs_lazily(
-                    &[SpecSource::named_by_itself(stem.clone(), text)],
-                    &groups,
-                )
-                .remove(0)
-                .unwrap();
+                let from_text =
+                    compile_spec(&SpecSource::named_by_itself(stem.clone(), text), &groups).unwrap();
                 assert_eq!(
-                    serde_json::to_value(&from_data.tool).unwrap(),
+                    serde_json::to_value(&served.tool).unwrap(),
                     serde_json::to_value(&from_text.tool).unwrap(),
                     "{stem}"
                 );
-                assert_eq!(
-                    format!("{:?}", from_data.dispatch),
-                    format!("{:?}", from_text.dispatch),
-                    "{stem}"
-                );
+                assert_eq!(served.defaults, from_text.defaults, "{stem}");
+                assert_eq!(served.input_schema().unwrap(), from_text.input_schema().unwrap());
             }
+        }
+    }
+
+    /// Every request the served tool sends fits Kestra 1.3's and 2.0's OpenAPI descriptions,
+    /// and its start is the text spec's, to the byte (path, labels, one part per argument given).
+    #[test]
+    fn the_served_tool_sends_what_its_spec_text_sends() {
+        let groups = flows_groups();
+        let data = |origin: &str, spec: Value| crate::spec::SpecData {
+            origin: origin.into(),
+            spec,
+        };
+        let shared =
+            crate::spec::compile_data_lazily(&[data("shared", shared_steps_spec("flows").unwrap())], &groups)
+                .remove(0)
+                .unwrap();
+        let (_, flow) = fixtures()
+            .into_iter()
+            .find(|(s, _)| s == "all_inputs-2.0")
+            .unwrap();
+        let settings = FlowToolSettings {
+            labels: vec![("team".into(), "data".into())],
+            ..settings("t", "flows")
+        };
+        let face = flow_tool_face(&flow, &settings).unwrap();
+        let face_tool = crate::spec::compile_data_lazily(&[data("face", face.spec)], &groups)
+            .remove(0)
+            .unwrap();
+        let served = Arc::new(crate::spec::CompiledTool::with_actions_of(
+            &face_tool,
+            &shared,
+            face.constants,
+        ));
+        let text = flow_tool_spec(&flow, &settings).unwrap();
+        let from_text = Arc::new(compile_spec(&SpecSource::named_by_itself("text", text), &groups).unwrap());
+        let engine = |tool: Arc<crate::spec::CompiledTool>| {
+            contract::offline_engine(crate::spec::Catalog {
+                tools: vec![tool],
+                layers: Vec::new(),
+                warnings: Vec::new(),
+            })
+            .unwrap()
+        };
+        let args = serde_json::from_value::<Map<String, Value>>(
+            json!({"s_req": "hi", "i": 3, "msel": ["x"], "b": false}),
+        )
+        .unwrap();
+        for version in ["1.3.0", "2.0.0"] {
+            let version = semver::Version::parse(version).unwrap();
+            let served_requests = engine(served.clone())
+                .sample_requests("t", args.clone(), &version)
+                .unwrap();
+            let text_requests = engine(from_text.clone())
+                .sample_requests("t", args.clone(), &version)
+                .unwrap();
+            // The labels name step positions, one further for the served steps (their first
+            // refuses a call when the flow needs a file); the requests must be the same.
+            let requests = |r: Vec<(String, crate::request::RenderedRequest)>| -> Vec<String> {
+                r.into_iter().map(|(_, request)| format!("{request:?}")).collect()
+            };
+            assert_eq!(requests(served_requests), requests(text_requests), "{version}");
         }
     }
 
@@ -908,7 +956,7 @@ mod tests {
         let spec = spec_of(&flow, &FlowToolSettings::named("hello"));
         assert_eq!(
             spec["annotations"],
-            json!({"destructiveHint": true, "openWorldHint": true})
+            json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true})
         );
         let settings = FlowToolSettings {
             annotations: Some(json!({"destructive": false, "idempotentHint": true, "returnDirect": true})),
@@ -917,7 +965,7 @@ mod tests {
         let spec = spec_of(&flow, &settings);
         assert_eq!(
             spec["annotations"],
-            json!({"destructiveHint": false, "idempotentHint": true, "openWorldHint": true})
+            json!({"readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": true})
         );
     }
 

@@ -49,13 +49,18 @@ pub struct CompiledTool {
     input_schema: Box<str>,
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
-    pub dispatch: Dispatch,
+    /// Shared by the tools made from one prototype ([`with_actions_of`](Self::with_actions_of)).
+    pub dispatch: Arc<Dispatch>,
     /// The description advertised when read-only mode removes some variants (`readonly.rs`).
     pub read_only_description: Option<String>,
     /// The template environment its templates are in: its source's (shared by the tools that
     /// source compiled together), or its own for a tool a source added alone. Replacing one
     /// source's tools never touches another source's environment.
     pub templates: Arc<Templates>,
+    /// Values its templates read by name besides the arguments (a flow tool's `flow_tool`:
+    /// the flow's namespace, id, labels...), set by the source that made the tool; a call's
+    /// arguments cannot replace them.
+    pub constants: Option<Arc<Map<String, Value>>>,
 }
 
 impl AsRef<Tool> for CompiledTool {
@@ -120,9 +125,33 @@ impl CompiledTool {
         Ok(Arc::new(validator))
     }
 
+    /// A tool that shows `face` (its name, description, schemas, annotations, group, origin)
+    /// and runs the actions and templates of `prototype`, shared, not copied, with
+    /// `constants`: how a source serves many tools whose steps differ only in values (the flow
+    /// tools: one compiled prototype, a face per flow). The face's validator is built on its
+    /// first call, as for any lazily compiled tool.
+    pub fn with_actions_of(
+        face: &CompiledTool,
+        prototype: &CompiledTool,
+        constants: Map<String, Value>,
+    ) -> Self {
+        CompiledTool {
+            tool: face.tool.clone(),
+            group: face.group.clone(),
+            origin: face.origin.clone(),
+            compiled: OnceLock::new(),
+            input_schema: face.input_schema.clone(),
+            defaults: face.defaults.clone(),
+            dispatch: prototype.dispatch.clone(),
+            read_only_description: face.read_only_description.clone(),
+            templates: prototype.templates.clone(),
+            constants: Some(Arc::new(constants)),
+        }
+    }
+
     /// The actions of this tool, with their variant names (`None` for a single request).
     pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
-        match &self.dispatch {
+        match self.dispatch.as_ref() {
             Dispatch::Single(a) => vec![(None, a.as_ref())],
             Dispatch::ByArgument { actions, .. } => {
                 actions.iter().map(|(k, a)| (Some(k.as_str()), a)).collect()
@@ -180,9 +209,10 @@ impl Unbound {
             compiled,
             input_schema,
             defaults,
-            dispatch,
+            dispatch: Arc::new(dispatch),
             read_only_description,
             templates,
+            constants: None,
         }
     }
 

@@ -716,7 +716,10 @@ variants:
         );
         let fixed = text.replace("enum: [get, set]", "enum: [get]");
         let tool = compile(&fixed, "manage_things.yaml").unwrap();
-        assert!(matches!(tool.dispatch, super::super::Dispatch::ByArgument { .. }));
+        assert!(matches!(
+            *tool.dispatch,
+            super::super::Dispatch::ByArgument { .. }
+        ));
         let bad_requires = fixed.replace("requires: [key]", "requires: [kee]");
         let got = compile(&bad_requires, "manage_things.yaml")
             .unwrap_err()
@@ -754,7 +757,7 @@ variants:
             "{base}  - {{kestra: '<2.0', method: GET, path: /a}}\n  - {{kestra: '>=2.0', method: GET, path: /b}}\n"
         );
         let tool = compile(&ok, "get_it.yaml").unwrap();
-        let super::super::Dispatch::Single(action) = &tool.dispatch else {
+        let super::super::Dispatch::Single(action) = tool.dispatch.as_ref() else {
             panic!("single")
         };
         let crate::spec::StepKind::Request { requests, .. } = &action.steps[0].kind else {

@@ -286,7 +286,7 @@ fn indent(text: &str) -> String {
 
 /// The variant a case's arguments pick (`None` for a tool without variants).
 pub fn variant_of(tool: &CompiledTool, arguments: &Map<String, Value>) -> Option<String> {
-    match &tool.dispatch {
+    match tool.dispatch.as_ref() {
         Dispatch::Single(_) => None,
         Dispatch::ByArgument { argument, .. } => arguments
             .get(argument)
