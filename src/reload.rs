@@ -400,7 +400,7 @@ fn release_off_workers(previous: Arc<Engine>) {
         .name("engine-release".into())
         .spawn(release)
     {
-        tracing::warn!(target: "startup", "the replaced tools are freed by the last call holding them: {e}");
+        tracing::warn!(target: "startup", "cannot start a thread to free the replaced tools (freed here instead): {e}");
     }
 }
 
