@@ -7,13 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::{Peer, RoleServer};
 use tokio::sync::{Notify, mpsc};
 
 use crate::config::Config;
-use crate::engine::SharedEngine;
+use crate::engine::{Engine, SharedEngine};
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{
@@ -308,7 +308,9 @@ impl Watch {
             let _watcher = source.watch_path().and_then(|path| watch_events(path, events_tx));
             let mut last = initial;
             loop {
-                if source.fingerprint() == last {
+                // A fingerprint that panicked counts as no change: the next event or poll retries.
+                let now = fingerprint_off_workers(&source).await;
+                if now.as_ref().is_none_or(|now| *now == last) {
                     tokio::select! {
                         _ = events.recv() => {}
                         _ = tokio::time::sleep(poll) => {}
@@ -317,8 +319,10 @@ impl Watch {
                 }
                 // Let a burst of writes (an editor saving, a copy) settle before reading.
                 tokio::time::sleep(Duration::from_millis(150)).await;
-                last = source.fingerprint();
-                let reloaded = reload(&options, &config, &engine);
+                if let Some(now) = fingerprint_off_workers(&source).await {
+                    last = now;
+                }
+                let (reloaded, previous) = reload_off_workers(&options, &config, &engine).await;
                 if let Some(kick) = &after_reload {
                     kick.kick();
                 }
@@ -333,8 +337,70 @@ impl Watch {
                         dir.display()
                     ),
                 }
+                // Only a reload that swapped the engine leaves one to free.
+                if let Some(previous) = previous.filter(|p| !Arc::ptr_eq(p, &engine.load())) {
+                    release_off_workers(previous);
+                }
             }
         });
+    }
+}
+
+/// The directory's fingerprint, read on a blocking thread (listing thousands of specs takes a
+/// while); `None`, logged, when that panicked.
+async fn fingerprint_off_workers(source: &Directory) -> Option<Option<Fingerprint>> {
+    let dir = source.clone();
+    match tokio::task::spawn_blocking(move || dir.fingerprint()).await {
+        Ok(fingerprint) => Some(fingerprint),
+        Err(e) => {
+            tracing::error!(target: "startup", "{}: cannot list the specs: {e}", source.0.display());
+            None
+        }
+    }
+}
+
+/// [`reload`] on a blocking thread: it parses and compiles every spec of a changed source
+/// (seconds for 10,000 specs), which would otherwise hold an async worker, and the calls queued
+/// on it, for as long. A panic there is an error like another: the previous tools are kept.
+/// Also returns the engine the reload replaced, if it could be had, for
+/// [`release_off_workers`].
+async fn reload_off_workers(
+    options: &LoadOptions,
+    config: &Config,
+    engine: &SharedEngine,
+) -> (Result<usize, String>, Option<Arc<Engine>>) {
+    let (options, config, engine) = (options.clone(), config.clone(), engine.clone());
+    let work = move || {
+        let previous = engine.load_full();
+        (reload(&options, &config, &engine), previous)
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok((reloaded, previous)) => (reloaded, Some(previous)),
+        Err(e) => (Err(format!("the reload stopped: {e}")), None),
+    }
+}
+
+/// How long [`release_off_workers`] waits for the calls holding a replaced engine.
+const RELEASE_WAIT: Duration = Duration::from_secs(60);
+
+/// Frees `previous`, an engine a reload replaced, on a thread of its own once the calls in
+/// flight that still hold it are done (at most [`RELEASE_WAIT`]). Its tools, thousands after a
+/// reload of a large directory, take a while to free: otherwise the last call to let go of it
+/// would do that on an async worker, pausing the calls queued there. A plain thread, not a
+/// blocking task: the runtime waits for those when the server exits, the process not for this.
+fn release_off_workers(previous: Arc<Engine>) {
+    let release = move || {
+        let deadline = Instant::now() + RELEASE_WAIT;
+        while Arc::strong_count(&previous) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(previous);
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("engine-release".into())
+        .spawn(release)
+    {
+        tracing::warn!(target: "startup", "cannot start a thread to free the replaced tools (freed here instead): {e}");
     }
 }
 
@@ -361,7 +427,7 @@ fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::Recommen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Engine, shared};
+    use crate::engine::shared;
     use crate::filter::apply_disabled;
     use crate::spec::load_catalog;
 
@@ -465,6 +531,102 @@ mod tests {
         reload(&options, &config, &engine).unwrap();
         let again = engine.load_full();
         assert!(Arc::ptr_eq(&extra(&after), &extra(&again)));
+    }
+
+    /// On a runtime of one thread (the worst case of a busy machine), the watch's reload of a
+    /// directory of many specs must leave that thread free: calls keep being answered while it
+    /// compiles, instead of waiting for its end.
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_are_answered_while_a_reload_compiles() {
+        use crate::stdio_client::StdioClient;
+        use serde_json::json;
+
+        const SPECS: usize = 1000;
+        let config = config_for("http://127.0.0.1:9/api/v1");
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..SPECS {
+            let name = format!("tool_{i:04}");
+            std::fs::write(
+                dir.path().join(format!("{name}.yaml")),
+                EXTRA.replace("extra_tool", &name),
+            )
+            .unwrap();
+        }
+        let options = LoadOptions {
+            tools_dir: Some(dir.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let served = LoadOptions {
+            lazy: true,
+            ..options.clone()
+        };
+        let catalog = load_catalog(&served).unwrap();
+        let engine =
+            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        // The yardstick: how long a reload of this directory blocks the thread that runs it.
+        std::fs::write(dir.path().join("extra_tool.yaml"), EXTRA).unwrap();
+        let started = Instant::now();
+        reload(&options, &config, &engine).unwrap();
+        let blocking = started.elapsed();
+        assert!(
+            blocking >= Duration::from_millis(100),
+            "a reload of {SPECS} specs took {blocking:?}: too short to tell a stall from noise"
+        );
+
+        let watch = Watch::new(options.clone()).unwrap();
+        let subscribers = Subscribers::default();
+        let mut client = StdioClient::start(engine.clone(), subscribers.clone(), json!({})).await;
+        client.request("ping", json!({})).await;
+        watch.spawn(config, engine.clone(), subscribers, Duration::from_millis(50));
+        std::fs::write(
+            dir.path().join("other_tool.yaml"),
+            EXTRA.replace("extra_tool", "other_tool"),
+        )
+        .unwrap();
+        let mut last = Instant::now();
+        let mut longest = Duration::ZERO;
+        let mut answered = 0;
+        while !client
+            .seen
+            .iter()
+            .any(|m| m["method"] == "notifications/tools/list_changed")
+        {
+            let answer = client.request("ping", json!({})).await;
+            assert!(answer.get("result").is_some(), "{answer}");
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+            answered += 1;
+        }
+        assert!(engine.load().tool("other_tool").is_some());
+        assert!(
+            longest < blocking / 3,
+            "a call waited {longest:?} during a reload that blocks for about {blocking:?} \
+             ({answered} answered meanwhile)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replaced_engine_is_freed_once_the_last_call_holding_it_ends() {
+        let config = config_for("http://127.0.0.1:9/api/v1");
+        let served = LoadOptions {
+            lazy: true,
+            ..LoadOptions::default()
+        };
+        let catalog = load_catalog(&served).unwrap();
+        let previous =
+            Arc::new(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let in_flight = Arc::clone(&previous);
+        let freed = Arc::downgrade(&previous);
+        release_off_workers(previous);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(freed.strong_count(), 2, "the releaser waits for the call");
+        // The call ends: the releaser, on its blocking thread, frees the engine.
+        drop(in_flight);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while freed.strong_count() > 0 {
+            assert!(Instant::now() < deadline, "the replaced engine is never freed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     const FLOW_TOOL: &str = "name: flow_hello
