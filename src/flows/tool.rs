@@ -813,6 +813,31 @@ mod tests {
         yaml_serde::from_str(&text).unwrap()
     }
 
+    /// The shared steps compiled, and the tool the live source serves for `flow` on them.
+    fn served_tool(
+        flow: &Value,
+        settings: &FlowToolSettings,
+    ) -> (Arc<crate::spec::CompiledTool>, crate::spec::CompiledTool) {
+        let groups = flows_groups();
+        let compile = |origin: &str, spec: Value| {
+            crate::spec::compile_data_lazily(
+                &[crate::spec::SpecData {
+                    origin: origin.into(),
+                    spec,
+                }],
+                &groups,
+            )
+            .remove(0)
+            .unwrap()
+        };
+        let shared = compile("shared", shared_steps_spec("flows").unwrap());
+        let face = flow_tool_face(flow, settings).unwrap();
+        assert_eq!(face.constants[CONSTANTS]["namespace"], flow["namespace"]);
+        let face_tool = compile("face", face.spec);
+        let served = crate::spec::CompiledTool::with_actions_of(&face_tool, &shared, face.constants);
+        (shared, served)
+    }
+
     /// The tool the live source serves (a face per flow on the shared steps) shows what the
     /// text `tools from-flow` prints does: for every fixture, with and without a wait limit
     /// and labels, for a flow without inputs and one needing a file. (What it does is the
@@ -836,23 +861,9 @@ mod tests {
             },
         ];
         let groups = flows_groups();
-        let data = |origin: &str, spec: Value| crate::spec::SpecData {
-            origin: origin.into(),
-            spec,
-        };
-        let shared =
-            crate::spec::compile_data_lazily(&[data("shared", shared_steps_spec("flows").unwrap())], &groups)
-                .remove(0)
-                .unwrap();
-        shared.ready().unwrap();
         for (stem, flow) in &flows {
             for settings in &variants {
-                let face = flow_tool_face(flow, settings).unwrap();
-                assert_eq!(face.constants[CONSTANTS]["namespace"], flow["namespace"]);
-                let face_tool = crate::spec::compile_data_lazily(&[data(stem, face.spec)], &groups)
-                    .remove(0)
-                    .unwrap();
-                let served = crate::spec::CompiledTool::with_actions_of(&face_tool, &shared, face.constants);
+                let (shared, served) = served_tool(flow, settings);
                 served.ready().unwrap();
                 assert!(Arc::ptr_eq(&served.dispatch, &shared.dispatch));
                 let text = flow_tool_spec(flow, settings).unwrap();
@@ -869,19 +880,11 @@ mod tests {
         }
     }
 
-    /// Every request the served tool sends fits Kestra 1.3's and 2.0's OpenAPI descriptions,
-    /// and its start is the text spec's, to the byte (path, labels, one part per argument given).
+    /// Every request the served tool may send, rendered for Kestra 1.3 and 2.0, is the one its
+    /// spec text sends, to the byte (path, labels, one part per argument given).
     #[test]
     fn the_served_tool_sends_what_its_spec_text_sends() {
         let groups = flows_groups();
-        let data = |origin: &str, spec: Value| crate::spec::SpecData {
-            origin: origin.into(),
-            spec,
-        };
-        let shared =
-            crate::spec::compile_data_lazily(&[data("shared", shared_steps_spec("flows").unwrap())], &groups)
-                .remove(0)
-                .unwrap();
         let (_, flow) = fixtures()
             .into_iter()
             .find(|(s, _)| s == "all_inputs-2.0")
@@ -890,15 +893,7 @@ mod tests {
             labels: vec![("team".into(), "data".into())],
             ..settings("t", "flows")
         };
-        let face = flow_tool_face(&flow, &settings).unwrap();
-        let face_tool = crate::spec::compile_data_lazily(&[data("face", face.spec)], &groups)
-            .remove(0)
-            .unwrap();
-        let served = Arc::new(crate::spec::CompiledTool::with_actions_of(
-            &face_tool,
-            &shared,
-            face.constants,
-        ));
+        let served = Arc::new(served_tool(&flow, &settings).1);
         let text = flow_tool_spec(&flow, &settings).unwrap();
         let from_text = Arc::new(compile_spec(&SpecSource::named_by_itself("text", text), &groups).unwrap());
         let engine = |tool: Arc<crate::spec::CompiledTool>| {
