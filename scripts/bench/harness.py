@@ -181,16 +181,22 @@ class Session:
         return self.errfile.read().decode(errors="replace")
 
     def close(self) -> None:
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        end_process(self.p)
         self.errfile.close()
+
+
+def end_process(p: subprocess.Popen) -> None:
+    """Ends a server as a client does (its input closed), killing it after 10 s."""
+    try:
+        assert p.stdin is not None
+        p.stdin.close()
+    except OSError:
+        pass
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def call_ok(result: dict) -> bool:

@@ -183,16 +183,7 @@ class Server:
 
     def close(self) -> None:
         self.stop = True
-        try:
-            assert self.p.stdin is not None
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        h.end_process(self.p)
         self.calls.done.wait(5)
 
 
