@@ -316,7 +316,7 @@ fn serve(
     let Some(catalog) = load_or_report(&served) else {
         return Ok(ExitCode::from(1));
     };
-    let flows = flow_tools(options, watch.is_some());
+    let flows = flow_tools(options, &catalog, watch.is_some());
     serve_mcp(catalog, &config, http, watch, flows)
 }
 
@@ -327,11 +327,11 @@ struct FlowTools {
     selections: Vec<Selection>,
 }
 
-fn flow_tools(options: &LoadOptions, watch: bool) -> Option<FlowTools> {
+fn flow_tools(options: &LoadOptions, catalog: &Catalog, watch: bool) -> Option<FlowTools> {
     let dir = options.tools_dir.clone()?;
     // Loading the catalog has reported a broken selection (it refuses to start without
-    // --skip-invalid-specs); here the files that parse are enough.
-    let selections = selection::load_dir(&dir).unwrap_or_default();
+    // --skip-invalid-specs); here the files that parse, as it read them, are enough.
+    let selections: Vec<Selection> = catalog.layers.iter().flat_map(|l| l.selections.clone()).collect();
     (watch || !selections.is_empty()).then_some(FlowTools {
         tools_dir: dir,
         selections,

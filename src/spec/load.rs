@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
-use super::source::{Builtin, Directory, Fingerprint, ToolSource};
+use super::source::{Builtin, Contents, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources};
 use super::{SpecError, parse_spec_error};
 use crate::render::Templates;
@@ -51,6 +51,9 @@ pub struct Layer {
     /// The groups the source declares ([`ToolSource::groups`]).
     pub groups: Vec<String>,
     pub tools: BTreeMap<String, Arc<CompiledTool>>,
+    /// The selection files of flow tools it holds that parse (what the flows source starts
+    /// from, without reading the directory again).
+    pub selections: Vec<crate::flows::selection::Selection>,
 }
 
 impl Layer {
@@ -61,6 +64,7 @@ impl Layer {
             fingerprint: None,
             groups,
             tools: BTreeMap::new(),
+            selections: Vec::new(),
         }
     }
 }
@@ -275,24 +279,30 @@ pub fn load_layer_with(
     groups: &BTreeSet<String>,
     compile: Compile,
 ) -> (Layer, Vec<SpecError>, Vec<String>) {
-    // Taken before reading, so a change made while reading shows at the next comparison.
     let mut layer = Layer::empty(source.label(), source.groups());
-    layer.fingerprint = source.fingerprint();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let specs = match source.specs() {
-        Ok(specs) => specs,
-        Err(e) => return (layer, vec![e], warnings),
+    let Contents {
+        specs,
+        selections,
+        fingerprint,
+    } = match source.contents() {
+        Ok(contents) => contents,
+        Err(e) => {
+            layer.fingerprint = source.fingerprint();
+            return (layer, vec![e], warnings);
+        }
     };
-    let selections = source.selections().unwrap_or_default();
+    layer.fingerprint = fingerprint;
     if specs.is_empty() && selections.is_empty() {
         warnings.extend(source.empty_warning());
     }
     // Selection files are not specs: checked here (so that loading and `tools validate` report
     // them), served by the flow source.
     for selection in &selections {
-        if let Err(problems) = crate::flows::selection::parse(&selection.text, &selection.origin) {
-            errors.extend(problems);
+        match crate::flows::selection::parse(&selection.text, &selection.origin) {
+            Ok(parsed) => layer.selections.push(parsed),
+            Err(problems) => errors.extend(problems),
         }
     }
     let mut builder = LayerBuilder::new(compile, groups);
