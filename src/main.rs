@@ -409,8 +409,8 @@ async fn serve_mcp(
         return Ok(ExitCode::SUCCESS);
     }
     let framed = kestra_mcp::stdio::framed(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
+        kestra_mcp::stdio::read_on_thread(std::io::stdin()),
+        kestra_mcp::stdio::write_on_thread(std::io::stdout()),
         kestra_mcp::stdio::DEFAULT_MAX_LINE_BYTES,
         drain_limit(config),
     );

@@ -11,15 +11,25 @@
 //! rmcp stops its running handlers a few seconds after end of file, which would leave a slow
 //! call unanswered. The caller awaits the returned writer task before exiting, so no answer is
 //! lost in stdout's buffer when the runtime shuts down.
+//!
+//! The process's stdin and stdout are read and written on two dedicated threads
+//! ([`read_on_thread`], [`write_on_thread`]) rather than with tokio's `Stdin`/`Stdout`, which
+//! hand every read and write to the blocking pool and back (two thread wake-ups each): at one
+//! call in flight those hand-offs were a large part of the round trip's overhead.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream, ReadBuf};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_util::sync::PollSender;
 
 /// Default bound on one incoming JSON-RPC line.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -349,13 +359,164 @@ async fn write_lines<W: AsyncWrite + Unpin>(
         }
     }
     pending.clear();
-    let _ = output.flush().await;
+    // Shutdown, not only flush: a writer thread has written everything once it returns.
+    let _ = output.shutdown().await;
 }
 
 async fn write_line<W: AsyncWrite + Unpin>(output: &mut W, line: &str) -> std::io::Result<()> {
     output.write_all(line.as_bytes()).await?;
     output.write_all(b"\n").await?;
     output.flush().await
+}
+
+/// Bytes read from stdin at most at once on the reader thread.
+const READ_CHUNK: usize = 64 * 1024;
+/// Chunks read ahead of the service (backpressure: the thread waits once they are queued).
+const READ_AHEAD: usize = 4;
+/// Writes queued for the writer thread before the service waits (each is one flushed line or
+/// a few: `write_lines` flushes after every line).
+const WRITE_QUEUE: usize = 64;
+
+/// An [`AsyncRead`] over `input` read with blocking reads on a dedicated thread (for stdin:
+/// no blocking-pool hand-off per read). The thread ends at end of input, on a read error
+/// (passed on once), or when the reader is dropped and its next chunk finds no one.
+pub fn read_on_thread<R: Read + Send + 'static>(input: R) -> ThreadReader {
+    let (chunks, receiver) = mpsc::channel(READ_AHEAD);
+    let spawned = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || read_chunks(input, &chunks));
+    if let Err(e) = spawned {
+        // No thread, no input: the reader sees this error, then end of input.
+        tracing::error!("could not start the stdin reader thread: {e}");
+    }
+    ThreadReader {
+        chunks: receiver,
+        chunk: Vec::new(),
+        at: 0,
+    }
+}
+
+fn read_chunks<R: Read>(mut input: R, chunks: &mpsc::Sender<std::io::Result<Vec<u8>>>) {
+    let mut buf = vec![0; READ_CHUNK];
+    loop {
+        let chunk = match input.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => Ok(buf[..n].to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let failed = chunk.is_err();
+        if chunks.blocking_send(chunk).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The service's end of [`read_on_thread`].
+pub struct ThreadReader {
+    chunks: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl AsyncRead for ThreadReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        while self.at == self.chunk.len() {
+            match ready!(self.chunks.poll_recv(cx)) {
+                Some(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+        let n = buf.remaining().min(self.chunk.len() - self.at);
+        let at = self.at;
+        buf.put_slice(&self.chunk[at..at + n]);
+        self.at += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An [`AsyncWrite`] over `output` written with blocking writes on a dedicated thread (for
+/// stdout: no blocking-pool hand-off per write, and no wake-up back: a flush hands the bytes
+/// over and returns). Shutdown waits until the thread has written and flushed everything.
+/// After a write error the thread stops and the next flush fails (broken pipe).
+pub fn write_on_thread<W: Write + Send + 'static>(output: W) -> ThreadWriter {
+    let (writes, receiver) = mpsc::channel(WRITE_QUEUE);
+    let (done, written) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("stdout".into())
+        .spawn(move || write_chunks(output, receiver, done));
+    if let Err(e) = spawned {
+        // The receiver is gone with the closure: every flush fails, as with a closed stdout.
+        tracing::error!("could not start the stdout writer thread: {e}");
+    }
+    ThreadWriter {
+        queued: Vec::new(),
+        writes: PollSender::new(writes),
+        written,
+    }
+}
+
+fn write_chunks<W: Write>(mut output: W, mut writes: mpsc::Receiver<Vec<u8>>, done: oneshot::Sender<()>) {
+    while let Some(bytes) = writes.blocking_recv() {
+        if let Err(e) = output.write_all(&bytes).and_then(|()| output.flush()) {
+            tracing::debug!("stdout: {e}");
+            break;
+        }
+    }
+    let _ = done.send(());
+}
+
+/// The service's end of [`write_on_thread`].
+pub struct ThreadWriter {
+    /// Written since the last flush.
+    queued: Vec<u8>,
+    writes: PollSender<Vec<u8>>,
+    written: oneshot::Receiver<()>,
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output is closed")
+}
+
+impl AsyncWrite for ThreadWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        // Bounded memory: past a chunk, hand over what is queued first.
+        if self.queued.len() >= READ_CHUNK {
+            ready!(self.as_mut().poll_flush(cx))?;
+        }
+        self.queued.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.queued.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.writes.poll_reserve(cx)).map_err(|_| closed())?;
+        let bytes = std::mem::take(&mut self.queued);
+        self.writes.send_item(bytes).map_err(|_| closed())?;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.as_mut().poll_flush(cx))?;
+        self.writes.close();
+        // Sent or dropped, the thread is done with the output.
+        let _ = ready!(Pin::new(&mut self.written).poll(cx));
+        Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]
@@ -489,5 +650,97 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(written.lines().count(), 2, "{written}");
+    }
+
+    /// A `Write` whose bytes a test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_threads_carry_lines_both_ways_and_everything_is_written_at_the_end() {
+        // Larger than one read chunk, so the reader hands over several.
+        let filler = format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":\"{}\"}}\n",
+            "x".repeat(READ_CHUNK)
+        );
+        let input = format!("{filler}{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}\n");
+        let output = Shared::default();
+        let framed = framed(
+            read_on_thread(std::io::Cursor::new(input.into_bytes())),
+            write_on_thread(output.clone()),
+            4 * READ_CHUNK,
+            Duration::from_secs(30),
+        );
+        let mut lines = BufReader::new(framed.service_in).lines();
+        assert_eq!(lines.next_line().await.unwrap().unwrap().len(), filler.len() - 1);
+        assert!(lines.next_line().await.unwrap().unwrap().contains("ping"));
+        let mut service_out = framed.service_out;
+        let answer = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
+        service_out.write_all(answer.as_bytes()).await.unwrap();
+        // Answered: end of file reaches the service, which closes its output.
+        assert_eq!(lines.next_line().await.unwrap(), None);
+        drop(service_out);
+        framed.writer.await.unwrap();
+        assert_eq!(
+            String::from_utf8(output.0.lock().unwrap().clone()).unwrap(),
+            answer
+        );
+    }
+
+    struct Broken;
+
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_closes_the_writer() {
+        let mut writer = write_on_thread(Broken);
+        writer.write_all(b"a\n").await.unwrap();
+        writer.flush().await.unwrap();
+        // Once the thread has failed and stopped, writing fails.
+        (&mut writer.written).await.unwrap();
+        writer.write_all(b"b\n").await.unwrap();
+        assert_eq!(
+            writer.flush().await.unwrap_err().kind(),
+            std::io::ErrorKind::BrokenPipe
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_error_reaches_the_reader_once() {
+        struct Failing;
+        impl std::io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("gone"))
+            }
+        }
+        let mut reader = read_on_thread(Failing);
+        let mut buf = Vec::new();
+        let err = tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut buf)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "gone");
+        assert_eq!(
+            tokio::io::AsyncReadExt::read(&mut reader, &mut [0; 8])
+                .await
+                .unwrap(),
+            0
+        );
     }
 }
