@@ -415,8 +415,10 @@ impl FlowSource {
     ) {
         let taken = self.handle.names_of_others();
         let groups = groups_of(selections);
-        let mut built = builder.build(selections, &listing.flows, &taken, |specs| {
-            self.handle.compile_all(specs, &groups)
+        let mut built = off_the_worker(|| {
+            builder.build(selections, &listing.flows, &taken, |specs| {
+                self.handle.compile_all(specs, &groups)
+            })
         });
         let refused = listing
             .refused
@@ -449,6 +451,16 @@ impl FlowSource {
             }
             None => self.kick.notified().await,
         }
+    }
+}
+
+/// Runs CPU-heavy `work` (compiling hundreds of flow tools) without holding up the calls
+/// queued on this worker: on a multi-threaded runtime they move to another thread meanwhile
+/// (a stdio server has one worker).
+fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
