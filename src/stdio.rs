@@ -471,6 +471,8 @@ fn write_chunks<W: Write>(mut output: W, mut writes: mpsc::Receiver<Vec<u8>>, do
             break;
         }
     }
+    // Closed before `done` is sent: whoever waits on `written` then sees every later flush fail.
+    drop(writes);
     let _ = done.send(());
 }
 
