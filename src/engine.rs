@@ -210,7 +210,7 @@ impl Engine {
         let variant = self
             .tools
             .get(name)
-            .and_then(|t| t.dispatch.argument())
+            .and_then(|t| t.outline.argument.as_deref())
             .and_then(|argument| ctx.get(argument))
             .and_then(Value::as_str);
         Err(CallError::Refused(readonly::refusal_naming(
@@ -247,9 +247,10 @@ impl Engine {
         // Compiles the tool on its first call (once; concurrent first calls wait for it).
         tool.ready().map_err(|e| CallError::BrokenSpec(e.to_string()))?;
         validate(tool, &args)?;
+        let body = tool.body().map_err(|e| CallError::BrokenSpec(e.to_string()))?;
         let mut ctx = tool.defaults.clone();
         ctx.extend(args);
-        let action = pick_action(tool, &ctx)?;
+        let action = pick_action(&body.dispatch, &ctx)?;
         // All the arguments as one object, for names a template cannot write as a variable
         // (a flow tool's `form.child`, `my-input`).
         ctx.insert(ARGUMENTS.into(), Value::Object(ctx.clone()));
@@ -257,7 +258,7 @@ impl Engine {
         for (name, value) in tool.constants.iter().flat_map(|c| c.iter()) {
             ctx.insert(name.clone(), value.clone());
         }
-        Ok((&tool.templates, action, ctx))
+        Ok((&body.templates, action, ctx))
     }
 }
 
@@ -314,8 +315,8 @@ fn describe_violation(e: &jsonschema::ValidationError<'_>) -> String {
     }
 }
 
-fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&'t Action, CallError> {
-    let action = match tool.dispatch.as_ref() {
+fn pick_action<'t>(dispatch: &'t Dispatch, ctx: &Map<String, Value>) -> Result<&'t Action, CallError> {
+    let action = match dispatch {
         Dispatch::Single(action) => action,
         Dispatch::ByArgument { argument, actions } => {
             let chosen = ctx.get(argument).and_then(Value::as_str).unwrap_or_default();
@@ -336,7 +337,7 @@ fn pick_action<'t>(tool: &'t CompiledTool, ctx: &Map<String, Value>) -> Result<&
         })
         .map(String::as_str)
         .collect();
-    if let (false, Dispatch::ByArgument { argument, .. }) = (missing.is_empty(), tool.dispatch.as_ref()) {
+    if let (false, Dispatch::ByArgument { argument, .. }) = (missing.is_empty(), dispatch) {
         let chosen = ctx.get(argument).and_then(Value::as_str).unwrap_or_default();
         return Err(CallError::InvalidArguments(format!(
             "{argument} '{chosen}' needs {}",

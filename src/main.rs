@@ -624,7 +624,14 @@ fn list_tools(catalog: Catalog, options: &LoadOptions) -> anyhow::Result<ExitCod
     }
     let filtered = apply_disabled_with_groups(tools, &disabled, &flow_source::groups_of(&selections));
     for tool in &filtered.kept {
-        for (variant, action) in tool.actions() {
+        let actions = match tool.actions() {
+            Ok(actions) => actions,
+            Err(e) => {
+                println!("{}\t-\t-\t-\tdoes not compile: {e}", tool.tool.name);
+                continue;
+            }
+        };
+        for (variant, action) in actions {
             let state = if read_only && kestra_mcp::readonly::action_writes(action) {
                 "disabled: writes (KESTRA_MCP_READ_ONLY)"
             } else if toolsets.admits(tool) {

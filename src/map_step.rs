@@ -74,14 +74,20 @@ mod tests {
         );
         let tool = CompiledTool::from_spec(parse_spec(&text, "t.yaml").map_err(|e| e.to_string())?, "t.yaml")
             .map_err(|e| e.to_string())?;
-        let (_, action) = tool.actions().into_iter().next().ok_or("no action")?;
+        let (_, action) = tool
+            .actions()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or("no action")?;
         let StepKind::Map(map) = &action.steps[0].kind else {
             return Err("not a map step".into());
         };
         let Value::Object(ctx) = ctx else {
             return Err("context must be an object".into());
         };
-        run_map(&tool.templates, map, &ctx).map_err(|e| e.0)
+        let body = tool.body().map_err(|e| e.to_string())?;
+        run_map(&body.templates, map, &ctx).map_err(|e| e.0)
     }
 
     #[test]

@@ -14,7 +14,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 use crate::spec::raw::Method;
-use crate::spec::{Action, CompiledTool, Dispatch};
+use crate::spec::{Action, CompiledTool};
 
 /// The setting, as messages name it.
 pub const SETTING: &str = "KESTRA_MCP_READ_ONLY";
@@ -60,16 +60,27 @@ pub fn action_writes(action: &Action) -> bool {
 /// The variants of `tool` that write (`None` stands for the single action of a tool without
 /// variants).
 pub fn writing_variants(tool: &CompiledTool) -> Vec<Option<&str>> {
-    tool.actions()
-        .into_iter()
-        .filter(|(_, action)| action_writes(action))
-        .map(|(variant, _)| variant)
+    tool.outline
+        .actions
+        .iter()
+        .filter(|action| requests_write(&action.requests))
+        .map(|action| action.variant.as_deref())
         .collect()
+}
+
+/// Whether any of an action's outlined requests (method, path as written) writes.
+fn requests_write(requests: &[(Method, String)]) -> bool {
+    requests
+        .iter()
+        .any(|(method, path)| request_writes(*method, path))
 }
 
 /// Whether every action of `tool` writes: the tool is not served in read-only mode.
 pub fn every_action_writes(tool: &CompiledTool) -> bool {
-    tool.actions().iter().all(|(_, action)| action_writes(action))
+    tool.outline
+        .actions
+        .iter()
+        .all(|action| requests_write(&action.requests))
 }
 
 /// Why a call of `tool` (with the picked `variant`) is refused in read-only mode.
@@ -106,7 +117,7 @@ pub fn restrict(tool: &CompiledTool) -> Option<Tool> {
         return None;
     }
     let mut advertised = tool.tool.clone();
-    if let Dispatch::ByArgument { argument, .. } = tool.dispatch.as_ref() {
+    if let Some(argument) = &tool.outline.argument {
         let writing: BTreeSet<&str> = writing_variants(tool).into_iter().flatten().collect();
         if !writing.is_empty() {
             let mut schema = (*advertised.input_schema).clone();

@@ -516,15 +516,17 @@ mod tests {
         assert!(!Arc::ptr_eq(&extra(&before), &extra(&after)));
         // One template environment per source: the built-ins share one, the directory has its own.
         let envs = |tools: &std::collections::BTreeMap<String, Arc<crate::spec::CompiledTool>>| {
-            let mut envs: Vec<*const crate::render::Templates> =
-                tools.values().map(|t| Arc::as_ptr(&t.templates)).collect();
+            let mut envs: Vec<*const crate::render::Templates> = tools
+                .values()
+                .map(|t| Arc::as_ptr(&t.body().unwrap().templates))
+                .collect();
             envs.dedup();
             envs
         };
         assert_eq!(envs(&new).len(), 1);
         assert!(!Arc::ptr_eq(
-            &extra(&after).templates,
-            &new["search_flows"].templates
+            &extra(&after).body().unwrap().templates,
+            &new["search_flows"].body().unwrap().templates
         ));
 
         // Nothing changed: nothing is compiled.

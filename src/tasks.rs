@@ -27,7 +27,6 @@ pub use crate::config::TaskSettings;
 use crate::elicit::{ElicitError, Elicitation};
 use crate::exchange::{CallContext, ProgressSink};
 use crate::spec::CompiledTool;
-use crate::spec::{Step, StepKind};
 
 /// How often a client is asked to poll `tasks/get`.
 const POLL_INTERVAL_MS: u64 = 1000;
@@ -35,15 +34,7 @@ const POLL_INTERVAL_MS: u64 = 1000;
 /// Whether calls of `tool` may become tasks: it has a `wait` step (it can run for long), at
 /// the top or in a `repeat` group.
 pub fn can_wait(tool: &CompiledTool) -> bool {
-    tool.actions().iter().any(|(_, action)| has_wait(&action.steps))
-}
-
-fn has_wait(steps: &[Step]) -> bool {
-    steps.iter().any(|step| match &step.kind {
-        StepKind::Wait(_) => true,
-        StepKind::Loop(group) => has_wait(&group.steps),
-        _ => false,
-    })
+    tool.outline.waits
 }
 
 /// The process's tasks.

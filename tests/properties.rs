@@ -41,13 +41,10 @@ fn client() -> &'static KestraClient {
 fn tool_variants() -> Vec<(String, Option<(String, String)>)> {
     let mut out = Vec::new();
     for tool in engine().tools() {
-        match tool.dispatch.as_ref() {
-            kestra_mcp::spec::Dispatch::Single(_) => out.push((tool.tool.name.to_string(), None)),
-            kestra_mcp::spec::Dispatch::ByArgument { argument, actions } => {
-                for key in actions.keys() {
-                    out.push((tool.tool.name.to_string(), Some((argument.clone(), key.clone()))));
-                }
-            }
+        let name = tool.tool.name.to_string();
+        for action in &tool.outline.actions {
+            let variant = tool.outline.argument.clone().zip(action.variant.clone());
+            out.push((name.clone(), variant));
         }
     }
     out

@@ -192,7 +192,22 @@ pub fn check_engine(
     let mut report = Report::default();
     for tool in engine.tools() {
         report.tools += 1;
-        for (variant, action) in tool.actions() {
+        let actions = match tool.actions() {
+            Ok(actions) => actions,
+            Err(e) => {
+                let violation = Violation {
+                    origin: e.origin.clone(),
+                    line: e.line,
+                    message: match &e.field {
+                        Some(field) => format!("{field}: {}", e.message),
+                        None => e.message.clone(),
+                    },
+                };
+                report.violations.entry(violation).or_default().insert("-".into());
+                continue;
+            }
+        };
+        for (variant, action) in actions {
             report.variants += 1;
             ToolCheck {
                 engine,
@@ -249,7 +264,7 @@ impl ToolCheck<'_> {
         self.audit_written_routes(&templates, report);
         let variant = self
             .variant
-            .zip(self.tool.dispatch.argument())
+            .zip(self.tool.outline.argument.as_deref())
             .map(|(value, argument)| (argument, value));
         let sets = samples::argument_sets(self.tool, variant, self.action);
         report.argument_sets += sets.len();

@@ -865,7 +865,10 @@ mod tests {
             for settings in &variants {
                 let (shared, served) = served_tool(flow, settings);
                 served.ready().unwrap();
-                assert!(Arc::ptr_eq(&served.dispatch, &shared.dispatch));
+                assert!(Arc::ptr_eq(
+                    &served.body().unwrap().dispatch,
+                    &shared.body().unwrap().dispatch
+                ));
                 let text = flow_tool_spec(flow, settings).unwrap();
                 let from_text =
                     compile_spec(&SpecSource::named_by_itself(stem.clone(), text), &groups).unwrap();

@@ -921,7 +921,7 @@ mod paginate_tests {
     #[test]
     fn the_page_size_is_the_requests_size_query_unless_given() {
         let tool = compile(ONE, "{items: $.results}").unwrap();
-        let (_, action) = tool.actions().into_iter().next().unwrap();
+        let (_, action) = tool.actions().unwrap().into_iter().next().unwrap();
         let StepKind::Request {
             repeat: Repeat::Paginate { size, .. },
             ..
@@ -931,7 +931,7 @@ mod paginate_tests {
         };
         let ctx = crate::render::context(&serde_json::json!({"n": 7}));
         assert_eq!(
-            tool.templates.render_value(size, &ctx).unwrap(),
+            tool.body().unwrap().templates.render_value(size, &ctx).unwrap(),
             serde_json::json!(7)
         );
         assert!(compile(ONE, "{items: $.results, size: '10'}").is_ok());

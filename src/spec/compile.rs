@@ -9,9 +9,11 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 use super::SpecError;
-use super::action::{Action, ActionParts};
+use super::action::{Action, ActionParts, Step, StepKind};
 use super::advertise;
+use super::inert::line_of_field;
 use super::raw::{AnnotationsSpec, Method, ToolSpec};
+use super::source::SpecSource;
 use crate::render::{ARGUMENTS, RESERVED_NAMES, Templates};
 
 /// The groups users know from the Python server; `KESTRA_MCP_DISABLED_TOOLS` names these and
@@ -38,10 +40,11 @@ pub struct CompiledTool {
     pub group: String,
     /// Where the spec came from (`builtin:search_flows.yaml` or a file path).
     pub origin: String,
-    /// What compiling on first use found: the argument validator, or why the spec does not
-    /// compile. Set at load when the tool was compiled eagerly; otherwise on the first
-    /// [`ready`](CompiledTool::ready), once, concurrent first calls waiting for it.
-    pub(crate) compiled: OnceLock<Result<Arc<jsonschema::Validator>, SpecError>>,
+    /// What compiling on first use found: the argument validator (with the actions, for a tool
+    /// whose actions were left for then), or why the spec does not compile. Set at load when
+    /// the tool was compiled eagerly; otherwise on the first [`ready`](CompiledTool::ready),
+    /// once, concurrent first calls waiting for it.
+    pub(crate) compiled: OnceLock<Result<Ready, SpecError>>,
     /// The input schema as the spec writes it, which `validator` checks calls against
     /// (`tool.input_schema` is the lean copy clients see, `advertise.rs`), as compact JSON:
     /// it is read once, to build the validator, and a `serde_json` map of it costs about ten
@@ -49,14 +52,12 @@ pub struct CompiledTool {
     input_schema: Box<str>,
     /// Declared argument names with their defaults (`null` when the schema gives none).
     pub defaults: Map<String, Value>,
-    /// Shared by the tools made from one prototype ([`with_actions_of`](Self::with_actions_of)).
-    pub dispatch: Arc<Dispatch>,
+    /// Its actions, built at load or left for the first call.
+    actions: Actions,
+    /// What the listing reads of its actions, known without them.
+    pub outline: Outline,
     /// The description advertised when read-only mode removes some variants (`readonly.rs`).
     pub read_only_description: Option<String>,
-    /// The template environment its templates are in: its source's (shared by the tools that
-    /// source compiled together), or its own for a tool a source added alone. Replacing one
-    /// source's tools never touches another source's environment.
-    pub templates: Arc<Templates>,
     /// Values its templates read by name besides the arguments (a flow tool's `flow_tool`:
     /// the flow's namespace, id, labels...), set by the source that made the tool; a call's
     /// arguments cannot replace them.
@@ -67,6 +68,87 @@ impl AsRef<Tool> for CompiledTool {
     fn as_ref(&self) -> &Tool {
         &self.tool
     }
+}
+
+/// What a call runs: the actions, and the template environment they render through: the
+/// environment of the tool's source (shared by the tools that source compiled together), or
+/// its own for a tool compiled alone. Replacing one source's tools never touches another
+/// source's environment. Shared by the tools made from one prototype
+/// ([`CompiledTool::with_actions_of`]).
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub dispatch: Arc<Dispatch>,
+    pub templates: Arc<Templates>,
+}
+
+/// Where a tool's [`Body`] comes from.
+#[derive(Debug, Clone)]
+enum Actions {
+    /// Built at load.
+    Built(Body),
+    /// Compiled again from the spec on the first call: a tool that is listed but never called
+    /// (most of thousands) holds its text, not its compiled actions.
+    FromSource(Arc<SpecSource>),
+}
+
+/// What a tool's first call prepared.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    validator: Arc<jsonschema::Validator>,
+    /// The actions compiled then ([`Actions::FromSource`]).
+    body: Option<Body>,
+}
+
+/// What `tools/list` and the checks before a call read of a tool's actions (read-only mode,
+/// task support, the dispatch argument), kept when the actions themselves are not.
+#[derive(Debug, Clone, Default)]
+pub struct Outline {
+    /// The argument that picks the action, for a tool with several.
+    pub argument: Option<String>,
+    /// Each action, in the order of [`Dispatch::actions`].
+    pub actions: Vec<OutlinedAction>,
+    /// Whether an action has a `wait` step (at the top or in a `repeat` group): its calls may
+    /// run long and become tasks.
+    pub waits: bool,
+}
+
+/// One action of an [`Outline`].
+#[derive(Debug, Clone)]
+pub struct OutlinedAction {
+    /// Its variant (`None` for a tool with one action).
+    pub variant: Option<String>,
+    /// The requests it may send: method and path as the spec writes it.
+    pub requests: Vec<(Method, String)>,
+}
+
+impl Outline {
+    fn of(dispatch: &Dispatch) -> Self {
+        let actions = dispatch
+            .actions()
+            .into_iter()
+            .map(|(variant, action)| OutlinedAction {
+                variant: variant.map(str::to_owned),
+                requests: action
+                    .requests()
+                    .into_iter()
+                    .map(|(_, r)| (r.template.method, r.template.path_source.clone()))
+                    .collect(),
+            })
+            .collect();
+        Outline {
+            argument: dispatch.argument().map(str::to_owned),
+            waits: dispatch.actions().iter().any(|(_, a)| has_wait(&a.steps)),
+            actions,
+        }
+    }
+}
+
+fn has_wait(steps: &[Step]) -> bool {
+    steps.iter().any(|step| match &step.kind {
+        StepKind::Wait(_) => true,
+        StepKind::Loop(group) => has_wait(&group.steps),
+        _ => false,
+    })
 }
 
 /// How a call picks its action.
@@ -87,22 +169,45 @@ impl Dispatch {
             Dispatch::ByArgument { argument, .. } => Some(argument),
         }
     }
+
+    /// The actions, with their variant names (`None` for a single request).
+    pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
+        match self {
+            Dispatch::Single(a) => vec![(None, a.as_ref())],
+            Dispatch::ByArgument { actions, .. } => {
+                actions.iter().map(|(k, a)| (Some(k.as_str()), a)).collect()
+            }
+        }
+    }
 }
 
 impl CompiledTool {
     /// Compiles what loading deferred (the argument validator, the templates, the check of
     /// the output schema), on the first call only; the error names the spec's file.
     pub fn ready(&self) -> Result<(), SpecError> {
-        self.validator().map(|_| ())
+        self.prepared().map(|_| ())
+    }
+
+    fn prepared(&self) -> Result<&Ready, SpecError> {
+        self.compiled
+            .get_or_init(|| self.compile_deferred())
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The validator of the arguments (compiling the deferred parts first, see [`ready`](Self::ready)).
     pub fn validator(&self) -> Result<&jsonschema::Validator, SpecError> {
-        self.compiled
-            .get_or_init(|| self.compile_deferred())
-            .as_ref()
-            .map(|v| v.as_ref())
-            .map_err(Clone::clone)
+        self.prepared().map(|ready| ready.validator.as_ref())
+    }
+
+    /// What a call runs: built at load, or compiled now (once) from the spec.
+    pub fn body(&self) -> Result<&Body, SpecError> {
+        match &self.actions {
+            Actions::Built(body) => Ok(body),
+            Actions::FromSource(source) => self.prepared()?.body.as_ref().ok_or_else(|| {
+                SpecError::new(&source.origin, None, "its actions were not compiled".to_owned())
+            }),
+        }
     }
 
     /// The input schema calls are checked against (defaults and nulls kept; not the lean copy
@@ -112,17 +217,24 @@ impl CompiledTool {
             .map_err(|e| SpecError::new(&self.origin, Some("input"), format!("cannot be read back: {e}")))
     }
 
-    fn compile_deferred(&self) -> Result<Arc<jsonschema::Validator>, SpecError> {
+    fn compile_deferred(&self) -> Result<Ready, SpecError> {
+        let body = match &self.actions {
+            Actions::Built(body) => body,
+            Actions::FromSource(source) => return compile_again(source),
+        };
         let err = |field: Option<&str>, message: String| SpecError::new(&self.origin, field, message);
         let validator = input_validator(&self.input_schema()?).map_err(|m| err(Some("input"), m))?;
         if let Some(schema) = &self.tool.output_schema {
             output_schema(&Value::Object((**schema).clone()))
                 .map_err(|m| err(Some("response.output_schema"), m))?;
         }
-        self.templates
+        body.templates
             .ready()
             .map_err(|e| err(None, format!("a template does not compile: {e}")))?;
-        Ok(Arc::new(validator))
+        Ok(Ready {
+            validator: Arc::new(validator),
+            body: None,
+        })
     }
 
     /// A tool that shows `face` (its name, description, schemas, annotations, group, origin)
@@ -142,21 +254,17 @@ impl CompiledTool {
             compiled: OnceLock::new(),
             input_schema: face.input_schema.clone(),
             defaults: face.defaults.clone(),
-            dispatch: prototype.dispatch.clone(),
+            actions: prototype.actions.clone(),
+            outline: prototype.outline.clone(),
             read_only_description: face.read_only_description.clone(),
-            templates: prototype.templates.clone(),
             constants: Some(Arc::new(constants)),
         }
     }
 
-    /// The actions of this tool, with their variant names (`None` for a single request).
-    pub fn actions(&self) -> Vec<(Option<&str>, &Action)> {
-        match self.dispatch.as_ref() {
-            Dispatch::Single(a) => vec![(None, a.as_ref())],
-            Dispatch::ByArgument { actions, .. } => {
-                actions.iter().map(|(k, a)| (Some(k.as_str()), a)).collect()
-            }
-        }
+    /// The actions of this tool, with their variant names (`None` for a single request),
+    /// compiled first if they were left for the first call.
+    pub fn actions(&self) -> Result<Vec<(Option<&str>, &Action)>, SpecError> {
+        Ok(self.body()?.dispatch.actions())
     }
 
     /// Compiles `spec`, read from `origin`, into a tool with its own template environment
@@ -200,8 +308,16 @@ impl Unbound {
         } = self;
         let compiled = OnceLock::new();
         if let Some(validator) = validator {
-            let _ = compiled.set(Ok(validator));
+            let _ = compiled.set(Ok(Ready {
+                validator,
+                body: None,
+            }));
         }
+        let outline = Outline::of(&dispatch);
+        let body = Body {
+            dispatch: Arc::new(dispatch),
+            templates,
+        };
         CompiledTool {
             tool,
             group,
@@ -209,9 +325,27 @@ impl Unbound {
             compiled,
             input_schema,
             defaults,
-            dispatch: Arc::new(dispatch),
+            actions: Actions::Built(body),
+            outline,
             read_only_description,
-            templates,
+            constants: None,
+        }
+    }
+
+    /// The tool without its actions (they are outlined, then dropped), which its first call
+    /// compiles again from `source`, the spec it was compiled from.
+    pub fn defer(self, source: Arc<SpecSource>) -> CompiledTool {
+        let outline = Outline::of(&self.dispatch);
+        CompiledTool {
+            tool: self.tool,
+            group: self.group,
+            origin: self.origin,
+            compiled: OnceLock::new(),
+            input_schema: self.input_schema,
+            defaults: self.defaults,
+            actions: Actions::FromSource(source),
+            outline,
+            read_only_description: self.read_only_description,
             constants: None,
         }
     }
@@ -336,6 +470,34 @@ impl Unbound {
             read_only_description: spec.read_only_description,
         })
     }
+}
+
+/// What a first call prepares for a tool whose actions were left for it: the spec compiled
+/// again, eagerly, into a template environment of its own.
+fn compile_again(source: &SpecSource) -> Result<Ready, SpecError> {
+    let mut templates = Templates::new();
+    let unbound = Unbound::compile(source.parse()?, &source.origin, &mut templates).map_err(|mut e| {
+        // The text is at hand: the error names the line of the field it is about.
+        e.line = e
+            .line
+            .or_else(|| line_of_field(&source.text, e.field.as_deref()?));
+        e
+    })?;
+    // An eager compilation builds the validator.
+    let validator = unbound.validator.ok_or_else(|| {
+        SpecError::new(
+            &source.origin,
+            Some("input"),
+            "the argument validator was not built".to_owned(),
+        )
+    })?;
+    Ok(Ready {
+        validator,
+        body: Some(Body {
+            dispatch: Arc::new(unbound.dispatch),
+            templates: Arc::new(templates),
+        }),
+    })
 }
 
 /// MCP's tool-name rule, narrowed to the snake_case the Python server uses.

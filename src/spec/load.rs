@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::SpecError;
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
 use super::raw::ToolSpec;
 use super::source::{Builtin, Contents, Directory, Fingerprint, ToolSource};
-pub use super::source::{SpecSource, builtin_sources, dir_sources};
-use super::{SpecError, parse_spec_error};
+pub use super::source::{SpecSource, builtin_sources, dir_sources, parse_spec};
 use crate::render::Templates;
 
 /// Where to load specs from.
@@ -69,11 +69,6 @@ impl Layer {
     }
 }
 
-/// Parses one spec strictly; errors carry the line and column when the parser knows them.
-pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
-    yaml_serde::from_str(text).map_err(|e| parse_spec_error(&e, origin))
-}
-
 /// Compiles one parsed spec, refusing first a name or group its source does not allow and
 /// the constructs that would do nothing.
 fn compile_source(
@@ -92,7 +87,7 @@ fn compile_source(
 /// ([`known_groups`]).
 pub fn compile_spec(source: &SpecSource, groups: &BTreeSet<String>) -> Result<CompiledTool, SpecError> {
     let mut templates = Templates::new();
-    let unbound = compile_source(parse_source(source)?, source, groups, &mut templates)?;
+    let unbound = compile_source(source.parse()?, source, groups, &mut templates)?;
     Ok(unbound.bind(Arc::new(templates)))
 }
 
@@ -106,7 +101,7 @@ pub fn compile_specs(
     let unbound: Vec<Result<Unbound, SpecError>> = sources
         .iter()
         .map(|source| {
-            let spec = parse_source(source)?;
+            let spec = source.parse()?;
             compile_source(spec, source, groups, &mut templates)
         })
         .collect();
@@ -349,7 +344,7 @@ impl<'a> LayerBuilder<'a> {
     fn add_batch(&mut self, batch: &[SpecSource], errors: &mut Vec<SpecError>) {
         match self.compile {
             Compile::Eager => {
-                for (source, parsed) in batch.iter().zip(in_parallel(batch, parse_source)) {
+                for (source, parsed) in batch.iter().zip(in_parallel(batch, SpecSource::parse)) {
                     let added = parsed.and_then(|spec| {
                         self.check_unique(&spec.name, source)?;
                         let unbound = compile_source(spec, source, self.groups, &mut self.shared)?;
@@ -399,37 +394,45 @@ impl<'a> LayerBuilder<'a> {
     }
 }
 
-/// The spec of `source`: from its JSON when build.rs converted it (the built-in specs), else
-/// (or should the JSON not read as a spec) from its YAML, whose errors carry lines.
-fn parse_source(source: &SpecSource) -> Result<ToolSpec, SpecError> {
-    source
-        .json
-        .and_then(|json| serde_json::from_str(json).ok())
-        .map_or_else(|| parse_spec(&source.text, &source.origin), Ok)
-}
-
-/// A parsed spec's name with the tool compiled into its own deferred environment (what only a
-/// call needs is left for its first call), or why it does not parse.
+/// A parsed spec's name with the tool checked and outlined (what `tools/list` shows and what
+/// read-only mode and tasks read of its actions), its actions compiled again from `source` on
+/// its first call; or why it does not parse. Built and dropped here, a spec's actions cost
+/// no memory until it is called (a few kilobytes each, for thousands of tools).
 fn compile_lazily(
     source: &SpecSource,
     groups: &BTreeSet<String>,
 ) -> Result<(String, Result<CompiledTool, SpecError>), SpecError> {
-    Ok(compile_parsed_lazily(parse_source(source)?, source, groups))
+    let (name, checked) = check_lazily(source.parse()?, source, groups);
+    let tool = checked.map(|(unbound, _)| unbound.defer(Arc::new(source.clone())));
+    Ok((name, tool))
 }
 
-/// A parsed spec's name with the tool compiled into its own deferred environment.
+/// A parsed spec's name with the tool compiled into its own deferred environment, kept: for
+/// specs built as data, which have no text to compile again from.
 fn compile_parsed_lazily(
     spec: ToolSpec,
     source: &SpecSource,
     groups: &BTreeSet<String>,
 ) -> (String, Result<CompiledTool, SpecError>) {
-    let name = spec.name.clone();
-    let mut own = Templates::deferred();
-    let tool = compile_source(spec, source, groups, &mut own).map(|unbound| {
+    let (name, checked) = check_lazily(spec, source, groups);
+    let tool = checked.map(|(unbound, mut own)| {
         own.shrink_to_fit();
         unbound.bind(Arc::new(own))
     });
     (name, tool)
+}
+
+/// A parsed spec's name with its tool compiled into a deferred environment of its own: every
+/// check that needs no template parsed.
+fn check_lazily(
+    spec: ToolSpec,
+    source: &SpecSource,
+    groups: &BTreeSet<String>,
+) -> (String, Result<(Unbound, Templates), SpecError>) {
+    let name = spec.name.clone();
+    let mut own = Templates::deferred();
+    let unbound = compile_source(spec, source, groups, &mut own);
+    (name, unbound.map(|unbound| (unbound, own)))
 }
 
 /// `work` done on each of `specs`, results in order, on two threads when there are enough
@@ -727,7 +730,7 @@ variants:
         let fixed = text.replace("enum: [get, set]", "enum: [get]");
         let tool = compile(&fixed, "manage_things.yaml").unwrap();
         assert!(matches!(
-            *tool.dispatch,
+            tool.body().unwrap().dispatch.as_ref(),
             super::super::Dispatch::ByArgument { .. }
         ));
         let bad_requires = fixed.replace("requires: [key]", "requires: [kee]");
@@ -767,7 +770,7 @@ variants:
             "{base}  - {{kestra: '<2.0', method: GET, path: /a}}\n  - {{kestra: '>=2.0', method: GET, path: /b}}\n"
         );
         let tool = compile(&ok, "get_it.yaml").unwrap();
-        let super::super::Dispatch::Single(action) = tool.dispatch.as_ref() else {
+        let super::super::Dispatch::Single(action) = tool.body().unwrap().dispatch.as_ref() else {
             panic!("single")
         };
         let crate::spec::StepKind::Request { requests, .. } = &action.steps[0].kind else {
@@ -815,7 +818,7 @@ variants:
                     format!(
                         "{} {:?} {:?} {:?} {}",
                         serde_json::to_string(&tool.tool).unwrap(),
-                        tool.dispatch,
+                        tool.body().unwrap().dispatch,
                         tool.defaults,
                         tool.read_only_description,
                         tool.input_schema()
@@ -878,10 +881,21 @@ variants:
                 .collect()
         };
         assert_eq!(listed(&lazy), listed(&eager));
-        for tool in &lazy.tools {
-            assert!(tool.templates.is_deferred(), "{}", tool.origin);
+        for (tool, eager) in lazy.tools.iter().zip(&eager.tools) {
             assert!(tool.compiled.get().is_none(), "{} compiled at load", tool.origin);
+            // What the listing reads of the actions is known before they are compiled.
+            assert_eq!(format!("{:?}", tool.outline), format!("{:?}", eager.outline));
             tool.ready().unwrap_or_else(|e| panic!("{e}"));
+            // Compiled again on the first call: the same actions as an eager load's (whose
+            // template names count through the whole source).
+            let actions = |t: &CompiledTool| {
+                let text = format!("{:?}", t.body().unwrap().dispatch);
+                text.split("TemplateId(\"t")
+                    .map(|part| part.trim_start_matches(|c: char| c.is_ascii_digit()))
+                    .collect::<Vec<_>>()
+                    .join("TemplateId(\"t")
+            };
+            assert_eq!(actions(tool), actions(eager), "{}", tool.origin);
         }
         // Eagerly, a source's tools share one environment, compiled at load.
         let first = &eager.tools[0];
@@ -890,7 +904,7 @@ variants:
             eager
                 .tools
                 .iter()
-                .all(|t| Arc::ptr_eq(&t.templates, &first.templates))
+                .all(|t| Arc::ptr_eq(&t.body().unwrap().templates, &first.body().unwrap().templates))
         );
     }
 
@@ -931,9 +945,11 @@ variants:
         assert!(e.to_string().contains("unknown variable 'nmespace'"), "{e}");
         let e = tool("bad_schema").validator().err().unwrap();
         assert_eq!(e.field.as_deref(), Some("input"), "{e}");
+        // With the line of the field, as a load's errors.
+        let line = GOOD.lines().position(|l| l.starts_with("input:")).unwrap() + 1;
         assert!(
             e.to_string()
-                .contains("bad_schema.yaml: input: not a valid JSON Schema"),
+                .contains(&format!("bad_schema.yaml:{line}: input: not a valid JSON Schema")),
             "{e}"
         );
     }
@@ -948,7 +964,7 @@ variants:
                 SpecSource::file(format!("d/{name}.yaml"), text)
             })
             .collect();
-        let parsed = in_parallel(&specs, parse_source);
+        let parsed = in_parallel(&specs, SpecSource::parse);
         assert_eq!(parsed.len(), specs.len());
         for (n, p) in parsed.iter().enumerate() {
             match p {

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use include_dir::{Dir, include_dir};
 
-use super::SpecError;
+use super::raw::ToolSpec;
+use super::{SpecError, parse_spec_error};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tools.d");
 
@@ -53,6 +54,19 @@ impl SpecSource {
             json: None,
         }
     }
+
+    /// The spec: from its JSON when build.rs converted it (the built-in specs), else (or
+    /// should the JSON not read as a spec) from its YAML, whose errors carry lines.
+    pub fn parse(&self) -> Result<ToolSpec, SpecError> {
+        self.json
+            .and_then(|json| serde_json::from_str(json).ok())
+            .map_or_else(|| parse_spec(&self.text, &self.origin), Ok)
+    }
+}
+
+/// Parses one spec strictly; errors carry the line and column when the parser knows them.
+pub fn parse_spec(text: &str, origin: &str) -> Result<ToolSpec, SpecError> {
+    yaml_serde::from_str(text).map_err(|e| parse_spec_error(&e, origin))
 }
 
 /// What a YAML file's top level says it is.

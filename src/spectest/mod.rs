@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::CallError;
 use crate::filter::apply_disabled;
 use crate::runtime::Runtime;
-use crate::spec::{Catalog, CompiledTool, Dispatch};
+use crate::spec::{Catalog, CompiledTool};
 use case::{Case, ReadCases};
 use mock::CannedKestra;
 
@@ -286,14 +286,12 @@ fn indent(text: &str) -> String {
 
 /// The variant a case's arguments pick (`None` for a tool without variants).
 pub fn variant_of(tool: &CompiledTool, arguments: &Map<String, Value>) -> Option<String> {
-    match tool.dispatch.as_ref() {
-        Dispatch::Single(_) => None,
-        Dispatch::ByArgument { argument, .. } => arguments
-            .get(argument)
-            .or_else(|| tool.defaults.get(argument))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    }
+    let argument = tool.outline.argument.as_deref()?;
+    arguments
+        .get(argument)
+        .or_else(|| tool.defaults.get(argument))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// Each tool and variant of `tools` that no case calls on one of the default Kestra versions,
@@ -307,7 +305,12 @@ pub fn uncovered(tools: &[std::sync::Arc<CompiledTool>], read: &[ReadCases]) -> 
             .filter(|f| f.tool == name)
             .flat_map(|f| f.cases.iter().map(|(_, c)| c))
             .collect();
-        for (variant, _) in tool.actions() {
+        for variant in tool
+            .outline
+            .actions
+            .iter()
+            .map(|action| action.variant.as_deref())
+        {
             for version in DEFAULT_VERSIONS {
                 let covered = cases
                     .iter()
@@ -350,7 +353,7 @@ mod tests {
         let read = read_all(&builtin_case_files(), &mut report);
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         let catalog = builtin().unwrap();
-        let variants: usize = catalog.tools.iter().map(|t| t.actions().len()).sum();
+        let variants: usize = catalog.tools.iter().map(|t| t.outline.actions.len()).sum();
         assert_eq!(variants, 71, "the built-in tools changed: update this count");
         assert_eq!(uncovered(&catalog.tools, &read), Vec::<String>::new());
         let tools: std::collections::BTreeSet<&str> = read.iter().map(|f| f.tool.as_str()).collect();
