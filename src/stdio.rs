@@ -494,12 +494,14 @@ impl AsyncWrite for ThreadWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        // Bounded memory: past a chunk, hand over what is queued first.
+        // Bounded memory: past a chunk, hand over what is queued first; a long line (a
+        // `tools/list` of thousands) goes over in chunks, not copied whole.
         if self.queued.len() >= READ_CHUNK {
             ready!(self.as_mut().poll_flush(cx))?;
         }
-        self.queued.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        let taken = buf.len().min(READ_CHUNK - self.queued.len());
+        self.queued.extend_from_slice(&buf[..taken]);
+        Poll::Ready(Ok(taken))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -697,6 +699,32 @@ mod tests {
             String::from_utf8(output.0.lock().unwrap().clone()).unwrap(),
             answer
         );
+    }
+
+    /// A `Write` that records the size of each write.
+    #[derive(Clone, Default)]
+    struct Sizes(Arc<Mutex<Vec<usize>>>);
+
+    impl std::io::Write for Sizes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().push(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_line_is_handed_over_in_chunks_and_arrives_whole() {
+        let sizes = Sizes::default();
+        let mut writer = write_on_thread(sizes.clone());
+        let line = vec![b'x'; 5 * READ_CHUNK + 7];
+        writer.write_all(&line).await.unwrap();
+        writer.shutdown().await.unwrap();
+        let sizes = sizes.0.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), line.len());
+        assert!(sizes.iter().all(|&n| n <= READ_CHUNK), "{sizes:?}");
     }
 
     struct Broken;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::SpecError;
 use super::compile::{CompiledTool, KNOWN_GROUPS, Unbound};
+use super::parallel::in_parallel;
 use super::raw::ToolSpec;
 use super::source::{Builtin, Contents, Directory, Fingerprint, ToolSource};
 pub use super::source::{SpecSource, builtin_sources, dir_sources, parse_spec};
@@ -435,39 +436,8 @@ fn check_lazily(
     (name, unbound.map(|unbound| (unbound, own)))
 }
 
-/// `work` done on each of `specs`, results in order, on two threads when there are enough
-/// specs to pay for it.
-fn in_parallel<S: Sync, T: Send>(specs: &[S], work: impl Fn(&S) -> T + Sync) -> Vec<T> {
-    let work = &work;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(PARSE_THREADS);
-    if specs.len() < PARALLEL_FROM || threads < 2 {
-        return specs.iter().map(work).collect();
-    }
-    let chunk = specs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = specs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(parsed) => parsed,
-                // A parser panic is a bug; rethrown as it was.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
-}
-
 /// Specs parsed (on several threads) before they are compiled.
 const PARSE_BATCH: usize = 256;
-/// Below this many specs a second thread costs more than it saves.
-const PARALLEL_FROM: usize = 200;
-/// At most this many parsing threads (the machines this serves have few cores to spare).
-const PARSE_THREADS: usize = 4;
 
 /// The tools of `layers` by name, a later layer's tool replacing an earlier one's; with a
 /// warning for each replacement.
@@ -956,7 +926,7 @@ variants:
 
     #[test]
     fn many_specs_parse_on_several_threads_in_order() {
-        let specs: Vec<SpecSource> = (0..PARALLEL_FROM + 3)
+        let specs: Vec<SpecSource> = (0..super::super::parallel::PARALLEL_FROM + 3)
             .map(|n| {
                 let name = format!("tool_{n}");
                 let text = GOOD.replace("list_things", &name);
@@ -977,7 +947,7 @@ variants:
     #[test]
     fn lazy_loading_compiles_on_several_threads_and_reports_as_eager_loading_does() {
         let dir = tempfile::tempdir().unwrap();
-        for n in 0..PARALLEL_FROM + 2 {
+        for n in 0..super::super::parallel::PARALLEL_FROM + 2 {
             let name = format!("tool_{n:03}");
             let text = GOOD.replace("list_things", &name);
             // tool_009 names a group no source declares.
@@ -999,7 +969,11 @@ variants:
         };
         let (lazy_tools, lazy_errors) = outcome(Compile::Lazy);
         assert_eq!((lazy_tools.clone(), lazy_errors.clone()), outcome(Compile::Eager));
-        assert_eq!(lazy_tools.len(), PARALLEL_FROM + 1, "{lazy_errors:?}");
+        assert_eq!(
+            lazy_tools.len(),
+            super::super::parallel::PARALLEL_FROM + 1,
+            "{lazy_errors:?}"
+        );
         assert!(!lazy_tools.contains(&"tool_009".to_owned()));
         assert_eq!(lazy_errors.len(), 2, "{lazy_errors:?}");
         assert!(

@@ -14,6 +14,7 @@ pub mod inert;
 pub mod load;
 pub mod notes;
 pub mod operations;
+pub mod parallel;
 pub mod raw;
 pub mod source;
 
