@@ -334,22 +334,18 @@ fn serve_runtime(http: bool) -> std::io::Result<tokio::runtime::Runtime> {
     builder.build()
 }
 
-/// What the flow tools need at start: the tools directory and its selections. `None` when
-/// there is nothing to select and no watch that could bring a selection.
+/// What the flow tools start from: the tools directory's selections. `None` when there is
+/// nothing to select and no watch that could bring a selection.
 struct FlowTools {
-    tools_dir: PathBuf,
     selections: Vec<Selection>,
 }
 
 fn flow_tools(options: &LoadOptions, catalog: &Catalog, watch: bool) -> Option<FlowTools> {
-    let dir = options.tools_dir.clone()?;
+    options.tools_dir.as_ref()?;
     // Loading the catalog has reported a broken selection (it refuses to start without
     // --skip-invalid-specs); here the files that parse, as it read them, are enough.
     let selections: Vec<Selection> = catalog.layers.iter().flat_map(|l| l.selections.clone()).collect();
-    (watch || !selections.is_empty()).then_some(FlowTools {
-        tools_dir: dir,
-        selections,
-    })
+    (watch || !selections.is_empty()).then_some(FlowTools { selections })
 }
 
 fn load_or_report(options: &LoadOptions) -> Option<Catalog> {
@@ -399,14 +395,8 @@ async fn serve_mcp(
     let engine = kestra_mcp::engine::shared(Engine::new(filtered, catalog.layers, config)?);
     // Sessions subscribe to list changes whenever the list can change: a watch, or flow tools.
     let subscribers = (watch.is_some() || flows.is_some()).then(Subscribers::default);
-    let kick = flows.map(|flows| {
-        start_flow_tools(
-            flows,
-            &flow_groups,
-            &engine,
-            subscribers.clone().unwrap_or_default(),
-        )
-    });
+    let kick =
+        flows.map(|_| start_flow_tools(&flow_groups, &engine, subscribers.clone().unwrap_or_default()));
     if let (Some(watch), Some(subscribers)) = (watch, &subscribers) {
         watch
             .after_reload(kick)
@@ -441,7 +431,6 @@ async fn serve_mcp(
 /// Starts the live source of flow tools (it lists Kestra's flows in the background; the
 /// built-in tools serve meanwhile); returns what wakes it up after a reload.
 fn start_flow_tools(
-    flows: FlowTools,
     groups: &[String],
     engine: &kestra_mcp::engine::SharedEngine,
     subscribers: Subscribers,
@@ -450,7 +439,6 @@ fn start_flow_tools(
     let handle = reload::SourceHandle::new(flow_source::LABEL, &groups, engine.clone(), subscribers);
     let kick = Kick::default();
     FlowSource {
-        tools_dir: flows.tools_dir,
         handle,
         runtime: engine.load().runtime().clone(),
         kick: kick.clone(),

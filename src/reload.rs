@@ -14,6 +14,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::config::Config;
 use crate::engine::{Engine, SharedEngine};
+use crate::flows::selection::Selection;
 use crate::spec::load::sources_for;
 use crate::spec::source::{Directory, Fingerprint, ToolSource};
 use crate::spec::{
@@ -178,6 +179,19 @@ impl SourceHandle {
             .layer(&self.label)
             .map(|l| l.tools.clone())
             .unwrap_or_default()
+    }
+
+    /// The selection files of flow tools the other sources held at their last load (a
+    /// reload that failed keeps the previous ones).
+    pub fn selections(&self) -> Vec<Selection> {
+        self.engine
+            .load()
+            .tool_set()
+            .layers()
+            .iter()
+            .filter(|l| l.label != self.label)
+            .flat_map(|l| l.selections.iter().cloned())
+            .collect()
     }
 
     /// The names of the other sources' tools (a name this source must not take).
@@ -482,6 +496,35 @@ mod tests {
     const EXTRA: &str = "name: extra_tool\ngroup: flow\ndescription: Extra.\ninput:\n  type: object\n  properties: {}\nrequest:\n  method: GET\n  path: /flows/search\n";
 
     #[tokio::test]
+    async fn the_flow_source_reads_the_selections_of_the_last_load_not_the_directory() {
+        let config = config_for("http://127.0.0.1:9/api/v1");
+        let dir = tempfile::tempdir().unwrap();
+        let selection = |namespace: &str| format!("kind: flow_tools\nselect:\n  - namespace: {namespace}\n");
+        std::fs::write(dir.path().join("flows.yaml"), selection("a")).unwrap();
+        let options = LoadOptions {
+            tools_dir: Some(dir.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let catalog = load_catalog(&options).unwrap();
+        let engine =
+            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let source = SourceHandle::new("kestra:flows", &["flows"], engine.clone(), Subscribers::default());
+        let namespaces = |source: &SourceHandle| format!("{:?}", source.selections());
+        let first = namespaces(&source);
+        assert!(first.contains("\"a\""), "{first}");
+        // Changed on disk: nothing changes until a reload reads it.
+        std::fs::write(dir.path().join("flows.yaml"), selection("b")).unwrap();
+        assert_eq!(namespaces(&source), first);
+        reload(&options, &config, &engine).unwrap();
+        let second = namespaces(&source);
+        assert!(second.contains("\"b\"") && !second.contains("\"a\""), "{second}");
+        // A broken selection fails the reload: the previous selections stay.
+        std::fs::write(dir.path().join("flows.yaml"), "kind: flow_tools\nselect: 12\n").unwrap();
+        assert!(reload(&options, &config, &engine).is_err());
+        assert_eq!(namespaces(&source), second);
+    }
+
+    #[tokio::test]
     async fn a_change_in_the_directory_recompiles_only_the_directory() {
         let config = config_for("http://127.0.0.1:9/api/v1");
         let dir = tempfile::tempdir().unwrap();
@@ -543,11 +586,11 @@ mod tests {
         use crate::stdio_client::StdioClient;
         use serde_json::json;
 
-        const SPECS: usize = 1000;
+        const SPECS: usize = 3000;
         let config = config_for("http://127.0.0.1:9/api/v1");
         let dir = tempfile::tempdir().unwrap();
         for i in 0..SPECS {
-            let name = format!("tool_{i:04}");
+            let name = format!("tool_{i:05}");
             std::fs::write(
                 dir.path().join(format!("{name}.yaml")),
                 EXTRA.replace("extra_tool", &name),

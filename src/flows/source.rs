@@ -11,7 +11,6 @@
 //! 2.0.0-SNAPSHOT), so no flow is fetched on its own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -353,9 +352,9 @@ impl Builder {
     }
 }
 
-/// The live source: the selections of `tools_dir`, re-read at each round.
+/// The live source: the selections the tools directory held at its last load (start-up or a
+/// `--watch` reload), read again at each round.
 pub struct FlowSource {
-    pub tools_dir: PathBuf,
     pub handle: SourceHandle,
     pub runtime: Arc<Runtime>,
     pub kick: Kick,
@@ -369,11 +368,13 @@ impl FlowSource {
 
     async fn run(self) {
         let mut builder = Builder::default();
-        let mut selections: Vec<Selection> = Vec::new();
         let mut backoff = FIRST_BACKOFF;
         let mut reported_down = false;
         loop {
-            selections = reread(&self.tools_dir, selections);
+            // As the last load parsed them: reading the directory again here would hold this
+            // worker, and the calls queued on it, for as long as that takes (thousands of
+            // specs), after every reload.
+            let selections = self.handle.selections();
             if selections.is_empty() {
                 // Nothing selected: no request to Kestra; the tools of a former selection go.
                 self.handle.replace_all(BTreeMap::new(), groups_of(&[])).await;
@@ -461,19 +462,6 @@ fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
-    }
-}
-
-/// The selections of `dir` now; on a broken file, the previous ones (the reload that read it
-/// has said what is wrong).
-fn reread(dir: &Path, previous: Vec<Selection>) -> Vec<Selection> {
-    match selection::load_dir(dir) {
-        Ok(selections) => selections,
-        Err(errors) => {
-            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            tracing::warn!(target: "startup", "flow tools: keeping the previous selection:\n{}", lines.join("\n"));
-            previous
-        }
     }
 }
 
