@@ -982,7 +982,7 @@ METHOD = """\
   `KESTRA_MCP_TOOLS_DIR` (on top of the built-in tools), checked first with
   `kestra-mcp tools validate --no-openapi`; then the spawn measurement above.
 - Sizes: the size of `target/release/kestra-mcp` as built by `cargo build --release`
-  (release profile: LTO, one codegen unit, stripped, panic=abort). The Docker image is computed
+  (release profile: LTO, one codegen unit, stripped, panic=unwind). The Docker image is computed
   from the final stage of `Dockerfile` when it is FROM scratch (see the details above); no
   container engine is needed.
 """

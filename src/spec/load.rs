@@ -913,6 +913,8 @@ variants:
         assert!(outcomes.iter().all(|o| o.as_ref().err() == Some(&e)));
         assert!(e.origin.ends_with("broken_one.yaml"), "{e}");
         assert!(e.to_string().contains("unknown variable 'nmespace'"), "{e}");
+        let path_line = GOOD.lines().position(|l| l.contains("{{ namespace }}")).unwrap() + 1;
+        assert!(e.line.is_some_and(|line| line <= path_line), "{e}");
         let e = tool("bad_schema").validator().err().unwrap();
         assert_eq!(e.field.as_deref(), Some("input"), "{e}");
         // With the line of the field, as a load's errors.
