@@ -184,25 +184,26 @@ impl SourceHandle {
     /// The selection files of flow tools the other sources held at their last load (a
     /// reload that failed keeps the previous ones).
     pub fn selections(&self) -> Vec<Selection> {
-        self.engine
-            .load()
-            .tool_set()
-            .layers()
-            .iter()
-            .filter(|l| l.label != self.label)
-            .flat_map(|l| l.selections.iter().cloned())
-            .collect()
+        self.gather_from_other_layers(|l| l.selections.clone())
     }
 
     /// The names of the other sources' tools (a name this source must not take).
     pub fn names_of_others(&self) -> BTreeSet<String> {
+        self.gather_from_other_layers(|l| l.tools.keys().cloned().collect::<Vec<_>>())
+    }
+
+    /// What `take` gives of each layer of the other sources, gathered.
+    fn gather_from_other_layers<T, C: IntoIterator<Item = T>, Out: FromIterator<T>>(
+        &self,
+        take: impl Fn(&Layer) -> C,
+    ) -> Out {
         self.engine
             .load()
             .tool_set()
             .layers()
             .iter()
             .filter(|l| l.label != self.label)
-            .flat_map(|l| l.tools.keys().cloned())
+            .flat_map(take)
             .collect()
     }
 
@@ -493,6 +494,17 @@ mod tests {
         Config::from_lookup(|name| (name == "KESTRA_BASE_URL").then(|| base.clone())).unwrap()
     }
 
+    /// An engine serving the built-in tools and those of `dir`, with the options that load it.
+    fn engine_over(dir: &Path, config: &Config) -> (LoadOptions, SharedEngine) {
+        let options = LoadOptions {
+            tools_dir: Some(dir.to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let catalog = load_catalog(&options).unwrap();
+        let engine = shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, config).unwrap());
+        (options, engine)
+    }
+
     const EXTRA: &str = "name: extra_tool\ngroup: flow\ndescription: Extra.\ninput:\n  type: object\n  properties: {}\nrequest:\n  method: GET\n  path: /flows/search\n";
 
     #[tokio::test]
@@ -501,13 +513,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let selection = |namespace: &str| format!("kind: flow_tools\nselect:\n  - namespace: {namespace}\n");
         std::fs::write(dir.path().join("flows.yaml"), selection("a")).unwrap();
-        let options = LoadOptions {
-            tools_dir: Some(dir.path().to_path_buf()),
-            ..LoadOptions::default()
-        };
-        let catalog = load_catalog(&options).unwrap();
-        let engine =
-            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let (options, engine) = engine_over(dir.path(), &config);
         let source = SourceHandle::new("kestra:flows", &["flows"], engine.clone(), Subscribers::default());
         let namespaces = |source: &SourceHandle| format!("{:?}", source.selections());
         let first = namespaces(&source);
@@ -529,13 +535,7 @@ mod tests {
         let config = config_for("http://127.0.0.1:9/api/v1");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("extra_tool.yaml"), EXTRA).unwrap();
-        let options = LoadOptions {
-            tools_dir: Some(dir.path().to_path_buf()),
-            ..LoadOptions::default()
-        };
-        let catalog = load_catalog(&options).unwrap();
-        let engine =
-            shared(Engine::new(apply_disabled(catalog.tools, &[]), catalog.layers, &config).unwrap());
+        let (options, engine) = engine_over(dir.path(), &config);
         let before = engine.load_full();
         std::fs::write(
             dir.path().join("other_tool.yaml"),
