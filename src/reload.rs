@@ -419,10 +419,25 @@ fn release_off_workers(previous: Arc<Engine>) {
     }
 }
 
+/// Whether a file event may mean the specs changed. Opening or reading the directory or a file
+/// is not: inotify reports every open, including the directory listing that each check of the
+/// fingerprint does, so counting them made every check trigger the next (a busy loop, half a
+/// core with two specs). Closing a file written to is (an editor saving).
+fn is_a_change(event: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 fn watch_events(dir: &Path, events: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
-    let handler = move |_: notify::Result<notify::Event>| {
-        let _ = events.try_send(());
+    let handler = move |event: notify::Result<notify::Event>| {
+        if event.as_ref().is_ok_and(is_a_change) || event.is_err() {
+            let _ = events.try_send(());
+        }
     };
     match notify::recommended_watcher(handler) {
         Ok(mut watcher) => match watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
@@ -576,6 +591,49 @@ mod tests {
         reload(&options, &config, &engine).unwrap();
         let again = engine.load_full();
         assert!(Arc::ptr_eq(&extra(&after), &extra(&again)));
+    }
+
+    /// Reading the directory (as each fingerprint check does) or a spec is no event; writing,
+    /// creating or removing a spec is one.
+    #[tokio::test]
+    async fn only_changes_are_file_events_not_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("extra_tool.yaml"), EXTRA).unwrap();
+        let (tx, mut events) = mpsc::channel(16);
+        let Some(_watcher) = watch_events(dir.path(), tx) else {
+            panic!("no inotify watcher on this machine");
+        };
+        let quiet = |events: &mut mpsc::Receiver<()>| {
+            let mut seen = 0;
+            while events.try_recv().is_ok() {
+                seen += 1;
+            }
+            seen
+        };
+        let settle = || tokio::time::sleep(Duration::from_millis(300));
+        for _ in 0..3 {
+            Directory(dir.path().to_path_buf()).fingerprint();
+            std::fs::read_to_string(dir.path().join("extra_tool.yaml")).unwrap();
+        }
+        settle().await;
+        assert_eq!(quiet(&mut events), 0, "reading the directory counted as a change");
+        std::fs::write(
+            dir.path().join("other_tool.yaml"),
+            EXTRA.replace("extra_tool", "other_tool"),
+        )
+        .unwrap();
+        settle().await;
+        assert!(quiet(&mut events) > 0, "a new spec was not an event");
+        std::fs::write(
+            dir.path().join("other_tool.yaml"),
+            EXTRA.replace("extra_tool", "other_tool") + "\n",
+        )
+        .unwrap();
+        settle().await;
+        assert!(quiet(&mut events) > 0, "a rewritten spec was not an event");
+        std::fs::remove_file(dir.path().join("other_tool.yaml")).unwrap();
+        settle().await;
+        assert!(quiet(&mut events) > 0, "a removed spec was not an event");
     }
 
     /// On a runtime of one thread (the worst case of a busy machine), the watch's reload of a
