@@ -123,9 +123,9 @@ pub struct OutlinedAction {
 
 impl Outline {
     fn of(dispatch: &Dispatch) -> Self {
-        let actions = dispatch
-            .actions()
-            .into_iter()
+        let compiled = dispatch.actions();
+        let actions = compiled
+            .iter()
             .map(|(variant, action)| OutlinedAction {
                 variant: variant.map(str::to_owned),
                 requests: action
@@ -137,7 +137,7 @@ impl Outline {
             .collect();
         Outline {
             argument: dispatch.argument().map(str::to_owned),
-            waits: dispatch.actions().iter().any(|(_, a)| has_wait(&a.steps)),
+            waits: compiled.iter().any(|(_, a)| has_wait(&a.steps)),
             actions,
         }
     }
